@@ -1,0 +1,59 @@
+"""The command line without Ray: validate, datasets, and bad input (one line, exit status 2)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune_bs.cli import default_space_path, main
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_packaged_default_space_is_the_repository_file():
+    assert default_space_path().read_text() == (ROOT / "search_spaces/default.yaml").read_text()
+
+
+def test_validate_ok(capsys):
+    assert main(["validate", str(ROOT / "search_spaces/default.yaml")]) == 0
+    assert "ok — GunPoint" in capsys.readouterr().out
+
+
+def test_datasets_lists_shipped_sets(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "GunPoint" in out and "BasicMotions" in out and "synthetic" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("dataset: {name: Nope}\nparam_space: {batch_size: 8}\n", "dataset.name must be one of"),
+        ("dataset: {name: GunPoint}\nparam_space: {batch_size: 64}\n",
+         "at most the number of training series (40)"),
+        ("dataset: [\n", "not valid YAML at line"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, content, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(content)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    assert main(["--debug", "validate", str(tmp_path / "missing.yaml")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_run_rejects_bad_flags_before_starting_ray(capsys):
+    assert main(["run", "--num-samples", "0"]) == 2
+    assert "--num-samples must be a positive integer" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "tune_bs", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "resume" in out.stdout and "validate" in out.stdout

@@ -1,0 +1,103 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tune_bs.errors import UserInputError
+from tune_bs.space import ParamSpec, check_against_data, load_space, parse_space
+
+SPACES = sorted((Path(__file__).parents[1] / "search_spaces").glob("*.yaml"))
+MINIMAL = {"dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8}}
+
+
+def space(**changes):
+    raw = {**MINIMAL, **changes}
+    return parse_space({k: v for k, v in raw.items() if v is not None})
+
+
+@pytest.mark.parametrize("path", SPACES, ids=[p.name for p in SPACES])
+def test_every_shipped_search_space_is_valid(path):
+    parsed = load_space(path)
+    assert parsed.name and parsed.param_space
+
+
+def test_defaults_and_param_specs():
+    s = space(param_space={"batch_size": {"type": "categorical", "choices": [8, 16]},
+                           "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                           "hidden": 32})
+    assert s.metric == "probe_acc" and s.mode == "max" and s.scheduler == {"name": "fifo"}
+    assert s.param_space["lr"] == ParamSpec("float", low=1e-4, high=1e-2, log=True)
+    assert s.values_of("batch_size") == (8, 16) and s.values_of("hidden") == (32,)
+    assert s.budget_samples(40) == 2000  # default 50 epochs of 40 series
+
+
+BAD = [
+    ({"dataset": {"name": "GunPoint"}, "param_space": {}, "shceduler": {}},
+     r"shceduler is not a known key \(did you mean 'scheduler'\?\)"),
+    ({**MINIMAL, "dataset": {"name": "GunPont"}}, r"did you mean 'GunPoint'"),
+    ({**MINIMAL, "dataset": {"name": "GunPoint", "path": "x.npz"}}, "exactly one of name or path"),
+    ({**MINIMAL, "metric": "accuracy"}, r"metric must be one of probe_acc, probe_r2, val_loss"),
+    ({**MINIMAL, "metric": "val_loss", "mode": "max"}, r"mode must be 'min' for metric val_loss"),
+    ({**MINIMAL, "num_samples": 0}, r"num_samples must be at least 1"),
+    ({**MINIMAL, "num_samples": 2.5}, r"num_samples must be an integer"),
+    ({**MINIMAL, "budget": {"epochs": 3, "samples": 10}}, "exactly one of samples or epochs"),
+    ({**MINIMAL, "budget": {"epochs": -1}}, r"budget.epochs must be greater than 0"),
+    ({**MINIMAL, "scheduler": {"name": "hyperband"}}, r"scheduler.name must be one of asha, fifo"),
+    ({**MINIMAL, "scheduler": {"name": "asha", "grace_peroid": 2}},
+     r"scheduler.grace_peroid is not a known key \(did you mean 'grace_period'\?\)"),
+    ({**MINIMAL, "search": {"name": "bayes"}}, r"search.name must be one of grid, optuna, random"),
+    ({**MINIMAL, "resources": {"cpu": 0}}, r"resources.cpu must be greater than 0"),
+    ({**MINIMAL, "param_space": {"lr": {"type": "float", "low": 0.1, "high": 0.01}}},
+     r"low < high, but got low=0.1, high=0.01"),
+    ({**MINIMAL, "param_space": {"lr": {"type": "float", "low": 0, "high": 1, "log": True}}},
+     r"log: true needs low > 0"),
+    ({**MINIMAL, "param_space": {"batch_size": {"type": "categorical", "choices": []}}},
+     "choices must be a non-empty list"),
+    ({**MINIMAL, "param_space": {"batch_size": {"type": "cat", "choices": [1]}}},
+     r"type must be one of float, int, categorical"),
+    ({**MINIMAL, "param_space": {"batch_size": [8, 16]}}, r"write|searchable list is written"),
+    ({**MINIMAL, "param_space": {"batchsize": 8}},
+     r"param_space.batchsize is not a known key \(did you mean 'batch_size'\?\)"),
+    ({**MINIMAL, "param_space": {"encoder": "transformer"}},
+     r"param_space.encoder must be one of fcn, gru, lstm, lstm_fcn"),
+    ({**MINIMAL, "param_space": {"strategy": "magic"}}, r"param_space.strategy must be one of"),
+    ({**MINIMAL, "param_space": {"batch_size": 1}}, r"param_space.batch_size must be at least 2"),
+    ({**MINIMAL, "param_space": {"budget_samples": 10}}, r"set by the experiment"),
+    ({**MINIMAL, "search": {"name": "grid"},
+      "param_space": {"lr": {"type": "float", "low": 0.001, "high": 0.01}}},
+     r"search 'grid' needs every searched parameter to be categorical"),
+    ([1, 2], "must hold a mapping at the top level"),
+    (None, "is empty"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD, ids=[m[:30] for _, m in BAD])
+def test_bad_search_spaces_get_one_line_errors(raw, message):
+    with pytest.raises(UserInputError, match=message) as info:
+        parse_space(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndataset: {name: GunPoint\nparam_space: {}\n")
+    with pytest.raises(UserInputError, match=r"not valid YAML at line \d+"):
+        load_space(path)
+    with pytest.raises(UserInputError, match="does not exist"):
+        load_space(tmp_path / "nope.yaml")
+
+
+def test_checks_against_the_data():
+    s = space(param_space={"batch_size": {"type": "categorical", "choices": [8, 64]}})
+    with pytest.raises(UserInputError, match=r"at most the number of training series \(40\), "
+                                             r"but got batch_size=64"):
+        check_against_data(s, n_train=40, task="classification")
+    with pytest.raises(UserInputError, match="use metric: probe_r2"):
+        check_against_data(space(), n_train=40, task="regression")
+    check_against_data(space(metric="val_loss"), n_train=40, task="unlabelled")
+
+
+def test_space_file_round_trip(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL))
+    assert load_space(path).name == "mine"  # defaults to the file's stem

@@ -1,0 +1,90 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tune_bs.data import load_dataset
+from tune_bs.training import BatchStream, ContrastiveTrainer, TrainSettings, format_schedule
+
+
+@pytest.fixture(scope="module")
+def gunpoint():
+    return load_dataset("GunPoint")
+
+
+def small(**kw):
+    base = dict(batch_size=8, hidden=8, projection_dim=8, budget_samples=96, report_every=48)
+    return TrainSettings(**{**base, **kw})
+
+
+def test_batch_stream_covers_each_index_once_per_epoch_and_is_seeded():
+    a, b = BatchStream(10, seed=3), BatchStream(10, seed=3)
+    first_epoch = torch.cat([a.next(4), a.next(4)])  # 8 of 10, then 2 left
+    assert torch.equal(first_epoch, torch.cat([b.next(4), b.next(4)]))
+    rest = a.next(4)
+    assert len(rest) == 2 and len(set(torch.cat([first_epoch, rest]).tolist())) == 10
+    assert a.next(4).tolist() != []  # a new epoch starts
+    assert a.epoch == 1
+
+
+def test_report_metrics_and_budget(gunpoint):
+    trainer = ContrastiveTrainer(gunpoint, small(), "cpu")
+    reports = []
+    while not trainer.finished:
+        reports.append(trainer.report(trainer.train_until(trainer.next_report_at)))
+    assert len(reports) == 2
+    last = reports[-1]
+    assert last["samples_seen"] >= 96 and last["batch_size"] == 8
+    assert 0.0 <= last["probe_acc"] <= 1.0 and math.isfinite(last["val_loss"])
+    assert last["batch_size_schedule"] == "0:8" and last["switches"] == 0
+
+
+def test_val_loss_does_not_depend_on_the_training_batch_size(gunpoint):
+    a = ContrastiveTrainer(gunpoint, small(batch_size=4), "cpu")
+    b = ContrastiveTrainer(gunpoint, small(batch_size=32), "cpu")
+    # same seed, same weights, same fixed validation views and eval batches
+    assert a.val_loss() == pytest.approx(b.val_loss())
+
+
+def test_checkpoint_resume_continues_exactly(gunpoint):
+    straight = ContrastiveTrainer(gunpoint, small(), "cpu")
+    straight.train_until(48)
+    straight.train_until(96)
+
+    first = ContrastiveTrainer(gunpoint, small(), "cpu")
+    first.train_until(48)
+    state = first.state_dict()
+    resumed = ContrastiveTrainer(gunpoint, small(seed=123), "cpu")  # other init, overwritten
+    resumed.load_state_dict(state)
+    resumed.train_until(96)
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert resumed.samples_seen == straight.samples_seen
+
+
+def test_batch_size_change_is_recorded_in_the_schedule(gunpoint):
+    trainer = ContrastiveTrainer(gunpoint, small(), "cpu")
+    assert not trainer.set_batch_size(8)
+    trainer.train_until(40)
+    assert trainer.set_batch_size(16)
+    trainer.train_until(80)
+    assert trainer.schedule == [(0, 8), (40, 16)]
+    assert format_schedule(trainer.schedule) == "0:8;40:16"
+    assert trainer.report(1.0)["switches"] == 1
+
+
+def test_divergence_is_reported_not_raised(gunpoint):
+    trainer = ContrastiveTrainer(gunpoint, small(lr=1e6), "cpu")
+    with torch.no_grad():
+        for p in trainer.model.parameters():
+            p.fill_(float("nan"))
+    loss = trainer.train_until(8)
+    metrics = trainer.report(loss)
+    assert metrics["diverged"] is True and np.isnan(metrics["val_loss"])
+
+
+def test_settings_from_config_casts_and_ignores_other_keys():
+    s = TrainSettings.from_config({"batch_size": 16.0, "lr": "0.01", "strategy": "fixed",
+                                   "dataset": "GunPoint"})
+    assert s.batch_size == 16 and isinstance(s.batch_size, int) and s.lr == 0.01

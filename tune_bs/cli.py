@@ -1,0 +1,149 @@
+"""The ``tune-bs`` command line. It only parses arguments and calls one public function per
+command; known mistakes print one line and exit with status 2 (``--debug`` adds the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from tune_bs.errors import UserInputError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def default_space_path() -> Path:
+    """The packaged ``search_spaces/default.yaml``."""
+    return Path(str(resources.files("tune_bs") / "search_spaces" / "default.yaml"))
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("space", nargs="?", type=Path, default=None,
+                   help="search-space YAML (default: the packaged search_spaces/default.yaml)")
+    p.add_argument("--storage", default="tune_bs_results",
+                   help="folder (or URI) for results (default: ./tune_bs_results)")
+    p.add_argument("--name", default=None, help="experiment name (default: the space's name)")
+    p.add_argument("--num-samples", type=int, default=None, help="number of trials")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="tiny budget (2 trials x 2 short reports), for CI and a first check")
+    p.add_argument("--cpus-per-trial", type=float, default=None)
+    p.add_argument("--gpus-per-trial", type=float, default=None, help="fractions allowed")
+    p.add_argument("--address", default=None,
+                   help="run on an existing Ray cluster (e.g. ray://host:10001 or auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tune-bs",
+        description="Ray Tune search over batch sizes, batch strategies and batch-size schedules "
+                    "for contrastive time-series representation learning.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_options(sub.add_parser("run", help="run a search (default: the packaged default)"))
+    p = sub.add_parser("resume", help="finish an interrupted experiment")
+    p.add_argument("results_dir", type=Path)
+    p.add_argument("--address", default=None)
+    p = sub.add_parser("validate", help="check a search-space file and its data set")
+    p.add_argument("space", type=Path)
+    sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
+    return parser
+
+
+def _positive(value: int | float | None, flag: str, integer: bool = False) -> None:
+    if value is not None and value <= 0:
+        kind = "a positive integer" if integer else "positive"
+        raise UserInputError(f"{flag} must be {kind}, but got {flag} {value}; fix the value.")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tune_bs.experiment import RunOptions, run_experiment
+    from tune_bs.space import load_space
+
+    _positive(args.num_samples, "--num-samples", integer=True)
+    _positive(args.cpus_per_trial, "--cpus-per-trial")
+    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
+        raise UserInputError(f"--gpus-per-trial must be at least 0, but got "
+                             f"{args.gpus_per_trial}; fix the value.")
+    space = load_space(args.space or default_space_path())
+    options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
+                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
+    print(f"tune-bs: running {space.name!r} from {space.source}", flush=True)
+    outcome = run_experiment(space, storage=args.storage, name=args.name, options=options,
+                             address=args.address)
+    return _finish(outcome)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from tune_bs.experiment import resume_experiment
+
+    return _finish(resume_experiment(args.results_dir, address=args.address))
+
+
+def _finish(outcome) -> int:
+    from tune_bs.report import summary_text
+
+    print()
+    print(summary_text(outcome.path, metric=outcome.space.metric, mode=outcome.space.mode))
+    print(f"\nresults: {outcome.path}")
+    print(f"tables and plots: tune-bs report {outcome.path}")
+    errors = getattr(outcome.results, "errors", [])
+    return EXIT_FAILED if errors and len(errors) == len(outcome.results) else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tune_bs.experiment import load_space_data
+    from tune_bs.space import load_space
+
+    space = load_space(args.space)
+    data = load_space_data(space)
+    print(f"{args.space}: ok — {data.describe()}; {space.num_samples} trial(s), scheduler "
+          f"{space.scheduler['name']}, search {space.search['name']}, metric {space.metric} "
+          f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial")
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from tune_bs.data import list_datasets
+
+    rows = list_datasets()
+    cols = ("name", "task", "train", "test", "channels", "length", "classes")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+    print("synthetic  (generated: dataset: {name: synthetic, n_series, n_modes, n_channels, "
+          "length, imbalance, noise, separation, seed})")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate,
+            "datasets": cmd_datasets}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tune-bs`` and ``python -m tune_bs``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    try:
+        return COMMANDS[args.command](args)
+    except UserInputError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"tune-bs: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tune-bs: interrupted; finish the experiment with `tune-bs resume RESULTS_DIR`.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

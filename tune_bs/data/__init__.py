@@ -1,0 +1,117 @@
+"""Data sets: aeon's shipped UCR/UEA sets by name, the user's ``.npz``, and a synthetic generator.
+
+:func:`load_dataset` is the single entry point; it returns a prepared
+:class:`~tune_bs.data.dataset.TimeSeriesData` (see that module for the split and normalisation
+rules).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tune_bs.data import aeon_sets
+from tune_bs.data.dataset import TimeSeriesData, prepare, to_equal_length
+from tune_bs.data.npz import read_npz
+from tune_bs.errors import UserInputError
+
+SYNTHETIC = "synthetic"
+SYNTHETIC_TEST_FRACTION = 0.25
+
+__all__ = ["SYNTHETIC", "TimeSeriesData", "dataset_names", "list_datasets", "load_dataset"]
+
+
+def dataset_names() -> list[str]:
+    """Every name :func:`load_dataset` accepts: aeon's shipped sets plus ``synthetic``."""
+    return [*aeon_sets.shipped_datasets(), SYNTHETIC]
+
+
+def _load_synthetic(options: dict[str, Any], seed: int) -> tuple[np.ndarray, ...]:
+    from tune_bs.data.synthetic import make_synthetic
+
+    n_train = int(options.pop("n_series", 1000))
+    n_test = max(8, round(SYNTHETIC_TEST_FRACTION * n_train))
+    try:
+        X, y = make_synthetic(n_series=n_train + n_test, seed=options.pop("seed", seed), **options)
+    except TypeError as exc:
+        raise UserInputError(
+            f"dataset options for 'synthetic' are n_series, n_channels, length, n_modes, "
+            f"imbalance, noise, separation, seed; {exc}."
+        ) from None
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+def load_dataset(
+    name: str | None = None,
+    path: str | Path | None = None,
+    *,
+    normalise: bool = True,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    variable_length: str = "resample",
+    length: int | None = None,
+    **options: Any,
+) -> TimeSeriesData:
+    """Load and prepare a data set by ``name`` (aeon or ``synthetic``) or from a ``.npz`` ``path``.
+
+    ``options`` go to the synthetic generator (``n_series``, ``n_modes``, ...); they are refused for
+    other data sets. ``seed`` fixes the validation split (and the synthetic data).
+    """
+    if (name is None) == (path is None):
+        raise UserInputError(
+            "dataset must give exactly one of name or path, but got "
+            f"name={name!r}, path={path!r}; e.g. dataset: {{name: GunPoint}}."
+        )
+    if name is not None and name.lower() == SYNTHETIC:
+        synthetic_options = dict(options) if length is None else {**options, "length": length}
+        X_tr, y_tr, X_te, y_te = _load_synthetic(synthetic_options, seed)
+        return prepare(SYNTHETIC, X_tr, y_tr, X_te, y_te, normalise=normalise,
+                       val_fraction=val_fraction, seed=seed, task="classification")
+    if options:
+        raise UserInputError(
+            f"dataset options {sorted(options)} apply only to the synthetic generator, but the "
+            f"data set is {name or path!r}; remove them."
+        )
+    if path is not None:
+        X_tr, y_tr, X_te, y_te = read_npz(path, seed=seed)
+        return prepare(Path(path).stem, X_tr, y_tr, X_te, y_te, normalise=normalise,
+                       val_fraction=val_fraction, seed=seed)
+    entry = aeon_sets.resolve(name)
+    X_tr, y_tr = aeon_sets.read_split(entry.train_path)
+    X_te, y_te = aeon_sets.read_split(entry.test_path)
+    if isinstance(X_tr, list) or isinstance(X_te, list) or length is not None:
+        longest = max(_longest(X_tr), _longest(X_te))
+        target = length or longest
+        X_tr = to_equal_length(X_tr, target, variable_length)
+        X_te = to_equal_length(X_te, target, variable_length)
+    if entry.task == "regression":
+        y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
+    return prepare(entry.name, np.asarray(X_tr, np.float32), y_tr, np.asarray(X_te, np.float32),
+                   y_te, normalise=normalise, val_fraction=val_fraction, seed=seed,
+                   task=entry.task)
+
+
+def _longest(X: list[np.ndarray] | np.ndarray) -> int:
+    return max(int(s.shape[-1]) for s in X) if isinstance(X, list) else int(X.shape[-1])
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """One row per shipped data set: name, task, train/test sizes, channels, length, classes."""
+    rows = []
+    for entry in aeon_sets.shipped_datasets().values():
+        X_tr, y_tr = aeon_sets.read_split(entry.train_path)
+        X_te, _ = aeon_sets.read_split(entry.test_path)
+        variable = isinstance(X_tr, list)
+        lengths = [s.shape[-1] for s in X_tr] if variable else [X_tr.shape[-1]]
+        rows.append({
+            "name": entry.name,
+            "task": entry.task,
+            "train": len(X_tr),
+            "test": len(X_te),
+            "channels": int(X_tr[0].shape[0]),
+            "length": f"{min(lengths)}-{max(lengths)}" if variable else str(lengths[0]),
+            "classes": len(np.unique(y_tr)) if entry.task == "classification" else "",
+        })
+    return rows

@@ -1,0 +1,104 @@
+"""The user's own arrays: a ``.npz`` file with ``X`` of shape ``[N, C, T]`` and optional labels.
+
+Keys read: ``X`` (required, numeric, 3 dimensions — a 2-D ``[N, T]`` array is taken as one
+channel), ``y`` (optional labels, one per series), and optionally ``X_test`` / ``y_test`` for the
+probe's test split. Without ``X_test`` a seeded 30 % of the series is held out as the test split.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tune_bs.errors import UserInputError
+
+TEST_FRACTION = 0.3
+
+
+def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        arr = np.asarray(data[key])
+    except ValueError as exc:  # object arrays need pickle, which we refuse
+        raise UserInputError(
+            f"dataset.path {path}: array {key!r} must be numeric, but it holds Python objects "
+            f"({exc}); save it with a numeric dtype."
+        ) from None
+    return arr
+
+
+def _as_nct(X: np.ndarray, key: str, path: Path) -> np.ndarray:
+    if not np.issubdtype(X.dtype, np.number):
+        raise UserInputError(
+            f"dataset.path {path}: {key} must be numeric, but has dtype {X.dtype}; "
+            "convert it to float32."
+        )
+    if X.ndim == 2:
+        X = X[:, None, :]
+    if X.ndim != 3:
+        raise UserInputError(
+            f"dataset.path {path}: {key} must have shape [N, C, T] (3 dimensions), but has shape "
+            f"{tuple(X.shape)}; reshape it to [series, channels, time steps]."
+        )
+    if X.shape[0] < 4 or X.shape[2] < 2:
+        raise UserInputError(
+            f"dataset.path {path}: {key} must hold at least 4 series of at least 2 steps, but has "
+            f"shape {tuple(X.shape)}; use more data."
+        )
+    return X.astype(np.float32)
+
+
+def read_npz(
+    path: str | Path, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Return ``(X_train, y_train, X_test, y_test)`` from a ``.npz`` file (see module rules)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserInputError(
+            f"dataset.path must name an existing .npz file, but {str(path)!r} does not exist; "
+            "check the path (relative paths are taken from the current directory)."
+        )
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UserInputError(
+            f"dataset.path {str(path)!r} cannot be read as a .npz file ({exc}); save it with "
+            "numpy.savez(path, X=X, y=y)."
+        ) from None
+    if not hasattr(data, "files"):
+        raise UserInputError(
+            f"dataset.path {str(path)!r} holds a single array, not a .npz archive; save it with "
+            "numpy.savez(path, X=X, y=y)."
+        )
+    if "X" not in data.files:
+        raise UserInputError(
+            f"dataset.path {str(path)!r} must contain an array named 'X', but it holds "
+            f"{sorted(data.files)}; save it with numpy.savez(path, X=X, y=y)."
+        )
+    X = _as_nct(_array(data, "X", path), "X", path)
+    y = _array(data, "y", path) if "y" in data.files else None
+    if y is not None and len(y) != len(X):
+        raise UserInputError(
+            f"dataset.path {str(path)!r}: y must have one label per series ({len(X)}), but has "
+            f"{len(y)}; fix the labels."
+        )
+    if "X_test" in data.files:
+        X_test = _as_nct(_array(data, "X_test", path), "X_test", path)
+        if X_test.shape[1:] != X.shape[1:]:
+            raise UserInputError(
+                f"dataset.path {str(path)!r}: X_test must have the shape of X per series "
+                f"{tuple(X.shape[1:])}, but has {tuple(X_test.shape[1:])}; resample one of them."
+            )
+        y_test = _array(data, "y_test", path) if "y_test" in data.files else None
+        return X, y, X_test, y_test
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(X))
+    n_test = max(2, round(TEST_FRACTION * len(X)))
+    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    return (
+        X[train],
+        None if y is None else y[train],
+        X[test],
+        None if y is None else y[test],
+    )

@@ -1,0 +1,130 @@
+"""Time-series encoders (one registry) and the projection head.
+
+Every encoder maps ``[B, C, T] → [B, D]`` and exposes ``output_dim`` (= D). Variants are
+parameters of shared blocks, not copies:
+
+- ``fcn``: the fully convolutional network of Wang et al. 2017 ("Time series classification from
+  scratch with deep neural networks"): three Conv1d–BatchNorm–ReLU blocks with kernels 8, 5, 3
+  and widths (h, 2h, h), then global average pooling over time. D = h.
+- ``gru`` / ``lstm``: a recurrent encoder over time steps; the representation is the last layer's
+  final hidden state (both directions concatenated when ``bidirectional``). D = h or 2h.
+- ``lstm_fcn``: Karim et al. 2018 ("LSTM fully convolutional networks for time series
+  classification"): the LSTM branch and the FCN branch side by side, concatenated. D = h(·2) + h.
+
+The :class:`ContrastiveModel` adds a two-layer projection head (SimCLR); the loss sees the
+projection, the probe sees the encoder output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from tune_bs.errors import unknown_name
+
+
+class FCNEncoder(nn.Module):
+    """Conv1d(8)–Conv1d(5)–Conv1d(3) with BatchNorm and ReLU, then mean over time."""
+
+    def __init__(self, in_channels: int, hidden: int = 64, **_: object) -> None:
+        super().__init__()
+        widths = (hidden, 2 * hidden, hidden)
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for width, kernel in zip(widths, (8, 5, 3), strict=True):
+            # "same" padding written out: (k-1)//2 left, k//2 right (even k too, without a copy).
+            layers += [nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0),
+                       nn.Conv1d(prev, width, kernel), nn.BatchNorm1d(width), nn.ReLU()]
+            prev = width
+        self.blocks = nn.Sequential(*layers)
+        self.output_dim = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x).mean(dim=2)  # [B, C, T] -> [B, h, T] -> [B, h]
+
+
+class RNNEncoder(nn.Module):
+    """GRU or LSTM over time; the last layer's final hidden state(s) are the representation."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int = 64,
+        cell: str = "gru",
+        bidirectional: bool = False,
+        num_layers: int = 1,
+        **_: object,
+    ) -> None:
+        super().__init__()
+        rnn_cls = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+        self.rnn = rnn_cls(in_channels, hidden, num_layers=num_layers, batch_first=True,
+                           bidirectional=bidirectional)
+        self.directions = 2 if bidirectional else 1
+        self.output_dim = hidden * self.directions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, state = self.rnn(x.transpose(1, 2))  # [B, T, C] in
+        h_n = state[0] if isinstance(state, tuple) else state  # [layers*dirs, B, h]
+        last = h_n[-self.directions:]  # [dirs, B, h]
+        return last.transpose(0, 1).reshape(x.shape[0], -1)  # [B, dirs*h]
+
+
+class LSTMFCNEncoder(nn.Module):
+    """LSTM branch and FCN branch in parallel, concatenated."""
+
+    def __init__(
+        self, in_channels: int, hidden: int = 64, bidirectional: bool = False, **_: object
+    ) -> None:
+        super().__init__()
+        self.lstm = RNNEncoder(in_channels, hidden, cell="lstm", bidirectional=bidirectional)
+        self.fcn = FCNEncoder(in_channels, hidden)
+        self.output_dim = self.lstm.output_dim + self.fcn.output_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.lstm(x), self.fcn(x)], dim=1)  # [B, D_lstm + D_fcn]
+
+
+ENCODERS: dict[str, Callable[..., nn.Module]] = {
+    "fcn": FCNEncoder,
+    "gru": lambda in_channels, **kw: RNNEncoder(in_channels, cell="gru", **kw),
+    "lstm": lambda in_channels, **kw: RNNEncoder(in_channels, cell="lstm", **kw),
+    "lstm_fcn": LSTMFCNEncoder,
+}
+
+
+def build_encoder(
+    name: str, in_channels: int, hidden: int = 64, bidirectional: bool = False
+) -> nn.Module:
+    """Build a registered encoder; unknown names list the valid ones."""
+    if name not in ENCODERS:
+        raise unknown_name("encoder", name, ENCODERS)
+    return ENCODERS[name](in_channels, hidden=hidden, bidirectional=bidirectional)
+
+
+class ProjectionHead(nn.Module):
+    """Linear → ReLU → Linear, ``[B, D] → [B, out_dim]`` (SimCLR's projection head)."""
+
+    def __init__(self, in_dim: int, out_dim: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(), nn.Linear(in_dim, out_dim))
+        self.output_dim = out_dim
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
+class ContrastiveModel(nn.Module):
+    """Encoder + projection head: ``forward`` gives projections, ``represent`` representations."""
+
+    def __init__(self, encoder: nn.Module, projection_dim: int = 64) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = ProjectionHead(encoder.output_dim, projection_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))  # [B, C, T] -> [B, projection_dim]
+
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)  # [B, C, T] -> [B, D]

@@ -1,0 +1,242 @@
+"""Run and resume experiments: a validated search space → Ray Tune ``Tuner`` → results folder.
+
+Layout of a run (Ray Tune's own, DESIGN §6): ``STORAGE/NAME/`` with one folder per trial
+(``result.json``, ``params.json``, checkpoints) plus two files of ours that make ``resume``
+possible: ``tune_bs_space.yaml`` (a copy of the search space) and ``tune_bs_run.json`` (the
+command-line overrides used). The data set is loaded once in the driver and shared with every
+trial through ``tune.with_parameters``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tune_bs.data import TimeSeriesData, load_dataset
+from tune_bs.errors import UserInputError
+from tune_bs.schedulers import build_scheduler
+from tune_bs.space import ParamSpec, SearchSpace, check_against_data, load_space, parse_space
+from tune_bs.trainable import train_trial
+
+logger = logging.getLogger(__name__)
+SPACE_COPY = "tune_bs_space.yaml"
+RUN_OPTIONS = "tune_bs_run.json"
+SMOKE_REPORTS = 2
+SMOKE_TRIALS = 2
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line overrides of a run; saved with the results so ``resume`` reuses them."""
+
+    num_samples: int | None = None
+    smoke_test: bool = False
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    max_failures: int = 2
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where the results are, and the Tune result grid."""
+
+    path: Path
+    space: SearchSpace
+    results: Any
+
+
+def smoke_budget(space: SearchSpace) -> dict[str, Any]:
+    """The ``--smoke-test`` budget: two reports of two batches of the largest batch size."""
+    largest = max([int(v) for v in space.values_of("batch_size")] or [16])
+    return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
+
+
+def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
+    """Apply the command-line overrides to the search space."""
+    changes: dict[str, Any] = {}
+    if options.num_samples is not None:
+        changes["num_samples"] = options.num_samples
+    if options.smoke_test:
+        changes["num_samples"] = min(changes.get("num_samples", space.num_samples), SMOKE_TRIALS)
+        changes["budget"] = smoke_budget(space)
+    resources = dict(space.resources)
+    if options.cpus_per_trial is not None:
+        resources["cpu"] = options.cpus_per_trial
+    if options.gpus_per_trial is not None:
+        resources["gpu"] = options.gpus_per_trial
+    changes["resources"] = resources
+    return replace(space, **changes)
+
+
+def load_space_data(space: SearchSpace) -> TimeSeriesData:
+    """Load the space's data set and run the checks that need it."""
+    data = load_dataset(**space.dataset)
+    check_against_data(space, data.n_train, data.task)
+    return data
+
+
+def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]:
+    """The trial config space: searched parameters as Tune domains, plus recorded constants."""
+    from ray import tune
+
+    grid = space.search["name"] == "grid"
+    config: dict[str, Any] = {"strategy": "fixed"}
+    for key, spec in space.param_space.items():
+        if not isinstance(spec, ParamSpec):
+            config[key] = spec
+        elif spec.type == "categorical":
+            config[key] = tune.grid_search(list(spec.choices)) if grid else tune.choice(
+                list(spec.choices))
+        elif spec.type == "float":
+            if spec.log:
+                config[key] = tune.loguniform(spec.low, spec.high)
+            elif spec.step:
+                config[key] = tune.quniform(spec.low, spec.high, spec.step)
+            else:
+                config[key] = tune.uniform(spec.low, spec.high)
+        elif spec.log:
+            config[key] = tune.lograndint(int(spec.low), int(spec.high) + 1)
+        elif spec.step:
+            config[key] = tune.qrandint(int(spec.low), int(spec.high), int(spec.step))
+        else:
+            config[key] = tune.randint(int(spec.low), int(spec.high) + 1)
+    budget = space.budget_samples(data.n_train)
+    config["budget_samples"] = budget
+    config["report_every"] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
+    config["dataset"] = data.name
+    config["scheduler"] = space.scheduler["name"]
+    return config
+
+
+def build_search_alg(space: SearchSpace) -> Any:
+    """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE."""
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    name = space.search["name"]
+    if name == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=space.seed))
+        return ConcurrencyLimiter(searcher, int(space.search.get("max_concurrent", 2)))
+    return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
+
+
+def _ensure_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=True,
+                 configure_logging=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        if address:
+            raise UserInputError(
+                f"--address {address!r} cannot be reached ({str(exc).splitlines()[0]}); check "
+                "that a Ray head runs there (`ray status --address ...`) or drop --address."
+            ) from None
+        raise
+
+
+def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: Path, name: str,
+                options: RunOptions) -> Any:
+    from ray import tune
+
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, data=data),
+        {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=tune_param_space(space, data),
+        tune_config=tune.TuneConfig(
+            metric=space.metric, mode=space.mode, num_samples=space.num_samples,
+            scheduler=build_scheduler(space.scheduler, space.reports),
+            search_alg=build_search_alg(space), reuse_actors=False,
+        ),
+        run_config=tune.RunConfig(
+            name=name, storage_path=str(storage),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            verbose=1,
+        ),
+    )
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".tune_bs_write_check"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(
+            f"--storage {str(folder.parent)!r} cannot be written ({exc.strerror}); choose a "
+            "folder you can write to."
+        ) from None
+
+
+def run_experiment(
+    space: SearchSpace,
+    storage: str | Path = "tune_bs_results",
+    name: str | None = None,
+    options: RunOptions | None = None,
+    address: str | None = None,
+) -> RunOutcome:
+    """Run the search of ``space`` and return where its results are."""
+    options = options or RunOptions()
+    space = effective_space(space, options)
+    name = name or space.name + ("-smoke" if options.smoke_test else "")
+    storage = Path(storage).expanduser().resolve()
+    folder = storage / name
+    if folder.exists() and any(folder.glob("experiment_state-*.json")):
+        raise UserInputError(
+            f"{folder} already holds an experiment; finish it with `tune-bs resume {folder}`, "
+            "or give another --name."
+        )
+    _check_writable(folder)
+    data = load_space_data(space)
+    logger.info("data: %s", data.describe())
+    _save_run_files(folder, space, options)
+    _ensure_ray(address)
+    results = build_tuner(space, data, storage, name, options).fit()
+    return RunOutcome(folder, space, results)
+
+
+def _save_run_files(folder: Path, space: SearchSpace, options: RunOptions) -> None:
+    source = Path(space.source)
+    if source.is_file():
+        shutil.copyfile(source, folder / SPACE_COPY)
+    (folder / RUN_OPTIONS).write_text(json.dumps(asdict(options), indent=2))
+
+
+def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcome:
+    """Finish an interrupted experiment in ``path``; finished trials are kept as they are."""
+    from ray import tune
+
+    folder = Path(path).expanduser().resolve()
+    if not (folder / SPACE_COPY).is_file() or not tune.Tuner.can_restore(str(folder)):
+        raise UserInputError(
+            f"{folder} holds no resumable tune-bs experiment (no {SPACE_COPY} or Tune state); "
+            "give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
+        )
+    options = RunOptions(**json.loads((folder / RUN_OPTIONS).read_text()))
+    raw = yaml.safe_load((folder / SPACE_COPY).read_text())
+    space = effective_space(parse_space(raw, source=str(folder / SPACE_COPY)), options)
+    data = load_space_data(space)
+    _ensure_ray(address)
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, data=data),
+        {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
+    )
+    tuner = tune.Tuner.restore(str(folder), trainable=trainable, resume_unfinished=True,
+                               resume_errored=True)
+    return RunOutcome(folder, space, tuner.fit())

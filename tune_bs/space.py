@@ -1,0 +1,364 @@
+"""Search-space files: load, validate and turn into what the Tuner needs (DESIGN §6).
+
+A search space is a YAML mapping with these keys (only ``dataset`` and ``param_space`` are
+required)::
+
+    name: default                 # experiment folder name under --storage
+    description: ...              # free text
+    dataset: {name: GunPoint}     # or {path: my.npz}; options: normalise, val_fraction, seed,
+                                  # variable_length, length; synthetic: n_series, n_modes, ...
+    metric: probe_acc             # val_loss | probe_acc | probe_r2
+    mode: max                     # min | max (defaults to the metric's direction)
+    num_samples: 4                # trials (with grid search: repeats of the grid)
+    seed: 0                       # seed of the search algorithm
+    budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial
+    scheduler: {name: asha, grace_period: 2, reduction_factor: 2}
+    search: {name: random}        # random | grid | optuna
+    resources: {cpu: 1, gpu: 0}   # per trial; fractions allowed
+    param_space:                  # trial config; a scalar is a constant
+      batch_size: {type: categorical, choices: [8, 16, 32]}
+      lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+
+Parameter specs use Optuna's short form: ``{type: float|int, low, high, log, step}`` or
+``{type: categorical, choices}``. Every rule is checked on load; the first problem is reported in
+one line naming the field, the bad value and the fix. Unknown keys are refused with a "did you
+mean" suggestion (a typo never silently drops a setting).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tune_bs import metrics as m
+from tune_bs.encoders import ENCODERS
+from tune_bs.errors import UserInputError, did_you_mean, unknown_name
+from tune_bs.strategies import STRATEGIES
+from tune_bs.training import TrainSettings
+
+TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
+                  "budget", "scheduler", "search", "resources", "param_space")
+DATASET_KEYS = ("name", "path", "normalise", "val_fraction", "seed", "variable_length", "length",
+                "n_series", "n_channels", "n_modes", "imbalance", "noise", "separation")
+BUDGET_KEYS = ("samples", "epochs", "reports")
+SCHEDULER_OPTIONS = {
+    "fifo": (),
+    "asha": ("grace_period", "reduction_factor", "brackets"),
+}
+SEARCH_OPTIONS = {"random": (), "grid": (), "optuna": ("max_concurrent",)}
+RESOURCE_KEYS = ("cpu", "gpu")
+SPEC_KEYS = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "log", "step"),
+             "categorical": ("choices",)}
+#: Trial-config keys the budget section sets; they may not appear in param_space.
+BUDGET_CONFIG_KEYS = ("budget_samples", "report_every")
+#: Keys of the trial config the experiment fills in (recorded for the tables).
+RECORDED_KEYS = ("dataset", "scheduler")
+PARAM_KEYS = tuple(f.name for f in fields(TrainSettings) if f.name not in BUDGET_CONFIG_KEYS) + (
+    "strategy",)
+DEFAULT_REPORTS = 8
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searchable parameter in Optuna's short form."""
+
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def values(self) -> tuple[Any, ...]:
+        """Every value it can take when finite and known (categorical), else ``(low, high)``."""
+        return self.choices if self.type == "categorical" else (self.low, self.high)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search-space file."""
+
+    name: str
+    dataset: dict[str, Any]
+    param_space: dict[str, Any]
+    metric: str = m.PROBE_ACC
+    mode: str = "max"
+    num_samples: int = 4
+    seed: int = 0
+    budget: dict[str, Any] = field(default_factory=lambda: {"epochs": 50})
+    scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "fifo"})
+    search: dict[str, Any] = field(default_factory=lambda: {"name": "random"})
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    description: str = ""
+    source: str = ""
+
+    @property
+    def reports(self) -> int:
+        return int(self.budget.get("reports", DEFAULT_REPORTS))
+
+    def budget_samples(self, n_train: int) -> int:
+        """Training series per trial: ``samples``, or ``epochs`` × the training-set size."""
+        if "samples" in self.budget:
+            return int(self.budget["samples"])
+        return int(round(float(self.budget["epochs"]) * n_train))
+
+    def values_of(self, key: str) -> tuple[Any, ...]:
+        """The values ``param_space[key]`` can take (a constant gives one)."""
+        spec = self.param_space.get(key)
+        if isinstance(spec, ParamSpec):
+            return spec.values()
+        return () if spec is None else (spec,)
+
+
+# --- helpers --------------------------------------------------------------------------------
+def _check_keys(section: str, given: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in given:
+        if key not in allowed:
+            where = f"{section}.{key}" if section else str(key)
+            raise UserInputError(
+                f"{where} is not a known key{did_you_mean(str(key), allowed)}; "
+                f"valid keys{' of ' + section if section else ''} are {', '.join(allowed)}."
+            )
+
+
+def _mapping(section: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserInputError(
+            f"{section} must be a mapping (key: value lines), but got {section}={value!r}; "
+            f"write e.g. {section}: {{name: ...}}."
+        )
+    return value
+
+
+def _number(where: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+            exclusive: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and integer and float(value) != int(value):
+        ok = False
+    if not ok or not math.isfinite(float(value)):
+        kind = "an integer" if integer else "a number"
+        raise UserInputError(f"{where} must be {kind}, but got {where}={value!r}; fix the value.")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        bound = f"greater than {minimum}" if exclusive else f"at least {minimum}"
+        raise UserInputError(f"{where} must be {bound}, but got {where}={value!r}; fix the value.")
+    return value
+
+
+def _param_spec(key: str, spec: dict[str, Any]) -> ParamSpec:
+    where = f"param_space.{key}"
+    kind = spec.get("type")
+    if kind not in SPEC_KEYS:
+        raise UserInputError(
+            f"{where}.type must be one of float, int, categorical, but got type={kind!r}"
+            f"{did_you_mean(str(kind), SPEC_KEYS)}; see README 'Search-space files'."
+        )
+    _check_keys(where, {k: v for k, v in spec.items() if k != "type"}, SPEC_KEYS[kind])
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise UserInputError(
+                f"{where}.choices must be a non-empty list, but got choices={choices!r}; "
+                "e.g. choices: [8, 16, 32]."
+            )
+        return ParamSpec("categorical", choices=tuple(choices))
+    for bound in ("low", "high"):
+        if bound not in spec:
+            raise UserInputError(f"{where} needs '{bound}' for type {kind}; add {bound}: <value>.")
+        _number(f"{where}.{bound}", spec[bound], integer=kind == "int")
+    low, high = spec["low"], spec["high"]
+    if low >= high:
+        raise UserInputError(
+            f"{where} must have low < high, but got low={low}, high={high}; swap or widen them."
+        )
+    log = bool(spec.get("log", False))
+    if log and low <= 0:
+        raise UserInputError(
+            f"{where} with log: true needs low > 0, but got low={low}; use a positive low."
+        )
+    step = spec.get("step")
+    if step is not None:
+        _number(f"{where}.step", step, integer=kind == "int", minimum=0, exclusive=True)
+        if log:
+            raise UserInputError(f"{where} cannot have both log and step (as in Optuna); drop one.")
+    return ParamSpec(kind, low=low, high=high, log=log, step=step)
+
+
+def _check_param_values(key: str, spec: Any) -> None:
+    """Check registry names and simple ranges of a parameter's possible values."""
+    values = spec.values() if isinstance(spec, ParamSpec) else (spec,)
+    registries = {"encoder": ENCODERS, "strategy": STRATEGIES}
+    for value in values:
+        if key in registries and value not in registries[key]:
+            raise unknown_name(f"param_space.{key}", value, registries[key])
+        if key == "batch_size":
+            _number("param_space.batch_size", value, integer=True, minimum=2)
+        if key in ("lr", "temperature"):
+            _number(f"param_space.{key}", value, minimum=0, exclusive=True)
+
+
+# --- the loader ------------------------------------------------------------------------------
+def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
+    """Validate a parsed YAML document and return the :class:`SearchSpace`."""
+    if raw is None:
+        raise UserInputError(f"{source} is empty; start from search_spaces/default.yaml.")
+    if not isinstance(raw, dict):
+        raise UserInputError(
+            f"{source} must hold a mapping at the top level (name:, dataset:, param_space: ...), "
+            f"but holds a {type(raw).__name__}; start from search_spaces/default.yaml."
+        )
+    _check_keys("", raw, TOP_LEVEL_KEYS)
+    for required in ("dataset", "param_space"):
+        if required not in raw:
+            raise UserInputError(f"{source} needs a '{required}' section; see search_spaces/"
+                                 "default.yaml.")
+
+    dataset = _mapping("dataset", raw["dataset"])
+    _check_keys("dataset", dataset, DATASET_KEYS)
+    if ("name" in dataset) == ("path" in dataset):
+        raise UserInputError(
+            "dataset must give exactly one of name or path, but got "
+            f"{sorted(k for k in dataset if k in ('name', 'path')) or 'neither'}; "
+            "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
+        )
+    if "name" in dataset:
+        from tune_bs.data import dataset_names
+
+        names = dataset_names()
+        if str(dataset["name"]).lower() not in {n.lower() for n in names}:
+            raise unknown_name("dataset.name", dataset["name"], names)
+
+    metric = raw.get("metric", m.PROBE_ACC)
+    if metric not in m.OPTIMISABLE:
+        raise unknown_name("metric", metric, m.OPTIMISABLE)
+    mode = raw.get("mode", m.OPTIMISABLE[metric])
+    if mode not in ("min", "max"):
+        raise unknown_name("mode", mode, ("min", "max"))
+    if mode != m.OPTIMISABLE[metric]:
+        raise UserInputError(
+            f"mode must be {m.OPTIMISABLE[metric]!r} for metric {metric} (better is "
+            f"{'lower' if m.OPTIMISABLE[metric] == 'min' else 'higher'}), but got mode={mode!r}; "
+            "fix or remove mode."
+        )
+    num_samples = int(_number("num_samples", raw.get("num_samples", 4), integer=True, minimum=1))
+    seed = int(_number("seed", raw.get("seed", 0), integer=True, minimum=0))
+
+    budget = _mapping("budget", raw.get("budget", {"epochs": 50}))
+    _check_keys("budget", budget, BUDGET_KEYS)
+    if ("samples" in budget) == ("epochs" in budget):
+        raise UserInputError(
+            "budget must give exactly one of samples or epochs (per trial), but got "
+            f"{sorted(k for k in budget if k != 'reports') or 'neither'}; e.g. budget: "
+            "{epochs: 50}."
+        )
+    for key in budget:
+        _number(f"budget.{key}", budget[key], integer=key != "epochs", minimum=0, exclusive=True)
+
+    scheduler = _mapping("scheduler", raw.get("scheduler", {"name": "fifo"}))
+    if scheduler.get("name") not in SCHEDULER_OPTIONS:
+        raise unknown_name("scheduler.name", scheduler.get("name"), SCHEDULER_OPTIONS)
+    _check_keys("scheduler", scheduler, ("name", *SCHEDULER_OPTIONS[scheduler["name"]]))
+    for key in ("grace_period", "reduction_factor", "brackets"):
+        if key in scheduler:
+            _number(f"scheduler.{key}", scheduler[key], integer=True, minimum=1)
+    if scheduler.get("reduction_factor", 2) < 2:
+        raise UserInputError("scheduler.reduction_factor must be at least 2, but got "
+                             f"{scheduler['reduction_factor']}; use 2, 3 or 4.")
+
+    search = _mapping("search", raw.get("search", {"name": "random"}))
+    if search.get("name") not in SEARCH_OPTIONS:
+        raise unknown_name("search.name", search.get("name"), SEARCH_OPTIONS)
+    _check_keys("search", search, ("name", *SEARCH_OPTIONS[search["name"]]))
+
+    resources = _mapping("resources", raw.get("resources", {}))
+    _check_keys("resources", resources, RESOURCE_KEYS)
+    resources = {"cpu": resources.get("cpu", 1), "gpu": resources.get("gpu", 0)}
+    _number("resources.cpu", resources["cpu"], minimum=0, exclusive=True)
+    _number("resources.gpu", resources["gpu"], minimum=0)
+
+    params_raw = _mapping("param_space", raw["param_space"])
+    for key in params_raw:
+        if key in BUDGET_CONFIG_KEYS or key in RECORDED_KEYS:
+            raise UserInputError(
+                f"param_space.{key} is set by the experiment, not searched; use the "
+                f"{'budget' if key in BUDGET_CONFIG_KEYS else key} section instead."
+            )
+    _check_keys("param_space", params_raw, PARAM_KEYS)
+    param_space: dict[str, Any] = {}
+    for key, spec in params_raw.items():
+        if isinstance(spec, dict):
+            spec = _param_spec(key, spec)
+        elif isinstance(spec, list):
+            raise UserInputError(
+                f"param_space.{key} is a list; a searchable list is written "
+                f"{{type: categorical, choices: {spec}}}, a constant as a single value."
+            )
+        _check_param_values(key, spec)
+        param_space[key] = spec
+    if search["name"] == "grid":
+        for key, spec in param_space.items():
+            if isinstance(spec, ParamSpec) and spec.type != "categorical":
+                raise UserInputError(
+                    f"param_space.{key} is a {spec.type} range, but search 'grid' needs every "
+                    "searched parameter to be categorical; list its values as choices or use "
+                    "search: {name: random}."
+                )
+
+    return SearchSpace(
+        name=str(raw.get("name") or Path(source).stem or "experiment"),
+        dataset=dict(dataset), param_space=param_space, metric=metric, mode=mode,
+        num_samples=num_samples, seed=seed, budget=dict(budget), scheduler=dict(scheduler),
+        search=dict(search), resources=resources, description=str(raw.get("description", "")),
+        source=source,
+    )
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Read and validate a search-space YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(
+            f"search space {str(path)!r} does not exist or is not a file; give a path to a .yaml "
+            "file such as search_spaces/default.yaml."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"search space {str(path)!r} cannot be read ({exc}); check the "
+                             "file's permissions and encoding (UTF-8).") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserInputError(
+            f"search space {str(path)!r} is not valid YAML{where}: {problem}; fix the syntax there."
+        ) from None
+    return parse_space(raw, source=str(path))
+
+
+def check_against_data(space: SearchSpace, n_train: int, task: str) -> None:
+    """Checks that need the loaded data set: batch sizes, budget, metric vs task."""
+    for value in space.values_of("batch_size"):
+        if value is not None and value > n_train:
+            raise UserInputError(
+                f"batch_size must be at most the number of training series ({n_train}), but got "
+                f"batch_size={value}; lower it or use a larger data set."
+            )
+    budget = space.budget_samples(n_train)
+    if budget < 2:
+        raise UserInputError(f"budget must give at least 2 training samples per trial, but gives "
+                             f"{budget}; raise budget.samples or budget.epochs.")
+    needs = {m.PROBE_ACC: "classification", m.PROBE_R2: "regression"}
+    if space.metric in needs and task != needs[space.metric]:
+        fix = {"classification": m.PROBE_ACC, "regression": m.PROBE_R2}.get(task, m.VAL_LOSS)
+        raise UserInputError(
+            f"metric {space.metric} needs a {needs[space.metric]} data set, but the data set is "
+            f"{task}; use metric: {fix}."
+        )

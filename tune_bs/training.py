@@ -1,0 +1,265 @@
+"""The contrastive training loop of one trial, without Ray.
+
+:class:`ContrastiveTrainer` owns the model, the optimiser, the batch stream and every random
+generator of one trial, and can save and restore all of them: a trainer restored from
+:meth:`~ContrastiveTrainer.state_dict` continues exactly (same batches, same views, same
+weights) — and continues at a different batch size when the scheduler changed it.
+
+Rules:
+
+- Batches are index slices of the training tensor, which sits on the trial's device; there is no
+  per-sample collate. The batch stream shuffles once per epoch with its own seeded generator; a
+  batch never spans two epochs; a trailing remainder of a single series is skipped for that
+  epoch (NT-Xent needs 2+ series).
+- ``samples_seen`` counts training series consumed (each gives an anchor pair).
+- A report is due every ``report_every`` samples; training ends at ``budget_samples``.
+- ``val_loss`` uses views of the validation split made once with a fixed seed (``EVAL_SEED``,
+  the same for every trial) and batches of ``eval_batch_size`` in a fixed order, with the model in
+  eval mode: it means the same thing for every training batch size (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from tune_bs import metrics as m
+from tune_bs.augment import Augmenter
+from tune_bs.data import TimeSeriesData
+from tune_bs.encoders import ContrastiveModel, build_encoder
+from tune_bs.loss import nt_xent
+from tune_bs.probe import probe_indices, probe_score
+
+EVAL_SEED = 20_240_601
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything one trial's training needs, read from the trial config (units in comments)."""
+
+    batch_size: int = 16  # series per training batch
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0
+    encoder: str = "fcn"
+    hidden: int = 64  # encoder width h
+    bidirectional: bool = False
+    projection_dim: int = 64
+    temperature: float = 0.2  # NT-Xent τ
+    jitter: float = 0.05
+    scaling: float = 0.1
+    crop: float = 0.9  # kept fraction of the series length
+    time_mask: float = 0.1  # masked fraction of the series length
+    seed: int = 0
+    budget_samples: int = 4000  # training series to consume in total
+    report_every: int = 400  # training series between reports
+    eval_batch_size: int = 64  # fixed validation batch size (capped by the validation split)
+    probe_max_train: int = 2000
+    probe_max_test: int = 5000
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
+        """Take the known fields from a trial config, casting each to its declared type."""
+        kwargs = {}
+        for f in fields(cls):
+            if f.name in config:
+                caster = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+                kwargs[f.name] = caster(config[f.name])
+        return cls(**kwargs)
+
+    def augmenter(self) -> Augmenter:
+        return Augmenter(self.jitter, self.scaling, self.crop, self.time_mask)
+
+
+class BatchStream:
+    """Seeded, resumable stream of shuffled index batches over ``n`` items (see module rules)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        self.perm = torch.randperm(n, generator=self.generator)
+        self.cursor = 0
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        if self.n - self.cursor < 2:
+            self.perm = torch.randperm(self.n, generator=self.generator)
+            self.cursor = 0
+            self.epoch += 1
+        idx = self.perm[self.cursor : self.cursor + batch_size]
+        self.cursor += len(idx)
+        return idx
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "epoch": self.epoch,
+                "perm": self.perm.clone(), "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.epoch, self.perm, self.cursor = state["epoch"], state["perm"], state["cursor"]
+
+
+def format_schedule(schedule: list[tuple[int, int]]) -> str:
+    """``[(0, 16), (1200, 32)]`` → ``"0:16;1200:32"`` (samples seen : batch size)."""
+    return ";".join(f"{s}:{b}" for s, b in schedule)
+
+
+class ContrastiveTrainer:
+    """One trial's model, optimiser, data on device, generators and progress (module rules)."""
+
+    def __init__(self, data: TimeSeriesData, settings: TrainSettings, device: torch.device
+                 ) -> None:
+        self.data, self.settings, self.device = data, settings, torch.device(device)
+        torch.manual_seed(settings.seed)
+        encoder = build_encoder(settings.encoder, data.n_channels, settings.hidden,
+                                settings.bidirectional)
+        self.model = ContrastiveModel(encoder, settings.projection_dim).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr,
+                                          weight_decay=settings.weight_decay)
+        self.augmenter = settings.augmenter()
+        # The object store hands out read-only arrays: copy once into a tensor on the device.
+        self.X_train = torch.tensor(data.X_train, device=self.device)  # [N, C, T]
+        self.stream = BatchStream(data.n_train, settings.seed)
+        self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
+        self.samples_seen = 0
+        self.batch_size = settings.batch_size
+        self.schedule: list[tuple[int, int]] = [(0, settings.batch_size)]
+        self.reports = 0
+        self._val_views = self._make_val_views()
+
+    # --- progress -------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.samples_seen >= self.settings.budget_samples
+
+    @property
+    def next_report_at(self) -> int:
+        """Samples seen at which the next report is due (capped at the budget)."""
+        return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
+
+    def set_batch_size(self, batch_size: int) -> bool:
+        """Use ``batch_size`` from now on; record it in the schedule. True when it changed."""
+        batch_size = int(batch_size)
+        if batch_size == self.batch_size:
+            return False
+        self.batch_size = batch_size
+        if self.schedule[-1][0] == self.samples_seen:
+            self.schedule[-1] = (self.samples_seen, batch_size)
+        else:
+            self.schedule.append((self.samples_seen, batch_size))
+        return True
+
+    # --- training -------------------------------------------------------------------------
+    def train_step(self) -> float:
+        idx = self.stream.next(self.batch_size).to(self.device)
+        x = self.X_train[idx]  # [B, C, T], an index slice of the on-device tensor
+        v1, v2 = self.augmenter.views(x, self.view_generator)
+        loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.samples_seen += len(idx)
+        return float(loss.detach())
+
+    def train_until(self, samples_target: int) -> float:
+        """Train until ``samples_seen ≥ samples_target``; mean batch loss (NaN once diverged)."""
+        losses = []
+        self.model.train()
+        while self.samples_seen < samples_target:
+            loss = self.train_step()
+            losses.append(loss)
+            if not math.isfinite(loss):
+                return float("nan")
+        return float(np.mean(losses)) if losses else float("nan")
+
+    # --- evaluation -----------------------------------------------------------------------
+    def _make_val_views(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator(device=self.device).manual_seed(EVAL_SEED)
+        X_val = torch.tensor(self.data.X_val, device=self.device)
+        size = max(2, min(self.settings.eval_batch_size, len(X_val)))
+        batches = []
+        for start in range(0, len(X_val), size):
+            chunk = X_val[start : start + size]
+            if len(chunk) >= 2:
+                batches.append(self.augmenter.views(chunk, gen))
+        return batches
+
+    @torch.no_grad()
+    def val_loss(self) -> float:
+        self.model.eval()
+        total, count = 0.0, 0
+        for v1, v2 in self._val_views:
+            loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
+            total += float(loss) * len(v1)
+            count += len(v1)
+        self.model.train()
+        return total / count
+
+    @torch.no_grad()
+    def represent(self, X: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """Encoder output ``[N, D]`` for ``X`` ``[N, C, T]``, in eval mode."""
+        self.model.eval()
+        out = []
+        for start in range(0, len(X), chunk):
+            x = torch.tensor(X[start : start + chunk], device=self.device)
+            out.append(self.model.represent(x).float().cpu().numpy())
+        self.model.train()
+        return np.concatenate(out)
+
+    def probe(self) -> dict[str, float]:
+        d, s = self.data, self.settings
+        if d.y_probe_train is None or d.y_test is None:
+            return {}
+        tr, te = probe_indices(len(d.X_probe_train), len(d.X_test), s.probe_max_train,
+                               s.probe_max_test, EVAL_SEED)
+        return probe_score(self.represent(d.X_probe_train[tr]), d.y_probe_train[tr],
+                           self.represent(d.X_test[te]), d.y_test[te], d.task)
+
+    def report(self, train_loss: float) -> dict[str, Any]:
+        """Metrics of this report (DESIGN §6 names); marks the report as done."""
+        self.reports += 1
+        diverged = not math.isfinite(train_loss)
+        metrics: dict[str, Any] = {
+            m.TRAIN_LOSS: train_loss,
+            m.SAMPLES_SEEN: self.samples_seen,
+            m.BATCH_SIZE: self.batch_size,
+            m.SWITCHES: len(self.schedule) - 1,
+            m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
+            m.DIVERGED: diverged,
+        }
+        if diverged:
+            metrics[m.VAL_LOSS] = float("nan")
+            return metrics
+        started = time.perf_counter()
+        metrics[m.VAL_LOSS] = self.val_loss()
+        metrics.update(self.probe())
+        metrics["eval_time_s"] = time.perf_counter() - started
+        return metrics
+
+    # --- persistence ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "stream": self.stream.state_dict(),
+            "view_generator": self.view_generator.get_state(),
+            "samples_seen": self.samples_seen,
+            "batch_size": self.batch_size,
+            "schedule": list(self.schedule),
+            "reports": self.reports,
+            "settings": asdict(self.settings),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.stream.load_state_dict(state["stream"])
+        self.view_generator.set_state(state["view_generator"])
+        self.samples_seen = int(state["samples_seen"])
+        self.batch_size = int(state["batch_size"])
+        self.schedule = [tuple(p) for p in state["schedule"]]
+        self.reports = int(state["reports"])
