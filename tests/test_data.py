@@ -58,7 +58,7 @@ def test_to_equal_length_rules():
 def test_validation_split_is_seeded_disjoint_and_stratified():
     labels = np.repeat([0, 1], 20)
     tr, va = validation_split(40, 0.25, seed=5, labels=labels)
-    tr2, va2 = validation_split(40, 0.25, seed=5, labels=labels)
+    _, va2 = validation_split(40, 0.25, seed=5, labels=labels)
     assert np.array_equal(va, va2) and not set(tr) & set(va) and len(va) == 10
     assert np.bincount(labels[va]).tolist() == [5, 5]
 

@@ -88,3 +88,9 @@ def test_settings_from_config_casts_and_ignores_other_keys():
     s = TrainSettings.from_config({"batch_size": 16.0, "lr": "0.01", "strategy": "fixed",
                                    "dataset": "GunPoint"})
     assert s.batch_size == 16 and isinstance(s.batch_size, int) and s.lr == 0.01
+
+
+def test_val_loss_does_not_depend_on_the_training_temperature(gunpoint):
+    a = ContrastiveTrainer(gunpoint, small(temperature=0.05), "cpu")
+    b = ContrastiveTrainer(gunpoint, small(temperature=1.0), "cpu")
+    assert a.val_loss() == pytest.approx(b.val_loss())

@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
+    p = sub.add_parser("report", help="tables and plots of one or more results folders")
+    p.add_argument("results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR")
+    p.add_argument("--format", default="markdown", choices=("markdown", "csv", "latex", "html"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the tables and PNGs (default: RESULTS_DIR/report)")
+    p.add_argument("--metric", default="probe_acc",
+                   help="metric to sort by and to measure time-to-target on")
+    p.add_argument("--mode", default=None, choices=("min", "max"),
+                   help="direction of --metric (default: the metric's own)")
     return parser
 
 
@@ -91,7 +100,6 @@ def _finish(outcome) -> int:
 
     print()
     print(summary_text(outcome.path, metric=outcome.space.metric, mode=outcome.space.mode))
-    print(f"\nresults: {outcome.path}")
     print(f"tables and plots: tune-bs report {outcome.path}")
     errors = getattr(outcome.results, "errors", [])
     return EXIT_FAILED if errors and len(errors) == len(outcome.results) else EXIT_OK
@@ -123,8 +131,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from tune_bs.metrics import OPTIMISABLE
+    from tune_bs.report import write_report
+
+    mode = args.mode or OPTIMISABLE.get(args.metric, "max")
+    paths = write_report(args.results_dirs, fmt=args.format, out_dir=args.out,
+                         metric=args.metric, mode=mode)
+    print(paths.text)
+    return EXIT_OK
+
+
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate,
-            "datasets": cmd_datasets}
+            "datasets": cmd_datasets, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

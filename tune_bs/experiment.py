@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import yaml
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
 from tune_bs.schedulers import build_scheduler
-from tune_bs.space import ParamSpec, SearchSpace, check_against_data, load_space, parse_space
+from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.trainable import train_trial
 
 logger = logging.getLogger(__name__)
@@ -86,7 +85,8 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
     from ray import tune
 
     grid = space.search["name"] == "grid"
-    config: dict[str, Any] = {"strategy": "fixed"}
+    # Defaults recorded in every trial config, so the tables can group by them.
+    config: dict[str, Any] = {"strategy": "fixed", "encoder": "fcn", "seed": 0}
     for key, spec in space.param_space.items():
         if not isinstance(spec, ParamSpec):
             config[key] = spec
@@ -165,7 +165,7 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: Path, name: s
         run_config=tune.RunConfig(
             name=name, storage_path=str(storage),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
             verbose=1,
         ),
     )
@@ -212,9 +212,8 @@ def run_experiment(
 
 
 def _save_run_files(folder: Path, space: SearchSpace, options: RunOptions) -> None:
-    source = Path(space.source)
-    if source.is_file():
-        shutil.copyfile(source, folder / SPACE_COPY)
+    raw = {**space.raw, "name": space.name}
+    (folder / SPACE_COPY).write_text(yaml.safe_dump(raw, sort_keys=False))
     (folder / RUN_OPTIONS).write_text(json.dumps(asdict(options), indent=2))
 
 

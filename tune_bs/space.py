@@ -57,8 +57,8 @@ SPEC_KEYS = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "lo
 BUDGET_CONFIG_KEYS = ("budget_samples", "report_every")
 #: Keys of the trial config the experiment fills in (recorded for the tables).
 RECORDED_KEYS = ("dataset", "scheduler")
-PARAM_KEYS = tuple(f.name for f in fields(TrainSettings) if f.name not in BUDGET_CONFIG_KEYS) + (
-    "strategy",)
+PARAM_KEYS = (*(f.name for f in fields(TrainSettings) if f.name not in BUDGET_CONFIG_KEYS),
+              "strategy")
 DEFAULT_REPORTS = 8
 
 
@@ -95,6 +95,7 @@ class SearchSpace:
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     description: str = ""
     source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the mapping as written
 
     @property
     def reports(self) -> int:
@@ -104,7 +105,7 @@ class SearchSpace:
         """Training series per trial: ``samples``, or ``epochs`` × the training-set size."""
         if "samples" in self.budget:
             return int(self.budget["samples"])
-        return int(round(float(self.budget["epochs"]) * n_train))
+        return round(float(self.budget["epochs"]) * n_train)
 
     def values_of(self, key: str) -> tuple[Any, ...]:
         """The values ``param_space[key]`` can take (a constant gives one)."""
@@ -314,7 +315,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         dataset=dict(dataset), param_space=param_space, metric=metric, mode=mode,
         num_samples=num_samples, seed=seed, budget=dict(budget), scheduler=dict(scheduler),
         search=dict(search), resources=resources, description=str(raw.get("description", "")),
-        source=source,
+        source=source, raw=dict(raw),
     )
 
 

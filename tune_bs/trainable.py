@@ -2,7 +2,8 @@
 
 Protocol with Tune and the schedulers (DESIGN §7):
 
-- The data set arrives once through ``tune.with_parameters`` (object store), never reloaded per trial.
+- The data set arrives once through ``tune.with_parameters`` (object store), never reloaded
+  per trial.
 - On (re)start the trainer restores from ``tune.get_checkpoint()``; then ``config["batch_size"]``
   is applied. A scheduler switches a trial's batch size by pausing it and changing that key: the
   change is recorded in the trial's schedule (``batch_size_schedule``, ``switches``), which lives

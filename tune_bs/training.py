@@ -13,9 +13,11 @@ Rules:
   epoch (NT-Xent needs 2+ series).
 - ``samples_seen`` counts training series consumed (each gives an anchor pair).
 - A report is due every ``report_every`` samples; training ends at ``budget_samples``.
-- ``val_loss`` uses views of the validation split made once with a fixed seed (``EVAL_SEED``,
-  the same for every trial) and batches of ``eval_batch_size`` in a fixed order, with the model in
-  eval mode: it means the same thing for every training batch size (DESIGN §4).
+- ``val_loss`` is NT-Xent at the fixed temperature ``EVAL_TEMPERATURE`` (not the trial's, which
+  may be searched) on ``EVAL_DRAWS`` pairs of views of every validation series, made once with the
+  fixed seed ``EVAL_SEED`` (the same for every trial), in batches of ``eval_batch_size`` in a fixed
+  order, with the model in eval mode: it means the same thing for every training batch size and
+  temperature (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from tune_bs.loss import nt_xent
 from tune_bs.probe import probe_indices, probe_score
 
 EVAL_SEED = 20_240_601
+EVAL_TEMPERATURE = 0.2
+EVAL_DRAWS = 4
 
 
 @dataclass(frozen=True)
@@ -182,10 +186,11 @@ class ContrastiveTrainer:
         X_val = torch.tensor(self.data.X_val, device=self.device)
         size = max(2, min(self.settings.eval_batch_size, len(X_val)))
         batches = []
-        for start in range(0, len(X_val), size):
-            chunk = X_val[start : start + size]
-            if len(chunk) >= 2:
-                batches.append(self.augmenter.views(chunk, gen))
+        for _ in range(EVAL_DRAWS):
+            for start in range(0, len(X_val), size):
+                chunk = X_val[start : start + size]
+                if len(chunk) >= 2:
+                    batches.append(self.augmenter.views(chunk, gen))
         return batches
 
     @torch.no_grad()
@@ -193,7 +198,7 @@ class ContrastiveTrainer:
         self.model.eval()
         total, count = 0.0, 0
         for v1, v2 in self._val_views:
-            loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
+            loss = nt_xent(self.model(v1), self.model(v2), EVAL_TEMPERATURE)
             total += float(loss) * len(v1)
             count += len(v1)
         self.model.train()

@@ -66,7 +66,7 @@ class TimeSeriesData:
     def n_classes(self) -> int | None:
         if self.task != "classification" or self.y_probe_train is None:
             return None
-        return int(len(np.unique(self.y_probe_train)))
+        return len(np.unique(self.y_probe_train))
 
     def describe(self) -> str:
         """One line: name, shapes, task."""
@@ -185,7 +185,7 @@ def prepare(
     seed: int = 0,
     task: str | None = None,
 ) -> TimeSeriesData:
-    """Check, normalise and split equal-length ``[N, C, T]`` arrays into a :class:`TimeSeriesData`."""
+    """Check, normalise and split equal-length ``[N, C, T]`` arrays (see the module rules)."""
     check_finite(X_train, f"{name} train split")
     check_finite(X_test, f"{name} test split")
     if normalise:
