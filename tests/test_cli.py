@@ -57,3 +57,9 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "tune_bs", "--help"], capture_output=True,
                          text=True, check=True)
     assert "resume" in out.stdout and "validate" in out.stdout
+
+
+def test_report_on_a_folder_without_an_experiment_says_what_to_run(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "tune-bs run" in err and err.count("\n") == 1

@@ -1,0 +1,14 @@
+"""The README's two commands are the project's promise: keep them and CI in step."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+TEST_COMMAND = 'pip install torch==2.13.0 && pip install -e ".[test]" && python -m pytest'
+RUN_COMMAND = "pip install torch==2.13.0 && pip install . && tune-bs run"
+
+
+def test_readme_holds_both_commands_and_ci_runs_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert TEST_COMMAND in readme and RUN_COMMAND in readme
+    ci_lines = (ROOT / ".ci/run").read_text().splitlines()
+    assert TEST_COMMAND in ci_lines
