@@ -44,14 +44,17 @@ def trial_dirs(folder: Path) -> list[Path]:
 def local_ray():
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    # two declared (fake) GPUs: trials are scheduled on them and must fall back to the CPU
+    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False,
+             configure_logging=False)
     yield
     ray.shutdown()
 
 
 def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
     space = parse_space(SPACE)
-    outcome = run_experiment(space, storage=tmp_path, options=RunOptions(smoke_test=True))
+    options = RunOptions(smoke_test=True, gpus_per_trial=0.5)
+    outcome = run_experiment(space, storage=tmp_path, options=options)
     assert outcome.path == tmp_path / "e2e-smoke"
     trials = trial_dirs(outcome.path)
     assert len(trials) == 2
