@@ -1,63 +1,73 @@
 """The batch-size switching policy of the extrapolation scheduler, as a pure function (no Ray).
 
 :func:`decide` maps a trial's history, its peers' histories and :class:`SwitchSettings` to a
-:class:`Decision` (``continue`` / ``switch`` / ``stop``). It keeps no state: a restarted scheduler
-that replays the same history recomputes the same decision, and the decision carries the
-``report_index`` it belongs to, so the wrapper can refuse to apply one twice (DESIGN §7).
+:class:`Decision` (``continue`` / ``switch`` / ``stop``). It keeps no state: replaying the same
+history recomputes the same decision, and each decision carries the ``report_index`` it belongs
+to, so a restarted scheduler can refuse to apply one twice (DESIGN §7).
 
-Units: ``samples_seen`` in training samples, ``time_s`` in the trial's own elapsed seconds,
-``val_loss`` in loss units (lower is better; it is comparable across batch sizes, the training
-loss is not — DESIGN §4). Batch sizes are *effective*: loader batch × accumulation steps.
+Units: ``samples_seen`` in training samples; ``time_s`` in the trial's own elapsed seconds
+(Ray's ``time_total_s``); ``val_loss`` in loss units, lower is better and comparable across batch
+sizes (the training loss is not — DESIGN §4). Batch sizes are *effective* (loader batch ×
+accumulation steps). *Peers* are the other trials of the same group: trials whose configs differ
+only in the batch size (the wrapper chooses them); stopped peers still count as evidence.
+A *segment* is a maximal run of reports at one batch size; its curve is fitted with
+:func:`tune_bs.curves.fit_curve` on ``x`` = samples since the report before the segment.
 
-The rule, applied to the trial's ``n``-th report (``report_index = n``):
+The rule, on the trial's ``n``-th report (``report_index = n``), first match wins:
 
-1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop`` with ``diverged=True``.
-2. **Grace.** ``n < grace_reports`` → ``continue``.
-3. **Stop a clearly worse trial** (equal compute; needs ``n ≥ grace_reports``). For each live peer
-   ``j`` past its own grace, compare at ``τ = t_j`` (``t`` = elapsed trial seconds) when
-   ``t_j ≤ t_i``, with both losses linearly interpolated in time; when the peer has run longer,
-   ``τ = t_j`` and this trial's value is its extrapolated curve's lower band at ``τ`` (the
-   current segment advanced at its measured throughput), no further than ``stop_horizon`` × its
-   elapsed time ahead. The trial is *dominated* by ``j`` when its value exceeds ``j``'s by more
-   than ``stop_margin`` × (``L_ref`` − ``j``'s value), ``L_ref`` = the highest first-reported loss
-   in the population: i.e. it has achieved less than ``1 − stop_margin`` of ``j``'s loss decrease
-   for the same compute. It is stopped when at least ``min_alive`` live peers dominate it (so the
-   ``min_alive`` best trials never stop). Rationale: any trial may switch to any batch size, so a
-   trial behind at equal compute stays behind; its extrapolated final value is worse.
-4. **Measure the segment.** The current *segment* (reports since the last change of batch size)
-   must hold ``segment_reports`` reports and its curve must fit (:func:`tune_bs.curves.fit_curve`,
-   ``x`` = samples since the segment's anchor report); otherwise ``continue`` (too few points,
-   refusal, noise: the batch size is kept, nothing is guessed).
-5. **Judge the last switch.** On the first decision of a new segment, the curve left behind is
-   extrapolated for the same training time (``samples / throughput``, the one-off switch cost is
-   sunk and excluded): if the loss reached is not below that extrapolation, the switch was bad →
-   ``switch`` back, and the size is *tabu* for this trial for ``tabu_reports`` reports (the verdict
-   feeds later decisions). A good verdict keeps the size.
-6. **Speeds at the current level.** The trial's level ``L`` is its segment fit at the last report.
-   For every candidate ``B``, the loss decrease per second at level ``L`` is the fitted law's rate
-   at ``L`` (loss per sample, :meth:`CurveFit.rate_at`) × the measured throughput (samples per
-   second of that loader size). Sources: the trial's own segments and every peer segment at ``B``
-   (curves at the same batch size share one autonomous law ``dL/dS = −g_B(L)``, so a peer's curve
-   informs this trial at any level it covers). An estimate's *depth* is how far below the segment's
-   observed range ``L`` lies, in units of that range (≤ 0: inside the range); the shallowest
-   estimate counts, own segments first. Estimates deeper than ``max_depth`` are ignored.
-7. **Switch.** Let ``B*`` be the fastest candidate (tabu sizes excluded). If its speed exceeds the
-   current one by more than ``switch_margin`` (relative): ``switch`` to it when its estimate is
-   *fresh* (depth ≤ ``fresh_depth``); otherwise the estimate is only a hint (extrapolating a curve
-   far below its range ignores the growth of the noise scale) and the trial *probes* ``B*`` once
-   it has spent ``probe_every`` reports at its size. A probe is a switch like any other and is
-   judged by rule 5.
-8. **Explore upwards.** With no estimate at all for the next larger candidate (nobody ran it),
-   the trial probes it after ``probe_every`` reports at its size (the best size only grows as the
-   loss falls and the gradient-noise scale rises, so unexplored sizes are tried upwards).
-9. Otherwise ``continue``.
+1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop``, ``diverged=True``.
+2. **Grace.** ``n < grace_reports`` (default 2) → ``continue``.
+3. **Stop a clearly worse trial**, at equal compute. For each live peer ``j``: if ``j`` has run
+   no longer (``t_j ≤ t``), compare ``j``'s last loss with this trial's loss interpolated at
+   ``t_j``; otherwise compare ``j``'s loss interpolated at ``τ = min(t_j, t·(1+stop_horizon))``
+   with this trial's *extrapolation* to ``τ`` (its segment curve advanced at its measured
+   throughput, lower end of the ``band_z`` band). The trial is *dominated* by ``j`` when it is
+   worse by more than ``stop_margin·(L_ref − L_j)``, ``L_ref`` = the highest first-reported loss
+   of the group (it achieved less than ``1 − stop_margin`` of ``j``'s loss decrease for the same
+   compute). Stop when ``min_alive`` live peers dominate it; also stop when a live peer at the same
+   batch size is ahead at all (a duplicate). Rationale: any trial can switch to any size, so a
+   trial behind at equal compute stays behind — its extrapolated final value is worse.
+4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
+   ``continue``.
+5. **Judge the last switch** (its first ``2·segment_reports`` reports, unless it was itself a
+   switch back). The curve left behind (its last ``judge_window`` reports) is extrapolated over
+   the training time spent since (samples / throughput; the one-off switch cost is sunk): the
+   first report where the new segment's fitted loss is below that by ``judge_z`` combined
+   standard deviations keeps the size; one where it is not below the extrapolation at all, or
+   no verdict after ``2·segment_reports`` reports, → ``switch`` back. A size switched back from
+   is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert (the verdict feeds
+   later decisions).
+6. **No curve.** The current segment's curve is refused (noise, too flat) → ``continue``.
+7. **Speeds.** Level ``L`` = the segment's fitted loss at the last report. For each candidate
+   ``B``: loss decrease per second at ``L`` = rate of a fitted curve at ``B`` at level ``L``
+   (loss per sample, :meth:`CurveFit.rate_at`; curves at one batch size share one autonomous law
+   ``dL/dS = −g_B(L)``, so a peer's curve informs this trial) × the measured throughput of the
+   loader that runs ``B``. Among the curves at ``B`` (own first) the one with the smallest
+   *depth* counts: how far beyond its last point, in units of its own ``x`` range, it reaches
+   ``L`` (≤ 0: interpolation; curves above ``L`` or deeper than ``max_depth`` do not count).
+   For candidates the smallest rate among families of Akaike weight ≥ ``plausible_weight``.
+8. **Switch.** If the fastest non-tabu candidate beats the current speed by more than
+   ``switch_margin`` (relative): switch when its estimate is *fresh* (depth ≤ ``fresh_depth``
+   for a larger batch; interpolation, depth ≤ 0, for a smaller one); a deeper estimate for a
+   larger batch is a hint that triggers a probe (a switch, judged by rule 5) after
+   ``probe_every`` reports at the current size. Extrapolating a curve far below its range ignores
+   the growth of the gradient-noise scale, hence the caution, and smaller batches need evidence.
+9. **Explore upwards.** The next larger candidate has no usable curve and the current curve's
+   relative progress per sample ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default
+   1.4×) since the segment began (under the empirical model of large-batch training, McCandlish
+   et al. 2018, that is the growth of ``B + B_noise``) → probe it after ``probe_every`` reports.
+10. Otherwise ``continue``.
 
-Second action (``action="accumulation"``): instead of a larger loader batch the policy raises the
-number of accumulated minibatches: effective size ``B`` runs as loader batch
+A switch that would move this trial to a batch size where a live peer is already ahead at equal
+compute stops the trial instead (it would only duplicate that peer).
+
+Second action (``action="accumulation"``): effective size ``B`` runs as loader batch
 ``b = min(B, max_loader_batch_size)`` (default: the trial's first loader batch) with
-``accumulation_steps = B // b``. Decisions carry both numbers.
+``accumulation_steps = B // b``; decisions carry both numbers.
 
-Cost: one curve fit (~1 ms) per new segment point; peers' fits are memoised in ``cache``.
+Cost: one curve fit (~1 ms) per new report of a segment; fits, segments and throughputs are
+memoised in ``cache`` under each history's length and end reports (histories only grow, so one
+dict may be shared by all trials and calls; it never changes a result).
 """
 
 from __future__ import annotations
@@ -126,23 +136,30 @@ class Decision:
 
 @dataclass(frozen=True)
 class SwitchSettings:
-    """Settings of :func:`decide` (the rule in the module docstring names every field)."""
+    """Settings of :func:`decide`; the module docstring's rule names every field.
 
-    batch_sizes: tuple[int, ...]
+    Counts are reports of the trial; margins are relative (0.05 = 5 %); depths are in units of a
+    curve's own sample range; ``band_z``/``judge_z`` are numbers of standard deviations.
+    """
+
+    batch_sizes: tuple[int, ...]  # candidate effective batch sizes
     action: Literal["loader", "accumulation"] = "loader"
-    max_loader_batch_size: int | None = None
-    grace_reports: int = 2
-    segment_reports: int = 5
-    switch_margin: float = 0.05
-    fresh_depth: float = 0.5
-    max_depth: float = 4.0
-    probe_every: int = 10
-    tabu_reports: int = 10
-    probe_slowdown: float = 1.2
-    stop_margin: float = 0.1
-    stop_horizon: float = 0.25
-    min_alive: int = 1
-    band_z: float = 2.0
+    max_loader_batch_size: int | None = None  # accumulation: largest loader batch
+    grace_reports: int = 2  # no stop before this many reports
+    segment_reports: int = 5  # reports at a size before it is fitted / judged (≥ 5)
+    switch_margin: float = 0.05  # speed advantage needed to switch
+    fresh_depth: float = 0.5  # deepest extrapolation trusted for a direct switch upwards
+    max_depth: float = 4.0  # deepest extrapolation used at all
+    probe_every: int = 10  # reports at a size before a probe
+    probe_slowdown: float = 1.4  # slowdown of relative progress that motivates a probe
+    tabu_reports: int = 10  # reports a size stays tabu after its first revert (doubles)
+    judge_window: int = 10  # reports of the curve left behind used to judge a switch
+    judge_z: float = 1.0  # evidence needed to keep a switch
+    plausible_weight: float = 0.1  # families counted in a candidate's cautious rate
+    stop_margin: float = 0.1  # fraction of the leader's loss decrease that may be missing
+    stop_horizon: float = 0.25  # how far (x own elapsed time) to extrapolate for stopping
+    min_alive: int = 1  # dominating live peers needed to stop a trial
+    band_z: float = 2.0  # width of the extrapolation band used for stopping
 
     def __post_init__(self) -> None:
         sizes = tuple(sorted({int(b) for b in self.batch_sizes}))
@@ -186,8 +203,18 @@ class _Segment:
         return self.reports[0].batch_size, self.reports[0].accumulation_steps
 
 
-FitCache = dict
-"""Memo of segment fits, keyed by the segment's data; pass the same dict to every call."""
+class FitCache(dict):
+    """Memo for :func:`decide` (fits, segments, throughputs); oldest entries are evicted past
+    ``max_entries``. Share one per experiment; it never changes a decision."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        super().__init__()
+        self.max_entries = max_entries
+
+    def __setitem__(self, key: object, value: object) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.max_entries:
+            del self[next(iter(self))]
 
 
 def decide(
@@ -199,8 +226,8 @@ def decide(
     """Apply the rule of the module docstring to the trial's last report.
 
     ``history``: the trial's reports in order (at least one). ``peers``: the other trials of the
-    population (stopped ones too: their curves still inform). ``cache``: optional memo of fits
-    (a plain dict); it never changes a result.
+    group (stopped ones too: their curves still inform). ``cache``: an optional
+    :class:`FitCache` shared across calls (speed only; a plain dict also works).
     """
     n = len(history)
     last = history[-1]
@@ -213,44 +240,59 @@ def decide(
     if n < settings.grace_reports:
         return _with(keep, f"grace: {n} < {settings.grace_reports} reports")
     peers = _as_of(history, peers)
-    cache = {} if cache is None else cache
-    segments = _segments(history)
+    cache = FitCache() if cache is None else cache
+    segments = _segments(history, cache)
     current = segments[-1]
     current_fit = _fit(current, cache, settings)
 
-    stop_reason = _dominated(history, current, current_fit, peers, settings)
+    stop_reason = _dominated(history, current, current_fit, peers, settings, cache)
     if stop_reason:
         return Decision("stop", last.batch_size, last.accumulation_steps, stop_reason, n)
     if len(current.reports) < settings.segment_reports:
         return _with(keep, f"measuring batch size {current.effective}")
+    thr = _throughputs([history, *(p.reports for p in peers.values())], cache)
+    tabu = _tabu(segments, n, settings)
+    window = 2 * settings.segment_reports
+    reverted = (
+        len(segments) > 2
+        and segments[-3].loader == current.loader
+        and len(segments[-2].reports) <= window
+    )
+    if len(segments) > 1 and not reverted and len(current.reports) <= window:
+        verdict, detail = _judge(segments[-2], current, thr, cache, settings)
+        back = segments[-2].loader
+        if verdict == "bad":
+            return Decision("switch", *back, detail + "; switching back", n)
+        if verdict == "pending" and len(current.reports) == window:
+            reason = (
+                f"switch {segments[-2].effective}→{current.effective} not verified after "
+                f"{window} reports; switching back"
+            )
+            return Decision("switch", *back, reason, n)
+        if verdict == "pending":
+            return _with(keep, f"judging the switch to {current.effective}")
     if current_fit is None:
         return _with(keep, f"curve at batch size {current.effective} not fitted; keeping it")
 
     level = float(current_fit.predict(current.reports[-1].samples_seen - current.anchor_samples))
-    thr = _throughputs([history, *(p.reports for p in peers.values())])
-    tabu = _tabu(segments, n, settings)
-
-    if len(segments) > 1 and len(current.reports) == settings.segment_reports:
-        verdict = _judge(segments[-2], current, current_fit, level, thr, cache, settings)
-        if verdict is not None:
-            return Decision("switch", *verdict[0], verdict[1], n)
-
     speeds = _speeds(level, history, peers, thr, cache, settings, tabu)
-    own = current_fit.rate_at(level) * thr.get(current.loader, 0.0)
+    own = current_fit.rate_at(level) * _throughput(thr, current.loader)
     candidates = {b: s for b, s in speeds.items() if b != current.effective and b not in tabu}
     if own > 0.0 and candidates:
         best = max(candidates, key=lambda b: candidates[b][0])
         speed, depth = candidates[best]
         if speed > (1.0 + settings.switch_margin) * own:
             gain = speed / own - 1.0
-            fresh = depth <= settings.fresh_depth
-            if fresh or len(current.reports) >= settings.probe_every:
+            upward = best > current.effective
+            fresh = depth <= (settings.fresh_depth if upward else 0.0)
+            hint = upward and len(current.reports) >= settings.probe_every
+            if fresh or hint:
                 kind = "extrapolation" if fresh else "probe (extrapolated hint)"
                 reason = (
                     f"{kind}: batch size {best} expected {gain:+.0%} loss decrease per second "
                     f"at val_loss {level:.4g} (depth {depth:.2f})"
                 )
-                return _switch_or_yield(best, reason, history, current, current_fit, peers, settings)
+                return _switch_or_yield(best, reason, history, current_fit, peers, settings, cache)
     larger = [b for b in settings.batch_sizes if b > current.effective]
     if (
         larger
@@ -263,7 +305,7 @@ def decide(
             f"probe: no usable curve at batch size {larger[0]}; progress per sample slowed "
             f"{_slowdown(current_fit, level):.2f}x"
         )
-        return _switch_or_yield(larger[0], reason, history, current, current_fit, peers, settings)
+        return _switch_or_yield(larger[0], reason, history, current_fit, peers, settings, cache)
     return _with(keep, f"batch size {current.effective} is the fastest known at {level:.4g}")
 
 
@@ -271,14 +313,15 @@ def _switch_or_yield(
     target: int,
     reason: str,
     history: Sequence[Report],
-    current: _Segment,
     current_fit: CurveFit | None,
     peers: Mapping[str, Peer],
     settings: SwitchSettings,
+    cache: FitCache,
 ) -> Decision:
     """Switch to ``target``, or stop when a live peer ahead of this trial already runs it."""
     last, n = history[-1], len(history)
-    leader = _taken_by_leader(target, history, current, current_fit, peers, settings)
+    current = _segments(history, cache)[-1]
+    leader = _taken_by_leader(target, history, current, current_fit, peers, settings, cache)
     if leader:
         reason = f"redundant: would switch to {target}, where {leader} already trains ahead"
         return Decision("stop", last.batch_size, last.accumulation_steps, reason, n)
@@ -303,8 +346,12 @@ def _as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pe
     }
 
 
-def _segments(history: Sequence[Report]) -> list[_Segment]:
-    """Split a history into runs of equal (loader batch, accumulation)."""
+def _segments(history: Sequence[Report], cache: FitCache | None = None) -> list[_Segment]:
+    """Split a history into runs of equal (loader batch, accumulation); memoised like
+    :func:`_throughputs`."""
+    key = ("seg", len(history), history[0], history[-1]) if history else None
+    if cache is not None and key in cache:
+        return cache[key]
     segments: list[_Segment] = []
     start = 0
     for i in range(1, len(history) + 1):
@@ -315,17 +362,23 @@ def _segments(history: Sequence[Report]) -> list[_Segment]:
             anchor = history[start - 1].samples_seen if start > 0 else 0.0
             segments.append(_Segment(tuple(history[start:i]), anchor, start))
             start = i
+    if cache is not None and key:
+        cache[key] = segments
     return segments
 
 
-def _fit(segment: _Segment, cache: FitCache, settings: SwitchSettings) -> CurveFit | None:
-    """The segment's curve fit (``x`` from its anchor), memoised; ``None`` when refused."""
+def _fit(
+    segment: _Segment, cache: FitCache, settings: SwitchSettings, last: int = 0
+) -> CurveFit | None:
+    """The segment's curve fit (``x`` from its anchor; its ``last`` reports only when > 0),
+    memoised; ``None`` when refused."""
     if len(segment.reports) < settings.segment_reports:
         return None
-    x = np.array([r.samples_seen for r in segment.reports]) - segment.anchor_samples
-    y = np.array([r.val_loss for r in segment.reports])
-    key = (x.tobytes(), y.tobytes())
+    window = segment.reports[-last:] if last else segment.reports
+    key = ("fit", len(window), window[0], window[-1], segment.anchor_samples)
     if key not in cache:
+        x = np.array([r.samples_seen for r in window]) - segment.anchor_samples
+        y = np.array([r.val_loss for r in window])
         try:
             cache[key] = fit_curve(x, y, min_points=5)
         except CurveFitError:
@@ -333,25 +386,47 @@ def _fit(segment: _Segment, cache: FitCache, settings: SwitchSettings) -> CurveF
     return cache[key]
 
 
-def _throughputs(histories: Sequence[Sequence[Report]]) -> dict[tuple[int, int], float]:
+def _throughputs(
+    histories: Sequence[Sequence[Report]], cache: FitCache | None = None
+) -> dict[tuple[int, int], float]:
     """Median samples per second of each (loader batch, accumulation), inside segments only.
 
     Intervals that straddle a change of batch size (which include the switch cost) are skipped.
+    Per-history samples are memoised in ``cache`` under the history's length and end reports
+    (histories only grow).
     """
+    keys = tuple(("thr", len(r), r[0], r[-1]) for r in histories if r)
+    if cache is not None and keys in cache:
+        return cache[keys]
     rates: dict[tuple[int, int], list[float]] = {}
     for reports in histories:
-        for prev, cur in itertools.pairwise(reports):
-            key = (cur.batch_size, cur.accumulation_steps)
-            if key != (prev.batch_size, prev.accumulation_steps) or cur.time_s <= prev.time_s:
-                continue
-            rates.setdefault(key, []).append(
-                (cur.samples_seen - prev.samples_seen) / (cur.time_s - prev.time_s)
-            )
+        key = ("thr", len(reports), reports[0], reports[-1]) if reports else None
+        samples = cache.get(key) if cache is not None and key else None
+        if samples is None:
+            samples = []
+            for prev, cur in itertools.pairwise(reports):
+                loader = (cur.batch_size, cur.accumulation_steps)
+                if loader != (prev.batch_size, prev.accumulation_steps):
+                    continue
+                if cur.time_s > prev.time_s:
+                    rate = (cur.samples_seen - prev.samples_seen) / (cur.time_s - prev.time_s)
+                    samples.append((loader, rate))
+            if cache is not None and key:
+                cache[key] = samples
+        for loader, rate in samples:
+            rates.setdefault(loader, []).append(rate)
     out = {key: float(np.median(v)) for key, v in rates.items()}
-    for key in list(out):  # accumulation costs the loader's per-sample time
-        for k in (1, 2, 4, 8, 16, 32, 64):
-            out.setdefault((key[0], k), out[key])
+    if cache is not None:
+        cache[keys] = out
     return out
+
+
+def _throughput(thr: Mapping[tuple[int, int], float], loader: tuple[int, int]) -> float:
+    """Samples per second of ``(batch, accumulation)``; another accumulation of the same loader
+    batch stands in (k minibatches cost k times one), 0.0 when unmeasured."""
+    if loader in thr:
+        return thr[loader]
+    return next((v for (b, _), v in sorted(thr.items()) if b == loader[0]), 0.0)
 
 
 def _loader_for(
@@ -380,20 +455,20 @@ def _speeds(
     out: dict[int, tuple[float, float]] = {}
     sources = [history, *(p.reports for p in peers.values())]
     for owner, reports in enumerate(sources):
-        for seg in _segments(reports):
+        for seg in _segments(reports, cache):
             b = seg.effective
             if b not in settings.batch_sizes or b in tabu:
                 continue
             fit = _fit(seg, cache, settings)
             loader = _loader_for(b, history, settings)
-            rate_thr = thr.get(loader) or thr.get(seg.loader)
+            rate_thr = _throughput(thr, loader) or _throughput(thr, seg.loader)
             if fit is None or not rate_thr:
                 continue
             span = fit.x_last - fit.x_first
             depth = (fit.x_at(level) - fit.x_last) / span
             if depth < -1.0 - 0.1 or not depth <= settings.max_depth:
                 continue  # above the segment (it never saw this level) or too far below it
-            speed = fit.rate_at(level) * rate_thr
+            speed = _cautious_rate(fit, level, settings.plausible_weight) * rate_thr
             rank = (max(depth, 0.0), owner > 0)
             if b not in out or rank < out[b][2]:
                 out[b] = (speed, max(depth, 0.0), rank)
@@ -403,28 +478,42 @@ def _speeds(
 def _judge(
     previous: _Segment,
     current: _Segment,
-    current_fit: CurveFit,
-    level: float,
     thr: Mapping[tuple[int, int], float],
     cache: FitCache,
     settings: SwitchSettings,
-) -> tuple[tuple[int, int], str] | None:
-    """Revert a switch whose result is not below the extrapolation of the curve it left."""
-    prev_fit = _fit(previous, cache, settings)
-    thr_prev = thr.get(previous.loader)
-    thr_cur = thr.get(current.loader)
+) -> tuple[str, str]:
+    """Verdict on the last switch: ``("good" | "bad" | "pending", detail)``.
+
+    At each report ``k ≥ segment_reports`` of the new segment (replayed from the history, so the
+    first conclusive report decides), the curve left behind is extrapolated over the same
+    training time: *good* when the new segment's fitted loss is below that extrapolation by
+    ``judge_z`` combined standard deviations, *bad* when it is not below its mean, *pending*
+    otherwise (or while a curve cannot be fitted).
+    """
+    prev_fit = _fit(previous, cache, settings, settings.judge_window)
+    thr_prev = _throughput(thr, previous.loader)
+    thr_cur = _throughput(thr, current.loader)
     if prev_fit is None or not thr_prev or not thr_cur:
-        return None
-    trained = current.reports[-1].samples_seen - current.anchor_samples
+        return "good", "the curve left behind cannot be extrapolated"
     left_at = previous.reports[-1].samples_seen - previous.anchor_samples
-    stay = float(prev_fit.predict(left_at + trained / thr_cur * thr_prev))
-    if level < stay:
-        return None
-    reason = (
-        f"switch {previous.effective}→{current.effective} judged bad: val_loss {level:.4g} is not "
-        f"below {stay:.4g} extrapolated at batch size {previous.effective}; switching back"
-    )
-    return previous.loader, reason
+    for k in range(settings.segment_reports, len(current.reports) + 1):
+        part = _Segment(current.reports[:k], current.anchor_samples, current.start)
+        fit = _fit(part, cache, settings)
+        if fit is None:
+            continue
+        trained = part.reports[-1].samples_seen - part.anchor_samples
+        level = float(fit.predict(trained))
+        stay = prev_fit.extrapolate(left_at + trained / thr_cur * thr_prev)
+        margin = settings.judge_z * math.hypot(stay.std, fit.extrapolate(trained).std)
+        detail = (
+            f"switch {previous.effective}→{current.effective}: val_loss {level:.4g} vs "
+            f"{stay.mean:.4g} extrapolated at batch size {previous.effective} (margin {margin:.2g})"
+        )
+        if level < stay.mean - margin:
+            return "good", detail + " judged good"
+        if level >= stay.mean:
+            return "bad", detail + " judged bad"
+    return "pending", ""
 
 
 def _tabu(segments: Sequence[_Segment], n: int, settings: SwitchSettings) -> set[int]:
@@ -436,7 +525,7 @@ def _tabu(segments: Sequence[_Segment], n: int, settings: SwitchSettings) -> set
     tabu: set[int] = set()
     reverts: dict[int, int] = {}
     for a, x, back in zip(segments[:-2], segments[1:-1], segments[2:], strict=False):
-        if a.loader != back.loader or len(x.reports) > settings.segment_reports:
+        if a.loader != back.loader or len(x.reports) > 2 * settings.segment_reports:
             continue
         reverts[x.effective] = reverts.get(x.effective, 0) + 1
         window = settings.tabu_reports * 2 ** (reverts[x.effective] - 1)
@@ -450,23 +539,39 @@ def _slowdown(fit: CurveFit, level: float) -> float:
 
     Under the empirical model of large-batch training this is ``(B + B_noise(now)) /
     (B + B_noise(start))``: 1 while the noise scale stays put, larger as it grows, which is when
-    a larger batch may start to pay.
+    a larger batch may start to pay. Weighted mean over the families (each with its own ``c``).
     """
-    c = fit.asymptote
-    start = float(fit.predict(fit.x_first))
-    if level <= c or start <= c:
-        return 1.0
-    now = fit.rate_at(level) / (level - c)
-    then = fit.rate_at(start) / (start - c)
-    return then / now if now > 0.0 else math.inf
+    total = 0.0
+    for f in fit.fits:
+        c = f.theta[0]
+        start = float(f.predict(fit.x_first))
+        ratio = 1.0
+        if level > c and start > c:
+            now = f.rate_at(level) / (level - c)
+            then = f.rate_at(start) / (start - c)
+            ratio = then / now if now > 0.0 else math.inf
+        total += f.weight * ratio
+    return total
 
 
-def _interp(reports: Sequence[Report], t: float) -> float | None:
+def _cautious_rate(fit: CurveFit, level: float, plausible: float) -> float:
+    """The smallest rate at ``level`` among the plausible families (a candidate's speed)."""
+    rates = [f.rate_at(level) for f in fit.fits if f.weight >= plausible]
+    return min(rates, default=fit.rate_at(level))
+
+
+def _interp(reports: Sequence[Report], t: float, cache: FitCache) -> float | None:
     """``val_loss`` linearly interpolated at elapsed time ``t`` (None outside the reports)."""
-    times = [r.time_s for r in reports]
-    if not reports or t < times[0] or t > times[-1]:
+    key = ("series", len(reports), reports[0], reports[-1])
+    if key not in cache:
+        cache[key] = (
+            np.array([r.time_s for r in reports]),
+            np.array([r.val_loss for r in reports]),
+        )
+    times, losses = cache[key]
+    if t < times[0] or t > times[-1]:
         return None
-    return float(np.interp(t, times, [r.val_loss for r in reports]))
+    return float(np.interp(t, times, losses))
 
 
 def _equal_compute(
@@ -475,6 +580,7 @@ def _equal_compute(
     current_fit: CurveFit | None,
     peer: Peer,
     settings: SwitchSettings,
+    cache: FitCache,
 ) -> tuple[float, float, float] | None:
     """``(τ, own loss, peer loss)`` at equal compute ``τ`` (elapsed seconds), or ``None``."""
     t_own = history[-1].time_s
@@ -485,18 +591,18 @@ def _equal_compute(
     t_peer = peer.reports[-1].time_s
     if t_peer <= t_own:  # interpolate this trial at the peer's compute
         tau, theirs = t_peer, peer.reports[-1].val_loss
-        own = _interp(history, tau)
+        own = _interp(history, tau, cache)
         if own is None:  # before this trial's first report: its loss then was at least own_now
             own = own_now
     else:
-        rate = _throughputs([current.reports]).get(current.loader)
+        rate = _throughput(_throughputs([current.reports], cache), current.loader)
         if current_fit is not None and rate:  # extrapolate this trial to the peer's compute
             tau = min(t_peer, t_own * (1.0 + settings.stop_horizon))
             x = x_now + (tau - t_own) * rate
             own = current_fit.extrapolate(x, settings.band_z).low
         else:
             tau, own = t_own, own_now
-        theirs = _interp(peer.reports, tau)
+        theirs = _interp(peer.reports, tau, cache)
     if theirs is None or not math.isfinite(theirs):
         return None
     return tau, own, theirs
@@ -508,14 +614,15 @@ def _dominated(
     current_fit: CurveFit | None,
     peers: Mapping[str, Peer],
     settings: SwitchSettings,
+    cache: FitCache,
 ) -> str:
     """Reason to stop the trial under rule 3, or ``""``."""
     live = {k: p for k, p in peers.items() if p.alive and p.reports}
     firsts = [history[0].val_loss] + [p.reports[0].val_loss for p in peers.values() if p.reports]
-    l_ref = max(v for v in firsts if math.isfinite(v))
+    l_ref = max((v for v in firsts if math.isfinite(v)), default=history[-1].val_loss)
     dominated_by: list[str] = []
     for key, peer in live.items():
-        compared = _equal_compute(history, current, current_fit, peer, settings)
+        compared = _equal_compute(history, current, current_fit, peer, settings, cache)
         if compared is None:
             continue
         tau, own, theirs = compared
@@ -539,12 +646,13 @@ def _taken_by_leader(
     current_fit: CurveFit | None,
     peers: Mapping[str, Peer],
     settings: SwitchSettings,
+    cache: FitCache,
 ) -> str:
     """A live peer that already trains at ``target`` and is ahead at equal compute, or ``""``."""
     for key, peer in peers.items():
         if not (peer.alive and peer.reports and peer.reports[-1].effective_batch_size == target):
             continue
-        compared = _equal_compute(history, current, current_fit, peer, settings)
+        compared = _equal_compute(history, current, current_fit, peer, settings, cache)
         if compared is not None and compared[1] > compared[2]:
             return key
     return ""

@@ -1,0 +1,157 @@
+"""Tests of tune_bs.switching.decide with hand-built histories (no Ray).
+
+Histories come from the deterministic simulator: a constant gradient-noise scale with
+``c0/c1 = 256`` makes 64 the fastest size (16 is ~36 % slower per second, 1024 ~3x slower).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from tune_bs.errors import UserInputError
+from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
+from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+
+SIZES = (16, 32, 64, 128, 256, 512, 1024)
+FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
+EVERY = 2_000.0  # samples per report
+
+
+def history(m: LargeBatchModel, pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[Report]:
+    """Reports of a simulated trial: ``pieces`` = [(reports, batch_size), ...]."""
+    state = initial_state(m, pieces[0][1])
+    out = []
+    for count, size in pieces:
+        state = switch(m, state, size)
+        for _ in range(count):
+            state = train(m, state, EVERY)
+            out.append(
+                Report(state.samples_seen, state.loss, size, state.time_s, 1, wall0 + state.time_s)
+            )
+    return out
+
+
+def settings(**kw: object) -> SwitchSettings:
+    return SwitchSettings(batch_sizes=SIZES, **kw)
+
+
+def test_continues_during_grace() -> None:
+    d = decide(history(FLAT, [(1, 1024)]), {"p": Peer(history(FLAT, [(30, 64)]))}, settings())
+    assert d == Decision("continue", 1024, 1, d.reason, 1)
+    assert "grace" in d.reason
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_stops_and_marks(bad: float) -> None:
+    h = history(FLAT, [(6, 64)])
+    h[-1] = replace(h[-1], val_loss=bad)
+    d = decide(h, {}, settings())
+    assert (d.action, d.diverged, d.batch_size, d.report_index) == ("stop", True, 64, 6)
+
+
+def test_switches_when_the_extrapolation_says_so() -> None:
+    own = history(FLAT, [(12, 16)])
+    peer = Peer(history(FLAT, [(30, 64)]), alive=False)  # stopped, but its curve informs
+    d = decide(own, {"p64": peer}, settings())
+    assert (d.action, d.batch_size, d.accumulation_steps) == ("switch", 64, 1)
+    assert d.reason.startswith("extrapolation")
+
+
+def test_no_switch_when_the_extrapolation_does_not_say_so() -> None:
+    own = history(FLAT, [(12, 64)])
+    peers = {
+        "p16": Peer(history(FLAT, [(12, 16)]), alive=False),
+        "p256": Peer(history(FLAT, [(40, 256)]), alive=False),
+    }
+    d = decide(own, peers, settings())
+    assert (d.action, d.batch_size) == ("continue", 64)
+
+
+def test_stops_a_clearly_worse_trial_but_not_the_leader() -> None:
+    slow = history(FLAT, [(8, 1024)])  # 8 reports = 20 s
+    fast = history(FLAT, [(2, 64)])  # 2 reports = 20 s, far lower loss
+    d = decide(slow, {"fast": Peer(fast)}, settings())
+    assert d.action == "stop" and not d.diverged
+    assert "clearly worse" in d.reason
+    slow_peer = {"slow": Peer(history(FLAT, [(30, 1024)]))}
+    leader = decide(history(FLAT, [(8, 64)]), slow_peer, settings())
+    assert leader.action != "stop"
+
+
+def test_a_stopped_peer_cannot_stop_anyone() -> None:
+    slow = history(FLAT, [(8, 1024)])
+    d = decide(slow, {"fast": Peer(history(FLAT, [(2, 64)]), alive=False)}, settings())
+    assert d.action != "stop"
+
+
+def test_stops_a_duplicate_behind_a_peer_at_the_same_size() -> None:
+    behind = history(FLAT, [(6, 32), (6, 64)])
+    ahead = history(FLAT, [(20, 64)])
+    d = decide(behind, {"ahead": Peer(ahead)}, settings(stop_margin=10.0))
+    assert d.action == "stop" and d.reason.startswith("redundant")
+
+
+def test_judges_a_bad_switch_and_switches_back_then_keeps_it_tabu() -> None:
+    bad = history(FLAT, [(10, 64), (5, 16)])
+    d = decide(bad, {}, settings())
+    assert (d.action, d.batch_size) == ("switch", 64)
+    assert "judged bad" in d.reason
+    after = history(FLAT, [(10, 64), (5, 16), (5, 64)])
+    # a peer whose machine runs batch 16 16x faster makes 16 look best again ...
+    cheap = replace(FLAT, step_overhead_s=0.001)
+    tempting = {"p16": Peer(history(cheap, [(60, 16)]), alive=False)}
+    again = decide(after, tempting, settings())
+    assert again.action == "continue" and again.batch_size == 64  # ... but 16 is tabu
+    expired = decide(after, tempting, settings(tabu_reports=1))
+    assert (expired.action, expired.batch_size) == ("switch", 16)
+
+
+def test_keeps_a_good_switch() -> None:
+    good = history(FLAT, [(10, 16), (5, 64)])
+    d = decide(good, {}, settings())
+    assert d.action == "continue" and d.batch_size == 64
+
+
+def test_probes_a_larger_batch_when_progress_slows() -> None:
+    growing = LargeBatchModel(noise_growth=256.0, step_overhead_s=0.064)
+    own = history(growing, [(40, 32)])
+    d = decide(own, {}, settings())
+    assert (d.action, d.batch_size) == ("switch", 64)
+    assert d.reason.startswith("probe")
+    steady = decide(history(FLAT, [(40, 64)]), {}, settings())
+    assert steady.action == "continue"  # constant noise scale: no reason to probe
+
+
+def test_accumulation_action_carries_loader_and_steps() -> None:
+    growing = LargeBatchModel(noise_growth=256.0, step_overhead_s=0.064)
+    own = history(growing, [(40, 32)])
+    d = decide(own, {}, settings(action="accumulation", max_loader_batch_size=32))
+    assert (d.action, d.batch_size, d.accumulation_steps) == ("switch", 32, 2)
+    assert d.effective_batch_size == 64
+
+
+def test_decisions_are_idempotent_on_replay() -> None:
+    own = history(FLAT, [(12, 16)])
+    peers = {"p64": Peer(history(FLAT, [(30, 64)]), alive=False)}
+    first = decide(own, peers, settings())
+    shared = FitCache()
+    decide(history(FLAT, [(9, 32)]), peers, settings(), shared)  # unrelated calls fill the cache
+    assert decide(own, peers, settings(), shared) == first
+    assert decide(list(own), dict(peers), settings()) == first
+    # a restart sees the peer further along; its later reports are ignored by wall time
+    later = {"p64": Peer(history(FLAT, [(300, 64)]), alive=False)}
+    cut = [r for r in later["p64"].reports if r.wall_time <= own[-1].wall_time]
+    assert decide(own, later, settings()) == decide(own, {"p64": Peer(cut, False)}, settings())
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(UserInputError, match="batch_sizes"):
+        SwitchSettings(batch_sizes=())
+    with pytest.raises(UserInputError, match="action"):
+        SwitchSettings(batch_sizes=(16,), action="bigger")  # type: ignore[arg-type]
+    with pytest.raises(UserInputError, match="segment_reports"):
+        SwitchSettings(batch_sizes=(16,), segment_reports=3)
+    assert SwitchSettings(batch_sizes=(64, 16, 16)).batch_sizes == (16, 64)
