@@ -69,9 +69,42 @@ def test_batch_size_change_is_recorded_in_the_schedule(gunpoint):
     trainer.train_until(40)
     assert trainer.set_batch_size(16)
     trainer.train_until(80)
-    assert trainer.schedule == [(0, 8), (40, 16)]
+    assert trainer.schedule == [(0, 8, 1), (40, 16, 1)]
     assert format_schedule(trainer.schedule) == "0:8;40:16"
     assert trainer.report(1.0)["switches"] == 1
+    assert trainer.set_batch_size(16, accumulation_steps=2)
+    trainer.train_until(120)
+    report = trainer.report(1.0)
+    assert report["batch_size_schedule"] == "0:8;40:16;80:16x2"
+    assert report["effective_batch_size"] == 32 and report["accumulation_steps"] == 2
+
+
+def test_accumulation_averages_the_minibatch_gradients(gunpoint):
+    """One step with k=2 minibatches of 8 applies the mean of the two minibatch gradients."""
+    from tune_bs.loss import nt_xent
+
+    settings = small(accumulation_steps=2, lr=0.1)
+    trainer = ContrastiveTrainer(gunpoint, settings, "cpu")
+    reference = ContrastiveTrainer(gunpoint, settings, "cpu")
+    # replay the same two minibatches and views by hand on the reference copy
+    stream_state = {k: (v.clone() if torch.is_tensor(v) else v)
+                    for k, v in reference.stream.state_dict().items()}
+    view_state = reference.view_generator.get_state()
+    trainer.train_step()
+    reference.stream.load_state_dict(stream_state)
+    reference.view_generator.set_state(view_state)
+    grads = []
+    for _ in range(2):
+        idx = reference.stream.next(8)
+        v1, v2 = reference.augmenter.views(reference.X_train[idx], reference.view_generator)
+        reference.model.zero_grad()
+        nt_xent(reference.model(v1), reference.model(v2), settings.temperature).backward()
+        grads.append([p.grad.clone() for p in reference.model.parameters()])
+    mean_grad = [(a + b) / 2 for a, b in zip(*grads, strict=True)]
+    # the gradient the optimiser applied (left in .grad after the step) is the minibatch mean
+    for p, g in zip(trainer.model.parameters(), mean_grad, strict=True):
+        assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-7)
+    assert trainer.samples_seen == 16
 
 
 def test_divergence_is_reported_not_raised(gunpoint):

@@ -16,7 +16,7 @@ class UserInputError(ValueError):
 
 
 def did_you_mean(value: str, valid: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest valid name, or ``""`` when none is close."""
+    """``" (did you mean 'x'?)"`` for the closest valid name, or ``""`` when none is close."""
     close = difflib.get_close_matches(str(value), list(valid), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

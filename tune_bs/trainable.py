@@ -5,8 +5,8 @@ Protocol with Tune and the schedulers (DESIGN §7):
 - The data set arrives once through ``tune.with_parameters`` (object store), never reloaded
   per trial.
 - On (re)start the trainer restores from ``tune.get_checkpoint()``; then ``config["batch_size"]``
-  is applied. A scheduler switches a trial's batch size by pausing it and changing that key: the
-  change is recorded in the trial's schedule (``batch_size_schedule``, ``switches``), which lives
+  and ``config["accumulation_steps"]`` are applied. A scheduler switches a trial's batch size by
+  pausing it and changing those keys: the change is recorded in the trial's schedule (``batch_size_schedule``, ``switches``), which lives
   in the checkpoint, so a killed and resumed experiment keeps it.
 - Every report carries a checkpoint, so a trial resumed after a pause repeats no work
   (ray-project/ray#27170).
@@ -66,7 +66,8 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
             state = torch.load(Path(folder) / STATE_FILE, map_location=trainer.device,
                                weights_only=False)
         trainer.load_state_dict(state)
-    trainer.set_batch_size(int(config.get("batch_size", settings.batch_size)))
+    trainer.set_batch_size(int(config.get("batch_size", settings.batch_size)),
+                           int(config.get("accumulation_steps", settings.accumulation_steps)))
 
     while not trainer.finished:
         train_loss = trainer.train_until(trainer.next_report_at)

@@ -12,6 +12,9 @@ Rules:
   batch never spans two epochs; a trailing remainder of a single series is skipped for that
   epoch (NT-Xent needs 2+ series).
 - ``samples_seen`` counts training series consumed (each gives an anchor pair).
+- With ``accumulation_steps`` = k > 1, one optimiser step averages the gradients of k minibatches
+  of ``batch_size`` (effective batch size k × ``batch_size``; the NT-Xent negatives still come from
+  one minibatch).
 - A report is due every ``report_every`` samples; training ends at ``budget_samples``.
 - ``val_loss`` is NT-Xent at the fixed temperature ``EVAL_TEMPERATURE`` (not the trial's, which
   may be searched) on ``EVAL_DRAWS`` pairs of views of every validation series, made once with the
@@ -47,6 +50,7 @@ class TrainSettings:
     """Everything one trial's training needs, read from the trial config (units in comments)."""
 
     batch_size: int = 16  # series per training batch
+    accumulation_steps: int = 1  # minibatches whose gradients make one optimiser step
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0
     encoder: str = "fcn"
@@ -107,9 +111,12 @@ class BatchStream:
         self.epoch, self.perm, self.cursor = state["epoch"], state["perm"], state["cursor"]
 
 
-def format_schedule(schedule: list[tuple[int, int]]) -> str:
-    """``[(0, 16), (1200, 32)]`` → ``"0:16;1200:32"`` (samples seen : batch size)."""
-    return ";".join(f"{s}:{b}" for s, b in schedule)
+def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
+    """``[(0, 16, 1), (1200, 32, 1), (2400, 32, 2)]`` → ``"0:16;1200:32;2400:32x2"``.
+
+    Each entry is samples seen : batch size, with ``xk`` when k accumulation steps make one update.
+    """
+    return ";".join(f"{s}:{b}" + (f"x{k}" if k > 1 else "") for s, b, k in schedule)
 
 
 class ContrastiveTrainer:
@@ -131,7 +138,9 @@ class ContrastiveTrainer:
         self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
         self.samples_seen = 0
         self.batch_size = settings.batch_size
-        self.schedule: list[tuple[int, int]] = [(0, settings.batch_size)]
+        self.accumulation_steps = settings.accumulation_steps
+        self.schedule: list[tuple[int, int, int]] = [
+            (0, settings.batch_size, settings.accumulation_steps)]
         self.reports = 0
         self._val_views = self._make_val_views()
 
@@ -145,29 +154,36 @@ class ContrastiveTrainer:
         """Samples seen at which the next report is due (capped at the budget)."""
         return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
 
-    def set_batch_size(self, batch_size: int) -> bool:
-        """Use ``batch_size`` from now on; record it in the schedule. True when it changed."""
+    def set_batch_size(self, batch_size: int, accumulation_steps: int | None = None) -> bool:
+        """Use ``batch_size`` (and ``accumulation_steps``) from now on; record the change in the
+        schedule. True when something changed."""
         batch_size = int(batch_size)
-        if batch_size == self.batch_size:
+        steps = self.accumulation_steps if accumulation_steps is None else int(accumulation_steps)
+        if (batch_size, steps) == (self.batch_size, self.accumulation_steps):
             return False
-        self.batch_size = batch_size
+        self.batch_size, self.accumulation_steps = batch_size, steps
+        entry = (self.samples_seen, batch_size, steps)
         if self.schedule[-1][0] == self.samples_seen:
-            self.schedule[-1] = (self.samples_seen, batch_size)
+            self.schedule[-1] = entry
         else:
-            self.schedule.append((self.samples_seen, batch_size))
+            self.schedule.append(entry)
         return True
 
     # --- training -------------------------------------------------------------------------
     def train_step(self) -> float:
-        idx = self.stream.next(self.batch_size).to(self.device)
-        x = self.X_train[idx]  # [B, C, T], an index slice of the on-device tensor
-        v1, v2 = self.augmenter.views(x, self.view_generator)
-        loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
+        """One optimiser step over ``accumulation_steps`` minibatches; their mean loss."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        losses = []
+        for _ in range(self.accumulation_steps):
+            idx = self.stream.next(self.batch_size).to(self.device)
+            x = self.X_train[idx]  # [B, C, T], an index slice of the on-device tensor
+            v1, v2 = self.augmenter.views(x, self.view_generator)
+            loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
+            (loss / self.accumulation_steps).backward()
+            self.samples_seen += len(idx)
+            losses.append(float(loss.detach()))
         self.optimizer.step()
-        self.samples_seen += len(idx)
-        return float(loss.detach())
+        return float(np.mean(losses))
 
     def train_until(self, samples_target: int) -> float:
         """Train until ``samples_seen ≥ samples_target``; mean batch loss (NaN once diverged)."""
@@ -232,6 +248,8 @@ class ContrastiveTrainer:
             m.TRAIN_LOSS: train_loss,
             m.SAMPLES_SEEN: self.samples_seen,
             m.BATCH_SIZE: self.batch_size,
+            m.ACCUMULATION_STEPS: self.accumulation_steps,
+            m.EFFECTIVE_BATCH_SIZE: self.batch_size * self.accumulation_steps,
             m.SWITCHES: len(self.schedule) - 1,
             m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
             m.DIVERGED: diverged,
@@ -254,6 +272,7 @@ class ContrastiveTrainer:
             "view_generator": self.view_generator.get_state(),
             "samples_seen": self.samples_seen,
             "batch_size": self.batch_size,
+            "accumulation_steps": self.accumulation_steps,
             "schedule": list(self.schedule),
             "reports": self.reports,
             "settings": asdict(self.settings),
@@ -266,5 +285,7 @@ class ContrastiveTrainer:
         self.view_generator.set_state(state["view_generator"])
         self.samples_seen = int(state["samples_seen"])
         self.batch_size = int(state["batch_size"])
-        self.schedule = [tuple(p) for p in state["schedule"]]
+        self.accumulation_steps = int(state.get("accumulation_steps", 1))
+        self.schedule = [(int(p[0]), int(p[1]), int(p[2]) if len(p) > 2 else 1)
+                         for p in state["schedule"]]
         self.reports = int(state["reports"])
