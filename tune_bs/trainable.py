@@ -6,8 +6,9 @@ Protocol with Tune and the schedulers (DESIGN §7):
   per trial.
 - On (re)start the trainer restores from ``tune.get_checkpoint()``; then ``config["batch_size"]``
   and ``config["accumulation_steps"]`` are applied. A scheduler switches a trial's batch size by
-  pausing it and changing those keys: the change is recorded in the trial's schedule (``batch_size_schedule``, ``switches``), which lives
-  in the checkpoint, so a killed and resumed experiment keeps it.
+  pausing it and changing those keys: the change is recorded in the trial's schedule
+  (``batch_size_schedule``, ``switches``), which lives in the checkpoint, so a killed and resumed
+  experiment keeps it.
 - Every report carries a checkpoint, so a trial resumed after a pause repeats no work
   (ray-project/ray#27170).
 - A trial whose training loss becomes NaN/inf reports ``diverged=True`` once and ends; the
