@@ -67,8 +67,9 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
             state = torch.load(Path(folder) / STATE_FILE, map_location=trainer.device,
                                weights_only=False)
         trainer.load_state_dict(state)
-    trainer.set_batch_size(int(config.get("batch_size", settings.batch_size)),
-                           int(config.get("accumulation_steps", settings.accumulation_steps)))
+    # a scheduler's switch arrives as a changed config (a no-op on a fresh start)
+    trainer.apply_config(int(config.get("batch_size", settings.batch_size)),
+                         int(config.get("accumulation_steps", settings.accumulation_steps)))
 
     while not trainer.finished:
         train_loss = trainer.train_until(trainer.next_report_at)

@@ -16,6 +16,12 @@ Rules:
   of ``batch_size`` (effective batch size k × ``batch_size``; the NT-Xent negatives still come from
   one minibatch).
 - A report is due every ``report_every`` samples; training ends at ``budget_samples``.
+- The batch strategy (``strategy``, :mod:`tune_bs.strategies`) supplies the batches, the
+  per-sample weights and score-weighted accumulation. Strategies that need the data's modes share
+  one cluster step per trial (:meth:`ContrastiveTrainer.prepare`): features are the raw series
+  (``cluster_features: raw``) or the encoder's representations after pretraining for
+  ``cluster_pretrain_epochs`` epochs with plain batches (``pretrained``; those samples count in
+  ``samples_seen``); the assignment lives in the checkpoint.
 - ``val_loss`` is NT-Xent at the fixed temperature ``EVAL_TEMPERATURE`` (not the trial's, which
   may be searched) on ``EVAL_DRAWS`` pairs of views of every validation series, made once with the
   fixed seed ``EVAL_SEED`` (the same for every trial), in batches of ``eval_batch_size`` in a fixed
@@ -34,11 +40,16 @@ import numpy as np
 import torch
 
 from tune_bs import metrics as m
+from tune_bs.accumulation import ScoreWeightedAccumulator
 from tune_bs.augment import Augmenter
+from tune_bs.clustering import ClusterAssignment, assign_clusters, series_features
 from tune_bs.data import TimeSeriesData
 from tune_bs.encoders import ContrastiveModel, build_encoder
 from tune_bs.loss import nt_xent
 from tune_bs.probe import probe_indices, probe_score
+from tune_bs.strategies import BatchStream, build_strategy
+
+__all__ = ["BatchStream", "ContrastiveTrainer", "TrainSettings", "format_schedule"]
 
 EVAL_SEED = 20_240_601
 EVAL_TEMPERATURE = 0.2
@@ -68,6 +79,22 @@ class TrainSettings:
     eval_batch_size: int = 64  # fixed validation batch size (capped by the validation split)
     probe_max_train: int = 2000
     probe_max_test: int = 5000
+    # --- batch strategy (tune_bs.strategies) ---
+    strategy: str = "fixed"
+    alpha: float = 1.0  # cluster_count: batch = round(alpha * modes); accumulate: score mass
+    min_batch_size: int = 2  # cluster_count clipping
+    max_batch_size: int = 0  # cluster_count clipping; 0 = the training-set size
+    stratify: str = "proportional"  # stratified: proportional | equal | homogeneous
+    max_accumulated: int = 64  # accumulate: most minibatches per update
+    weight_strength: float = 1.0  # weighted: log of centre/periphery weight ratio at the start
+    weight_late: str = "uniform"  # weighted: uniform | periphery at the end of the budget
+    weight_scope: str = "global"  # weighted: global (full-data distances) | batch
+    # --- the shared cluster step ---
+    cluster_method: str = "kmeans_silhouette"  # or gmm_bic
+    cluster_features: str = "raw"  # raw | pretrained
+    cluster_k_min: int = 2
+    cluster_k_max: int = 10
+    cluster_pretrain_epochs: float = 5.0  # pretraining before clustering embeddings
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrainSettings:
@@ -81,34 +108,6 @@ class TrainSettings:
 
     def augmenter(self) -> Augmenter:
         return Augmenter(self.jitter, self.scaling, self.crop, self.time_mask)
-
-
-class BatchStream:
-    """Seeded, resumable stream of shuffled index batches over ``n`` items (see module rules)."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n = n
-        self.generator = torch.Generator().manual_seed(seed)
-        self.epoch = 0
-        self.perm = torch.randperm(n, generator=self.generator)
-        self.cursor = 0
-
-    def next(self, batch_size: int) -> torch.Tensor:
-        if self.n - self.cursor < 2:
-            self.perm = torch.randperm(self.n, generator=self.generator)
-            self.cursor = 0
-            self.epoch += 1
-        idx = self.perm[self.cursor : self.cursor + batch_size]
-        self.cursor += len(idx)
-        return idx
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "epoch": self.epoch,
-                "perm": self.perm.clone(), "cursor": self.cursor}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.epoch, self.perm, self.cursor = state["epoch"], state["perm"], state["cursor"]
 
 
 def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
@@ -134,7 +133,12 @@ class ContrastiveTrainer:
         self.augmenter = settings.augmenter()
         # The object store hands out read-only arrays: copy once into a tensor on the device.
         self.X_train = torch.tensor(data.X_train, device=self.device)  # [N, C, T]
-        self.stream = BatchStream(data.n_train, settings.seed)
+        self.strategy = build_strategy(settings.strategy, settings, data.n_train)
+        self.stream = self.strategy.make_stream(settings.seed)
+        self.clusters: ClusterAssignment | None = None
+        self.prepared = False
+        # the config values last applied: a change of them is a scheduler's switch
+        self.config_batch = (settings.batch_size, settings.accumulation_steps)
         self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
         self.samples_seen = 0
         self.batch_size = settings.batch_size
@@ -154,6 +158,18 @@ class ContrastiveTrainer:
         """Samples seen at which the next report is due (capped at the budget)."""
         return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
 
+    def apply_config(self, batch_size: int, accumulation_steps: int) -> bool:
+        """Apply a trial config's batch size after a (re)start; True when it was changed.
+
+        Only a change of the config since it was last applied counts (a scheduler's switch): a
+        resumed trial whose strategy chose its own batch size keeps it.
+        """
+        wanted = (int(batch_size), int(accumulation_steps))
+        if wanted == self.config_batch:
+            return False
+        self.config_batch = wanted
+        return self.set_batch_size(*wanted)
+
     def set_batch_size(self, batch_size: int, accumulation_steps: int | None = None) -> bool:
         """Use ``batch_size`` (and ``accumulation_steps``) from now on; record the change in the
         schedule. True when something changed."""
@@ -169,24 +185,82 @@ class ContrastiveTrainer:
             self.schedule.append(entry)
         return True
 
+    # --- the shared cluster step ---------------------------------------------------------------
+    def prepare(self) -> None:
+        """Cluster the training data once if the strategy needs it; set its starting batch size."""
+        if self.prepared:
+            return
+        self.prepared = True
+        if not self.strategy.needs_clusters:
+            return
+        s = self.settings
+        if s.cluster_features == "pretrained":
+            warmup = round(s.cluster_pretrain_epochs * self.data.n_train)
+            self._train_samples(min(warmup, s.budget_samples))
+            features = self.represent(self.data.X_train)
+        else:
+            features = series_features(self.data.X_train, seed=s.seed)
+        self.clusters = assign_clusters(features, s.cluster_method, s.cluster_k_min,
+                                        s.cluster_k_max, seed=s.seed)
+        self._attach(self.clusters)
+        self.set_batch_size(self.strategy.initial_batch_size(self.batch_size))
+
+    def _attach(self, clusters: ClusterAssignment) -> None:
+        self.strategy.attach_clusters(clusters)
+        self.stream = self.strategy.make_stream(self.settings.seed)
+
     # --- training -------------------------------------------------------------------------
+    @property
+    def progress(self) -> float:
+        """Fraction of the samples budget done, in [0, 1]."""
+        return min(1.0, self.samples_seen / max(1, self.settings.budget_samples))
+
+    def _minibatch_loss(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss of the next minibatch and its indices."""
+        idx = self.stream.next(self.batch_size)
+        x = self.X_train[idx.to(self.device)]  # [B, C, T], an index slice of the on-device tensor
+        v1, v2 = self.augmenter.views(x, self.view_generator)
+        z1, z2 = self.model(v1), self.model(v2)  # [B, D] each
+        weights = self.strategy.sample_weights(idx, self.progress, z1.detach())
+        return nt_xent(z1, z2, self.settings.temperature, weights), idx
+
     def train_step(self) -> float:
-        """One optimiser step over ``accumulation_steps`` minibatches; their mean loss."""
+        """One optimiser step; the mean loss of its minibatches.
+
+        ``accumulation_steps`` minibatches with equal weight, or, for score-accumulating
+        strategies, minibatches weighted by their scores until the strategy's score mass.
+        """
         self.optimizer.zero_grad(set_to_none=True)
-        losses = []
-        for _ in range(self.accumulation_steps):
-            idx = self.stream.next(self.batch_size).to(self.device)
-            x = self.X_train[idx]  # [B, C, T], an index slice of the on-device tensor
-            v1, v2 = self.augmenter.views(x, self.view_generator)
-            loss = nt_xent(self.model(v1), self.model(v2), self.settings.temperature)
-            (loss / self.accumulation_steps).backward()
-            self.samples_seen += len(idx)
-            losses.append(float(loss.detach()))
+        losses, samples = [], 0
+        if self.strategy.scores_batches:
+            accumulator = ScoreWeightedAccumulator(
+                self.model.parameters(),
+                self.strategy.accumulation_target(self.accumulation_steps),
+                self.settings.max_accumulated)
+            ready = False
+            while not ready:
+                loss, idx = self._minibatch_loss()
+                ready = accumulator.add(loss, self.strategy.batch_score(idx))
+                losses.append(float(loss.detach()))
+                samples += len(idx)
+            accumulator.finish()
+        else:
+            for _ in range(self.accumulation_steps):
+                loss, idx = self._minibatch_loss()
+                (loss / self.accumulation_steps).backward()
+                losses.append(float(loss.detach()))
+                samples += len(idx)
         self.optimizer.step()
+        self.samples_seen += samples
+        self.strategy.record_update(len(losses), samples)
         return float(np.mean(losses))
 
     def train_until(self, samples_target: int) -> float:
         """Train until ``samples_seen ≥ samples_target``; mean batch loss (NaN once diverged)."""
+        self.prepare()
+        return self._train_samples(samples_target)
+
+    def _train_samples(self, samples_target: int) -> float:
         losses = []
         self.model.train()
         while self.samples_seen < samples_target:
@@ -253,6 +327,7 @@ class ContrastiveTrainer:
             m.SWITCHES: len(self.schedule) - 1,
             m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
             m.DIVERGED: diverged,
+            **self.strategy.metrics(),
         }
         if diverged:
             metrics[m.VAL_LOSS] = float("nan")
@@ -276,12 +351,14 @@ class ContrastiveTrainer:
             "schedule": list(self.schedule),
             "reports": self.reports,
             "settings": asdict(self.settings),
+            "config_batch": self.config_batch,
+            "clusters": self.clusters,
+            "strategy": self.strategy.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.stream.load_state_dict(state["stream"])
         self.view_generator.set_state(state["view_generator"])
         self.samples_seen = int(state["samples_seen"])
         self.batch_size = int(state["batch_size"])
@@ -289,3 +366,10 @@ class ContrastiveTrainer:
         self.schedule = [(int(p[0]), int(p[1]), int(p[2]) if len(p) > 2 else 1)
                          for p in state["schedule"]]
         self.reports = int(state["reports"])
+        self.config_batch = tuple(state.get("config_batch", self.config_batch))
+        self.clusters = state.get("clusters")
+        if self.clusters is not None:
+            self._attach(self.clusters)
+        self.stream.load_state_dict(state["stream"])
+        self.strategy.load_state_dict(state.get("strategy", {}))
+        self.prepared = True
