@@ -104,7 +104,7 @@ def test_impossible_equal_stratification_falls_back_with_a_warning(synthetic, ca
 
 
 def test_accumulate_reports_accumulated_batches(synthetic):
-    s = settings(strategy="accumulate", batch_size=4, alpha=2.0, budget_samples=96)
+    s = settings(strategy="accumulate", batch_size=4, accumulate_alpha=2.0, budget_samples=96)
     trainer = ContrastiveTrainer(synthetic, s, "cpu")
     report = trainer.report(trainer.train_until(96))
     # a batch of 4 over 4 clusters scores at most 1, so Σs ≥ 2 needs 2+ minibatches

@@ -81,7 +81,8 @@ class TrainSettings:
     probe_max_test: int = 5000
     # --- batch strategy (tune_bs.strategies) ---
     strategy: str = "fixed"
-    alpha: float = 1.0  # cluster_count: batch = round(alpha * modes); accumulate: score mass
+    alpha: float = 4.0  # cluster_count: batch size = round(alpha * modes)
+    accumulate_alpha: float = 2.0  # accumulate: score mass per update (sum of batch scores)
     min_batch_size: int = 2  # cluster_count clipping
     max_batch_size: int = 0  # cluster_count clipping; 0 = the training-set size
     stratify: str = "proportional"  # stratified: proportional | equal | homogeneous

@@ -3,11 +3,11 @@
 Rule: start from a small minibatch (``batch_size``). Each minibatch gets a score
 s = max(1 − TV, 10⁻³) ∈ (0, 1], where TV is the total-variation distance between the cluster
 histogram of the minibatch and that of the whole training set (:func:`tune_bs.scores.match_score`).
-Gradients accumulate until Σs ≥ α (``alpha`` × ``accumulation_steps``, so a scheduler's
-accumulation switch scales the score mass) or ``max_accumulated`` minibatches, then one update
-applies Σ sᵢ gᵢ / Σ sᵢ. The number of minibatches per update varies with the data: unrepresentative
-minibatches count for less. Reported: ``accumulated_batches`` (mean minibatches per update) and
-``effective_batch_size`` (mean series per update) since the previous report.
+Gradients accumulate until Σs ≥ α (``accumulate_alpha`` × ``accumulation_steps``, so a
+scheduler's accumulation switch scales the score mass) or ``max_accumulated`` minibatches, then one
+update applies Σ sᵢ gᵢ / Σ sᵢ. The number of minibatches per update varies with the data:
+unrepresentative minibatches count for less. Reported: ``accumulated_batches`` (mean minibatches
+per update) and ``effective_batch_size`` (mean series per update) since the previous report.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AccumulateStrategy(BatchStrategy):
         return float(match_score(self.clusters.labels[idx.cpu().numpy()], self._reference))
 
     def accumulation_target(self, accumulation_steps: int) -> float:
-        return float(self.settings.alpha) * accumulation_steps
+        return float(self.settings.accumulate_alpha) * accumulation_steps
 
     def record_update(self, n_batches: int, n_samples: int) -> None:
         self._updates += 1
