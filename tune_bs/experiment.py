@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,9 @@ def _ensure_ray(address: str | None) -> None:
 def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: Path, name: str,
                 options: RunOptions) -> Any:
     from ray import tune
+
+    # Every report carries a checkpoint (DESIGN §7), so Tune snapshots often; that is intended.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, data=data),
