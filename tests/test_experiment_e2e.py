@@ -51,8 +51,17 @@ def local_ray():
     ray.shutdown()
 
 
+SMOKE_SPACE = {
+    **SPACE,
+    "search": {"name": "grid"},
+    "num_samples": 1,
+    "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn",
+                    "strategy": {"type": "categorical", "choices": ["stratified", "accumulate"]}},
+}
+
+
 def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
-    space = parse_space(SPACE)
+    space = parse_space(SMOKE_SPACE)
     options = RunOptions(smoke_test=True, gpus_per_trial=0.5)
     outcome = run_experiment(space, storage=tmp_path, options=options)
     assert outcome.path == tmp_path / "e2e-smoke"
@@ -67,6 +76,7 @@ def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
             assert key in last
         assert last["samples_seen"] >= last["config"]["budget_samples"]
         assert last["batch_size"] == last["config"]["batch_size"]
+        assert last["n_modes"] >= 1  # the shared cluster step ran in the trial
         assert any(p.name.startswith("checkpoint_") for p in trial.iterdir())
     # a finished experiment resumes as a no-op: nothing is trained again
     before = {t.name: len(result_rows(t)) for t in trials}
