@@ -63,3 +63,17 @@ def test_report_on_a_folder_without_an_experiment_says_what_to_run(tmp_path, cap
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "tune-bs run" in err and err.count("\n") == 1
+
+
+def test_storage_uris_are_opened_through_pyarrow(tmp_path):
+    from tune_bs.storage import Location
+
+    local = Location.open(tmp_path / "a")
+    assert local.is_local and local.local_path == tmp_path / "a"
+    uri = Location.open(f"file://{tmp_path}/b")
+    assert uri.uri == f"file://{tmp_path}/b" and uri.path == f"{tmp_path}/b"
+    uri.make_writable()
+    folder = uri.child("exp")
+    folder.make_writable()
+    folder.write_text("x.txt", "hello")
+    assert folder.read_text("x.txt") == "hello" and not folder.holds_experiment()

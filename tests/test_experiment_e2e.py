@@ -122,11 +122,12 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     for trial in trials:
         rows = result_rows(trial)
         iterations = [r["training_iteration"] for r in rows]
-        assert max(iterations) == 8 and sorted(set(iterations)) == list(range(1, 9))
+        context = f"{trial.name}: iterations {iterations}; resume said {done.stdout[-1500:]}"
+        assert max(iterations) == 8 and sorted(set(iterations)) == list(range(1, 9)), context
         assert rows[-1]["samples_seen"] >= 1600
         # resumed from a checkpoint: samples_seen never goes backwards within one iteration
         by_iter = {}
         for r in rows:
             by_iter.setdefault(r["training_iteration"], set()).add(r["samples_seen"])
-        assert all(len(v) == 1 for v in by_iter.values())
+        assert all(len(v) == 1 for v in by_iter.values()), f"{context}; {by_iter}"
     assert "TERMINATED" in done.stdout and "results:" in done.stdout

@@ -42,7 +42,8 @@ BAD = [
     ({**MINIMAL, "num_samples": 2.5}, r"num_samples must be an integer"),
     ({**MINIMAL, "budget": {"epochs": 3, "samples": 10}}, "exactly one of samples or epochs"),
     ({**MINIMAL, "budget": {"epochs": -1}}, r"budget.epochs must be greater than 0"),
-    ({**MINIMAL, "scheduler": {"name": "hyperband"}}, r"scheduler.name must be one of asha, fifo"),
+    ({**MINIMAL, "scheduler": {"name": "hyperband"}},
+     r"scheduler.name must be one of asha, .*fifo"),
     ({**MINIMAL, "scheduler": {"name": "asha", "grace_peroid": 2}},
      r"scheduler.grace_peroid is not a known key \(did you mean 'grace_period'\?\)"),
     ({**MINIMAL, "search": {"name": "bayes"}}, r"search.name must be one of grid, optuna, random"),
@@ -95,6 +96,24 @@ def test_checks_against_the_data():
     with pytest.raises(UserInputError, match="use metric: probe_r2"):
         check_against_data(space(), n_train=40, task="regression")
     check_against_data(space(metric="val_loss"), n_train=40, task="unlabelled")
+
+
+def test_grid_trial_count_multiplies_the_choices():
+    s = space(search={"name": "grid"}, num_samples=2,
+              param_space={"batch_size": {"type": "categorical", "choices": [8, 16]},
+                           "seed": {"type": "categorical", "choices": [0, 1, 2]}})
+    assert s.trial_count() == 12
+    assert space(num_samples=3).trial_count() == 3
+
+
+def test_strategy_options_are_checked():
+    with pytest.raises(UserInputError, match=r"param_space.stratify must be one of equal, "
+                                             r"homogeneous, proportional"):
+        space(param_space={"stratify": "balanced"})
+    with pytest.raises(UserInputError, match=r"param_space.alpha must be greater than 0"):
+        space(param_space={"alpha": 0})
+    with pytest.raises(UserInputError, match=r"param_space.cluster_method must be one of"):
+        space(param_space={"cluster_method": "dbscan"})
 
 
 def test_space_file_round_trip(tmp_path):

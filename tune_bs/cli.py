@@ -62,7 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metric to sort by and to measure time-to-target on")
     p.add_argument("--mode", default=None, choices=("min", "max"),
                    help="direction of --metric (default: the metric's own)")
+    _add_job_parsers(sub)
     return parser
+
+
+def _add_job_parsers(sub: argparse._SubParsersAction) -> None:
+    address_help = "the Ray dashboard's URL, e.g. http://HOST:8265"
+    p = sub.add_parser("submit", help="submit a run to a Ray cluster as a Ray job")
+    p.add_argument("space", type=Path, help="search-space YAML (it travels with the job)")
+    p.add_argument("--address", required=True, help=address_help)
+    p.add_argument("--storage", default=None,
+                   help="results folder on the cluster: an absolute path shared by all nodes "
+                        "or a URI such as s3://bucket/results (default: ~/tune_bs_results)")
+    p.add_argument("--wait", action="store_true",
+                   help="stream the job's logs and exit with its outcome (0 = SUCCEEDED)")
+    p.add_argument("--name", default=None, help="experiment name (default: the space's name)")
+    p.add_argument("--num-samples", type=int, default=None, help="number of trials")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="tiny budget (2 trials x 2 short reports)")
+    p.add_argument("--cpus-per-trial", type=float, default=None)
+    p.add_argument("--gpus-per-trial", type=float, default=None, help="fractions allowed")
+    p = sub.add_parser("status", help="status of a submitted job")
+    p.add_argument("job_id", metavar="JOB")
+    p.add_argument("--address", required=True, help=address_help)
+    p = sub.add_parser("logs", help="logs of a submitted job")
+    p.add_argument("job_id", metavar="JOB")
+    p.add_argument("--address", required=True, help=address_help)
+    p.add_argument("--follow", action="store_true",
+                   help="stream until the job ends and exit with its outcome")
 
 
 def _positive(value: int | float | None, flag: str, integer: bool = False) -> None:
@@ -95,11 +122,71 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _finish(resume_experiment(args.results_dir, address=args.address))
 
 
+def _check_run_options(args: argparse.Namespace) -> None:
+    """The checks of ``cmd_run`` on the run options, for ``submit``."""
+    _positive(args.num_samples, "--num-samples", integer=True)
+    _positive(args.cpus_per_trial, "--cpus-per-trial")
+    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
+        raise UserInputError(f"--gpus-per-trial must be at least 0, but got "
+                             f"{args.gpus_per_trial}; fix the value.")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from tune_bs.experiment import RunOptions
+    from tune_bs.jobs import follow_hint, submit_run
+
+    _check_run_options(args)
+    options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
+                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
+    job = submit_run(args.space, args.address, storage=args.storage, name=args.name,
+                     options=options, debug=args.debug)
+    print(f"tune-bs: submitted job {job.job_id} to {job.address}\n"
+          f"  results (on the cluster): {job.results}\n{follow_hint(job.job_id, job.address)}",
+          flush=True)
+    return _follow(job.job_id, job.address) if args.wait else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tune_bs.jobs import job_state
+
+    print(job_state(args.job_id, args.address).describe())
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from tune_bs.jobs import job_logs
+
+    if args.follow:
+        return _follow(args.job_id, args.address)
+    print(job_logs(args.job_id, args.address), end="", flush=True)
+    return EXIT_OK
+
+
+def _follow(job_id: str, address: str) -> int:
+    """Stream a job's logs until it ends; 0 if it SUCCEEDED, 1 if it FAILED or was STOPPED."""
+    from tune_bs.jobs import exit_status, follow_job
+
+    try:
+        state = follow_job(job_id, address)
+    except KeyboardInterrupt:
+        print(f"tune-bs: stopped following; job {job_id} goes on (stop it with `ray job stop "
+              f"{job_id} --address {address}`).", file=sys.stderr)
+        return 130
+    print(f"tune-bs: job {job_id} {state.status}"
+          + (f" — {state.message}" if state.message else ""), flush=True)
+    if state.results and state.status == "SUCCEEDED":
+        print(f"results (on the cluster): {state.results}")
+    return exit_status(state)
+
+
 def _finish(outcome) -> int:
     from tune_bs.report import summary_text
 
     print()
-    print(summary_text(outcome.path, metric=outcome.space.metric, mode=outcome.space.mode))
+    if isinstance(outcome.path, Path):
+        print(summary_text(outcome.path, metric=outcome.space.metric, mode=outcome.space.mode))
+    else:  # remote storage: the report reads local folders
+        print(f"results: {outcome.path}")
     print(f"tables and plots: tune-bs report {outcome.path}")
     errors = getattr(outcome.results, "errors", [])
     return EXIT_FAILED if errors and len(errors) == len(outcome.results) else EXIT_OK
@@ -111,7 +198,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)
     data = load_space_data(space)
-    print(f"{args.space}: ok — {data.describe()}; {space.num_samples} trial(s), scheduler "
+    print(f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), scheduler "
           f"{space.scheduler['name']}, search {space.search['name']}, metric {space.metric} "
           f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial")
     return EXIT_OK
@@ -143,7 +230,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate,
-            "datasets": cmd_datasets, "report": cmd_report}
+            "datasets": cmd_datasets, "report": cmd_report, "submit": cmd_submit,
+            "status": cmd_status, "logs": cmd_logs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

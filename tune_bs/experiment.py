@@ -22,6 +22,7 @@ from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
 from tune_bs.schedulers import build_scheduler
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
+from tune_bs.storage import Location
 from tune_bs.trainable import train_trial
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,9 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """Where the results are, and the Tune result grid."""
+    """Where the results are (a local Path, or the storage URI), and the Tune result grid."""
 
-    path: Path
+    path: Path | str
     space: SearchSpace
     results: Any
 
@@ -147,7 +148,7 @@ def _ensure_ray(address: str | None) -> None:
         raise
 
 
-def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: Path, name: str,
+def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: str,
                 options: RunOptions) -> Any:
     from ray import tune
 
@@ -164,28 +165,15 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: Path, name: s
         tune_config=tune.TuneConfig(
             metric=space.metric, mode=space.mode, num_samples=space.num_samples,
             scheduler=build_scheduler(space.scheduler, space.reports),
-            search_alg=build_search_alg(space), reuse_actors=False,
+            search_alg=build_search_alg(space), reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=name, storage_path=str(storage),
+            name=name, storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
             verbose=1,
         ),
     )
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".tune_bs_write_check"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise UserInputError(
-            f"--storage {str(folder.parent)!r} cannot be written ({exc.strerror}); choose a "
-            "folder you can write to."
-        ) from None
 
 
 def run_experiment(
@@ -198,48 +186,53 @@ def run_experiment(
     """Run the search of ``space`` and return where its results are."""
     options = options or RunOptions()
     space = effective_space(space, options)
-    name = name or space.name + ("-smoke" if options.smoke_test else "")
-    storage = Path(storage).expanduser().resolve()
-    folder = storage / name
-    if folder.exists() and any(folder.glob("experiment_state-*.json")):
+    name = experiment_name(space, name, options)
+    root = Location.open(storage)
+    folder = root.child(name)
+    if folder.holds_experiment():
         raise UserInputError(
-            f"{folder} already holds an experiment; finish it with `tune-bs resume {folder}`, "
-            "or give another --name."
+            f"{folder.uri} already holds an experiment; finish it with `tune-bs resume "
+            f"{folder.uri}`, or give another --name."
         )
-    _check_writable(folder)
+    folder.make_writable()
     data = load_space_data(space)
     logger.info("data: %s", data.describe())
     _save_run_files(folder, space, options)
     _ensure_ray(address)
-    results = build_tuner(space, data, storage, name, options).fit()
-    return RunOutcome(folder, space, results)
+    results = build_tuner(space, data, root.uri, name, options).fit()
+    return RunOutcome(folder.display(), space, results)
 
 
-def _save_run_files(folder: Path, space: SearchSpace, options: RunOptions) -> None:
+def experiment_name(space: SearchSpace, name: str | None, options: RunOptions) -> str:
+    """The results folder's name: ``--name``, else the space's name (``-smoke`` for smoke tests)."""
+    return name or space.name + ("-smoke" if options.smoke_test else "")
+
+
+def _save_run_files(folder: Location, space: SearchSpace, options: RunOptions) -> None:
     raw = {**space.raw, "name": space.name}
-    (folder / SPACE_COPY).write_text(yaml.safe_dump(raw, sort_keys=False))
-    (folder / RUN_OPTIONS).write_text(json.dumps(asdict(options), indent=2))
+    folder.write_text(SPACE_COPY, yaml.safe_dump(raw, sort_keys=False))
+    folder.write_text(RUN_OPTIONS, json.dumps(asdict(options), indent=2))
 
 
 def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcome:
     """Finish an interrupted experiment in ``path``; finished trials are kept as they are."""
     from ray import tune
 
-    folder = Path(path).expanduser().resolve()
-    if not (folder / SPACE_COPY).is_file() or not tune.Tuner.can_restore(str(folder)):
+    folder = Location.open(path)
+    if not folder.is_file(SPACE_COPY) or not tune.Tuner.can_restore(folder.uri):
         raise UserInputError(
-            f"{folder} holds no resumable tune-bs experiment (no {SPACE_COPY} or Tune state); "
+            f"{folder.uri} holds no resumable tune-bs experiment (no {SPACE_COPY} or Tune state); "
             "give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
         )
-    options = RunOptions(**json.loads((folder / RUN_OPTIONS).read_text()))
-    raw = yaml.safe_load((folder / SPACE_COPY).read_text())
-    space = effective_space(parse_space(raw, source=str(folder / SPACE_COPY)), options)
+    options = RunOptions(**json.loads(folder.read_text(RUN_OPTIONS)))
+    raw = yaml.safe_load(folder.read_text(SPACE_COPY))
+    space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, data=data),
         {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
     )
-    tuner = tune.Tuner.restore(str(folder), trainable=trainable, resume_unfinished=True,
+    tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
-    return RunOutcome(folder, space, tuner.fit())
+    return RunOutcome(folder.display(), space, tuner.fit())

@@ -35,10 +35,14 @@ from typing import Any
 import yaml
 
 from tune_bs import metrics as m
+from tune_bs.clustering import METHODS as CLUSTER_METHODS
 from tune_bs.encoders import ENCODERS
 from tune_bs.errors import UserInputError, did_you_mean, unknown_name
+from tune_bs.samplers import MODES as SAMPLER_MODES
 from tune_bs.strategies import STRATEGIES
+from tune_bs.switching import SwitchSettings
 from tune_bs.training import TrainSettings
+from tune_bs.weights import LATE as WEIGHT_LATE
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
                   "budget", "scheduler", "search", "resources", "param_space")
@@ -48,7 +52,18 @@ BUDGET_KEYS = ("samples", "epochs", "reports")
 SCHEDULER_OPTIONS = {
     "fifo": (),
     "asha": ("grace_period", "reduction_factor", "brackets"),
+    "pbt": ("batch_sizes", "perturbation_interval", "burn_in_period", "quantile_fraction",
+            "resample_probability"),
+    "extrapolation": tuple(f.name for f in fields(SwitchSettings)),
 }
+#: Scheduler options by kind: integers ≥ the bound, numbers ≥ 0, probabilities / fractions.
+_SCHEDULER_INTS = {"grace_period": 1, "reduction_factor": 2, "brackets": 1,
+                   "perturbation_interval": 1, "burn_in_period": 0, "grace_reports": 1,
+                   "segment_reports": 5, "probe_every": 1, "tabu_reports": 1, "judge_window": 5,
+                   "min_alive": 1, "max_loader_batch_size": 2}
+_SCHEDULER_FRACTIONS = {"quantile_fraction": 0.5, "resample_probability": 1.0,
+                        "plausible_weight": 1.0}
+_SCHEDULER_ACTIONS = ("loader", "accumulation")
 SEARCH_OPTIONS = {"random": (), "grid": (), "optuna": ("max_concurrent",)}
 RESOURCE_KEYS = ("cpu", "gpu")
 SPEC_KEYS = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "log", "step"),
@@ -106,6 +121,16 @@ class SearchSpace:
         if "samples" in self.budget:
             return int(self.budget["samples"])
         return round(float(self.budget["epochs"]) * n_train)
+
+    def trial_count(self) -> int:
+        """Trials the search runs: ``num_samples``, times the grid's size for grid search."""
+        if self.search.get("name") != "grid":
+            return self.num_samples
+        grid = 1
+        for spec in self.param_space.values():
+            if isinstance(spec, ParamSpec):
+                grid *= len(spec.choices)
+        return self.num_samples * grid
 
     def values_of(self, key: str) -> tuple[Any, ...]:
         """The values ``param_space[key]`` can take (a constant gives one)."""
@@ -190,17 +215,119 @@ def _param_spec(key: str, spec: dict[str, Any]) -> ParamSpec:
     return ParamSpec(kind, low=low, high=high, log=log, step=step)
 
 
+#: Trial keys whose values are names, with the valid names.
+NAMED_VALUES: dict[str, Any] = {
+    "encoder": ENCODERS,
+    "strategy": STRATEGIES,
+    "stratify": SAMPLER_MODES,
+    "cluster_method": CLUSTER_METHODS,
+    "cluster_features": ("raw", "pretrained"),
+    "weight_late": WEIGHT_LATE,
+    "weight_scope": ("global", "batch"),
+}
+#: Numeric trial keys: (integer?, minimum, minimum excluded?).
+NUMERIC_RANGES: dict[str, tuple[bool, float, bool]] = {
+    "batch_size": (True, 2, False),
+    "accumulation_steps": (True, 1, False),
+    "lr": (False, 0, True),
+    "temperature": (False, 0, True),
+    "alpha": (False, 0, True),
+    "accumulate_alpha": (False, 0, True),
+    "min_batch_size": (True, 2, False),
+    "max_batch_size": (True, 0, False),
+    "max_accumulated": (True, 1, False),
+    "weight_strength": (False, 0, False),
+    "cluster_k_min": (True, 2, False),
+    "cluster_k_max": (True, 2, False),
+    "cluster_pretrain_epochs": (False, 0, True),
+    "hidden": (True, 1, False),
+    "projection_dim": (True, 1, False),
+}
+
+
 def _check_param_values(key: str, spec: Any) -> None:
     """Check registry names and simple ranges of a parameter's possible values."""
     values = spec.values() if isinstance(spec, ParamSpec) else (spec,)
-    registries = {"encoder": ENCODERS, "strategy": STRATEGIES}
     for value in values:
-        if key in registries and value not in registries[key]:
-            raise unknown_name(f"param_space.{key}", value, registries[key])
-        if key == "batch_size":
-            _number("param_space.batch_size", value, integer=True, minimum=2)
-        if key in ("lr", "temperature"):
-            _number(f"param_space.{key}", value, minimum=0, exclusive=True)
+        if key in NAMED_VALUES and value not in NAMED_VALUES[key]:
+            raise unknown_name(f"param_space.{key}", value, NAMED_VALUES[key])
+        if key in NUMERIC_RANGES:
+            integer, low, exclusive = NUMERIC_RANGES[key]
+            _number(f"param_space.{key}", value, integer=integer, minimum=low,
+                    exclusive=exclusive)
+
+
+# --- the scheduler section -------------------------------------------------------------------
+def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
+    """Check the scheduler's name, keys and option values (one line per problem)."""
+    name = scheduler.get("name")
+    if name not in SCHEDULER_OPTIONS:
+        raise unknown_name("scheduler.name", name, SCHEDULER_OPTIONS)
+    _check_keys("scheduler", scheduler, ("name", *SCHEDULER_OPTIONS[name]))
+    for key, value in scheduler.items():
+        where = f"scheduler.{key}"
+        if key in _SCHEDULER_INTS:
+            _number(where, value, integer=True)
+            if value < _SCHEDULER_INTS[key]:
+                raise UserInputError(
+                    f"{where} must be at least {_SCHEDULER_INTS[key]}, but got {where}={value}; "
+                    f"raise it to {_SCHEDULER_INTS[key]} or more."
+                )
+        elif key in _SCHEDULER_FRACTIONS:
+            _number(where, value, minimum=0)
+            if value > _SCHEDULER_FRACTIONS[key]:
+                raise UserInputError(
+                    f"{where} must be between 0 and {_SCHEDULER_FRACTIONS[key]}, but got "
+                    f"{where}={value}; lower it."
+                )
+        elif key == "action":
+            if value not in _SCHEDULER_ACTIONS:
+                raise unknown_name(where, value, _SCHEDULER_ACTIONS)
+        elif key == "batch_sizes":
+            if not isinstance(value, list) or len(value) < 2:
+                raise UserInputError(
+                    f"{where} must list at least two batch sizes, but got {where}={value!r}; "
+                    "write e.g. batch_sizes: [8, 16, 32]."
+                )
+            for size in value:
+                _number(where, size, integer=True, minimum=2)
+            if len(set(value)) != len(value):
+                raise UserInputError(f"{where} lists a batch size twice, in {value}; "
+                                     "remove the duplicate.")
+        elif key != "name":
+            _number(where, value, minimum=0)
+    if name == "extrapolation":
+        options = {k: v for k, v in scheduler.items() if k not in ("name", "batch_sizes")}
+        try:
+            SwitchSettings(batch_sizes=(2, 4), **options)
+        except UserInputError as exc:
+            raise UserInputError(f"scheduler: {exc}") from None
+    return dict(scheduler)
+
+
+def _scheduler_batch_sizes(scheduler: dict[str, Any], param_space: dict[str, Any]
+                           ) -> dict[str, Any]:
+    """Default ``batch_sizes`` of pbt / extrapolation to ``param_space.batch_size``'s choices."""
+    if scheduler["name"] not in ("pbt", "extrapolation") or "batch_sizes" in scheduler:
+        return scheduler
+    spec = param_space.get("batch_size")
+    choices = sorted({int(v) for v in spec.choices}) if isinstance(spec, ParamSpec) and (
+        spec.type == "categorical") else []
+    if len(choices) < 2:
+        raise UserInputError(
+            f"scheduler {scheduler['name']} needs candidate batch sizes, but got no "
+            "scheduler.batch_sizes and param_space.batch_size is not a categorical of 2+ "
+            f"values ({spec!r}); add e.g. batch_sizes: [8, 16, 32] to the scheduler section."
+        )
+    return {**scheduler, "batch_sizes": choices}
+
+
+def _scheduler_batch_limit(scheduler: dict[str, Any]) -> tuple[str, list[int]]:
+    """The scheduler's loader batch sizes that must fit the training set, with their field."""
+    if scheduler.get("action") == "accumulation":
+        cap = scheduler.get("max_loader_batch_size")
+        return "scheduler.max_loader_batch_size", [] if cap is None else [int(cap)]
+    return "scheduler.batch_sizes", [int(b) for b in scheduler.get("batch_sizes", ())]
 
 
 # --- the loader ------------------------------------------------------------------------------
@@ -260,16 +387,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     for key in budget:
         _number(f"budget.{key}", budget[key], integer=key != "epochs", minimum=0, exclusive=True)
 
-    scheduler = _mapping("scheduler", raw.get("scheduler", {"name": "fifo"}))
-    if scheduler.get("name") not in SCHEDULER_OPTIONS:
-        raise unknown_name("scheduler.name", scheduler.get("name"), SCHEDULER_OPTIONS)
-    _check_keys("scheduler", scheduler, ("name", *SCHEDULER_OPTIONS[scheduler["name"]]))
-    for key in ("grace_period", "reduction_factor", "brackets"):
-        if key in scheduler:
-            _number(f"scheduler.{key}", scheduler[key], integer=True, minimum=1)
-    if scheduler.get("reduction_factor", 2) < 2:
-        raise UserInputError("scheduler.reduction_factor must be at least 2, but got "
-                             f"{scheduler['reduction_factor']}; use 2, 3 or 4.")
+    scheduler = _check_scheduler(_mapping("scheduler", raw.get("scheduler", {"name": "fifo"})))
 
     search = _mapping("search", raw.get("search", {"name": "random"}))
     if search.get("name") not in SEARCH_OPTIONS:
@@ -309,6 +427,8 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
                     "searched parameter to be categorical; list its values as choices or use "
                     "search: {name: random}."
                 )
+
+    scheduler = _scheduler_batch_sizes(scheduler, param_space)
 
     return SearchSpace(
         name=str(raw.get("name") or Path(source).stem or "experiment"),
@@ -352,6 +472,12 @@ def check_against_data(space: SearchSpace, n_train: int, task: str) -> None:
                 f"batch_size must be at most the number of training series ({n_train}), but got "
                 f"batch_size={value}; lower it or use a larger data set."
             )
+    where, sizes = _scheduler_batch_limit(space.scheduler)
+    if sizes and max(sizes) > n_train:
+        raise UserInputError(
+            f"{where} must be at most the number of training series ({n_train}), but got "
+            f"{max(sizes)}; remove the larger sizes or use a larger data set."
+        )
     budget = space.budget_samples(n_train)
     if budget < 2:
         raise UserInputError(f"budget must give at least 2 training samples per trial, but gives "

@@ -1,0 +1,88 @@
+"""Where results live: a local folder or a URI (``s3://…``, ``gs://…``, a shared NFS path).
+
+Ray Tune writes through pyarrow file systems; so does tune-bs for its own two files, so a run
+whose ``--storage`` is a URI works the same as a local one. Multi-node runs need storage every node
+shares (DESIGN §7): a URI or a shared mount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow
+import pyarrow.fs as pafs
+
+from tune_bs.errors import UserInputError
+
+
+@dataclass(frozen=True)
+class Location:
+    """A folder on a pyarrow file system: ``path`` on ``fs``, ``uri`` as Ray is given it."""
+
+    fs: pafs.FileSystem
+    path: str
+    uri: str
+
+    @classmethod
+    def open(cls, storage: str | Path) -> Location:
+        """A local path (made absolute, ``~`` expanded) or a URI with a scheme."""
+        text = str(storage)
+        if "://" in text:
+            try:
+                fs, path = pafs.FileSystem.from_uri(text)
+            except (pyarrow.ArrowInvalid, OSError, ValueError) as exc:
+                raise UserInputError(
+                    f"--storage {text!r} cannot be opened ({exc}); give a local path or a URI "
+                    "such as s3://bucket/results."
+                ) from None
+            return cls(fs, path.rstrip("/"), text.rstrip("/"))
+        local = str(Path(text).expanduser().resolve())
+        return cls(pafs.LocalFileSystem(), local, local)
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    @property
+    def local_path(self) -> Path | None:
+        """The folder as a :class:`Path` when it is local, else None."""
+        return Path(self.path) if self.is_local else None
+
+    def child(self, name: str) -> Location:
+        return Location(self.fs, f"{self.path}/{name}", f"{self.uri}/{name}")
+
+    def display(self) -> Path | str:
+        """What to show a user: a local Path, or the URI."""
+        return self.local_path or self.uri
+
+    def holds_experiment(self) -> bool:
+        """True when the folder holds a Tune experiment state file."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True)
+        return any(Path(info.path).name.startswith("experiment_state-")
+                   for info in self.fs.get_file_info(selector))
+
+    def is_file(self, name: str) -> bool:
+        return self.fs.get_file_info(f"{self.path}/{name}").type == pafs.FileType.File
+
+    def make_writable(self) -> None:
+        """Create the folder and prove it can be written, or raise a one-line error."""
+        probe = f"{self.path}/.tune_bs_write_check"
+        try:
+            self.fs.create_dir(self.path, recursive=True)
+            with self.fs.open_output_stream(probe) as out:
+                out.write(b"ok")
+            self.fs.delete_file(probe)
+        except (OSError, pyarrow.ArrowException) as exc:
+            raise UserInputError(
+                f"--storage {self.uri.rsplit('/', 1)[0]!r} cannot be written ({exc}); choose a "
+                "folder you can write to."
+            ) from None
+
+    def write_text(self, name: str, text: str) -> None:
+        with self.fs.open_output_stream(f"{self.path}/{name}") as out:
+            out.write(text.encode("utf-8"))
+
+    def read_text(self, name: str) -> str:
+        with self.fs.open_input_stream(f"{self.path}/{name}") as stream:
+            return stream.read().decode("utf-8")
