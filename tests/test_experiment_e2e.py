@@ -131,3 +131,17 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
             by_iter.setdefault(r["training_iteration"], set()).add(r["samples_seen"])
         assert all(len(v) == 1 for v in by_iter.values()), f"{context}; {by_iter}"
     assert "TERMINATED" in done.stdout and "results:" in done.stdout
+
+
+def test_optuna_search_runs_with_asha(local_ray, tmp_path):
+    space = parse_space({
+        **SPACE, "name": "optuna", "search": {"name": "optuna", "max_concurrent": 2},
+        "scheduler": {"name": "asha", "grace_period": 1},
+        "param_space": {**SPACE["param_space"],
+                        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
+    })
+    outcome = run_experiment(space, storage=tmp_path, options=RunOptions(smoke_test=True))
+    trials = trial_dirs(outcome.path)
+    assert len(trials) == 2
+    lrs = [result_rows(t)[-1]["config"]["lr"] for t in trials]
+    assert all(1e-4 <= lr <= 1e-2 for lr in lrs) and lrs[0] != lrs[1]  # sampled by TPE
