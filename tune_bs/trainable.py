@@ -13,24 +13,36 @@ Protocol with Tune and the schedulers (DESIGN §7):
   (ray-project/ray#27170).
 - A trial whose training loss becomes NaN/inf reports ``diverged=True`` once and ends; the
   experiment goes on.
+- A trial that runs out of memory continues at half its batch size from its last report's state
+  (:func:`run_to_budget`); a trial whose process dies is retried by Tune from its last checkpoint
+  (``FailureConfig(max_failures)``).
 - The trial uses the GPU Ray assigned it; without a CUDA device it falls back to the CPU and says
   so once.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
 from tune_bs.training import ContrastiveTrainer, TrainSettings
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "trainer_state.pt"
+#: Smallest batch size an out-of-memory back-off goes down to.
+MIN_OOM_BATCH_SIZE = 2
+
+
+class TrialOutOfMemory(RuntimeError):
+    """Out of memory even at the smallest batch size the back-off allows."""
 
 
 def trial_device() -> torch.device:
@@ -71,13 +83,73 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     trainer.apply_config(int(config.get("batch_size", settings.batch_size)),
                          int(config.get("accumulation_steps", settings.accumulation_steps)))
 
-    while not trainer.finished:
-        train_loss = trainer.train_until(trainer.next_report_at)
-        metrics = trainer.report(train_loss)
+    def report(metrics: dict[str, Any], state: bytes) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(trainer.state_dict(), Path(folder) / STATE_FILE)
+            (Path(folder) / STATE_FILE).write_bytes(state)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
-        if metrics["diverged"]:
+
+    run_to_budget(trainer, report)
+
+
+def _serialise(trainer: ContrastiveTrainer) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def _restore(trainer: ContrastiveTrainer, state: bytes) -> None:
+    trainer.load_state_dict(torch.load(io.BytesIO(state), map_location=trainer.device,
+                                       weights_only=False))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA (or other accelerator) out-of-memory errors, which a smaller batch may avoid."""
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def run_to_budget(
+    trainer: ContrastiveTrainer,
+    report: Callable[[dict[str, Any], bytes], None],
+    min_batch_size: int = MIN_OOM_BATCH_SIZE,
+) -> None:
+    """Train to the samples budget, calling ``report(metrics, serialised_state)`` each interval.
+
+    Rules:
+
+    - NaN/inf training loss: the report says ``diverged=True`` and training ends.
+    - Out of memory: the trainer goes back to the state of its last report (or its start), halves
+      its batch size (recorded in the schedule, counted in ``oom_backoffs``) and goes on; below
+      ``min_batch_size`` the trial fails with :class:`TrialOutOfMemory`.
+    """
+    last_state = _serialise(trainer)
+    while not trainer.finished:
+        try:
+            train_loss = trainer.train_until(trainer.next_report_at)
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            failed = trainer.batch_size
+            smaller = failed // 2
+            if smaller < min_batch_size:
+                raise TrialOutOfMemory(
+                    f"the trial ran out of memory at batch size {failed}, and half of "
+                    f"it is below the floor of {min_batch_size}; give the trial more memory (fewer "
+                    "trials per GPU) or a smaller encoder."
+                ) from exc
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            backoffs = trainer.oom_backoffs
+            _restore(trainer, last_state)
+            trainer.oom_backoffs = backoffs + 1
+            logger.warning("out of memory at batch size %d; this trial goes back to %d samples "
+                           "and continues at batch size %d.", failed, trainer.samples_seen,
+                           smaller)
+            trainer.set_batch_size(smaller)
+            continue
+        metrics = trainer.report(train_loss)
+        last_state = _serialise(trainer)
+        report(metrics, last_state)
+        if metrics[m.DIVERGED]:
             logger.warning("trial diverged (training loss is %s at %d samples); it stops here and "
                            "is marked diverged.", train_loss, trainer.samples_seen)
             return

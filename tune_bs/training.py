@@ -147,6 +147,7 @@ class ContrastiveTrainer:
         self.schedule: list[tuple[int, int, int]] = [
             (0, settings.batch_size, settings.accumulation_steps)]
         self.reports = 0
+        self.oom_backoffs = 0
         self._val_views = self._make_val_views()
 
     # --- progress -------------------------------------------------------------------------
@@ -328,6 +329,7 @@ class ContrastiveTrainer:
             m.SWITCHES: len(self.schedule) - 1,
             m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
             m.DIVERGED: diverged,
+            "oom_backoffs": self.oom_backoffs,
             **self.strategy.metrics(),
         }
         if diverged:
@@ -353,6 +355,7 @@ class ContrastiveTrainer:
             "reports": self.reports,
             "settings": asdict(self.settings),
             "config_batch": self.config_batch,
+            "oom_backoffs": self.oom_backoffs,
             "clusters": self.clusters,
             "strategy": self.strategy.state_dict(),
         }
@@ -368,6 +371,7 @@ class ContrastiveTrainer:
                          for p in state["schedule"]]
         self.reports = int(state["reports"])
         self.config_batch = tuple(state.get("config_batch", self.config_batch))
+        self.oom_backoffs = int(state.get("oom_backoffs", 0))
         self.clusters = state.get("clusters")
         if self.clusters is not None:
             self._attach(self.clusters)
