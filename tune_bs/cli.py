@@ -102,11 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tune_bs.experiment import RunOptions, run_experiment
     from tune_bs.space import load_space
 
-    _positive(args.num_samples, "--num-samples", integer=True)
-    _positive(args.cpus_per_trial, "--cpus-per-trial")
-    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
-        raise UserInputError(f"--gpus-per-trial must be at least 0, but got "
-                             f"{args.gpus_per_trial}; fix the value.")
+    _check_run_options(args)
     space = load_space(args.space or default_space_path())
     options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
@@ -123,7 +119,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
-    """The checks of ``cmd_run`` on the run options, for ``submit``."""
+    """Checks of the run options shared by ``run`` and ``submit``."""
     _positive(args.num_samples, "--num-samples", integer=True)
     _positive(args.cpus_per_trial, "--cpus-per-trial")
     if args.gpus_per_trial is not None and args.gpus_per_trial < 0:

@@ -15,34 +15,18 @@ from tune_bs import metrics as m
 from tune_bs.errors import UserInputError, unknown_name
 from tune_bs.report import plots
 from tune_bs.report.formats import FORMATS, render
-from tune_bs.report.frame import PENDING, STATUS, TRIAL_ID, UNFINISHED, load_trials
+from tune_bs.report.frame import EXPERIMENT, PENDING, STATUS, UNFINISHED, load_trials
 from tune_bs.report.tables import (
-    BATCH_SIZE_FINAL,
-    BATCH_SIZE_INITIAL,
-    ENCODER,
-    SCHEDULER,
-    STRATEGY,
+    DATASET,
+    TRIAL_COLUMNS,
     comparison_table,
     display_comparison,
     trial_table,
 )
 
 #: The per-trial columns ``tune-bs run`` prints (DESIGN §6).
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    TRIAL_ID,
-    STRATEGY,
-    SCHEDULER,
-    ENCODER,
-    BATCH_SIZE_INITIAL,
-    BATCH_SIZE_FINAL,
-    m.BATCH_SIZE_SCHEDULE,
-    m.SWITCHES,
-    m.SAMPLES_SEEN,
-    m.VAL_LOSS,
-    m.PROBE_ACC,
-    m.TIME_TOTAL_S,
-    STATUS,
-)
+SUMMARY_COLUMNS: tuple[str, ...] = tuple(
+    c for c in TRIAL_COLUMNS if c not in (EXPERIMENT, DATASET))
 
 
 @dataclass
