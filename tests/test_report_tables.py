@@ -194,3 +194,10 @@ def test_reference_lookup_is_case_insensitive() -> None:
     assert references.reference("italypowerdemand")[references.ROCKET] == 0.970
     assert math.isnan(references.reference("BasicMotions")[references.ROCKET])
     assert math.isnan(references.reference("synthetic")[references.TS2VEC])
+
+
+def test_round_off_std_shows_as_zero():
+    from tune_bs.report.tables import _mean_std
+
+    assert _mean_std(0.99, 1.4e-16) == "0.99 ± 0"
+    assert _mean_std(0.5, 0.013) == "0.5 ± 0.013"

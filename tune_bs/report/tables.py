@@ -363,6 +363,8 @@ def _mean_std(mean: float, std: float) -> str:
         return ""
     if std is None or not math.isfinite(std):
         return f"{mean:.4g}"
+    if std <= 1e-9 * max(1.0, abs(mean)):  # float round-off of identical values
+        std = 0.0
     return f"{mean:.4g} ± {std:.2g}"
 
 
