@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import yaml
 
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
-from tune_bs.schedulers import build_scheduler
+from tune_bs.schedulers import build_scheduler, logger_callbacks
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.storage import Location
 from tune_bs.trainable import train_trial
@@ -164,13 +165,17 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
         param_space=tune_param_space(space, data),
         tune_config=tune.TuneConfig(
             metric=space.metric, mode=space.mode, num_samples=space.num_samples,
-            scheduler=build_scheduler(space.scheduler, space.reports),
+            scheduler=build_scheduler(space.scheduler, space.reports, space.param_space),
             search_alg=build_search_alg(space), reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=name, storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
+            # PBT clones restore donors' older checkpoints: keep them all for PBT
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=None if space.scheduler["name"] == "pbt" else 4),
+            # Tune's own loggers drop the result rows of a trial that paused (a switch, PBT)
+            callbacks=logger_callbacks(),
             verbose=1,
         ),
     )
@@ -199,6 +204,7 @@ def run_experiment(
     logger.info("data: %s", data.describe())
     _save_run_files(folder, space, options)
     _ensure_ray(address)
+    random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
     results = build_tuner(space, data, root.uri, name, options).fit()
     return RunOutcome(folder.display(), space, results)
 

@@ -376,13 +376,13 @@ def _searched_configs(frame: pd.DataFrame, trials: pd.DataFrame) -> dict[tuple, 
     """``(experiment, trial_id) -> "batch_size=16→32, lr=0.001"`` over the keys that vary.
 
     A key is shown when it takes more than one value among the trials of the same data set;
-    grouping keys and ``seed`` are left out (they are columns or noise); the batch size is shown
-    as its schedule's initial → final value.
+    grouping keys, ``seed`` and private keys (``_switch_at`` …) are left out (they are columns,
+    noise or bookkeeping); the batch size is shown as its schedule's initial → final value.
     """
     keys = [
         k
         for k in frame.attrs.get("config_keys", [LR])
-        if k in frame and k not in (*GROUP_KEYS, SEED, m.BATCH_SIZE)
+        if k in frame and k not in (*GROUP_KEYS, SEED, m.BATCH_SIZE) and not k.startswith("_")
     ]
     firsts = frame.groupby([EXPERIMENT, TRIAL_ID], sort=False)[keys].first() if keys else None
     result: dict[tuple, str] = {}

@@ -1,0 +1,231 @@
+"""Benchmark: the extrapolation scheduler vs the fixed grid, ASHA and PBT on real data.
+
+Runs ``search_spaces/scheduler_<name>.yaml`` for every scheduler (they differ only in their
+scheduler section: the same four trials, one per starting batch size 4/8/16/32, the same
+per-trial budget of ``budget.epochs`` epochs in ``budget.reports`` reports, the same parallelism)
+on GunPoint, BasicMotions and ItalyPowerDemand, with ``--seeds`` training seeds (the trial key
+``seed``: weights, batch order, augmentations; PBT's mutations are seeded too). One local Ray
+with ``--cpus`` CPUs runs the trials, one CPU each.
+
+Printed per data set and scheduler (mean ± std over the seeds):
+
+- ``best probe_acc``: the best final ``probe_acc`` among the experiment's trials;
+- ``best val_loss``: the best final ``val_loss`` among its trials;
+- ``compute to target (s)``: the compute (trial seconds of training, evaluation and restarts:
+  the sum of the reports' ``time_this_iter_s``) the experiment had spent when one of its trials
+  first reported ``probe_acc`` ≥ the target, ``TARGET_FRACTION`` (95 %) of the best final
+  ``probe_acc`` any scheduler reached on that data set with that seed. The moment is the hitting
+  report's Ray ``timestamp`` (whole seconds): reports of other trials in the same second are
+  counted in, so the figure is at most ~1 s × parallel trials high. ``reached`` counts the seeds
+  whose experiment reached the target; the mean is over those;
+- ``compute to val_loss target (s)``: the same for ``val_loss`` ≤ the best final ``val_loss``
+  of any scheduler / 0.95 (the quantity the extrapolation scheduler works on; the probe
+  accuracy of these small sets is already high and noisy at the first report);
+- ``total compute (s)``: the same sum over all reports;
+- ``switches``: batch-size changes (the schedule's), ``stopped``: trials ended before their
+  budget, ``errored``: trials that failed (counted in ``stopped`` too).
+
+The last line is ``compute_to_target_vs_fifo <scheduler>=<median ratio> ...`` over the
+(data set, seed) pairs where both reached the target.
+
+Usage: ``python benchmarks/schedulers.py [--seeds 3] [--cpus 2] [--storage DIR] [--smoke-test]``.
+``--epochs`` / ``--reports`` override the files' per-trial budget (the same for every scheduler).
+Experiments already in ``--storage`` (a previous run's) are read, not run again: delete one's
+folder to redo it.
+``--smoke-test``: GunPoint, one seed, 12 reports of a 6-epoch budget (seconds per experiment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from tune_bs import metrics as m
+from tune_bs.experiment import RunOptions, run_experiment
+from tune_bs.report.formats import render
+from tune_bs.report.tables import TARGET_FRACTION
+from tune_bs.space import SearchSpace, parse_space
+
+SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
+DATASETS = ("GunPoint", "BasicMotions", "ItalyPowerDemand")
+SCHEDULERS = ("extrapolation", "fifo", "asha", "pbt")
+
+
+def experiment_space(scheduler: str, dataset: str, seed: int, smoke: bool,
+                     budget: dict[str, Any] | None = None) -> SearchSpace:
+    """``scheduler_<scheduler>.yaml`` on ``dataset`` with training seed ``seed`` (and
+    ``budget`` overriding the file's)."""
+    raw = yaml.safe_load((SPACES / f"scheduler_{scheduler}.yaml").read_text())
+    raw["name"] = f"{scheduler}-{dataset}-s{seed}"
+    raw["dataset"] = {"name": dataset}
+    raw["seed"] = seed
+    raw["param_space"]["seed"] = seed
+    raw["budget"].update(budget or {})
+    if smoke:
+        raw["budget"] = {"epochs": 6, "reports": 12}
+    return parse_space(raw, source=f"scheduler_{scheduler}.yaml")
+
+
+def read_reports(experiment: Path) -> pd.DataFrame:
+    """Every line of every trial's ``result.json`` (a restarted trial's repeats included: they
+    are compute spent), in file order, with the trial's folder as ``trial``."""
+    rows = []
+    for path in sorted(experiment.glob("*/result.json")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                row["trial"] = path.parent.name
+                row["budget_samples"] = row.get("config", {}).get("budget_samples", math.inf)
+                rows.append(row)
+    return pd.DataFrame.from_records(rows)
+
+
+def summarise(reports: pd.DataFrame) -> dict[str, Any]:
+    """Per-experiment figures (see the module docstring).
+
+    Compute is the sum of ``time_this_iter_s`` (a PBT clone's ``time_total_s`` carries its
+    donor's seconds); restarts after a pause show up in the first iteration after them.
+    """
+    finals = reports.groupby("trial").tail(1)
+    return {
+        "best_probe": float(finals[m.PROBE_ACC].max()),
+        "best_val_loss": float(finals[m.VAL_LOSS].min()),
+        "total_compute": float(reports["time_this_iter_s"].sum()),
+        "switches": int(finals[m.SWITCHES].fillna(0).sum()),
+        "stopped": int((finals[m.SAMPLES_SEEN] < finals["budget_samples"]).sum()),
+        "reports": reports,
+    }
+
+
+def compute_to_target(reports: pd.DataFrame, target: float, metric: str = m.PROBE_ACC) -> float:
+    """Trial seconds spent by the experiment when its first report reaches ``target``."""
+    ordered = reports.sort_values("timestamp", kind="stable")
+    values = ordered[metric]
+    hits = ordered[values >= target if metric == m.PROBE_ACC else values <= target]
+    if hits.empty:
+        return math.nan
+    hit_time = hits.iloc[0]["timestamp"]
+    return float(ordered.loc[ordered["timestamp"] <= hit_time, "time_this_iter_s"].sum())
+
+
+def _mean_std(values: list[float], digits: int) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "–"
+    if len(finite) == 1:
+        return f"{finite[0]:.{digits}f}"
+    return f"{statistics.mean(finite):.{digits}f} ± {statistics.stdev(finite):.{digits}f}"
+
+
+def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[str],
+          seeds: list[int], schedulers: list[str]) -> tuple[pd.DataFrame, str]:
+    """The comparison table and the final ratio line."""
+    for dataset in datasets:
+        for seed in seeds:
+            runs = [results[(dataset, seed, s)] for s in schedulers]
+            target = TARGET_FRACTION * max(r["best_probe"] for r in runs)
+            loss_target = min(r["best_val_loss"] for r in runs) / TARGET_FRACTION
+            for run in runs:
+                run["target"] = target
+                run["to_target"] = compute_to_target(run["reports"], target)
+                run["to_loss_target"] = compute_to_target(run["reports"], loss_target,
+                                                          m.VAL_LOSS)
+    rows = []
+    for dataset in datasets:
+        for scheduler in schedulers:
+            runs = [results[(dataset, seed, scheduler)] for seed in seeds]
+            to_target = [r["to_target"] for r in runs]
+            rows.append({
+                "dataset": dataset,
+                "scheduler": scheduler,
+                "best probe_acc": _mean_std([r["best_probe"] for r in runs], 3),
+                "best val_loss": _mean_std([r["best_val_loss"] for r in runs], 3),
+                "target": _mean_std([r["target"] for r in runs], 3),
+                "compute to target (s)": _mean_std(to_target, 1),
+                "reached": f"{sum(math.isfinite(v) for v in to_target)}/{len(runs)}",
+                "compute to val_loss target (s)": _mean_std([r["to_loss_target"] for r in runs],
+                                                            1),
+                "total compute (s)": _mean_std([r["total_compute"] for r in runs], 1),
+                "switches": _mean_std([float(r["switches"]) for r in runs], 1),
+                "stopped": _mean_std([float(r["stopped"]) for r in runs], 1),
+                "errored": _mean_std([float(r["errored"]) for r in runs], 1),
+            })
+    ratios = []
+    for scheduler in schedulers:
+        if scheduler == "fifo" or "fifo" not in schedulers:
+            continue
+        pairs = [results[(d, s, scheduler)]["to_target"] / results[(d, s, "fifo")]["to_target"]
+                 for d in datasets for s in seeds]
+        pairs = [p for p in pairs if math.isfinite(p)]
+        ratios.append(f"{scheduler}={np.median(pairs):.2f}" if pairs else f"{scheduler}=nan")
+    return pd.DataFrame(rows), "compute_to_target_vs_fifo " + " ".join(ratios)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per data set")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--schedulers", nargs="+", default=list(SCHEDULERS))
+    parser.add_argument("--storage", type=Path, default=None,
+                        help="results folder (default: a new temporary folder)")
+    parser.add_argument("--epochs", type=float, help="override budget.epochs of the files")
+    parser.add_argument("--reports", type=int, help="override budget.reports of the files")
+    parser.add_argument("--smoke-test", action="store_true")
+    args = parser.parse_args(argv)
+    datasets = ["GunPoint"] if args.smoke_test else args.datasets
+    seeds = list(range(1 if args.smoke_test else args.seeds))
+    storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_schedulers_"))
+    storage.mkdir(parents=True, exist_ok=True)
+    log = storage / "benchmark.log"
+
+    import ray
+
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    results: dict[tuple[str, int, str], dict[str, Any]] = {}
+    started = time.perf_counter()
+    try:
+        for dataset in datasets:
+            for seed in seeds:
+                for scheduler in args.schedulers:
+                    budget = {k: v for k, v in (("epochs", args.epochs),
+                                                ("reports", args.reports)) if v}
+                    space = experiment_space(scheduler, dataset, seed, args.smoke_test, budget)
+                    folder = storage / space.name
+                    if not any(folder.glob("*/result.json")):
+                        random.seed(seed)  # Tune's PBT draws its mutations from `random`
+                        t0 = time.perf_counter()
+                        with log.open("a") as out, contextlib.redirect_stdout(out), \
+                                contextlib.redirect_stderr(out):
+                            run_experiment(space, storage=storage, name=space.name,
+                                           options=RunOptions())
+                        print(f"{space.name}: {time.perf_counter() - t0:.0f} s wall", flush=True)
+                    results[(dataset, seed, scheduler)] = summarise(read_reports(folder))
+                    results[(dataset, seed, scheduler)]["errored"] = len(
+                        list(folder.glob("*/error.txt")))
+    finally:
+        ray.shutdown()
+    frame, ratio_line = table(results, datasets, seeds, args.schedulers)
+    print(f"\n{len(results)} experiments in {time.perf_counter() - started:.0f} s wall; results "
+          f"in {storage}; target = {TARGET_FRACTION:.0%} of the best final probe_acc per data "
+          "set and seed.\n")
+    print(render(frame, "markdown"))
+    print(ratio_line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

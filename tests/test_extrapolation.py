@@ -1,0 +1,385 @@
+"""Tests of tune_bs.extrapolation.ExtrapolationScheduler with stub trials (no ray.init).
+
+Results come from the deterministic simulator (as in tests/test_switching.py): a constant
+gradient-noise scale with ``c0/c1 = 256`` makes 64 the fastest batch size. The stub controller
+only lists trials, as ``ray/tune/tests/test_trial_scheduler.py``'s mocked runner does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow.fs
+import pytest
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
+
+from tune_bs import metrics as m
+from tune_bs.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
+from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
+from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+
+SIZES = (16, 32, 64, 128, 256, 512, 1024)
+FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
+EVERY = 2_000.0  # samples per report
+BUDGET = 1_000_000
+CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
+
+
+@dataclass
+class StubTrial:
+    """What the scheduler reads of a Tune trial."""
+
+    trial_id: str
+    config: dict[str, Any]
+    status: str = Trial.RUNNING
+    local_path: str | None = None
+    last_result: dict[str, Any] = field(default_factory=dict)
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+
+class StubController:
+    def __init__(self, *trials: StubTrial) -> None:
+        self.trials = list(trials)
+
+    def get_trials(self) -> list[StubTrial]:
+        return self.trials
+
+
+def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str, Any]]:
+    """Tune results of a simulated trial: ``pieces`` = [(reports, batch_size), ...]."""
+    state = initial_state(FLAT, pieces[0][1])
+    out = []
+    for count, size in pieces:
+        state = switch(FLAT, state, size)
+        for _ in range(count):
+            state = train(FLAT, state, EVERY)
+            out.append({m.SAMPLES_SEEN: state.samples_seen, m.VAL_LOSS: state.loss,
+                        m.BATCH_SIZE: size, m.TIME_TOTAL_S: state.time_s,
+                        "accumulation_steps": 1, "timestamp": wall0 + state.time_s,
+                        m.TRAINING_ITERATION: len(out) + 1})
+    return out
+
+
+def trial(trial_id: str, batch_size: int, **config: Any) -> StubTrial:
+    base = {"batch_size": batch_size, "lr": 1e-3, "seed": 0, "budget_samples": BUDGET}
+    return StubTrial(trial_id, {**base, **config})
+
+
+def scheduler(**kw: Any) -> ExtrapolationScheduler:
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **kw))
+    sched.set_search_properties("probe_acc", "max")
+    return sched
+
+
+def feed(sched: ExtrapolationScheduler, ctl: StubController, t: StubTrial,
+         rows: list[dict[str, Any]], complete: bool = False) -> list[str]:
+    """Report ``rows`` for ``t``; stop at the first non-CONTINUE decision."""
+    if t not in ctl.trials:
+        ctl.trials.append(t)
+        sched.on_trial_add(ctl, t)
+    decisions = []
+    for row in rows:
+        decisions.append(sched.on_trial_result(ctl, t, row))
+        t.last_result = row
+        if decisions[-1] != CONTINUE:
+            break
+    if complete:
+        t.status = Trial.TERMINATED
+        sched.on_trial_complete(ctl, t, rows[-1])
+    return decisions
+
+
+def as_reports(rows: list[dict[str, Any]]) -> list[Report]:
+    return [Report(r[m.SAMPLES_SEEN], r[m.VAL_LOSS], r[m.BATCH_SIZE], r[m.TIME_TOTAL_S], 1,
+                   r["timestamp"]) for r in rows]
+
+
+def test_continues_during_grace() -> None:
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p64", 64), results([(30, 64)]))
+    assert feed(sched, ctl, trial("t", 1024), results([(1, 1024)])) == [CONTINUE]
+
+
+def test_switches_when_the_extrapolation_says_so_and_applies_it_on_choose() -> None:
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p64", 64), results([(30, 64)]), complete=True)  # stopped, informs
+    own = trial("t", 16)
+    rows = results([(12, 16)])
+    decisions = feed(sched, ctl, own, rows)
+    assert decisions[-1] == PAUSE and set(decisions[:-1]) <= {CONTINUE}
+    k = len(decisions)
+    pending = sched.pending("t")
+    assert pending is not None and (pending.batch_size, pending.accumulation_steps) == (64, 1)
+    # the scheduler applied the pure policy to exactly these histories
+    peers = {"p64": Peer(as_reports(results([(30, 64)])), alive=False)}
+    assert pending == decide(as_reports(rows[:k]), peers, sched.settings, FitCache())
+
+    waiting = trial("new", 32)
+    waiting.status = Trial.PENDING
+    ctl.trials.insert(0, waiting)  # FIFO alone would start the pending trial first
+    sched.on_trial_add(ctl, waiting)
+    own.status = Trial.PAUSED
+    assert sched.choose_trial_to_run(ctl) is own
+    assert own.config["batch_size"] == 64 and own.config["accumulation_steps"] == 1
+    assert own.config["_switch_at"] == k and own.config["lr"] == 1e-3
+    assert sched.pending("t") is None
+    assert sched.choose_trial_to_run(ctl) is waiting  # then FIFO
+    assert "1 switches" in sched.debug_string()
+
+
+def test_peers_with_another_config_do_not_inform() -> None:
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p64", 64, lr=1e-2), results([(30, 64)]), complete=True)
+    assert set(feed(sched, ctl, trial("t", 16), results([(12, 16)]))) == {CONTINUE}
+
+
+def test_no_switch_when_the_extrapolation_does_not_say_so() -> None:
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p16", 16), results([(12, 16)]), complete=True)
+    feed(sched, ctl, trial("p256", 256), results([(40, 256)]), complete=True)
+    decisions = feed(sched, ctl, trial("t", 64), results([(12, 64)]))
+    assert decisions == [CONTINUE] * 12 and sched.pending("t") is None
+
+
+def test_stops_a_clearly_worse_trial() -> None:
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("fast", 64), results([(2, 64)]))  # live, 20 s, far lower loss
+    decisions = feed(sched, ctl, trial("slow", 1024), results([(8, 1024)]))
+    assert decisions[-1] == STOP and len(decisions) >= 2  # never inside the grace period
+    assert "1 stopped, 0 diverged" in sched.debug_string()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_stops_and_marks(bad: float) -> None:
+    sched, ctl = scheduler(), StubController()
+    rows = results([(3, 64)])
+    rows[-1] = {**rows[-1], m.VAL_LOSS: bad, m.DIVERGED: True}
+    assert feed(sched, ctl, trial("t", 64), rows) == [CONTINUE, CONTINUE, STOP]
+    assert "0 stopped, 1 diverged" in sched.debug_string()
+
+
+def test_no_switch_on_the_report_that_ends_the_budget() -> None:
+    peer_rows, rows = results([(30, 64)]), results([(12, 16)])
+    probe, ctl = scheduler(), StubController()
+    feed(probe, ctl, trial("p64", 64), peer_rows, complete=True)
+    k = len(feed(probe, ctl, trial("t", 16), rows))  # it would switch after report k
+    budget = rows[k - 1][m.SAMPLES_SEEN]
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p64", 64, budget_samples=budget), peer_rows, complete=True)
+    own = trial("t", 16, budget_samples=budget)
+    assert feed(sched, ctl, own, rows[:k]) == [CONTINUE] * k
+
+
+def test_a_scripted_policy_and_mode_max_on_the_metric() -> None:
+    seen: list[float] = []
+
+    def policy(history, peers, settings, cache) -> Decision:
+        seen.append(history[-1].val_loss)
+        return Decision("continue", history[-1].batch_size, report_index=len(history))
+
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), curve_metric="probe_acc",
+                                   policy=policy)
+    sched.set_search_properties("probe_acc", "max")
+    row = {**results([(1, 64)])[0], "probe_acc": 0.75}
+    assert feed(sched, StubController(), trial("t", 64), [row]) == [CONTINUE]
+    assert seen == [-0.75]  # maximised metric: fitted as a loss
+
+
+def _write_results(folder: Path, rows: list[dict[str, Any]]) -> str:
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(folder)
+
+
+def test_restored_trials_replay_an_unapplied_switch_once(tmp_path: Path) -> None:
+    rows = results([(12, 16)])
+    peer_rows = results([(30, 64)])
+    first, ctl = scheduler(), StubController()
+    feed(first, ctl, trial("p64", 64), peer_rows, complete=True)
+    k = len(feed(first, ctl, trial("t", 16), rows))
+    decided = first.pending("t")
+    assert decided is not None  # the driver dies here: PAUSE returned, config never changed
+
+    # Tuner.restore: a new scheduler, histories from result.json, the trial PENDING again
+    peer = trial("p64", 64)
+    peer.status, peer.local_path = Trial.TERMINATED, _write_results(tmp_path / "p", peer_rows)
+    own = trial("t", 16)
+    own.status, own.local_path = Trial.PENDING, _write_results(tmp_path / "t", rows[:k])
+    own.last_result = rows[k - 1]
+    second, ctl = scheduler(), StubController(peer, own)
+    for t in ctl.trials:
+        second.on_trial_add(ctl, t)
+    assert second.history("t") == as_reports(rows[:k])
+    assert second.choose_trial_to_run(ctl) is own
+    assert (own.config["batch_size"], own.config["_switch_at"]) == (decided.batch_size, k)
+
+    # restored again after the switch was applied: nothing is applied twice
+    applied = dict(own.config)
+    third, ctl = scheduler(), StubController(peer, own)
+    for t in ctl.trials:
+        third.on_trial_add(ctl, t)
+    third.choose_trial_to_run(ctl)
+    assert own.config == applied
+    # the trial resumed from an older checkpoint and re-reports iteration k at the new size
+    own.status = Trial.RUNNING
+    again = {**rows[k - 1], m.BATCH_SIZE: decided.batch_size}
+    assert third.on_trial_result(ctl, own, again) == CONTINUE
+    assert len(third.history("t")) == k and third.history("t")[-1].batch_size == 64
+
+
+def test_a_re_reported_iteration_replaces_the_old_one() -> None:
+    sched, ctl = scheduler(), StubController()
+    rows = results([(4, 64)])
+    feed(sched, ctl, t := trial("t", 64), rows)
+    feed(sched, ctl, t, [rows[2]])  # iteration 3 again, after a restore from checkpoint 2
+    assert sched.history("t") == as_reports(rows[:3])
+
+
+def _never_switch(history, peers, settings, cache) -> Decision:
+    last = history[-1]
+    return Decision("continue", last.batch_size, last.accumulation_steps, "", len(history))
+
+
+def test_a_restored_trial_follows_its_recorded_schedule(tmp_path: Path) -> None:
+    rows = results([(6, 16), (4, 64)])  # the first run switched 16 → 64 after report 6
+    folder = _write_results(tmp_path / "t", rows)
+
+    def restored(known: int) -> tuple[ExtrapolationScheduler, StubController, StubTrial]:
+        own = trial("t", 16)
+        own.status, own.local_path, own.last_result = Trial.PENDING, folder, rows[known - 1]
+        sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), policy=_never_switch)
+        ctl = StubController(own)
+        sched.on_trial_add(ctl, own)
+        return sched, ctl, own
+
+    # Tune's state knew report 4 only: the trial reruns 5 and 6, then switches as recorded,
+    # whatever the policy says now
+    sched, ctl, own = restored(4)
+    assert sched.choose_trial_to_run(ctl) is own and own.config["batch_size"] == 16
+    own.status = Trial.RUNNING
+    assert [sched.on_trial_result(ctl, own, r) for r in rows[4:6]] == [CONTINUE, PAUSE]
+    assert (sched.pending("t").batch_size, sched.pending("t").report_index) == (64, 6)
+    # past the recorded iterations the policy decides again
+    assert sched.on_trial_result(ctl, own, rows[6]) == CONTINUE
+
+    # Tune's state knew report 6: the recorded switch is applied before the trial restarts
+    sched, ctl, own = restored(6)
+    assert sched.choose_trial_to_run(ctl) is own
+    assert (own.config["batch_size"], own.config["_switch_at"]) == (64, 6)
+
+
+class _LoggedTrial:
+    """What Tune's result loggers read of a trial; stored under ``remote``."""
+
+    def __init__(self, local: Path, remote: Path) -> None:
+        self.local_path, self.config, self.checkpoint = str(local), {}, object()
+        local.mkdir(parents=True, exist_ok=True)
+        self.storage = SimpleNamespace(trial_fs_path=str(remote),
+                                       storage_filesystem=pyarrow.fs.LocalFileSystem())
+
+    def init_local_path(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("safe", [False, True])
+def test_a_restarted_trial_keeps_the_rows_of_this_session(tmp_path: Path, safe: bool) -> None:
+    from ray.tune.logger import JsonLoggerCallback
+
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    t = _LoggedTrial(local, remote)
+    callback = PauseSafeJsonLogger() if safe else JsonLoggerCallback()
+    callback.log_trial_result(1, t, {"training_iteration": 1})
+    _write_results(remote, [{"training_iteration": 1}])  # the periodic upload
+    callback.log_trial_result(2, t, {"training_iteration": 2})  # the trial pauses here
+    callback.log_trial_start(t)  # and restarts in the same session
+    callback.log_trial_result(3, t, {"training_iteration": 3})
+    rows = [json.loads(line)["training_iteration"]
+            for line in (local / "result.json").read_text().splitlines()]
+    assert rows == ([1, 2, 3] if safe else [1, 3])  # Ray 2.60's own logger drops report 2
+
+
+def _started_late(rows: list[dict[str, Any]], startup: float) -> list[dict[str, Any]]:
+    return [{**r, m.TIME_TOTAL_S: r[m.TIME_TOTAL_S] + startup} for r in rows]
+
+
+def test_start_up_seconds_do_not_count_as_compute() -> None:
+    plain, ctl = scheduler(), StubController()
+    feed(plain, ctl, trial("p64", 64), results([(30, 64)]), complete=True)
+    expected = feed(plain, ctl, trial("t", 16), results([(12, 16)]))
+
+    late, ctl = scheduler(), StubController()
+    feed(late, ctl, trial("p64", 64), _started_late(results([(30, 64)]), 1.0), complete=True)
+    decisions = feed(late, ctl, trial("t", 16), _started_late(results([(12, 16)]), 3.0))
+    assert decisions == expected and late.pending("t") == plain.pending("t")
+    times = [r.time_s for r in late.history("t")]
+    assert times == pytest.approx([r.time_s for r in plain.history("t")])
+
+
+# --- the scheduler sections of a search space -------------------------------------------------
+SPACE = {"dataset": {"name": "GunPoint"},
+         "param_space": {"batch_size": {"type": "categorical", "choices": [16, 8, 32]},
+                         "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}
+
+
+def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    from tune_bs.schedulers import build_scheduler
+    from tune_bs.space import parse_space
+
+    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "stop_margin": 0.2,
+                                                "action": "accumulation"}})
+    assert space.scheduler["batch_sizes"] == [8, 16, 32]  # from param_space.batch_size
+    built = build_scheduler(space.scheduler, 10, space.param_space)
+    assert isinstance(built, ExtrapolationScheduler)
+    assert built.settings == SwitchSettings(batch_sizes=(8, 16, 32), stop_margin=0.2,
+                                            action="accumulation")
+    space = parse_space({**SPACE, "scheduler": {"name": "pbt", "batch_sizes": [8, 16]}})
+    pbt = build_scheduler(space.scheduler, 10, space.param_space)
+    assert isinstance(pbt, PopulationBasedTraining)
+    assert pbt._hyperparam_mutations["batch_size"] == [8, 16]
+    assert pbt._hyperparam_mutations["lr"].lower == 1e-4  # lr is searched: PBT perturbs it
+    assert pbt._perturbation_interval == 2  # a quarter of the reports by default
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"name": "extrapolation", "stop_margn": 0.1}, r"stop_margn is not a known key \(did you "
+                                                   r"mean 'stop_margin'\?\)"),
+    ({"name": "extrapolation", "segment_reports": 3}, r"segment_reports must be at least 5"),
+    ({"name": "extrapolation", "batch_sizes": [8]}, r"at least two batch sizes"),
+    ({"name": "extrapolation", "action": "bigger"}, r"action must be one of accumulation, "
+                                                    r"loader"),
+    ({"name": "extrapolation", "switch_margin": -1}, r"switch_margin must be at least 0"),
+    ({"name": "pbt", "quantile_fraction": 0.7}, r"between 0 and 0.5"),
+    ({"name": "pbt", "perturbation_interval": 0}, r"perturbation_interval must be at least 1"),
+])
+def test_bad_scheduler_options_are_refused_in_one_line(section: dict, message: str) -> None:
+    from tune_bs.errors import UserInputError
+    from tune_bs.space import parse_space
+
+    with pytest.raises(UserInputError, match=message) as info:
+        parse_space({**SPACE, "scheduler": section})
+    assert "\n" not in str(info.value)
+
+
+def test_scheduler_batch_sizes_must_fit_the_training_set() -> None:
+    from tune_bs.errors import UserInputError
+    from tune_bs.space import check_against_data, parse_space
+
+    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation",
+                                                "batch_sizes": [8, 64]}})
+    with pytest.raises(UserInputError, match=r"scheduler.batch_sizes must be at most the number "
+                                             r"of training series \(40\), but got 64"):
+        check_against_data(space, 40, "classification")
+    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "batch_sizes": [8, 64],
+                                                "action": "accumulation",
+                                                "max_loader_batch_size": 16}})
+    check_against_data(space, 40, "classification")  # 64 = 16 x 4 accumulated

@@ -1,0 +1,159 @@
+"""End-to-end on a real local Ray: the extrapolation scheduler switches a running trial's batch
+size, and a killed-then-resumed experiment keeps the schedule.
+
+Budgets are tiny (ItalyPowerDemand, an 8-wide FCN, reports of 100 samples).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tune_bs.switching import Decision
+
+pytestmark = pytest.mark.ray
+
+DATASET = "ItalyPowerDemand"
+
+
+def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    """The trial's reports, one per training iteration (the latest line of a repeated one)."""
+    rows: dict[int, dict[str, Any]] = {}
+    for line in (trial_dir / "result.json").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[row["training_iteration"]] = row
+    return [rows[i] for i in sorted(rows)]
+
+
+def trial_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "params.json").exists())
+
+
+def switch_after_two_reports(history, peers, settings, cache) -> Decision:
+    """A scripted policy: 8 → 16 after the second report, nothing else."""
+    last, n = history[-1], len(history)
+    if n == 2 and last.batch_size == 8:
+        return Decision("switch", 16, 1, "scripted", n)
+    return Decision("continue", last.batch_size, last.accumulation_steps, "", n)
+
+
+def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path) -> None:
+    import ray
+    from ray import tune
+
+    from tune_bs.data import load_dataset
+    from tune_bs.extrapolation import ExtrapolationScheduler
+    from tune_bs.schedulers import logger_callbacks
+    from tune_bs.switching import SwitchSettings
+    from tune_bs.trainable import train_trial
+
+    data = load_dataset(name=DATASET)
+    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16)),
+                                       policy=switch_after_two_reports)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    try:
+        tuner = tune.Tuner(
+            tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 1}),
+            param_space={"batch_size": 8, "hidden": 8, "budget_samples": 500,
+                         "report_every": 100, "seed": 0},
+            tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=scheduler),
+            run_config=tune.RunConfig(name="switch", storage_path=str(tmp_path), verbose=0,
+                                      callbacks=logger_callbacks()),
+        )
+        grid = tuner.fit()
+    finally:
+        ray.shutdown()
+    assert not grid.errors
+    (trial,) = trial_dirs(tmp_path / "switch")
+    rows = result_rows(trial)
+    assert [r["training_iteration"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["batch_size"] for r in rows] == [8, 8, 16, 16, 16]
+    schedules = [r["batch_size_schedule"] for r in rows]
+    assert schedules[:2] == ["0:8", "0:8"]
+    switched_at = rows[1]["samples_seen"]
+    assert schedules[2:] == [f"0:8;{switched_at}:16"] * 3
+    assert [r["switches"] for r in rows] == [0, 0, 1, 1, 1]
+    samples = [r["samples_seen"] for r in rows]
+    assert samples == sorted(samples) and samples[-1] >= 500
+    times = [r["time_total_s"] for r in rows]
+    assert times == sorted(times)  # the trial's clock goes on across the pause
+    assert rows[-1]["config"]["batch_size"] == 16 and rows[-1]["config"]["_switch_at"] == 2
+
+
+SPACE = {
+    "name": "killed-switch",
+    "dataset": {"name": DATASET},
+    "metric": "val_loss",
+    "num_samples": 1,
+    "budget": {"samples": 4000, "reports": 40},
+    # one trial, no peers: rule 9 probes batch size 16 once five reports at 8 are fitted
+    "scheduler": {"name": "extrapolation", "batch_sizes": [8, 16], "grace_reports": 1,
+                  "segment_reports": 5, "probe_every": 5, "probe_slowdown": 0.5},
+    "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn"},
+}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tune_bs", *args]
+
+
+def _first_switch(folder: Path) -> str | None:
+    for trial in folder.glob("*/result.json"):
+        for row in result_rows(trial.parent):
+            if row.get("switches", 0) >= 1:
+                return row["batch_size_schedule"]
+    return None
+
+
+def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(SPACE))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_cli("run", str(path), "--storage", str(tmp_path)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+    folder = tmp_path / SPACE["name"]
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            before = _first_switch(folder) if folder.exists() else None
+            if before:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no switch was reported before the run ended or within 180 s")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
+        proc.wait()
+    (trial,) = trial_dirs(folder)
+    killed = result_rows(trial)
+    assert killed[-1]["samples_seen"] < 4000  # it really was interrupted
+    assert killed[-1]["switches"] >= 1
+
+    done = subprocess.run(_cli("resume", str(folder)), capture_output=True, text=True,
+                          env=env, timeout=300, start_new_session=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = result_rows(trial)
+    assert [r["training_iteration"] for r in rows] == list(range(1, 41))
+    samples = [r["samples_seen"] for r in rows]
+    assert samples == sorted(set(samples)) and samples[-1] >= 4000
+    # the schedule before the kill is a prefix of every later one; each row trains at the
+    # size its schedule ends with; switches only ever count up
+    for row in rows[len(killed) - 1 :]:
+        assert row["batch_size_schedule"].startswith(killed[-1]["batch_size_schedule"])
+    for row in rows:
+        assert row["batch_size_schedule"].rsplit(":", 1)[1] == str(row["batch_size"])
+        assert row["switches"] == row["batch_size_schedule"].count(";")
+    assert [r["switches"] for r in rows] == sorted(r["switches"] for r in rows)
+    assert rows[-1]["config"]["_switch_at"] >= 5
+    assert "TERMINATED" in done.stdout

@@ -1,0 +1,465 @@
+"""The loss-curve extrapolation scheduler: switch each trial's batch size, stop hopeless trials.
+
+:class:`ExtrapolationScheduler` is a Ray Tune ``FIFOScheduler`` that applies the pure policy
+:func:`tune_bs.switching.decide` to every result and carries its decisions out through Tune itself
+(DESIGN §7). The policy, its units and its margins are stated exactly in the docstring of
+:mod:`tune_bs.switching`; in short, on a trial's ``n``-th report (first match wins):
+
+1. ``val_loss`` NaN or ±inf → **stop** (the trainable has already reported ``diverged=True``);
+2. ``n < grace_reports`` (default 2) → continue;
+3. worse at equal compute (seconds) than a live peer by more than ``stop_margin`` (10 %) of that
+   peer's loss decrease — the trial's own curve extrapolated at its measured throughput, lower
+   end of the ``band_z = 2`` band — or behind a live peer at the same batch size → **stop**;
+4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
+5. judge the last switch: its new curve must fall below the extrapolation of the curve left
+   behind (over the same training seconds) by ``judge_z`` standard deviations within
+   ``2·segment_reports`` reports, else **switch back** (and that size is tabu for a while);
+6. the curve of the current segment cannot be fitted (noise, too flat, too few points) → continue;
+7. for every candidate size ``B``: loss decrease per second at the current loss level = the rate
+   of a fitted curve at ``B`` (own or a peer's; curves at one size share one law) × measured
+   samples per second at ``B``;
+8. the fastest candidate beats the current size by more than ``switch_margin`` (5 %) with a fresh
+   estimate → **switch**; a deep extrapolation to a larger size → probe after ``probe_every``
+   reports;
+9. no curve at the next larger size and the relative progress per sample slowed by
+   ``probe_slowdown`` (1.4×) → **probe** it (a switch, judged by rule 5);
+10. otherwise continue.
+
+Units: samples (training series) for ``samples_seen``; loss units for ``val_loss``; seconds of
+the trial's own training and evaluation for time: Tune's ``time_total_s`` less the trial's
+start-up (worker, data, model: seconds on small data sets, paid once by every trial, which would
+otherwise decide early equal-compute comparisons), estimated from its first two reports as the
+first report's time less its samples at the pace of the second interval. The time a switch
+costs (pause, restore) stays in: it is compute the switching trial spent. Counts of reports for
+every ``*_reports`` and ``probe_every``; margins relative (0.05 = 5 %). No decision is taken on
+the report that ends a trial's budget (a switch there would change nothing).
+
+How a decision reaches the trial:
+
+- **continue** → ``CONTINUE``; **stop** → ``STOP``.
+- **switch** → ``PAUSE``, and the decision is kept until
+  :meth:`~ExtrapolationScheduler.choose_trial_to_run` hands that paused trial out (before FIFO's
+  pending trials) after ``trial.set_config`` with the new ``batch_size``, ``accumulation_steps``
+  and ``_switch_at`` = the report index of the decision. The trainable restores its checkpoint
+  (reported with every result), applies the new batch size and records the switch in
+  ``batch_size_schedule`` and ``switches``, which live in its checkpoint and in every report.
+
+Peers: the trials whose config equals this trial's apart from ``batch_size``,
+``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
+only live ones can stop a trial). Trials that differ in anything else (e.g. ``lr``) never inform
+or stop each other.
+
+Restart safety (Tune keeps no scheduler state, ray-project/ray#30838; a pickled scheduler in
+``tuner.pkl`` starts empty): histories are keyed on ``training_iteration`` (a re-reported
+iteration replaces the old one), and a trial first seen with results (after ``Tuner.restore`` /
+``tune-bs resume``) gets its history rebuilt from the ``result.json`` in the storage path. A
+restored trial restarts from the checkpoint of its last result in Tune's saved state, which may
+be older than the last line of its ``result.json``; up to that line the schedule it had is the
+rule (it switches exactly where ``result.json`` shows a new batch size and nowhere else). After
+that, the policy's decision on its last report is replayed (peers as of that report, by
+``timestamp``) before the first trial is handed out. A switch is applied only when its report
+index is above the trial's ``_switch_at``, so none is ever applied twice.
+
+Result files: Ray 2.60's own loggers drop the rows a paused trial wrote since the last upload
+to storage; run with :func:`tune_bs.schedulers.logger_callbacks` (see :class:`PauseSafeJsonLogger`).
+
+A result without ``val_loss``/``samples_seen``/``time_total_s`` is ignored (``CONTINUE``).
+
+Example::
+
+    from ray import tune
+    from tune_bs.extrapolation import ExtrapolationScheduler
+    from tune_bs.switching import SwitchSettings
+
+    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32, 64)))
+    tuner = tune.Tuner(
+        trainable,  # reports val_loss, samples_seen, batch_size + a checkpoint every result
+        param_space={"batch_size": tune.grid_search([8, 16, 32, 64]), "lr": 1e-3},
+        tune_config=tune.TuneConfig(metric="probe_acc", mode="max", scheduler=scheduler),
+    )
+
+In a search space: ``scheduler: {name: extrapolation, batch_sizes: [8, 16, 32, 64]}`` plus any
+field of :class:`~tune_bs.switching.SwitchSettings` (``action: accumulation`` raises the number of
+accumulated minibatches instead of the loader's batch size).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ray.tune.experiment import Trial
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
+
+from tune_bs import metrics as m
+from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+
+if TYPE_CHECKING:
+    from ray.tune.execution.tune_controller import TuneController
+
+logger = logging.getLogger(__name__)
+
+#: Trial-config key: the report index of the last switch applied to the trial (idempotency key).
+SWITCH_AT = "_switch_at"
+RESULT_FILE = "result.json"
+#: Config keys that do not separate peers (see the module docstring).
+NOT_GROUPING = frozenset({m.BATCH_SIZE, m.ACCUMULATION_STEPS, "seed"})
+
+Policy = Callable[[Sequence[Report], Mapping[str, Peer], SwitchSettings, FitCache], Decision]
+
+
+class ExtrapolationScheduler(FIFOScheduler):
+    """Switch each trial's batch size by loss-curve extrapolation; stop hopeless trials.
+
+    The rule and its units are in the module docstring (and, exactly, in :mod:`tune_bs.switching`).
+
+    Args:
+        settings: the policy's settings: candidate batch sizes (samples per optimizer step),
+            report counts (grace, segment, probe), relative margins (switch, stop) and band
+            widths (standard deviations); see :class:`~tune_bs.switching.SwitchSettings`.
+        metric: the Tune metric (taken from ``TuneConfig`` when ``None``). It only matters when
+            it is ``curve_metric``: with ``mode="max"`` that metric is negated before fitting.
+        mode: ``"min"`` or ``"max"`` (taken from ``TuneConfig`` when ``None``).
+        curve_metric: the reported value whose curve is fitted; ``val_loss`` (DESIGN §4: the
+            only loss comparable across batch sizes).
+        policy: the decision function (``decide``); tests pass a scripted one.
+    """
+
+    _supports_buffered_results = False
+
+    def __init__(
+        self,
+        settings: SwitchSettings,
+        metric: str | None = None,
+        mode: str | None = None,
+        curve_metric: str = m.VAL_LOSS,
+        policy: Policy = decide,
+    ) -> None:
+        super().__init__()
+        if mode not in (None, "min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', but got mode={mode!r}.")
+        self._settings = settings
+        self._metric = metric
+        self._mode = mode
+        self._curve_metric = curve_metric
+        self._policy = policy
+        self._cache = FitCache()
+        self._trials: dict[str, Trial] = {}
+        self._raw: dict[str, list[Report]] = {}  # as reported (time_total_s)
+        self._histories: dict[str, list[Report]] = {}  # on the policy's clock
+        self._finished: set[str] = set()
+        self._pending: dict[str, Decision] = {}
+        self._restored: list[str] = []
+        self._startups: dict[str, float] = {}
+        self._recorded: dict[str, list[tuple[int, int]]] = {}
+        self._counts: Counter[str] = Counter()
+
+    @property
+    def settings(self) -> SwitchSettings:
+        return self._settings
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Settings only: a pickled copy (``tuner.pkl``) starts empty and rebuilds from disk."""
+        state = self.__dict__.copy()
+        state.update(_cache=FitCache(), _trials={}, _raw={}, _histories={}, _finished=set(),
+                     _pending={}, _restored=[], _startups={}, _recorded={}, _counts=Counter())
+        return state
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if (self._metric and metric) or (self._mode and mode):
+            return False
+        self._metric = metric or self._metric
+        self._mode = mode or self._mode
+        return True
+
+    # --- bookkeeping --------------------------------------------------------------------------
+    def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
+        self._trials[trial.trial_id] = trial
+        self._raw[trial.trial_id] = self._history_on_disk(trial)
+        history = self._sync(trial.trial_id)
+        if trial.status in (Trial.TERMINATED, Trial.ERROR):
+            self._finished.add(trial.trial_id)
+        elif history:
+            self._restored.append(trial.trial_id)
+            self._recorded[trial.trial_id] = [(r.batch_size, r.accumulation_steps)
+                                              for r in history]
+
+    def on_trial_complete(
+        self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
+    ) -> None:
+        if result:
+            self._record(trial, result)
+        self._finished.add(trial.trial_id)
+        self._pending.pop(trial.trial_id, None)
+
+    def on_trial_remove(self, tune_controller: TuneController, trial: Trial) -> None:
+        self._finished.add(trial.trial_id)
+        self._pending.pop(trial.trial_id, None)
+
+    # --- decisions ----------------------------------------------------------------------------
+    def on_trial_result(
+        self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
+    ) -> str:
+        self._trials.setdefault(trial.trial_id, trial)
+        history = self._record(trial, result)
+        if history is None:
+            return TrialScheduler.CONTINUE
+        decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
+        decision = decision or self._decide(trial)
+        if decision.action == "stop":
+            self._counts["diverged" if decision.diverged else "stopped"] += 1
+            self._finished.add(trial.trial_id)
+            logger.info("trial %s stops at report %d: %s", trial.trial_id,
+                        decision.report_index, decision.reason)
+            return TrialScheduler.STOP
+        if decision.action == "switch" and self._applicable(trial, decision, result):
+            self._pending[trial.trial_id] = decision
+            self._counts["switches"] += 1
+            logger.info("trial %s switches to batch size %d x %d after report %d: %s",
+                        trial.trial_id, decision.batch_size, decision.accumulation_steps,
+                        decision.report_index, decision.reason)
+            return TrialScheduler.PAUSE
+        return TrialScheduler.CONTINUE
+
+    def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
+        if self._restored:
+            self._replay_restored()
+        for trial in tune_controller.get_trials():
+            decision = self._pending.get(trial.trial_id)
+            if decision is not None and trial.status in (Trial.PENDING, Trial.PAUSED):
+                self._apply(trial, self._pending.pop(trial.trial_id))
+                return trial
+        return super().choose_trial_to_run(tune_controller)
+
+    def debug_string(self) -> str:
+        c = self._counts
+        return (
+            f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
+            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged."
+        )
+
+    # --- helpers ------------------------------------------------------------------------------
+    def pending(self, trial_id: str) -> Decision | None:
+        """The switch decided for ``trial_id`` and not yet applied, if any."""
+        return self._pending.get(trial_id)
+
+    def history(self, trial_id: str) -> list[Report]:
+        """The reports the scheduler holds for ``trial_id`` (one per training iteration)."""
+        return list(self._histories.get(trial_id, []))
+
+    def _sign(self) -> float:
+        return -1.0 if self._curve_metric == self._metric and self._mode == "max" else 1.0
+
+    def _report(self, trial: Trial, result: Mapping[str, Any]) -> Report | None:
+        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys."""
+        needed = (self._curve_metric, m.SAMPLES_SEEN, m.TIME_TOTAL_S)
+        if any(result.get(key) is None for key in needed):
+            return None
+        config = trial.config
+        value = float(result[self._curve_metric])
+        wall = result.get("timestamp")
+        return Report(
+            samples_seen=float(result[m.SAMPLES_SEEN]),
+            val_loss=self._sign() * value if math.isfinite(value) else value,
+            batch_size=int(result.get(m.BATCH_SIZE, config.get(m.BATCH_SIZE, 0))),
+            time_s=float(result[m.TIME_TOTAL_S]),
+            accumulation_steps=int(result.get(m.ACCUMULATION_STEPS,
+                                              config.get(m.ACCUMULATION_STEPS, 1))),
+            wall_time=None if wall is None else float(wall),
+        )
+
+    def _record(self, trial: Trial, result: Mapping[str, Any]) -> list[Report] | None:
+        """Add a result to the trial's history (replacing a re-reported iteration)."""
+        report = self._report(trial, result)
+        if report is None:
+            return None
+        raw = self._raw.setdefault(trial.trial_id, [])
+        iteration = int(result.get(m.TRAINING_ITERATION, len(raw) + 1))
+        if iteration == len(raw) and raw[-1] == report:
+            return self._histories[trial.trial_id]  # the same result again (on completion)
+        if iteration <= len(raw):
+            del raw[iteration - 1 :]
+        raw.append(report)
+        return self._sync(trial.trial_id)
+
+    def _sync(self, trial_id: str) -> list[Report]:
+        """The trial's history on the policy's clock: ``time_total_s`` minus its start-up."""
+        raw = self._raw[trial_id]
+        startup = _startup(raw)
+        history = self._histories.get(trial_id)
+        if history is not None and len(history) == len(raw) - 1 and (
+                startup == self._startups.get(trial_id)):
+            history.append(_shift(raw[-1], startup))  # the usual case: one more report
+        else:
+            history = [_shift(r, startup) for r in raw]
+            self._histories[trial_id] = history
+        self._startups[trial_id] = startup
+        return history
+
+    def _group(self, trial: Trial) -> str:
+        config = {k: v for k, v in trial.config.items()
+                  if k not in NOT_GROUPING and not str(k).startswith("_")}
+        return json.dumps(config, sort_keys=True, default=str)
+
+    def _peers(self, trial: Trial) -> dict[str, Peer]:
+        group = self._group(trial)
+        return {
+            trial_id: Peer(tuple(self._histories[trial_id]), trial_id not in self._finished
+                           and other.status != Trial.ERROR)
+            for trial_id, other in self._trials.items()
+            if trial_id != trial.trial_id and self._histories.get(trial_id)
+            and self._group(other) == group
+        }
+
+    def _decide(self, trial: Trial) -> Decision:
+        history = self._histories[trial.trial_id]
+        return self._policy(history, self._peers(trial), self._settings, self._cache)
+
+    def _applicable(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> bool:
+        """A switch is applied once (above ``_switch_at``) and never on the last report."""
+        if decision.report_index <= int(trial.config.get(SWITCH_AT, 0)):
+            return False
+        budget = trial.config.get("budget_samples")
+        samples = result.get(m.SAMPLES_SEEN, 0)
+        return not (budget is not None and samples >= budget) and not result.get("done")
+
+    def _apply(self, trial: Trial, decision: Decision) -> None:
+        config = dict(trial.config)
+        config[m.BATCH_SIZE] = decision.batch_size
+        config[m.ACCUMULATION_STEPS] = decision.accumulation_steps
+        config[SWITCH_AT] = decision.report_index
+        trial.set_config(config)
+
+    def _recorded_decision(self, trial: Trial) -> Decision | None:
+        """Inside the iterations a restored trial had reported before: the switch it made after
+        this report (as its ``result.json`` shows), else continue. ``None`` past that range."""
+        recorded = self._recorded.get(trial.trial_id)
+        history = self._histories[trial.trial_id]
+        n = len(history)
+        if recorded is None or n >= len(recorded):
+            self._recorded.pop(trial.trial_id, None)
+            return None
+        last = history[-1]
+        following = recorded[n]
+        if following == (last.batch_size, last.accumulation_steps):
+            return Decision("continue", *following, "as recorded before the restore", n)
+        return Decision("switch", *following, "as recorded before the restore", n)
+
+    def _replay_restored(self) -> None:
+        """Apply the switches restored trials were given but did not get (see module docstring).
+
+        A restored trial restarts from the checkpoint of its last result known to Tune, which may
+        be older than its last line in ``result.json``: the decision after that result is the
+        recorded one when the trial reported past it, else the policy's, replayed.
+        """
+        for trial_id in self._restored:
+            trial = self._trials[trial_id]
+            raw = self._raw.get(trial_id, [])
+            if trial_id in self._finished or trial.status not in (Trial.PENDING, Trial.PAUSED):
+                continue
+            known = (trial.last_result or {}).get(m.TRAINING_ITERATION)
+            del raw[int(known) if known is not None else len(raw):]
+            history = self._sync(trial_id)
+            if not history:
+                continue
+            decision = self._recorded_decision(trial) or self._decide(trial)
+            last = {m.SAMPLES_SEEN: history[-1].samples_seen}
+            if decision.action == "switch" and self._applicable(trial, decision, last):
+                logger.info("restored trial %s: applying the switch to batch size %d x %d "
+                            "decided after report %d", trial_id, decision.batch_size,
+                            decision.accumulation_steps, decision.report_index)
+                self._apply(trial, decision)
+        self._restored.clear()
+
+    def _history_on_disk(self, trial: Trial) -> list[Report]:
+        """The trial's reports from its ``result.json`` (one per iteration, the latest kept)."""
+        by_iteration: dict[int, Report] = {}
+        for line in _read_results(trial).splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed driver
+            report = self._report(trial, row) if isinstance(row, dict) else None
+            if report is not None:
+                by_iteration[int(row.get(m.TRAINING_ITERATION, len(by_iteration) + 1))] = report
+        history: list[Report] = []
+        for iteration in sorted(by_iteration):
+            if iteration != len(history) + 1:
+                logger.warning("result.json of trial %s lacks report %d; the scheduler uses its "
+                               "first %d reports.", trial.trial_id, len(history) + 1,
+                               len(history))
+                break
+            history.append(by_iteration[iteration])
+        return history
+
+
+def _startup(raw: Sequence[Report]) -> float:
+    """Seconds of a trial's start-up in its first ``time_total_s`` (worker, data, model).
+
+    Its first report's time less its samples at the pace of the next interval (same loader),
+    clamped to ``[0, first time]``; 0 before the second report and below a millisecond.
+    """
+    if len(raw) < 2:
+        return 0.0
+    a, b = raw[0], raw[1]
+    same = (a.batch_size, a.accumulation_steps) == (b.batch_size, b.accumulation_steps)
+    if not same or b.samples_seen <= a.samples_seen or b.time_s <= a.time_s:
+        return 0.0
+    pace = (b.time_s - a.time_s) / (b.samples_seen - a.samples_seen)
+    startup = min(a.time_s - a.samples_seen * pace, a.time_s)
+    return startup if startup >= 1e-3 else 0.0
+
+
+def _shift(report: Report, startup: float) -> Report:
+    return replace(report, time_s=report.time_s - startup) if startup else report
+
+
+def _read_results(trial: Trial) -> str:
+    """``result.json`` of a trial: this session's copy, else the one in the storage path (where
+    a restored experiment's trials have theirs until they start); ``""`` when there is none."""
+    try:
+        local = Path(trial.local_path) / RESULT_FILE if trial.local_path else None
+    except RuntimeError:  # a new trial has no folder yet
+        return ""
+    if local is not None and local.is_file():
+        return local.read_text()
+    storage = getattr(trial, "storage", None)
+    if storage is None:
+        return ""
+    try:
+        path = Path(trial.path, RESULT_FILE).as_posix()
+        with storage.storage_filesystem.open_input_stream(path) as stream:
+            return stream.read().decode()
+    except (FileNotFoundError, OSError, RuntimeError):
+        return ""
+
+class _KeepSessionRows:
+    """Copy a trial's stored result file back only when this driver session has none.
+
+    NOTE [paused trials]: in Ray 2.60 the driver writes ``result.json`` / ``progress.csv`` into a
+    per-session staging folder, uploaded to the storage path about every 10 s, and whenever a
+    trial (re)starts the loggers copy the stored file over the local one
+    (``LoggerCallback._restore_from_remote``). A trial paused and restarted within a session so
+    loses the rows written since the last upload: typically the report at which a scheduler
+    paused it. The local copy, when there is one, is always the newer.
+    """
+
+    def _restore_from_remote(self, file_name: str, trial: Trial) -> None:
+        if (Path(trial.local_path) / file_name).exists():
+            return
+        super()._restore_from_remote(file_name, trial)  # type: ignore[misc]
+
+
+class PauseSafeJsonLogger(_KeepSessionRows, JsonLoggerCallback):
+    """Tune's ``result.json`` logger that keeps every row of a paused and restarted trial."""
+
+
+class PauseSafeCSVLogger(_KeepSessionRows, CSVLoggerCallback):
+    """Tune's ``progress.csv`` logger that keeps every row of a paused and restarted trial."""
