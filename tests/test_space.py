@@ -67,6 +67,8 @@ BAD = [
     ({**MINIMAL, "search": {"name": "grid"},
       "param_space": {"lr": {"type": "float", "low": 0.001, "high": 0.01}}},
      r"search 'grid' needs every searched parameter to be categorical"),
+    ({**MINIMAL, "search": {"name": "optuna"}, "scheduler": {"name": "pbt"}},
+     r"search 'optuna' cannot be combined with scheduler 'pbt'"),
     ([1, 2], "must hold a mapping at the top level"),
     (None, "is empty"),
 ]

@@ -419,6 +419,12 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             )
         _check_param_values(key, spec)
         param_space[key] = spec
+    if search["name"] == "optuna" and scheduler["name"] == "pbt":
+        raise UserInputError(
+            "search 'optuna' cannot be combined with scheduler 'pbt' (PBT picks and mutates the "
+            "configurations itself, and Ray Tune refuses a search algorithm beside it); use "
+            "search: {name: random} or {name: grid} with pbt."
+        )
     if search["name"] == "grid":
         for key, spec in param_space.items():
             if isinstance(spec, ParamSpec) and spec.type != "categorical":
