@@ -15,15 +15,19 @@ Measured per setting:
 Settings grid: noise-scale growth 1x, 16x, 256x × c0/c1 16, 64, 256 × observation noise off/on
 (σ = 0.006 loss, a tenth of the target's excess loss; 5 seeds per noisy setting, medians shown).
 Model: candidates 8…1024, loss 4.0 → target 1.06 (floor 1.0), η = 0.002, B_noise0 = 16,
-c1 = 1 ms/sample, a switch costs a tenth of the best fixed size's report interval. Every trial's
-budget is twice the best fixed size's time to target.
+c1 = 1 ms/sample, a switch costs ``--switch-cost`` report intervals of the best fixed size
+(default 0.1; on the real data sets a restart of 1.4–3 s is 10–40 report intervals, so
+``--switch-cost 10`` models them). Every trial's budget is twice the best fixed size's time to
+target.
 
 Baselines: ``grid`` (every trial keeps its size), ``asha`` (asynchronous successive halving on
 trial seconds: rungs at ``grace·4^k`` with grace = budget/64, a trial continues past a rung only
 if its loss is in the best quarter of the losses recorded there), ``pbt`` (every tenth of the best
 fixed time a trial in the bottom quarter clones a top-quarter trial and moves its batch size one
 candidate up or down, or resamples it with probability 0.25; PBT never stops trials). The
-policy is :func:`tune_bs.switching.decide` with its default settings.
+policy is :func:`tune_bs.switching.decide` with its default settings, except ``switch_cost_s``
+(the restart cost it assumes until it has measured one) = the simulated switch cost, and each
+report carries the trial's budget in samples (its budget seconds at its starting size's pace).
 
 Usage: ``python benchmarks/simulator.py [--smoke-test]``; prints one table per setting and
 ``oracle_gap=<median> search_cost_ratio=<median>`` over the settings.
@@ -179,11 +183,21 @@ def _rng(seed: int | None, index: int) -> np.random.Generator | None:
     return None if seed is None else np.random.default_rng([seed, index])
 
 
-def policy_hook(settings: SwitchSettings) -> Hook:
-    """The switching policy: :func:`tune_bs.switching.decide` on every report."""
+def policy_hook(
+    settings: SwitchSettings, model: LargeBatchModel | None = None, budget_s: float | None = None
+) -> Hook:
+    """The switching policy: :func:`tune_bs.switching.decide` on every report.
+
+    With ``model`` and ``budget_s``, each new report carries the trial's budget in samples:
+    ``budget_s`` at the pace of its starting batch size (a trial's budget is seconds here).
+    """
     cache = FitCache()
 
     def hook(trial: Trial, trials: list[Trial], wall: float) -> Decision:
+        if model is not None and budget_s is not None and trial.reports[-1].budget_samples is None:
+            first = trial.reports[0]
+            pace = model.seconds_per_sample(first.batch_size, first.accumulation_steps)
+            trial.reports[-1] = replace(trial.reports[-1], budget_samples=budget_s / pace)
         peers = {
             str(t.index): Peer(t.reports, t.alive)
             for t in trials
@@ -262,6 +276,7 @@ def run_setting(
     reports: int,
     parallel: int,
     seeds: int,
+    switch_cost: float = 0.1,
 ) -> dict[str, object]:
     """All methods on one setting (``seeds`` noise seeds when noise is on); medians per method."""
     base = LargeBatchModel(noise_growth=growth, step_overhead_s=ratio * 0.001)
@@ -271,12 +286,14 @@ def run_setting(
     step_s = report_every * base.seconds_per_sample(bf_size)
     model = replace(
         base,
-        switch_cost_s=0.1 * step_s,  # a pause + restore costs a tenth of a report interval
+        switch_cost_s=switch_cost * step_s,  # a pause + restore, in report intervals
         obs_noise=0.1 * (base.target_loss - base.min_loss) if noise else 0.0,
     )
     budget = 2.0 * bf_time
     hooks: dict[str, Callable[[], Hook]] = {
-        "policy": lambda: policy_hook(settings),
+        "policy": lambda: policy_hook(
+            replace(settings, switch_cost_s=model.switch_cost_s), model, budget
+        ),
         "grid": lambda: grid_hook,
         "asha": lambda: asha_hook(budget / 64, budget),
         "pbt": lambda: pbt_hook(bf_time / 10, 1),
@@ -351,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=int, default=100, help="oracle reports to target")
     parser.add_argument("--parallel", type=int, default=len(CANDIDATES), help="trial slots")
     parser.add_argument("--seeds", type=int, default=5, help="noise seeds per noisy setting")
+    parser.add_argument(
+        "--switch-cost", type=float, default=0.1, help="seconds of a switch, in report intervals"
+    )
     args = parser.parse_args(argv)
     settings = SwitchSettings(batch_sizes=CANDIDATES)
     if args.smoke_test:
@@ -363,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = []
     for growth, ratio, noise in grid:
-        row = run_setting(growth, ratio, noise, settings, reports, args.parallel, args.seeds)
+        row = run_setting(
+            growth, ratio, noise, settings, reports, args.parallel, args.seeds, args.switch_cost
+        )
         print_row(row)
         rows.append(row)
     gaps = [r["gaps"]["policy"] for r in rows]

@@ -99,7 +99,7 @@ def feed(sched: ExtrapolationScheduler, ctl: StubController, t: StubTrial,
 
 def as_reports(rows: list[dict[str, Any]]) -> list[Report]:
     return [Report(r[m.SAMPLES_SEEN], r[m.VAL_LOSS], r[m.BATCH_SIZE], r[m.TIME_TOTAL_S], 1,
-                   r["timestamp"]) for r in rows]
+                   r["timestamp"], BUDGET) for r in rows]
 
 
 def test_continues_during_grace() -> None:

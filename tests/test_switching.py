@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from tune_bs.errors import UserInputError
@@ -155,3 +156,58 @@ def test_settings_are_validated() -> None:
     with pytest.raises(UserInputError, match="segment_reports"):
         SwitchSettings(batch_sizes=(16,), segment_reports=3)
     assert SwitchSettings(batch_sizes=(64, 16, 16)).batch_sizes == (16, 64)
+
+
+def test_no_switch_when_the_saving_does_not_pay_for_the_restart() -> None:
+    own = history(FLAT, [(12, 16)])
+    peer = {"p64": Peer(history(FLAT, [(30, 64)]), alive=False)}
+    assert decide(own, peer, settings()).action == "switch"  # 2 s default restart: pays
+    d = decide(own, peer, settings(switch_cost_s=1e4))
+    assert (d.action, d.batch_size) == ("continue", 16)
+    assert "restart" in d.reason
+    # the same switch near the end of the trial's budget saves less than a restart
+    ending = [replace(r, budget_samples=own[-1].samples_seen + EVERY) for r in own]
+    assert decide(ending, peer, settings(switch_cost_s=20.0)).action == "continue"
+    # with budget left it pays again
+    long = [replace(r, budget_samples=1e7) for r in own]
+    assert decide(long, peer, settings(switch_cost_s=20.0)).action == "switch"
+
+
+def test_the_restart_cost_is_measured_from_the_trials_own_switches() -> None:
+    slow_restart = replace(FLAT, switch_cost_s=5_000.0)  # each switch loses 5000 s
+    own = history(slow_restart, [(10, 128), (12, 16)])  # its last switch cost 5000 s
+    peer = {"p64": Peer(history(FLAT, [(30, 64)]), alive=False)}
+    d = decide(own, peer, settings(switch_cost_s=0.0, tabu_reports=1))
+    assert d.action == "continue" and "restart(s) of 5e+03s" in d.reason
+    cheap = history(replace(FLAT, switch_cost_s=1.0), [(10, 128), (12, 16)])
+    assert decide(cheap, peer, settings(switch_cost_s=1e4, tabu_reports=1)).action == "switch"
+
+
+def noisy(reports: list[Report], sigma: float, seed: int) -> list[Report]:
+    """``reports`` with Gaussian noise of std ``sigma`` on ``val_loss``."""
+    rng = np.random.default_rng(seed)
+    return [replace(r, val_loss=r.val_loss + sigma * rng.standard_normal()) for r in reports]
+
+
+def test_a_trial_within_the_noise_floor_is_not_stopped() -> None:
+    # 128 is ~8 % slower per second than 64: behind at equal compute by less than the noise
+    close, leader = history(FLAT, [(8, 128)]), history(FLAT, [(8, 64)])
+    strict = settings(stop_margin=0.0)
+    assert decide(close, {"lead": Peer(leader)}, strict).action == "stop"  # noiseless: stopped
+    sigma = 0.05  # val_loss noise between reports
+    close, leader = noisy(close, sigma, 5), noisy(leader, sigma, 6)
+    d = decide(close, {"lead": Peer(leader)}, strict)
+    assert d.action != "stop"
+    no_floor = decide(close, {"lead": Peer(leader)}, settings(stop_margin=0.0, stop_noise_z=0.0))
+    assert no_floor.action == "stop"  # the gap is real but within the noise floor
+    # a clearly worse trial is still stopped through the same noise
+    slow = noisy(history(FLAT, [(8, 1024)]), sigma, 3)
+    fast = noisy(history(FLAT, [(8, 64)]), sigma, 4)
+    assert decide(slow, {"fast": Peer(fast)}, settings()).action == "stop"
+
+
+def test_no_stop_before_the_noise_can_be_estimated() -> None:
+    slow = history(FLAT, [(4, 1024)])  # 4 reports: no curve fit anywhere yet
+    fast = history(FLAT, [(4, 64)])
+    d = decide(slow, {"fast": Peer(fast)}, settings())
+    assert d.action == "continue"

@@ -8,8 +8,10 @@
 1. ``val_loss`` NaN or ±inf → **stop** (the trainable has already reported ``diverged=True``);
 2. ``n < grace_reports`` (default 2) → continue;
 3. worse at equal compute (seconds) than a live peer by more than ``stop_margin`` (10 %) of that
-   peer's loss decrease — the trial's own curve extrapolated at its measured throughput, lower
-   end of the ``band_z = 2`` band — or behind a live peer at the same batch size → **stop**;
+   peer's loss decrease and by more than the noise floor (``stop_noise_z = 2`` × the median
+   residual std of the group's curve fits) — the trial's own curve extrapolated at its measured
+   throughput, lower end of the ``band_z = 2`` band — or behind a live peer at the same batch
+   size by more than the noise floor → **stop**;
 4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
 5. judge the last switch: its new curve must fall below the extrapolation of the curve left
    behind (over the same training seconds) by ``judge_z`` standard deviations within
@@ -20,7 +22,10 @@
    samples per second at ``B``;
 8. the fastest candidate beats the current size by more than ``switch_margin`` (5 %) with a fresh
    estimate → **switch**; a deep extrapolation to a larger size → probe after ``probe_every``
-   reports;
+   reports; either only when the expected saving over the seconds left (``budget_samples`` at
+   the measured throughput) exceeds the restart cost (twice it for a probe), measured on the
+   trial's own switches (the interval around a switch less its training time, on
+   ``time_total_s`` or the ``timestamp`` clock), else its peers', else ``switch_cost_s`` (2 s);
 9. no curve at the next larger size and the relative progress per sample slowed by
    ``probe_slowdown`` (1.4×) → **probe** it (a switch, judged by rule 5);
 10. otherwise continue.
@@ -273,6 +278,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             accumulation_steps=int(result.get(m.ACCUMULATION_STEPS,
                                               config.get(m.ACCUMULATION_STEPS, 1))),
             wall_time=None if wall is None else float(wall),
+            budget_samples=_budget(config),
         )
 
     def _record(self, trial: Trial, result: Mapping[str, Any]) -> list[Report] | None:
@@ -398,6 +404,15 @@ class ExtrapolationScheduler(FIFOScheduler):
                 break
             history.append(by_iteration[iteration])
         return history
+
+
+def _budget(config: Mapping[str, Any]) -> float | None:
+    """The trial's ``budget_samples`` (its total training samples), ``None`` when absent."""
+    budget = config.get("budget_samples")
+    try:
+        return None if budget is None else float(budget)
+    except (TypeError, ValueError):
+        return None
 
 
 def _startup(raw: Sequence[Report]) -> float:

@@ -22,11 +22,15 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    ``t_j``; otherwise compare ``j``'s loss interpolated at ``τ = min(t_j, t·(1+stop_horizon))``
    with this trial's *extrapolation* to ``τ`` (its segment curve advanced at its measured
    throughput, lower end of the ``band_z`` band). The trial is *dominated* by ``j`` when it is
-   worse by more than ``stop_margin·(L_ref − L_j)``, ``L_ref`` = the highest first-reported loss
-   of the group (it achieved less than ``1 − stop_margin`` of ``j``'s loss decrease for the same
-   compute). Stop when ``min_alive`` live peers dominate it; also stop when a live peer at the same
-   batch size is ahead at all (a duplicate). Rationale: any trial can switch to any size, so a
-   trial behind at equal compute stays behind — its extrapolated final value is worse.
+   worse by more than ``max(stop_margin·(L_ref − L_j), floor)``, ``L_ref`` = the highest
+   first-reported loss of the group (it achieved less than ``1 − stop_margin`` of ``j``'s loss
+   decrease for the same compute). ``floor`` = ``stop_noise_z`` × the median residual standard
+   deviation of the current-segment curve fits of the trial and its peers (the ``val_loss`` noise
+   between reports; ``inf``, so no stop, while none can be fitted): a gap within the noise never
+   stops a trial. Stop when ``min_alive`` live peers dominate it; also stop when a live peer at
+   the same batch size is ahead by more than ``floor`` (a duplicate). Rationale: any trial can
+   switch to any size, so a trial behind at equal compute stays behind — its extrapolated final
+   value is worse.
 4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
    ``continue``.
 5. **Judge the last switch** (its first ``2·segment_reports`` reports, unless it was itself a
@@ -50,16 +54,24 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    ``switch_margin`` (relative): switch when its estimate is *fresh* (depth ≤ ``fresh_depth``
    for a larger batch; interpolation, depth ≤ 0, for a smaller one); a deeper estimate for a
    larger batch is a hint that triggers a probe (a switch, judged by rule 5) after
-   ``probe_every`` reports at the current size. Extrapolating a curve far below its range ignores
+   ``probe_every`` reports at the current size. **Restart cost:** a switch restarts the trial
+   (pause, restore: seconds on Ray). It is made only when its expected saving over the seconds
+   left, ``H·(1 − v_now/v_best)``, exceeds the restart cost (twice it for a probe, which may be
+   reverted). ``H`` = the trial's remaining ``budget_samples`` at its measured throughput (its
+   elapsed seconds when the budget is unknown); the restart cost = the median over the trial's
+   own switches of the interval straddling the switch less its training time (on ``time_s`` or,
+   when larger, ``wall_time``), else the same over its peers' switches, else ``switch_cost_s``
+   (default 2 s, measured on local Ray). Extrapolating a curve far below its range ignores
    the growth of the gradient-noise scale, hence the caution, and smaller batches need evidence.
 9. **Explore upwards.** The next larger candidate has no usable curve and the current curve's
    relative progress per sample ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default
    1.4×) since the segment began (under the empirical model of large-batch training, McCandlish
-   et al. 2018, that is the growth of ``B + B_noise``) → probe it after ``probe_every`` reports.
+   et al. 2018, that is the growth of ``B + B_noise``) → probe it after ``probe_every`` reports,
+   when ``switch_margin·H`` exceeds two restart costs.
 10. Otherwise ``continue``.
 
 A switch that would move this trial to a batch size where a live peer is already ahead at equal
-compute stops the trial instead (it would only duplicate that peer).
+compute (by more than ``floor``) stops the trial instead (it would only duplicate that peer).
 
 Second action (``action="accumulation"``): effective size ``B`` runs as loader batch
 ``b = min(B, max_loader_batch_size)`` (default: the trial's first loader batch) with
@@ -93,7 +105,8 @@ class Report:
     ``time_s``: the trial's own elapsed training seconds (Ray's ``time_total_s``).
     ``wall_time``: optional clock shared by all trials (Ray's ``timestamp``); when the trial's
     reports carry it, peers' reports after the trial's last one are ignored, so a replay after a
-    restart sees the population as it was.
+    restart sees the population as it was, and the restart cost of a switch is measured on it
+    too. ``budget_samples``: the trial's total training budget (samples), when known.
     """
 
     samples_seen: float
@@ -102,6 +115,7 @@ class Report:
     time_s: float
     accumulation_steps: int = 1
     wall_time: float | None = None
+    budget_samples: float | None = None
 
     @property
     def effective_batch_size(self) -> int:
@@ -160,6 +174,8 @@ class SwitchSettings:
     stop_horizon: float = 0.25  # how far (x own elapsed time) to extrapolate for stopping
     min_alive: int = 1  # dominating live peers needed to stop a trial
     band_z: float = 2.0  # width of the extrapolation band used for stopping
+    stop_noise_z: float = 2.0  # noise floor of the stop margin, in val_loss noise stds
+    switch_cost_s: float = 2.0  # restart seconds of a switch until one is measured
 
     def __post_init__(self) -> None:
         sizes = tuple(sorted({int(b) for b in self.batch_sizes}))
@@ -181,7 +197,8 @@ class SwitchSettings:
             )
         if self.min_alive < 1:
             raise UserInputError(f"min_alive must be at least 1, but got {self.min_alive=}.")
-        for name in ("switch_margin", "stop_margin", "fresh_depth", "stop_horizon"):
+        nonnegative = ("switch_margin", "stop_margin", "fresh_depth", "stop_horizon")
+        for name in (*nonnegative, "stop_noise_z", "switch_cost_s"):
             if getattr(self, name) < 0:
                 raise UserInputError(f"{name} must be non-negative, but got {getattr(self, name)}.")
 
@@ -275,6 +292,8 @@ def decide(
         return _with(keep, f"curve at batch size {current.effective} not fitted; keeping it")
 
     level = float(current_fit.predict(current.reports[-1].samples_seen - current.anchor_samples))
+    cost = _restart_cost(history, peers, thr, settings, cache)
+    horizon = _horizon(history, current, thr)
     speeds = _speeds(level, history, peers, thr, cache, settings, tabu)
     own = current_fit.rate_at(level) * _throughput(thr, current.loader)
     candidates = {b: s for b, s in speeds.items() if b != current.effective and b not in tabu}
@@ -286,11 +305,21 @@ def decide(
             upward = best > current.effective
             fresh = depth <= (settings.fresh_depth if upward else 0.0)
             hint = upward and len(current.reports) >= settings.probe_every
+            saving = horizon * (1.0 - own / speed)
+            restarts = 1.0 if fresh else 2.0  # a probe may be reverted: two restarts
+            if (fresh or hint) and saving <= restarts * cost:
+                reason = (
+                    f"batch size {best} expected {gain:+.0%} loss decrease per second, but saves "
+                    f"{saving:.3g}s over the {horizon:.3g}s left, not more than "
+                    f"{restarts:g} restart(s) of {cost:.3g}s"
+                )
+                return _with(keep, reason)
             if fresh or hint:
                 kind = "extrapolation" if fresh else "probe (extrapolated hint)"
                 reason = (
                     f"{kind}: batch size {best} expected {gain:+.0%} loss decrease per second "
-                    f"at val_loss {level:.4g} (depth {depth:.2f})"
+                    f"at val_loss {level:.4g} (depth {depth:.2f}), saving {saving:.3g}s > "
+                    f"{restarts:g} restart(s) of {cost:.3g}s"
                 )
                 return _switch_or_yield(best, reason, history, current_fit, peers, settings, cache)
     larger = [b for b in settings.batch_sizes if b > current.effective]
@@ -300,6 +329,7 @@ def decide(
         and larger[0] not in tabu
         and len(current.reports) >= settings.probe_every
         and _slowdown(current_fit, level) >= settings.probe_slowdown
+        and settings.switch_margin * horizon > 2.0 * cost
     ):
         reason = (
             f"probe: no usable curve at batch size {larger[0]}; progress per sample slowed "
@@ -534,6 +564,78 @@ def _tabu(segments: Sequence[_Segment], n: int, settings: SwitchSettings) -> set
     return tabu
 
 
+def _switch_excess(
+    reports: Sequence[Report], thr: Mapping[tuple[int, int], float], cache: FitCache | None
+) -> list[float]:
+    """Measured restart seconds of every switch in ``reports``: the interval that straddles a
+    change of loader, less its training time at the new loader's throughput; on the trial's own
+    clock (``time_s``) or, when larger, on the shared wall clock (``wall_time``)."""
+    key = ("switch-cost", len(reports), reports[0], reports[-1]) if reports else None
+    if cache is not None and key in cache:
+        return cache[key]
+    out: list[float] = []
+    for prev, cur in itertools.pairwise(reports):
+        loader = (cur.batch_size, cur.accumulation_steps)
+        rate = _throughput(thr, loader)
+        if loader == (prev.batch_size, prev.accumulation_steps) or not rate:
+            continue
+        train = (cur.samples_seen - prev.samples_seen) / rate
+        excess = cur.time_s - prev.time_s - train
+        if cur.wall_time is not None and prev.wall_time is not None:
+            excess = max(excess, cur.wall_time - prev.wall_time - train)
+        out.append(max(excess, 0.0))
+    if cache is not None and key:
+        cache[key] = out
+    return out
+
+
+def _restart_cost(
+    history: Sequence[Report],
+    peers: Mapping[str, Peer],
+    thr: Mapping[tuple[int, int], float],
+    settings: SwitchSettings,
+    cache: FitCache,
+) -> float:
+    """Seconds one switch costs this trial: the median measured over its own switches, else
+    over its peers' switches, else ``settings.switch_cost_s``."""
+    own = _switch_excess(history, thr, cache)
+    if own:
+        return float(np.median(own))
+    pooled = [c for p in peers.values() if p.reports for c in _switch_excess(p.reports, thr, cache)]
+    return float(np.median(pooled)) if pooled else settings.switch_cost_s
+
+
+def _horizon(
+    history: Sequence[Report], current: _Segment, thr: Mapping[tuple[int, int], float]
+) -> float:
+    """Training seconds left to the trial at its current loader: its remaining
+    ``budget_samples`` at the measured throughput; without a budget, its elapsed seconds (as
+    long again)."""
+    last = history[-1]
+    rate = _throughput(thr, current.loader)
+    if last.budget_samples is not None and rate:
+        return max(last.budget_samples - last.samples_seen, 0.0) / rate
+    return last.time_s
+
+
+def _noise_floor(
+    history: Sequence[Report],
+    peers: Mapping[str, Peer],
+    settings: SwitchSettings,
+    cache: FitCache,
+) -> float:
+    """Smallest loss gap that rule 3 may act on: ``stop_noise_z`` × the median residual standard
+    deviation of the current-segment fits of the trial and its peers (the noise of ``val_loss``
+    between reports); ``inf`` while none of them can be fitted (no stop on an unknown noise)."""
+    stds = []
+    for reports in (history, *(p.reports for p in peers.values())):
+        if reports:
+            fit = _fit(_segments(reports, cache)[-1], cache, settings)
+            if fit is not None:
+                stds.append(fit.residual_std)
+    return settings.stop_noise_z * float(np.median(stds)) if stds else math.inf
+
+
 def _slowdown(fit: CurveFit, level: float) -> float:
     """How much the relative progress rate ``−(dL/dS)/(L − c)`` fell over the segment.
 
@@ -574,6 +676,24 @@ def _interp(reports: Sequence[Report], t: float, cache: FitCache) -> float | Non
     return float(np.interp(t, times, losses))
 
 
+def _smoothed(
+    reports: Sequence[Report], t: float, settings: SwitchSettings, cache: FitCache
+) -> float | None:
+    """The peer's ``val_loss`` at elapsed time ``t``: its current segment's fitted curve when
+    ``t`` lies inside that segment (a smoothed value: report noise does not stop anyone), else
+    the reports linearly interpolated; None outside the reports."""
+    raw = _interp(reports, t, cache)
+    segment = _segments(reports, cache)[-1]
+    if raw is None or t < segment.reports[0].time_s:
+        return raw
+    fit = _fit(segment, cache, settings)
+    if fit is None:
+        return raw
+    times = [r.time_s for r in segment.reports]
+    samples = [r.samples_seen for r in segment.reports]
+    return float(fit.predict(float(np.interp(t, times, samples)) - segment.anchor_samples))
+
+
 def _equal_compute(
     history: Sequence[Report],
     current: _Segment,
@@ -590,8 +710,9 @@ def _equal_compute(
         own_now = float(current_fit.predict(x_now))
     t_peer = peer.reports[-1].time_s
     if t_peer <= t_own:  # interpolate this trial at the peer's compute
-        tau, theirs = t_peer, peer.reports[-1].val_loss
-        own = _interp(history, tau, cache)
+        tau = t_peer
+        theirs = _smoothed(peer.reports, tau, settings, cache)
+        own = _smoothed(history, tau, settings, cache)
         if own is None:  # before this trial's first report: its loss then was at least own_now
             own = own_now
     else:
@@ -602,7 +723,7 @@ def _equal_compute(
             own = current_fit.extrapolate(x, settings.band_z).low
         else:
             tau, own = t_own, own_now
-        theirs = _interp(peer.reports, tau, cache)
+        theirs = _smoothed(peer.reports, tau, settings, cache)
     if theirs is None or not math.isfinite(theirs):
         return None
     return tau, own, theirs
@@ -618,6 +739,9 @@ def _dominated(
 ) -> str:
     """Reason to stop the trial under rule 3, or ``""``."""
     live = {k: p for k, p in peers.items() if p.alive and p.reports}
+    if not live:
+        return ""
+    floor = _noise_floor(history, peers, settings, cache)
     firsts = [history[0].val_loss] + [p.reports[0].val_loss for p in peers.values() if p.reports]
     l_ref = max((v for v in firsts if math.isfinite(v)), default=history[-1].val_loss)
     dominated_by: list[str] = []
@@ -627,12 +751,12 @@ def _dominated(
             continue
         tau, own, theirs = compared
         same_size = peer.reports[-1].effective_batch_size == current.effective
-        if same_size and own > theirs:
+        if same_size and own - theirs > floor:
             return (
                 f"redundant: {key} trains at batch size {current.effective} too and is ahead "
-                f"({theirs:.4g} vs {own:.4g} at {tau:.4g}s)"
+                f"({theirs:.4g} vs {own:.4g} at {tau:.4g}s, noise floor {floor:.2g})"
             )
-        if own - theirs > settings.stop_margin * (l_ref - theirs):
+        if own - theirs > max(settings.stop_margin * (l_ref - theirs), floor):
             dominated_by.append(f"{key} ({theirs:.4g} vs {own:.4g} at {tau:.4g}s)")
     if dominated_by and len(dominated_by) >= settings.min_alive:
         return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
@@ -648,11 +772,16 @@ def _taken_by_leader(
     settings: SwitchSettings,
     cache: FitCache,
 ) -> str:
-    """A live peer that already trains at ``target`` and is ahead at equal compute, or ``""``."""
+    """A live peer that already trains at ``target`` and is ahead at equal compute by more than
+    the noise floor, or ``""``."""
+    floor = None
     for key, peer in peers.items():
         if not (peer.alive and peer.reports and peer.reports[-1].effective_batch_size == target):
             continue
         compared = _equal_compute(history, current, current_fit, peer, settings, cache)
-        if compared is not None and compared[1] > compared[2]:
+        if compared is None:
+            continue
+        floor = _noise_floor(history, peers, settings, cache) if floor is None else floor
+        if compared[1] - compared[2] > floor:
             return key
     return ""
