@@ -115,6 +115,8 @@ def test_divergence_is_reported_not_raised(gunpoint):
     loss = trainer.train_until(8)
     metrics = trainer.report(loss)
     assert metrics["diverged"] is True and np.isnan(metrics["val_loss"])
+    # Tune refuses a result without the experiment's metric: the probe's is there, as NaN
+    assert np.isnan(metrics["probe_acc"]) and "probe_r2" not in metrics
 
 
 def test_settings_from_config_casts_and_ignores_other_keys():

@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import random
+import socket
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -132,11 +134,44 @@ def build_search_alg(space: SearchSpace) -> Any:
     return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
 
 
+#: Seconds to wait for a cluster address to accept a connection before giving up.
+CONNECT_TIMEOUT_S = 3.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` / ``ray://HOST:PORT`` address nothing listens on, at once.
+
+    ``ray.init`` would otherwise retry an unreachable GCS for minutes, printing C++ warnings.
+    """
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise UserInputError(
+            f"--address must be HOST:PORT, ray://HOST:PORT or auto, but got --address "
+            f"{address!r}; give e.g. --address ray://HOST:10001 or HOST:6379."
+        )
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise UserInputError(
+            f"--address {address!r} cannot be reached ({reason}); "
+            "check that a Ray head runs there (`ray status --address ...`) or drop --address."
+        ) from None
+
+
 def _ensure_ray(address: str | None) -> None:
     import ray
 
     if ray.is_initialized():
         return
+    if address:
+        _check_reachable(address)
     try:
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=True,
                  configure_logging=False)
@@ -202,8 +237,8 @@ def run_experiment(
     folder.make_writable()
     data = load_space_data(space)
     logger.info("data: %s", data.describe())
+    _ensure_ray(address)  # before writing anything: a bad --address leaves no files behind
     _save_run_files(folder, space, options)
-    _ensure_ray(address)
     random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
     results = build_tuner(space, data, root.uri, name, options).fit()
     return RunOutcome(folder.display(), space, results)

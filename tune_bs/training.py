@@ -332,8 +332,11 @@ class ContrastiveTrainer:
             "oom_backoffs": self.oom_backoffs,
             **self.strategy.metrics(),
         }
-        if diverged:
+        if diverged:  # every metric Tune may optimise is present (NaN), or Tune stops the run
             metrics[m.VAL_LOSS] = float("nan")
+            probe = {"classification": m.PROBE_ACC, "regression": m.PROBE_R2}.get(self.data.task)
+            if probe and self.data.y_probe_train is not None and self.data.y_test is not None:
+                metrics[probe] = float("nan")
             return metrics
         started = time.perf_counter()
         metrics[m.VAL_LOSS] = self.val_loss()

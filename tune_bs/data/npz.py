@@ -46,6 +46,13 @@ def _as_nct(X: np.ndarray, key: str, path: Path) -> np.ndarray:
             f"dataset.path {path}: {key} must hold at least 4 series of at least 2 steps, but has "
             f"shape {tuple(X.shape)}; use more data."
         )
+    bad = ~np.isfinite(X).reshape(len(X), -1).all(axis=1)
+    if bad.any():
+        raise UserInputError(
+            f"dataset.path {str(path)!r}: {key} must hold only finite values, but series "
+            f"{int(np.flatnonzero(bad)[0])} (and {int(bad.sum()) - 1} more) contain NaN or inf; "
+            "clean or impute the data before using it."
+        )
     return X.astype(np.float32)
 
 

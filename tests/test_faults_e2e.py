@@ -1,0 +1,109 @@
+"""Faults end to end on a real local Ray (DESIGN §9), through the CLI's ``run`` in-process.
+
+- divergence: in a two-trial grid, the trial whose learning rate blows the loss up to NaN is
+  stopped and marked DIVERGED in the trial table; the other finishes; ``run`` exits 0.
+- killed trial worker: the trial's worker process (the ``pid`` of its ``result.json``) is killed
+  with SIGKILL mid-run; Tune retries it from its last checkpoint (``FailureConfig``) and it ends
+  with every iteration once in the tables.
+"""
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tune_bs.cli import main
+from tune_bs.report import load_trials, trial_table
+from tune_bs.report.frame import DIVERGED, STATUS, TERMINATED
+
+pytestmark = pytest.mark.ray
+
+BASE = {
+    "dataset": {"name": "ItalyPowerDemand"},
+    "metric": "probe_acc",
+    "num_samples": 1,
+    "search": {"name": "grid"},
+    "scheduler": {"name": "fifo"},
+}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def rows(trial_dir: Path) -> list[dict]:
+    text = (trial_dir / "result.json").read_text() if (trial_dir / "result.json").exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def write_space(tmp_path: Path, name: str, **changes) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "name": name, **changes}))
+    return path
+
+
+def test_a_diverging_trial_is_marked_and_the_experiment_goes_on(local_ray, tmp_path, capsys):
+    space = write_space(tmp_path, "diverge", budget={"samples": 64, "reports": 2},
+                        param_space={"batch_size": 8, "hidden": 8,
+                                     "lr": {"type": "categorical", "choices": [1.0e-3, 1.0e30]}})
+    assert main(["run", str(space), "--storage", str(tmp_path)]) == 0
+    frame = load_trials([tmp_path / "diverge"])
+    table = trial_table(frame)
+    status = dict(zip(table["lr"], table[STATUS], strict=True))
+    assert status == {1.0e-3: TERMINATED, 1.0e30: DIVERGED}, table
+    reports = frame.groupby("lr")["training_iteration"].max().to_dict()
+    assert reports == {1.0e-3: 2, 1.0e30: 1}  # the diverged trial stopped at its first report
+    assert DIVERGED in capsys.readouterr().out  # the summary printed after the run says so
+
+
+def _kill_worker_once(folder: Path, after_rows: int, killed: list[int], stop: threading.Event):
+    """Wait for a trial with ``after_rows`` reports, then SIGKILL the process that made them."""
+    while not stop.is_set():
+        for result in folder.glob("*/result.json"):
+            found = rows(result.parent)
+            if len(found) >= after_rows:
+                pid = int(found[-1]["pid"])
+                killed.append(pid)
+                os.kill(pid, signal.SIGKILL)
+                return
+        time.sleep(0.05)
+
+
+def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_path):
+    reports = 6
+    space = write_space(tmp_path, "killed-worker", budget={"samples": 480, "reports": reports},
+                        param_space={"batch_size": 8, "hidden": 8})
+    folder = tmp_path / "killed-worker"
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_worker_once, args=(folder, 2, killed, stop),
+                              daemon=True)
+    killer.start()
+    try:
+        status = main(["run", str(space), "--storage", str(tmp_path)])
+    finally:
+        stop.set()
+        killer.join(timeout=5)
+    assert status == 0 and killed, "the worker was never killed"
+    (trial,) = [p for p in folder.iterdir() if (p / "params.json").exists()]
+    found = rows(trial)
+    retried = [r for r in found if r["pid"] != killed[0]]
+    assert retried, "no report came from a new worker"
+    assert retried[0]["training_iteration"] >= 3, "the retry did not start from the checkpoint"
+    frame = load_trials([folder])
+    iterations = sorted(frame["training_iteration"])
+    assert iterations == list(range(1, reports + 1)), iterations  # each once, none lost
+    assert frame["samples_seen"].is_monotonic_increasing
+    assert frame["samples_seen"].iloc[-1] >= 480
+    table = trial_table(frame)
+    assert list(table[STATUS]) == [TERMINATED]
