@@ -3,16 +3,15 @@
 These are the only tests here that start Ray; they keep budgets tiny.
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
+from trial_files import result_rows, trial_dirs
 
 from tune_bs.experiment import RunOptions, resume_experiment, run_experiment
 from tune_bs.space import parse_space
@@ -29,15 +28,6 @@ SPACE = {
     "param_space": {"batch_size": {"type": "categorical", "choices": [8, 16]}, "hidden": 8,
                     "encoder": "fcn"},
 }
-
-
-def result_rows(trial_dir: Path) -> list[dict]:
-    lines = (trial_dir / "result.json").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def trial_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "params.json").exists())
 
 
 @pytest.fixture(scope="module")

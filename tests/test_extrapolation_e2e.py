@@ -6,7 +6,6 @@ Budgets are tiny (ItalyPowerDemand, an 8-wide FCN, reports of 100 samples).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trial_files
 import yaml
+from trial_files import trial_dirs
 
 from tune_bs.switching import Decision
 
@@ -27,16 +28,7 @@ DATASET = "ItalyPowerDemand"
 
 def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
     """The trial's reports, one per training iteration (the latest line of a repeated one)."""
-    rows: dict[int, dict[str, Any]] = {}
-    for line in (trial_dir / "result.json").read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[row["training_iteration"]] = row
-    return [rows[i] for i in sorted(rows)]
-
-
-def trial_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "params.json").exists())
+    return trial_files.result_rows(trial_dir, latest_per_iteration=True)
 
 
 def switch_after_two_reports(history, peers, settings, cache) -> Decision:

@@ -7,7 +7,6 @@
   with every iteration once in the tables.
 """
 
-import json
 import os
 import signal
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from trial_files import result_rows as rows
 
 from tune_bs.cli import main
 from tune_bs.report import load_trials, trial_table
@@ -39,11 +39,6 @@ def local_ray():
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     yield
     ray.shutdown()
-
-
-def rows(trial_dir: Path) -> list[dict]:
-    text = (trial_dir / "result.json").read_text() if (trial_dir / "result.json").exists() else ""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def write_space(tmp_path: Path, name: str, **changes) -> Path:

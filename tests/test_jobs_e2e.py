@@ -11,7 +11,6 @@ SIGKILL to its process group if anything is left). A head enables token authenti
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from trial_files import result_rows, trial_dirs
 
 pytestmark = pytest.mark.ray
 
@@ -155,10 +155,10 @@ def test_submit_wait_runs_the_search_on_the_cluster_and_writes_to_storage(ray_he
     assert "2 trials: 2 TERMINATED." in done.stdout  # the job's own log, streamed
 
     folder = storage / "jobs-e2e-smoke"
-    trials = sorted(p for p in folder.iterdir() if (p / "params.json").is_file())
+    trials = trial_dirs(folder)
     assert len(trials) == 2
     for trial in trials:
-        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        rows = result_rows(trial)
         assert len(rows) == 2  # the smoke budget: two reports
         assert rows[-1]["samples_seen"] >= rows[-1]["config"]["budget_samples"]
         assert rows[-1]["probe_acc"] > 0.5

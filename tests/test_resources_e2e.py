@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from trial_files import result_rows
 
 from tune_bs.experiment import RunOptions, run_experiment
 from tune_bs.space import parse_space
@@ -45,7 +46,7 @@ def running_interval(trial: Path) -> tuple[float, float]:
     ``timestamp`` is the wall-clock second of a report; the first report's ``time_this_iter_s``
     reaches back to when the trial began training.
     """
-    rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    rows = result_rows(trial)
     return rows[0]["timestamp"] - rows[0]["time_this_iter_s"], float(rows[-1]["timestamp"])
 
 
