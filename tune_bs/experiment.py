@@ -184,6 +184,16 @@ def _ensure_ray(address: str | None) -> None:
         raise
 
 
+def resourced_trainable(space: SearchSpace, data: TimeSeriesData) -> Any:
+    """The trial function with the data set attached once and the space's per-trial resources."""
+    from ray import tune
+
+    return tune.with_resources(
+        tune.with_parameters(train_trial, data=data),
+        {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
+    )
+
+
 def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: str,
                 options: RunOptions) -> Any:
     from ray import tune
@@ -191,10 +201,7 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
     # Every report carries a checkpoint (DESIGN §7), so Tune snapshots often; that is intended.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-    trainable = tune.with_resources(
-        tune.with_parameters(train_trial, data=data),
-        {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
-    )
+    trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
         param_space=tune_param_space(space, data),
@@ -270,10 +277,7 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
-    trainable = tune.with_resources(
-        tune.with_parameters(train_trial, data=data),
-        {"cpu": space.resources["cpu"], "gpu": space.resources["gpu"]},
-    )
+    trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
     return RunOutcome(folder.display(), space, tuner.fit())
