@@ -1,7 +1,7 @@
 """Benchmark: the extrapolation scheduler vs the fixed grid, ASHA and PBT on real data.
 
-Runs ``search_spaces/scheduler_<name>.yaml`` for every scheduler (they differ only in their
-scheduler section: the same four trials, one per starting batch size 4/8/16/32, the same
+Runs ``search_spaces/scheduler_vs_baselines.yaml`` — one experiment per entry of its
+``schedulers`` list (the same four trials, one per starting batch size 4/8/16/32, the same
 per-trial budget of ``budget.epochs`` epochs in ``budget.reports`` reports, the same parallelism)
 on GunPoint, BasicMotions and ItalyPowerDemand, with ``--seeds`` training seeds (the trial key
 ``seed``: weights, batch order, augmentations; PBT's mutations are seeded too). One local Ray
@@ -65,9 +65,11 @@ SCHEDULERS = ("extrapolation", "fifo", "asha", "pbt")
 
 def experiment_space(scheduler: str, dataset: str, seed: int, smoke: bool,
                      budget: dict[str, Any] | None = None) -> SearchSpace:
-    """``scheduler_<scheduler>.yaml`` on ``dataset`` with training seed ``seed`` (and
-    ``budget`` overriding the file's)."""
-    raw = yaml.safe_load((SPACES / f"scheduler_{scheduler}.yaml").read_text())
+    """``scheduler_vs_baselines.yaml`` with its ``scheduler`` entry on ``dataset`` with
+    training seed ``seed`` (and ``budget`` overriding the file's)."""
+    raw = yaml.safe_load((SPACES / "scheduler_vs_baselines.yaml").read_text())
+    sections = {section["name"]: section for section in raw.pop("schedulers")}
+    raw["scheduler"] = sections[scheduler]
     raw["name"] = f"{scheduler}-{dataset}-s{seed}"
     raw["dataset"] = {"name": dataset}
     raw["seed"] = seed
@@ -75,7 +77,7 @@ def experiment_space(scheduler: str, dataset: str, seed: int, smoke: bool,
     raw["budget"].update(budget or {})
     if smoke:
         raw["budget"] = {"epochs": 6, "reports": 12}
-    return parse_space(raw, source=f"scheduler_{scheduler}.yaml")
+    return parse_space(raw, source="scheduler_vs_baselines.yaml")
 
 
 def read_reports(experiment: Path) -> pd.DataFrame:

@@ -49,6 +49,8 @@ unknown strategy                       param_space.strategy ... 'magic'         
 unknown strategy among choices         param_space.strategy ... 'stratifed'              validate
 unknown scheduler                      scheduler.name ... 'hyperband'                    validate
 unknown search                         search.name ... 'bayes'                           validate
+unknown switch path                    scheduler.switch_via ... 'teleport'               validate
+explore not a flag                     scheduler.explore must be true or false ... 'yes' validate
 batch size > training set              at most the number of training series (40) ... 64 validate
 pbt batch_sizes > training set         scheduler.batch_sizes must be at most ... 128     validate
 batch size 1                           param_space.batch_size must be at least 2 ... 1   validate
@@ -261,6 +263,12 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
      ("scheduler.name must be one of", "'hyperband'")),
     ("unknown-search", _space(search={"name": "bayes"}),
      ("search.name must be one of grid, optuna, random", "'bayes'")),
+    ("unknown-switch-path",
+     _space(scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "switch_via": "teleport"}),
+     ("scheduler.switch_via must be one of inplace, restart", "'teleport'")),
+    ("explore-not-a-flag",
+     _space(scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "explore": "yes"}),
+     ("scheduler.explore must be true or false", "'yes'")),
     # --- batch sizes and alpha
     ("batch-above-training-set", _space(params={"batch_size": _grid([8, 64])}),
      ("batch_size must be at most the number of training series (40)", "batch_size=64")),

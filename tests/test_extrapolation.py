@@ -22,6 +22,7 @@ from ray.tune.schedulers import TrialScheduler
 from tune_bs import metrics as m
 from tune_bs.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
 from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
+from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -73,8 +74,12 @@ def trial(trial_id: str, batch_size: int, **config: Any) -> StubTrial:
     return StubTrial(trial_id, {**base, **config})
 
 
-def scheduler(**kw: Any) -> ExtrapolationScheduler:
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **kw))
+def scheduler(board: SwitchBoard | None = None, **kw: Any) -> ExtrapolationScheduler:
+    """Switches by restart, no exploration, stops on the first dominated report (unless given):
+    the rules in isolation; the restart-free path has its own tests."""
+    base = {"switch_via": "restart", "explore": False, "stop_confirm_reports": 1}
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **{**base, **kw}),
+                                   board=board)
     sched.set_search_properties("probe_acc", "max")
     return sched
 
@@ -133,6 +138,51 @@ def test_switches_when_the_extrapolation_says_so_and_applies_it_on_choose() -> N
     assert sched.pending("t") is None
     assert sched.choose_trial_to_run(ctl) is waiting  # then FIFO
     assert "1 switches" in sched.debug_string()
+
+
+def test_a_restart_free_switch_continues_the_trial_and_posts_the_decision() -> None:
+    board = SwitchBoard()
+    sched, ctl = scheduler(board=board, switch_via="inplace"), StubController()
+    feed(sched, ctl, trial("p64", 64), results([(30, 64)]), complete=True)
+    own = trial("t", 16)
+    decisions = []
+    for row in results([(12, 16)]):  # until the switch (the trial would report at 64 next)
+        decisions += feed(sched, ctl, own, [row])
+        if "_switch_at" in own.config:
+            break
+    assert set(decisions) == {CONTINUE}
+    assert own.config[BOARD_KEY] == BOARD_NAME  # the trainable knows where to ask
+    n = own.config["_switch_at"]
+    assert own.config["batch_size"] == 64 and n > 1  # what a restart would continue with
+    assert sched.pending("t") is None and own.status == Trial.RUNNING
+    assert board.take("t", n) == (64, 1, n)
+    assert board.take("t", n) is None  # taken once
+    feed(sched, ctl, own, results([(12, 16)])[n - 1 : n])  # the same result again
+    assert board.take("t", n) is None  # is not switched twice
+    assert "1 switches" in sched.debug_string()
+
+
+def test_the_board_drops_a_stale_decision() -> None:
+    board = SwitchBoard()
+    board.post("t", 64, 1, 5)
+    assert board.take("t", 6) is None  # decided on report 5, asked after report 6: stale
+    assert board.take("t", 5) is None  # and gone
+    board.post("t", 64, 2, 7)
+    assert board.cancel("t") and board.take("t", 7) is None
+
+
+def test_a_trial_without_peers_explores_a_second_size_without_a_restart() -> None:
+    board = SwitchBoard()
+    sched = scheduler(board=board, switch_via="inplace", explore=True)
+    ctl = StubController()
+    own = trial("t", 32)
+    for row in results([(8, 32)]):
+        assert feed(sched, ctl, own, [row]) == [CONTINUE]
+        if "_switch_at" in own.config:
+            break
+    n = own.config["_switch_at"]
+    assert n == 5  # after its first segment (segment_reports = 5)
+    assert board.take("t", n) == (64, 1, n)
 
 
 def test_peers_with_another_config_do_not_inform() -> None:
@@ -255,7 +305,8 @@ def test_a_restored_trial_follows_its_recorded_schedule(tmp_path: Path) -> None:
     def restored(known: int) -> tuple[ExtrapolationScheduler, StubController, StubTrial]:
         own = trial("t", 16)
         own.status, own.local_path, own.last_result = Trial.PENDING, folder, rows[known - 1]
-        sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), policy=_never_switch)
+        sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
+                                       policy=_never_switch)
         ctl = StubController(own)
         sched.on_trial_add(ctl, own)
         return sched, ctl, own

@@ -39,7 +39,9 @@ def switch_after_two_reports(history, peers, settings, cache) -> Decision:
     return Decision("continue", last.batch_size, last.accumulation_steps, "", n)
 
 
-def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path) -> None:
+@pytest.mark.parametrize("switch_via", ["inplace", "restart"])
+def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path, switch_via: str
+                                                            ) -> None:
     import ray
     from ray import tune
 
@@ -50,7 +52,7 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path) -> N
     from tune_bs.trainable import train_trial
 
     data = load_dataset(name=DATASET)
-    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16)),
+    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16), switch_via=switch_via),
                                        policy=switch_after_two_reports)
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
@@ -79,7 +81,15 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path) -> N
     assert samples == sorted(samples) and samples[-1] >= 500
     times = [r["time_total_s"] for r in rows]
     assert times == sorted(times)  # the trial's clock goes on across the pause
-    assert rows[-1]["config"]["batch_size"] == 16 and rows[-1]["config"]["_switch_at"] == 2
+    # Result.config: the size in force at the end (and the switch's idempotency key)
+    (result,) = grid
+    assert result.config["batch_size"] == 16 and result.config["_switch_at"] == 2
+    if switch_via == "inplace":  # one trainable process from start to end, nothing restored
+        assert {r["pid"] for r in rows} == {rows[0]["pid"]}
+        assert [r["iterations_since_restore"] for r in rows] == [1, 2, 3, 4, 5]
+    else:  # restored from the checkpoint of report 2 with the new config
+        assert rows[2]["iterations_since_restore"] == 1
+        assert rows[-1]["config"]["batch_size"] == 16 and rows[-1]["config"]["_switch_at"] == 2
 
 
 SPACE = {
@@ -151,3 +161,22 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     assert [r["switches"] for r in rows] == sorted(r["switches"] for r in rows)
     assert rows[-1]["config"]["_switch_at"] >= 5
     assert "TERMINATED" in done.stdout
+
+
+def test_the_switching_smoke_test_trains_a_trial_at_two_batch_sizes(tmp_path: Path) -> None:
+    space = Path(__file__).parents[1] / "search_spaces" / "switching.yaml"
+    done = subprocess.run(_cli("run", str(space), "--smoke-test", "--storage", str(tmp_path)),
+                          capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    trials = trial_dirs(tmp_path / "switching-smoke")
+    assert len(trials) == 2
+    switched = []
+    for trial in trials:
+        rows = result_rows(trial)
+        sizes = [r["batch_size"] for r in rows]
+        if len(set(sizes)) > 1:
+            switched.append(trial)
+            assert rows[-1]["switches"] >= 1 and ";" in rows[-1]["batch_size_schedule"]
+            assert {r["pid"] for r in rows} == {rows[0]["pid"]}  # restart-free
+    assert switched, "no trial of the smoke test trained at two batch sizes"
+    assert "batch_size_schedule" in done.stdout

@@ -122,3 +122,48 @@ def test_space_file_round_trip(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(MINIMAL))
     assert load_space(path).name == "mine"  # defaults to the file's stem
+
+
+def _comparison(**extra):
+    return {"dataset": {"name": "GunPoint"}, "search": {"name": "grid"},
+            "param_space": {"batch_size": {"type": "categorical", "choices": [4, 8]}},
+            "schedulers": [{"name": "extrapolation"}, {"name": "fifo"}, {"name": "pbt"}],
+            "name": "cmp", **extra}
+
+
+def test_a_comparison_file_expands_to_one_space_per_scheduler():
+    space = parse_space(_comparison())
+    variants = space.variants()
+    assert [v.name for v in variants] == ["cmp-extrapolation", "cmp-fifo", "cmp-pbt"]
+    assert [v.scheduler["name"] for v in variants] == ["extrapolation", "fifo", "pbt"]
+    # the same trials and budget; pbt and extrapolation get their candidate sizes
+    assert {v.trial_count() for v in variants} == {space.trial_count()}
+    assert {str(v.budget) for v in variants} == {str(space.budget)}
+    assert variants[0].scheduler["batch_sizes"] == [4, 8] == variants[2].scheduler["batch_sizes"]
+    assert all(not v.compared for v in variants)  # each runs (and resumes) as a plain space
+    assert all("schedulers" not in v.raw and v.raw["name"] == v.name for v in variants)
+    plain = parse_space({k: v for k, v in _comparison().items() if k != "schedulers"})
+    assert plain.variants() == [plain]
+
+
+@pytest.mark.parametrize("raw, message", [
+    (_comparison(scheduler={"name": "asha"}), r"either scheduler \(one experiment\) or schedulers"),
+    (_comparison(schedulers=[{"name": "fifo"}]), "schedulers must list two or more"),
+    (_comparison(schedulers=[{"name": "fifo"}, {"name": "fifo"}]), "lists a scheduler twice"),
+    (_comparison(schedulers=[{"name": "fifo"}, {"name": "hyperband"}]), "'hyperband'"),
+    (_comparison(search={"name": "optuna"}), "search 'optuna' cannot be combined with"),
+])
+def test_bad_comparison_files_are_refused(raw, message):
+    with pytest.raises(UserInputError, match=message):
+        parse_space(raw)
+
+
+def test_the_extrapolation_smoke_budget_leaves_room_for_a_switch():
+    from tune_bs.experiment import RunOptions, effective_space, smoke_budget
+
+    space = load_space(Path(__file__).parents[1] / "search_spaces" / "switching.yaml")
+    budget = smoke_budget(space)
+    assert budget == {"epochs": 60 * 8 / 20, "reports": 8}  # one segment (5) + 3 reports
+    assert effective_space(space, RunOptions(smoke_test=True)).budget == budget
+    asha = parse_space(_comparison(schedulers=[{"name": "asha"}, {"name": "fifo"}]))
+    assert smoke_budget(asha.variants()[0]) == {"samples": 2 * 2 * 8, "reports": 2}

@@ -36,7 +36,10 @@ def history(m: LargeBatchModel, pieces: list[tuple[int, int]], wall0: float = 0.
 
 
 def settings(**kw: object) -> SwitchSettings:
-    return SwitchSettings(batch_sizes=SIZES, **kw)
+    """Rules 3–8 in isolation: no exploration of uncovered sizes (rule 9, tested on its own),
+    the pause-and-restore cost prior and a stop on the first dominated report, unless given."""
+    base = {"explore": False, "switch_via": "restart", "stop_confirm_reports": 1}
+    return SwitchSettings(batch_sizes=SIZES, **{**base, **kw})
 
 
 def test_continues_during_grace() -> None:
@@ -211,3 +214,51 @@ def test_no_stop_before_the_noise_can_be_estimated() -> None:
     fast = history(FLAT, [(4, 64)])
     d = decide(slow, {"fast": Peer(fast)}, settings())
     assert d.action == "continue"
+
+
+def test_one_noisy_report_does_not_stop_a_trial_two_do() -> None:
+    peer = {"slow": Peer(history(FLAT, [(30, 256)]))}
+    lead = history(FLAT, [(12, 64)])
+    spiked = [*lead[:-1], replace(lead[-1], val_loss=lead[-1].val_loss * 2.0)]
+    assert decide(spiked, peer, settings(stop_confirm_reports=1)).action == "stop"
+    assert decide(spiked, peer, settings(stop_confirm_reports=2)).action == "continue"
+    twice = lead[:-2] + [replace(r, val_loss=r.val_loss * 2.0) for r in lead[-2:]]
+    assert decide(twice, peer, settings(stop_confirm_reports=2)).action == "stop"
+
+
+def test_a_lone_trial_explores_the_next_size_after_its_first_segment() -> None:
+    explore = settings(explore=True, switch_via="inplace")
+    alone = history(FLAT, [(5, 64)])
+    d = decide(alone, {}, explore)
+    assert (d.action, d.batch_size) == ("switch", 128) and d.reason.startswith("explore")
+    assert decide(alone[:4], {}, explore).action == "continue"  # still measuring
+    top = history(FLAT, [(5, 1024)])
+    assert decide(top, {}, explore).batch_size == 512  # nothing above: explores downwards
+    assert decide(alone, {}, settings(explore=False)).action == "continue"
+
+
+def test_no_exploration_of_a_size_a_peer_covers_even_before_it_reports() -> None:
+    explore = settings(explore=True, switch_via="inplace")
+    alone = history(FLAT, [(5, 64)])
+    waiting = {"p128": Peer((), alive=True, batch_size=128)}
+    d = decide(alone, waiting, explore)
+    assert (d.action, d.batch_size) == ("switch", 32)  # 128 is covered: the one below
+    both = {**waiting, "p32": Peer((), alive=True, batch_size=32)}
+    assert decide(alone, both, explore).action == "continue"
+    switched = history(FLAT, [(5, 64), (5, 128)])
+    assert not decide(switched, {}, explore).reason.startswith("explore")  # first segment only
+
+
+def test_exploration_must_pay_for_two_switches() -> None:
+    alone = history(FLAT, [(5, 64)])
+    expensive = settings(explore=True, switch_via="restart", switch_cost_s=1e6)
+    assert decide(alone, {}, expensive).action == "continue"
+
+
+def test_the_switch_cost_prior_follows_the_switch_path() -> None:
+    assert SwitchSettings(batch_sizes=(8,)).prior_switch_cost_s == 0.01
+    assert SwitchSettings(batch_sizes=(8,), switch_via="restart").prior_switch_cost_s == 2.0
+    given = SwitchSettings(batch_sizes=(8,), switch_via="restart", switch_cost_s=0.5)
+    assert given.prior_switch_cost_s == 0.5
+    with pytest.raises(UserInputError, match="switch_via"):
+        SwitchSettings(batch_sizes=(8,), switch_via="teleport")  # type: ignore[arg-type]

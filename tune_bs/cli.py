@@ -106,10 +106,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     space = load_space(args.space or default_space_path())
     options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
-    print(f"tune-bs: running {space.name!r} from {space.source}", flush=True)
-    outcome = run_experiment(space, storage=args.storage, name=args.name, options=options,
-                             address=args.address)
-    return _finish(outcome)
+    variants = space.variants()
+    if len(variants) == 1:
+        print(f"tune-bs: running {space.name!r} from {space.source}", flush=True)
+        return _finish(run_experiment(space, storage=args.storage, name=args.name,
+                                      options=options, address=args.address))
+    names = [v.scheduler["name"] for v in variants]
+    print(f"tune-bs: comparing schedulers {', '.join(names)} on {space.name!r} from "
+          f"{space.source}: {len(variants)} experiments with the same trials and budget",
+          flush=True)
+    statuses, outcomes = [], []
+    for i, variant in enumerate(variants, 1):
+        name = f"{args.name}-{variant.scheduler['name']}" if args.name else None
+        print(f"\ntune-bs: experiment {i}/{len(variants)}: {variant.name!r} (scheduler "
+              f"{variant.scheduler['name']})", flush=True)
+        outcome = run_experiment(variant, storage=args.storage, name=name, options=options,
+                                 address=args.address)
+        statuses.append(_finish(outcome))
+        outcomes.append(outcome)
+    return _finish_comparison(outcomes, statuses)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -188,14 +203,29 @@ def _finish(outcome) -> int:
     return EXIT_FAILED if errors and len(errors) == len(outcome.results) else EXIT_OK
 
 
+def _finish_comparison(outcomes: list, statuses: list[int]) -> int:
+    """The comparison table of a ``schedulers:`` file's experiments and the report command."""
+    from tune_bs.report import comparison_text
+
+    paths = [o.path for o in outcomes]
+    space = outcomes[0].space
+    print()
+    if all(isinstance(p, Path) for p in paths):
+        print(comparison_text(paths, metric=space.metric, mode=space.mode))
+    print("tables and plots of the comparison: tune-bs report " + " ".join(map(str, paths)))
+    return max(statuses)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from tune_bs.experiment import load_space_data
     from tune_bs.space import load_space
 
     space = load_space(args.space)
     data = load_space_data(space)
-    print(f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), scheduler "
-          f"{space.scheduler['name']}, search {space.search['name']}, metric {space.metric} "
+    schedulers = ", ".join(v.scheduler["name"] for v in space.variants())
+    kind = "schedulers (compared)" if space.compared else "scheduler"
+    print(f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), {kind} "
+          f"{schedulers}, search {space.search['name']}, metric {space.metric} "
           f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial")
     return EXIT_OK
 

@@ -26,6 +26,7 @@ from tune_bs.errors import UserInputError
 from tune_bs.schedulers import build_scheduler, logger_callbacks
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.storage import Location
+from tune_bs.switching import SwitchSettings
 from tune_bs.trainable import train_trial
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ SPACE_COPY = "tune_bs_space.yaml"
 RUN_OPTIONS = "tune_bs_run.json"
 SMOKE_REPORTS = 2
 SMOKE_TRIALS = 2
+#: Reports a smoke test of the extrapolation scheduler runs after one segment.
+SMOKE_EXTRA_REPORTS = 3
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,23 @@ class RunOutcome:
 
 
 def smoke_budget(space: SearchSpace) -> dict[str, Any]:
-    """The ``--smoke-test`` budget: two reports of two batches of the largest batch size."""
+    """The ``--smoke-test`` budget.
+
+    Two reports of two batches of the largest batch size; with the extrapolation scheduler, the
+    first ``segment_reports + SMOKE_EXTRA_REPORTS`` reports of the space's own budget (at least
+    two batches of the largest size each), so that a trial can measure one segment, switch and
+    report at its second size.
+    """
     largest = max([int(v) for v in space.values_of("batch_size")] or [16])
-    return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
+    if space.scheduler.get("name") != "extrapolation":
+        return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
+    reports = int(space.scheduler.get("segment_reports", SwitchSettings.segment_reports))
+    reports = min(reports + SMOKE_EXTRA_REPORTS, max(space.reports, SMOKE_REPORTS))
+    share = reports / space.reports
+    if "epochs" in space.budget:
+        return {"epochs": float(space.budget["epochs"]) * share, "reports": reports}
+    samples = max(round(int(space.budget["samples"]) * share), 2 * reports * largest)
+    return {"samples": samples, "reports": reports}
 
 
 def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:

@@ -11,7 +11,8 @@
    peer's loss decrease and by more than the noise floor (``stop_noise_z = 2`` × the median
    residual std of the group's curve fits) — the trial's own curve extrapolated at its measured
    throughput, lower end of the ``band_z = 2`` band — or behind a live peer at the same batch
-   size by more than the noise floor → **stop**;
+   size by more than the noise floor, on each of its last ``stop_confirm_reports`` (2)
+   reports → **stop**;
 4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
 5. judge the last switch: its new curve must fall below the extrapolation of the curve left
    behind (over the same training seconds) by ``judge_z`` standard deviations within
@@ -23,11 +24,14 @@
 8. the fastest candidate beats the current size by more than ``switch_margin`` (5 %) with a fresh
    estimate → **switch**; a deep extrapolation to a larger size → probe after ``probe_every``
    reports; either only when the expected saving over the seconds left (``budget_samples`` at
-   the measured throughput) exceeds the restart cost (twice it for a probe), measured on the
+   the measured throughput) exceeds the switch cost (twice it for a probe), measured on the
    trial's own switches (the interval around a switch less its training time, on
-   ``time_total_s`` or the ``timestamp`` clock), else its peers', else ``switch_cost_s`` (2 s);
-9. no curve at the next larger size and the relative progress per sample slowed by
-   ``probe_slowdown`` (1.4×) → **probe** it (a switch, judged by rule 5);
+   ``time_total_s`` or the ``timestamp`` clock), else its peers', else ``switch_cost_s``
+   (0.01 s restart-free, 2 s by restart);
+9. after its first segment, a neighbouring candidate size no trial of the group reports at or
+   starts at → **explore** it (a switch, judged by rule 5); later, no curve at the next larger
+   size and the relative progress per sample slowed by ``probe_slowdown`` (1.4×) → **probe**
+   it;
 10. otherwise continue.
 
 Units: samples (training series) for ``samples_seen``; loss units for ``val_loss``; seconds of
@@ -42,7 +46,15 @@ the report that ends a trial's budget (a switch there would change nothing).
 How a decision reaches the trial:
 
 - **continue** → ``CONTINUE``; **stop** → ``STOP``.
-- **switch** → ``PAUSE``, and the decision is kept until
+- **switch**, restart-free (``switch_via: inplace``, the default) → the decision is posted to
+  the switch board (:mod:`tune_bs.switch_board`, a named Ray actor) and written into the
+  trial's config (``batch_size``, ``accumulation_steps``, ``_switch_at``), and the result gets
+  ``CONTINUE``: the trainable, whose ``tune.report`` returns only after this decision, takes it
+  from the board and trains on at the new size — no pause, no restore. The trainable records
+  the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
+  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. When the
+  board cannot be reached, the switch falls back to a restart.
+- **switch** by restart (``switch_via: restart``) → ``PAUSE``, and the decision is kept until
   :meth:`~ExtrapolationScheduler.choose_trial_to_run` hands that paused trial out (before FIFO's
   pending trials) after ``trial.set_config`` with the new ``batch_size``, ``accumulation_steps``
   and ``_switch_at`` = the report index of the decision. The trainable restores its checkpoint
@@ -104,6 +116,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from tune_bs import metrics as m
+from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, SwitchBoard, board_actor
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 
 if TYPE_CHECKING:
@@ -111,8 +124,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Trial-config key: the report index of the last switch applied to the trial (idempotency key).
-SWITCH_AT = "_switch_at"
 RESULT_FILE = "result.json"
 #: Config keys that do not separate peers (see the module docstring).
 NOT_GROUPING = frozenset({m.BATCH_SIZE, m.ACCUMULATION_STEPS, "seed"})
@@ -135,6 +146,9 @@ class ExtrapolationScheduler(FIFOScheduler):
         curve_metric: the reported value whose curve is fitted; ``val_loss`` (DESIGN §4: the
             only loss comparable across batch sizes).
         policy: the decision function (``decide``); tests pass a scripted one.
+        board: where restart-free switches are posted (``settings.switch_via == "inplace"``):
+            ``None`` for the named Ray actor of :mod:`tune_bs.switch_board` (created on the
+            first switch); tests pass a plain :class:`~tune_bs.switch_board.SwitchBoard`.
     """
 
     _supports_buffered_results = False
@@ -146,6 +160,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         mode: str | None = None,
         curve_metric: str = m.VAL_LOSS,
         policy: Policy = decide,
+        board: Any = None,
     ) -> None:
         super().__init__()
         if mode not in (None, "min", "max"):
@@ -155,6 +170,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._mode = mode
         self._curve_metric = curve_metric
         self._policy = policy
+        self._board = board
         self._cache = FitCache()
         self._trials: dict[str, Trial] = {}
         self._raw: dict[str, list[Report]] = {}  # as reported (time_total_s)
@@ -173,8 +189,9 @@ class ExtrapolationScheduler(FIFOScheduler):
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a pickled copy (``tuner.pkl``) starts empty and rebuilds from disk."""
         state = self.__dict__.copy()
-        state.update(_cache=FitCache(), _trials={}, _raw={}, _histories={}, _finished=set(),
-                     _pending={}, _restored=[], _startups={}, _recorded={}, _counts=Counter())
+        state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
+                     _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
+                     _counts=Counter())
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -187,6 +204,10 @@ class ExtrapolationScheduler(FIFOScheduler):
     # --- bookkeeping --------------------------------------------------------------------------
     def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
         self._trials[trial.trial_id] = trial
+        if self._inplace:
+            self._open_board()  # before any trial starts and looks for it
+            if trial.config.get(BOARD_KEY) != BOARD_NAME:
+                trial.set_config({**trial.config, BOARD_KEY: BOARD_NAME})
         self._raw[trial.trial_id] = self._history_on_disk(trial)
         history = self._sync(trial.trial_id)
         if trial.status in (Trial.TERMINATED, Trial.ERROR):
@@ -225,11 +246,14 @@ class ExtrapolationScheduler(FIFOScheduler):
                         decision.report_index, decision.reason)
             return TrialScheduler.STOP
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            self._pending[trial.trial_id] = decision
             self._counts["switches"] += 1
             logger.info("trial %s switches to batch size %d x %d after report %d: %s",
                         trial.trial_id, decision.batch_size, decision.accumulation_steps,
                         decision.report_index, decision.reason)
+            if self._inplace and self._post(trial, decision):
+                self._apply(trial, decision)  # the config a restart would continue with
+                return TrialScheduler.CONTINUE
+            self._pending[trial.trial_id] = decision
             return TrialScheduler.PAUSE
         return TrialScheduler.CONTINUE
 
@@ -251,6 +275,36 @@ class ExtrapolationScheduler(FIFOScheduler):
         )
 
     # --- helpers ------------------------------------------------------------------------------
+    @property
+    def _inplace(self) -> bool:
+        return self._settings.switch_via == "inplace"
+
+    def _open_board(self) -> None:
+        """Create the board actor (once, and only inside a running Ray: never start one)."""
+        import ray
+
+        if self._board is None and ray.is_initialized():
+            self._board = board_actor()
+
+    def _post(self, trial: Trial, decision: Decision) -> bool:
+        """Put a restart-free switch on the board (blocking: it is there before the trial's
+        ``tune.report`` returns). False when the board cannot be reached (then: pause)."""
+        args = (trial.trial_id, decision.batch_size, decision.accumulation_steps,
+                decision.report_index)
+        import ray
+
+        try:
+            if isinstance(self._board, SwitchBoard):
+                return self._board.post(*args)
+            self._open_board()
+            if self._board is None:
+                raise RuntimeError("Ray is not initialised")
+            return bool(ray.get(self._board.post.remote(*args), timeout=30))
+        except Exception as exc:  # any failure falls back to a restart
+            logger.warning("switch board unreachable (%s); trial %s switches by a restart.",
+                           exc, trial.trial_id)
+            return False
+
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
         return self._pending.get(trial_id)
@@ -315,13 +369,14 @@ class ExtrapolationScheduler(FIFOScheduler):
         return json.dumps(config, sort_keys=True, default=str)
 
     def _peers(self, trial: Trial) -> dict[str, Peer]:
+        """The trial's group (trials yet to report included: they show the size they start at)."""
         group = self._group(trial)
         return {
-            trial_id: Peer(tuple(self._histories[trial_id]), trial_id not in self._finished
-                           and other.status != Trial.ERROR)
+            trial_id: Peer(tuple(self._histories.get(trial_id, ())),
+                           trial_id not in self._finished and other.status != Trial.ERROR,
+                           _start_size(other.config))
             for trial_id, other in self._trials.items()
-            if trial_id != trial.trial_id and self._histories.get(trial_id)
-            and self._group(other) == group
+            if trial_id != trial.trial_id and self._group(other) == group
         }
 
     def _decide(self, trial: Trial) -> Decision:
@@ -404,6 +459,14 @@ class ExtrapolationScheduler(FIFOScheduler):
                 break
             history.append(by_iteration[iteration])
         return history
+
+
+def _start_size(config: Mapping[str, Any]) -> int | None:
+    """The effective batch size a trial's config sets (``batch_size × accumulation_steps``)."""
+    try:
+        return int(config[m.BATCH_SIZE]) * int(config.get(m.ACCUMULATION_STEPS, 1))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _budget(config: Mapping[str, Any]) -> float | None:

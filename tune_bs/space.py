@@ -13,6 +13,8 @@ required)::
     seed: 0                       # seed of the search algorithm
     budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial
     scheduler: {name: asha, grace_period: 2, reduction_factor: 2}
+    # or, to compare schedulers on the same trials and budget, one experiment each
+    # (named <name>-<scheduler>): schedulers: [{name: extrapolation}, {name: fifo}, ...]
     search: {name: random}        # random | grid | optuna
     resources: {cpu: 1, gpu: 0}   # per trial; fractions allowed
     param_space:                  # trial config; a scalar is a constant
@@ -45,6 +47,7 @@ from tune_bs.training import TrainSettings
 from tune_bs.weights import LATE as WEIGHT_LATE
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
+                  "schedulers",
                   "budget", "scheduler", "search", "resources", "param_space")
 DATASET_KEYS = ("name", "path", "normalise", "val_fraction", "seed", "variable_length", "length",
                 "n_series", "n_channels", "n_modes", "imbalance", "noise", "separation")
@@ -60,10 +63,12 @@ SCHEDULER_OPTIONS = {
 _SCHEDULER_INTS = {"grace_period": 1, "reduction_factor": 2, "brackets": 1,
                    "perturbation_interval": 1, "burn_in_period": 0, "grace_reports": 1,
                    "segment_reports": 5, "probe_every": 1, "tabu_reports": 1, "judge_window": 5,
-                   "min_alive": 1, "max_loader_batch_size": 2}
+                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1}
 _SCHEDULER_FRACTIONS = {"quantile_fraction": 0.5, "resample_probability": 1.0,
                         "plausible_weight": 1.0}
 _SCHEDULER_ACTIONS = ("loader", "accumulation")
+_SCHEDULER_SWITCH_PATHS = ("inplace", "restart")
+_SCHEDULER_FLAGS = ("explore",)
 SEARCH_OPTIONS = {"random": (), "grid": (), "optuna": ("max_concurrent",)}
 RESOURCE_KEYS = ("cpu", "gpu")
 SPEC_KEYS = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "log", "step"),
@@ -121,6 +126,24 @@ class SearchSpace:
         if "samples" in self.budget:
             return int(self.budget["samples"])
         return round(float(self.budget["epochs"]) * n_train)
+
+    @property
+    def compared(self) -> tuple[dict[str, Any], ...]:
+        """The scheduler sections of a comparison file (``schedulers:``); empty otherwise."""
+        sections = self.raw.get("schedulers")
+        return tuple(sections) if isinstance(sections, list) else ()
+
+    def variants(self) -> list[SearchSpace]:
+        """One search space per compared scheduler (named ``<name>-<scheduler>``, the same
+        trials, budget and seeds), or ``[self]`` for a plain file."""
+        if not self.compared:
+            return [self]
+        base = {k: v for k, v in self.raw.items() if k != "schedulers"}
+        return [
+            parse_space({**base, "name": f"{self.name}-{section['name']}", "scheduler": section},
+                        source=self.source)
+            for section in self.compared
+        ]
 
     def trial_count(self) -> int:
         """Trials the search runs: ``num_samples``, times the grid's size for grid search."""
@@ -258,6 +281,27 @@ def _check_param_values(key: str, spec: Any) -> None:
 
 
 # --- the scheduler section -------------------------------------------------------------------
+def _check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``schedulers`` list of a comparison file (two or more scheduler sections, no
+    ``scheduler`` beside it); ``[]`` when absent."""
+    if "schedulers" not in raw:
+        return []
+    sections = raw["schedulers"]
+    if "scheduler" in raw:
+        raise UserInputError("give either scheduler (one experiment) or schedulers (a comparison), "
+                             "not both; remove one of them.")
+    if not isinstance(sections, list) or len(sections) < 2:
+        raise UserInputError(
+            f"schedulers must list two or more scheduler sections, but got schedulers={sections!r}"
+            "; write e.g. schedulers: [{name: extrapolation}, {name: asha}]."
+        )
+    names = [_mapping(f"schedulers[{i}]", s).get("name") for i, s in enumerate(sections)]
+    if len(set(names)) != len(names):
+        raise UserInputError(f"schedulers lists a scheduler twice, in {names}; each experiment is "
+                             "named after its scheduler, so list each once.")
+    return [dict(s) for s in sections]
+
+
 def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
     """Check the scheduler's name, keys and option values (one line per problem)."""
     name = scheduler.get("name")
@@ -283,6 +327,13 @@ def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
         elif key == "action":
             if value not in _SCHEDULER_ACTIONS:
                 raise unknown_name(where, value, _SCHEDULER_ACTIONS)
+        elif key == "switch_via":
+            if value not in _SCHEDULER_SWITCH_PATHS:
+                raise unknown_name(where, value, _SCHEDULER_SWITCH_PATHS)
+        elif key in _SCHEDULER_FLAGS:
+            if not isinstance(value, bool):
+                raise UserInputError(f"{where} must be true or false, but got {where}={value!r}; "
+                                     "write true or false.")
         elif key == "batch_sizes":
             if not isinstance(value, list) or len(value) < 2:
                 raise UserInputError(
@@ -387,7 +438,9 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     for key in budget:
         _number(f"budget.{key}", budget[key], integer=key != "epochs", minimum=0, exclusive=True)
 
-    scheduler = _check_scheduler(_mapping("scheduler", raw.get("scheduler", {"name": "fifo"})))
+    compared = _check_compared(raw)
+    scheduler = _check_scheduler(
+        _mapping("scheduler", compared[0] if compared else raw.get("scheduler", {"name": "fifo"})))
 
     search = _mapping("search", raw.get("search", {"name": "random"}))
     if search.get("name") not in SEARCH_OPTIONS:
@@ -419,7 +472,9 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             )
         _check_param_values(key, spec)
         param_space[key] = spec
-    if search["name"] == "optuna" and scheduler["name"] == "pbt":
+    for section in compared[1:]:
+        _scheduler_batch_sizes(_check_scheduler(section), param_space)
+    if search["name"] == "optuna" and "pbt" in {scheduler["name"], *(c["name"] for c in compared)}:
         raise UserInputError(
             "search 'optuna' cannot be combined with scheduler 'pbt' (PBT picks and mutates the "
             "configurations itself, and Ray Tune refuses a search algorithm beside it); use "

@@ -28,9 +28,10 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    deviation of the current-segment curve fits of the trial and its peers (the ``val_loss`` noise
    between reports; ``inf``, so no stop, while none can be fitted): a gap within the noise never
    stops a trial. Stop when ``min_alive`` live peers dominate it; also stop when a live peer at
-   the same batch size is ahead by more than ``floor`` (a duplicate). Rationale: any trial can
-   switch to any size, so a trial behind at equal compute stays behind — its extrapolated final
-   value is worse.
+   the same batch size is ahead by more than ``floor`` (a duplicate). Either must hold on the
+   last ``stop_confirm_reports`` (default 2) consecutive reports (peers as of each): one noisy
+   ``val_loss`` never stops a trial. Rationale: any trial can switch to any size, so a trial
+   behind at equal compute stays behind — its extrapolated final value is worse.
 4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
    ``continue``.
 5. **Judge the last switch** (its first ``2·segment_reports`` reports, unless it was itself a
@@ -41,7 +42,8 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    no verdict after ``2·segment_reports`` reports, → ``switch`` back. A size switched back from
    is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert (the verdict feeds
    later decisions).
-6. **No curve.** The current segment's curve is refused (noise, too flat) → ``continue``.
+6. **No curve.** The current segment's curve is refused (noise, too flat) → ``continue``
+   (unless rule 9 explores).
 7. **Speeds.** Level ``L`` = the segment's fitted loss at the last report. For each candidate
    ``B``: loss decrease per second at ``L`` = rate of a fitted curve at ``B`` at level ``L``
    (loss per sample, :meth:`CurveFit.rate_at`; curves at one batch size share one autonomous law
@@ -61,9 +63,16 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    elapsed seconds when the budget is unknown); the restart cost = the median over the trial's
    own switches of the interval straddling the switch less its training time (on ``time_s`` or,
    when larger, ``wall_time``), else the same over its peers' switches, else ``switch_cost_s``
-   (default 2 s, measured on local Ray). Extrapolating a curve far below its range ignores
-   the growth of the gradient-noise scale, hence the caution, and smaller batches need evidence.
-9. **Explore upwards.** The next larger candidate has no usable curve and the current curve's
+   (default by ``switch_via``: ``INPLACE_SWITCH_COST_S`` = 0.01 s for the restart-free path,
+   ``RESTART_SWITCH_COST_S`` = 2 s for pause-and-restore; measured on local Ray).
+   Extrapolating a curve far below its range ignores the growth of the gradient-noise scale,
+   hence the caution, and smaller batches need evidence.
+9. **Explore.** (``explore``, default on) During the trial's first segment, the nearest
+   candidate above its size (else below) that no trial of the group has reported at or starts
+   at → ``switch`` to it (a probe, judged by rule 5), when ``switch_margin·H`` exceeds two
+   restart costs; also when the current curve cannot be fitted. This is how a trial without
+   peers at other sizes (e.g. one of a random search over ``lr``) tries several loaders early.
+   Otherwise, the next larger candidate has no usable curve and the current curve's
    relative progress per sample ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default
    1.4×) since the segment began (under the empirical model of large-batch training, McCandlish
    et al. 2018, that is the growth of ``B + B_noise``) → probe it after ``probe_every`` reports,
@@ -96,6 +105,11 @@ from tune_bs.curves import CurveFit, CurveFitError, fit_curve
 from tune_bs.errors import UserInputError
 
 Action = Literal["continue", "switch", "stop"]
+#: Seconds a restart-free switch is assumed to cost until one is measured: 0.002–0.005 s measured
+#: by ``benchmarks/scheduler_overhead.py`` (one actor call, a new loader batch size), rounded up.
+INPLACE_SWITCH_COST_S = 0.01
+#: Seconds a switch by pause and checkpoint restore is assumed to cost (local Ray, actor reuse).
+RESTART_SWITCH_COST_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,10 +139,19 @@ class Report:
 
 @dataclass(frozen=True)
 class Peer:
-    """Another trial of the population: its reports and whether it is still running."""
+    """Another trial of the population: its reports, whether it is still running, and the
+    batch size it starts at (``batch_size``: what a peer that has not reported yet will
+    measure; rule 9 does not explore a size a peer covers)."""
 
     reports: Sequence[Report]
     alive: bool = True
+    batch_size: int | None = None
+
+    @property
+    def effective_sizes(self) -> set[int]:
+        """Effective batch sizes this peer has reported at or is about to measure."""
+        sizes = {r.effective_batch_size for r in self.reports}
+        return sizes | ({self.batch_size} if self.batch_size is not None else set())
 
 
 @dataclass(frozen=True)
@@ -175,7 +198,18 @@ class SwitchSettings:
     min_alive: int = 1  # dominating live peers needed to stop a trial
     band_z: float = 2.0  # width of the extrapolation band used for stopping
     stop_noise_z: float = 2.0  # noise floor of the stop margin, in val_loss noise stds
-    switch_cost_s: float = 2.0  # restart seconds of a switch until one is measured
+    stop_confirm_reports: int = 2  # consecutive reports a trial must be dominated to stop
+    explore: bool = True  # probe an uncovered neighbouring size after the first segment
+    switch_via: Literal["inplace", "restart"] = "inplace"  # how the scheduler carries it out
+    switch_cost_s: float | None = None  # seconds of a switch until one is measured (None:
+    # the path's default, INPLACE_SWITCH_COST_S or RESTART_SWITCH_COST_S)
+
+    @property
+    def prior_switch_cost_s(self) -> float:
+        """Seconds a switch is assumed to cost before one is measured."""
+        if self.switch_cost_s is not None:
+            return self.switch_cost_s
+        return INPLACE_SWITCH_COST_S if self.switch_via == "inplace" else RESTART_SWITCH_COST_S
 
     def __post_init__(self) -> None:
         sizes = tuple(sorted({int(b) for b in self.batch_sizes}))
@@ -195,11 +229,19 @@ class SwitchSettings:
                 f"grace_reports at least 1, but got {self.segment_reports=}, "
                 f"{self.grace_reports=}."
             )
-        if self.min_alive < 1:
-            raise UserInputError(f"min_alive must be at least 1, but got {self.min_alive=}.")
+        if self.min_alive < 1 or self.stop_confirm_reports < 1:
+            raise UserInputError(
+                "min_alive and stop_confirm_reports must be at least 1, but got "
+                f"{self.min_alive=}, {self.stop_confirm_reports=}."
+            )
+        if self.switch_via not in ("inplace", "restart"):
+            raise UserInputError(
+                "switch_via must be 'inplace' or 'restart', but got "
+                f"switch_via={self.switch_via!r}."
+            )
         nonnegative = ("switch_margin", "stop_margin", "fresh_depth", "stop_horizon")
         for name in (*nonnegative, "stop_noise_z", "switch_cost_s"):
-            if getattr(self, name) < 0:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise UserInputError(f"{name} must be non-negative, but got {getattr(self, name)}.")
 
 
@@ -263,7 +305,7 @@ def decide(
     current_fit = _fit(current, cache, settings)
 
     stop_reason = _dominated(history, current, current_fit, peers, settings, cache)
-    if stop_reason:
+    if stop_reason and _dominated_before(history, peers, settings, cache):
         return Decision("stop", last.batch_size, last.accumulation_steps, stop_reason, n)
     if len(current.reports) < settings.segment_reports:
         return _with(keep, f"measuring batch size {current.effective}")
@@ -288,12 +330,18 @@ def decide(
             return Decision("switch", *back, reason, n)
         if verdict == "pending":
             return _with(keep, f"judging the switch to {current.effective}")
+    cost = _restart_cost(history, peers, thr, settings, cache)
+    horizon = _horizon(history, current, thr)
+    explore = _explore_target(segments, peers, settings, tabu)
+    if explore and settings.switch_margin * horizon <= 2.0 * cost:
+        explore = None  # not worth two switches (there and maybe back)
     if current_fit is None:
+        if explore:
+            reason = f"explore: no trial of the group has measured batch size {explore}"
+            return _switch_or_yield(explore, reason, history, current_fit, peers, settings, cache)
         return _with(keep, f"curve at batch size {current.effective} not fitted; keeping it")
 
     level = float(current_fit.predict(current.reports[-1].samples_seen - current.anchor_samples))
-    cost = _restart_cost(history, peers, thr, settings, cache)
-    horizon = _horizon(history, current, thr)
     speeds = _speeds(level, history, peers, thr, cache, settings, tabu)
     own = current_fit.rate_at(level) * _throughput(thr, current.loader)
     candidates = {b: s for b, s in speeds.items() if b != current.effective and b not in tabu}
@@ -322,6 +370,9 @@ def decide(
                     f"{restarts:g} restart(s) of {cost:.3g}s"
                 )
                 return _switch_or_yield(best, reason, history, current_fit, peers, settings, cache)
+    if explore:
+        reason = f"explore: no trial of the group has measured batch size {explore}"
+        return _switch_or_yield(explore, reason, history, current_fit, peers, settings, cache)
     larger = [b for b in settings.batch_sizes if b > current.effective]
     if (
         larger
@@ -337,6 +388,26 @@ def decide(
         )
         return _switch_or_yield(larger[0], reason, history, current_fit, peers, settings, cache)
     return _with(keep, f"batch size {current.effective} is the fastest known at {level:.4g}")
+
+
+def _explore_target(
+    segments: Sequence[_Segment],
+    peers: Mapping[str, Peer],
+    settings: SwitchSettings,
+    tabu: set[int],
+) -> int | None:
+    """Rule 9's exploration: during the trial's first segment, the nearest candidate size above
+    (else below) its own that neither it nor any peer has reported at or starts at."""
+    if not settings.explore or len(segments) != 1:
+        return None
+    current = segments[0].effective
+    covered = {current}.union(*(p.effective_sizes for p in peers.values()))
+    above = [b for b in settings.batch_sizes if b > current]
+    below = [b for b in settings.batch_sizes if b < current]
+    for b in (above[:1] + below[-1:]):
+        if b not in covered and b not in tabu:
+            return b
+    return None
 
 
 def _switch_or_yield(
@@ -371,7 +442,8 @@ def _as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pe
     if now is None:
         return dict(peers)
     return {
-        key: Peer([r for r in p.reports if r.wall_time is None or r.wall_time <= now], p.alive)
+        key: Peer([r for r in p.reports if r.wall_time is None or r.wall_time <= now], p.alive,
+                  p.batch_size)
         for key, p in peers.items()
     }
 
@@ -597,12 +669,12 @@ def _restart_cost(
     cache: FitCache,
 ) -> float:
     """Seconds one switch costs this trial: the median measured over its own switches, else
-    over its peers' switches, else ``settings.switch_cost_s``."""
+    over its peers' switches, else ``settings.prior_switch_cost_s``."""
     own = _switch_excess(history, thr, cache)
     if own:
         return float(np.median(own))
     pooled = [c for p in peers.values() if p.reports for c in _switch_excess(p.reports, thr, cache)]
-    return float(np.median(pooled)) if pooled else settings.switch_cost_s
+    return float(np.median(pooled)) if pooled else settings.prior_switch_cost_s
 
 
 def _horizon(
@@ -761,6 +833,25 @@ def _dominated(
     if dominated_by and len(dominated_by) >= settings.min_alive:
         return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
     return ""
+
+
+def _dominated_before(
+    history: Sequence[Report],
+    peers: Mapping[str, Peer],
+    settings: SwitchSettings,
+    cache: FitCache,
+) -> bool:
+    """Rule 3 also held on each of the ``stop_confirm_reports − 1`` reports before the last
+    (peers as of each; a report within the grace period does not confirm)."""
+    for back in range(1, settings.stop_confirm_reports):
+        before = history[: len(history) - back]
+        if len(before) < settings.grace_reports:
+            return False
+        segment = _segments(before, cache)[-1]
+        fit = _fit(segment, cache, settings)
+        if not _dominated(before, segment, fit, _as_of(before, peers), settings, cache):
+            return False
+    return True
 
 
 def _taken_by_leader(

@@ -5,8 +5,11 @@ Protocol with Tune and the schedulers (DESIGN §7):
 - The data set arrives once through ``tune.with_parameters`` (object store), never reloaded
   per trial.
 - On (re)start the trainer restores from ``tune.get_checkpoint()``; then ``config["batch_size"]``
-  and ``config["accumulation_steps"]`` are applied. A scheduler switches a trial's batch size by
-  pausing it and changing those keys: the change is recorded in the trial's schedule
+  and ``config["accumulation_steps"]`` are applied. A scheduler switches a trial's batch size
+  either by pausing it and changing those keys, or without a restart: when the config names a
+  switch board (``_switch_board``, set by the extrapolation scheduler), the trainable asks it
+  after every report for a switch decided on that report and applies it at once
+  (:mod:`tune_bs.switch_board`). Either way the change is recorded in the trial's schedule
   (``batch_size_schedule``, ``switches``), which lives in the checkpoint, so a killed and resumed
   experiment keeps it.
 - Every report carries a checkpoint, so a trial resumed after a pause repeats no work
@@ -33,6 +36,7 @@ import torch
 
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
+from tune_bs.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
 from tune_bs.training import ContrastiveTrainer, TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -88,7 +92,18 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
             (Path(folder) / STATE_FILE).write_bytes(state)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    run_to_budget(trainer, report)
+    poll = None
+    if config.get(BOARD_KEY):
+        client = BoardClient(str(config[BOARD_KEY]), tune.get_context().get_trial_id())
+
+        def poll(reports: int) -> Switch | None:
+            switch = client.take(reports)
+            if switch is not None:  # later results (and Result.config) show the size in force
+                config.update({"batch_size": switch[0], "accumulation_steps": switch[1],
+                               SWITCH_AT: switch[2]})
+            return switch
+
+    run_to_budget(trainer, report, poll=poll)
 
 
 def _serialise(trainer: ContrastiveTrainer) -> bytes:
@@ -111,11 +126,15 @@ def run_to_budget(
     trainer: ContrastiveTrainer,
     report: Callable[[dict[str, Any], bytes], None],
     min_batch_size: int = MIN_OOM_BATCH_SIZE,
+    poll: Callable[[int], Switch | None] | None = None,
 ) -> None:
     """Train to the samples budget, calling ``report(metrics, serialised_state)`` each interval.
 
     Rules:
 
+    - After each report, ``poll(reports so far)`` may return a restart-free switch
+      ``(batch_size, accumulation_steps, report_index)`` decided on that report: training goes on
+      at that size (recorded in the schedule, as a config change would be).
     - NaN/inf training loss: the report says ``diverged=True`` and training ends.
     - Out of memory: the trainer goes back to the state of its last report (or its start), halves
       its batch size (recorded in the schedule, counted in ``oom_backoffs``) and goes on; below
@@ -153,3 +172,6 @@ def run_to_budget(
             logger.warning("trial diverged (training loss is %s at %d samples); it stops here and "
                            "is marked diverged.", train_loss, trainer.samples_seen)
             return
+        switch = poll(trainer.reports) if poll is not None and not trainer.finished else None
+        if switch is not None and trainer.apply_config(switch[0], switch[1]):
+            last_state = _serialise(trainer)  # an out-of-memory back-off returns to this size

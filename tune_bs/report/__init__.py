@@ -18,13 +18,14 @@ from tune_bs.report.plots import (
 )
 from tune_bs.report.references import PUBLISHED, reference
 from tune_bs.report.tables import comparison_table, display_comparison, trial_table
-from tune_bs.report.writer import ReportPaths, summary_text, write_report
+from tune_bs.report.writer import ReportPaths, comparison_text, summary_text, write_report
 
 __all__ = [
     "FORMATS",
     "PUBLISHED",
     "ReportPaths",
     "comparison_table",
+    "comparison_text",
     "display_comparison",
     "load_trials",
     "parse_schedule",

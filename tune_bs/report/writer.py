@@ -140,6 +140,18 @@ def summary_text(experiment_dir: Path | str, metric: str = m.PROBE_ACC, mode: st
     return f"{render(trials[columns], 'markdown')}{status_line(trials)}\nresults: {experiment_dir}"
 
 
+def comparison_text(experiment_dirs: Sequence[Path], metric: str = m.PROBE_ACC,
+                    mode: str = "max") -> str:
+    """The comparison table (one row per data set × strategy × scheduler × encoder) of several
+    experiments, in markdown; the one-line explanation when none has results."""
+    try:
+        frame = load_trials([Path(d) for d in experiment_dirs])
+        table = comparison_table(frame, metric=metric, mode=mode)
+    except UserInputError as error:
+        return str(error)
+    return render(display_comparison(table), "markdown")
+
+
 def status_line(trials: pd.DataFrame) -> str:
     """``"4 trials: 3 TERMINATED, 1 UNFINISHED (run `tune-bs resume` to finish)."``"""
     counts = trials[STATUS].value_counts()
