@@ -181,6 +181,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._startups: dict[str, float] = {}
         self._recorded: dict[str, list[tuple[int, int]]] = {}
         self._counts: Counter[str] = Counter()
+        self._groups: dict[str, str] = {}
 
     @property
     def settings(self) -> SwitchSettings:
@@ -191,7 +192,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         state = self.__dict__.copy()
         state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
                      _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
-                     _counts=Counter())
+                     _counts=Counter(), _groups={})
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -364,9 +365,14 @@ class ExtrapolationScheduler(FIFOScheduler):
         return history
 
     def _group(self, trial: Trial) -> str:
-        config = {k: v for k, v in trial.config.items()
-                  if k not in NOT_GROUPING and not str(k).startswith("_")}
-        return json.dumps(config, sort_keys=True, default=str)
+        """The trial's config without the keys that do not separate peers (memoised: a switch
+        changes only such keys)."""
+        group = self._groups.get(trial.trial_id)
+        if group is None:
+            config = {k: v for k, v in trial.config.items()
+                      if k not in NOT_GROUPING and not str(k).startswith("_")}
+            group = self._groups[trial.trial_id] = json.dumps(config, sort_keys=True, default=str)
+        return group
 
     def _peers(self, trial: Trial) -> dict[str, Peer]:
         """The trial's group (trials yet to report included: they show the size they start at)."""

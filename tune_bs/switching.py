@@ -147,11 +147,6 @@ class Peer:
     alive: bool = True
     batch_size: int | None = None
 
-    @property
-    def effective_sizes(self) -> set[int]:
-        """Effective batch sizes this peer has reported at or is about to measure."""
-        sizes = {r.effective_batch_size for r in self.reports}
-        return sizes | ({self.batch_size} if self.batch_size is not None else set())
 
 
 @dataclass(frozen=True)
@@ -332,7 +327,7 @@ def decide(
             return _with(keep, f"judging the switch to {current.effective}")
     cost = _restart_cost(history, peers, thr, settings, cache)
     horizon = _horizon(history, current, thr)
-    explore = _explore_target(segments, peers, settings, tabu)
+    explore = _explore_target(segments, peers, settings, tabu, cache)
     if explore and settings.switch_margin * horizon <= 2.0 * cost:
         explore = None  # not worth two switches (there and maybe back)
     if current_fit is None:
@@ -395,13 +390,19 @@ def _explore_target(
     peers: Mapping[str, Peer],
     settings: SwitchSettings,
     tabu: set[int],
+    cache: FitCache,
 ) -> int | None:
     """Rule 9's exploration: during the trial's first segment, the nearest candidate size above
     (else below) its own that neither it nor any peer has reported at or starts at."""
     if not settings.explore or len(segments) != 1:
         return None
     current = segments[0].effective
-    covered = {current}.union(*(p.effective_sizes for p in peers.values()))
+    covered = {current}
+    for peer in peers.values():
+        if peer.batch_size is not None:
+            covered.add(peer.batch_size)
+        if peer.reports:
+            covered.update(seg.effective for seg in _segments(peer.reports, cache))
     above = [b for b in settings.batch_sizes if b > current]
     below = [b for b in settings.batch_sizes if b < current]
     for b in (above[:1] + below[-1:]):
@@ -441,11 +442,14 @@ def _as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pe
     now = history[-1].wall_time
     if now is None:
         return dict(peers)
-    return {
-        key: Peer([r for r in p.reports if r.wall_time is None or r.wall_time <= now], p.alive,
-                  p.batch_size)
-        for key, p in peers.items()
-    }
+    out = {}
+    for key, p in peers.items():
+        reports = p.reports
+        k = len(reports)  # a trial's reports come in clock order: only its last ones can be later
+        while k and reports[k - 1].wall_time is not None and reports[k - 1].wall_time > now:
+            k -= 1
+        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size)
+    return out
 
 
 def _segments(history: Sequence[Report], cache: FitCache | None = None) -> list[_Segment]:
@@ -505,18 +509,18 @@ def _throughputs(
         key = ("thr", len(reports), reports[0], reports[-1]) if reports else None
         samples = cache.get(key) if cache is not None and key else None
         if samples is None:
-            samples = []
+            samples = {}
             for prev, cur in itertools.pairwise(reports):
                 loader = (cur.batch_size, cur.accumulation_steps)
                 if loader != (prev.batch_size, prev.accumulation_steps):
                     continue
                 if cur.time_s > prev.time_s:
                     rate = (cur.samples_seen - prev.samples_seen) / (cur.time_s - prev.time_s)
-                    samples.append((loader, rate))
+                    samples.setdefault(loader, []).append(rate)
             if cache is not None and key:
                 cache[key] = samples
-        for loader, rate in samples:
-            rates.setdefault(loader, []).append(rate)
+        for loader, values in samples.items():
+            rates.setdefault(loader, []).extend(values)
     out = {key: float(np.median(v)) for key, v in rates.items()}
     if cache is not None:
         cache[keys] = out
