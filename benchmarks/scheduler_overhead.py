@@ -34,13 +34,12 @@ Two measurements:
    without a switch. The clock is the driver's arrival time of each result (a Tune callback;
    Ray's ``timestamp`` has whole seconds only); the same on ``time_total_s`` (the trial's own
    clock, which misses the time a paused trial waits) is shown alongside. One experiment per
-   switch path: ``"inplace"`` and ``"restart"`` when ``ExtrapolationScheduler`` accepts
-   ``switch_via`` (a keyword or a field of its settings), else the current behaviour (pause,
-   ``set_config``, restore: ``restart``). Also printed: how many scripted switches the rows
-   show (an ``inplace`` run that shows none is measured again with the switch board created
-   before the fit, with a warning), the median interval without a switch, and the driver's
-   round trip to the switch-board actor. Printed last: ``switch_cost_s[<path>]=<median excess
-   seconds>`` (negative values: a cost below the noise of the report intervals).
+   switch path (``SwitchSettings.switch_via``): ``"inplace"`` (the trial takes the switch from
+   the switch-board actor and trains on) and ``"restart"`` (pause, ``set_config``, restore).
+   Also printed: how many scripted switches the rows show, the median interval without a
+   switch, and the driver's round trip to the switch-board actor. Printed last:
+   ``switch_cost_s[<path>]=<median excess seconds>`` (negative values: a cost below the noise
+   of the report intervals).
 
 Usage: ``python benchmarks/scheduler_overhead.py [--quick] [--no-ray] [--points 10 50]
 [--trials 8 64] [--repeats R] [--profile]``; ``--quick`` is a seconds-long check (tests).
@@ -50,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import inspect
 import itertools
 import math
 import os
@@ -60,7 +58,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -131,7 +129,7 @@ def time_population(points: int, n_trials: int, seed: int, period: float,
                     profiler: cProfile.Profile | None = None) -> tuple[list[float], Counter[str]]:
     """Milliseconds of the calls that bring each of ``n_trials`` trials to ``points`` reports."""
     board = _local_board()
-    sched = make_scheduler(SIZES, **({"board": board} if board is not None else {}))
+    sched = make_scheduler(SIZES, board=board)
     sched.set_search_properties(m.VAL_LOSS, "min")
     # one budget for all (as tune_param_space sets it), beyond 150 reports of the fastest size
     budget = 150 * period / min(MODEL.seconds_per_sample(b) for b in SIZES)
@@ -231,50 +229,27 @@ def scripted_policy(every: int) -> Callable[..., Decision]:
     return policy
 
 
-def _scheduler_accepts(name: str) -> bool:
-    return name in inspect.signature(ExtrapolationScheduler.__init__).parameters
+#: The switch paths of ``SwitchSettings.switch_via``.
+SWITCH_PATHS = ("inplace", "restart")
 
 
-def _settings_accept(name: str) -> bool:
-    return name in {f.name for f in fields(SwitchSettings)}
-
-
-def switch_paths() -> list[str]:
-    """The switch paths on offer: ``"inplace"`` and ``"restart"`` when the scheduler (or its
-    settings) take ``switch_via``, else ``["restart"]`` (pause, ``set_config``, restore)."""
-    if _scheduler_accepts("switch_via") or _settings_accept("switch_via"):
-        return ["inplace", "restart"]
-    return ["restart"]
-
-
-def make_scheduler(sizes: Sequence[int], path: str | None = None,
+def make_scheduler(sizes: Sequence[int], path: str = "inplace",
                    **kwargs: Any) -> ExtrapolationScheduler:
-    """The scheduler over ``sizes`` with default settings, switching by ``path`` (when given and
-    offered: a keyword of the scheduler or a field of its settings)."""
-    settings: dict[str, Any] = {}
-    if path is not None and len(switch_paths()) > 1:
-        if _scheduler_accepts("switch_via"):
-            kwargs["switch_via"] = path
-        else:
-            settings["switch_via"] = path
-    return ExtrapolationScheduler(SwitchSettings(batch_sizes=tuple(sizes), **settings), **kwargs)
+    """The scheduler over ``sizes`` with default settings, switching by ``path``."""
+    return ExtrapolationScheduler(SwitchSettings(batch_sizes=tuple(sizes), switch_via=path),
+                                  **kwargs)
 
 
 def _local_board() -> Any:
-    """An in-process switch board for the stub runs (no Ray), when the scheduler takes one."""
-    if not _scheduler_accepts("board"):
-        return None
+    """An in-process switch board for the stub runs (no Ray)."""
     from tune_bs.switch_board import SwitchBoard
 
     return SwitchBoard()
 
 
-def run_switch_experiment(path: str, storage: str, reports: int, every: int,
-                          create_board: bool = False) -> list[list[dict[str, Any]]]:
-    """Run two trials under the scripted policy; their result rows (with arrival times).
-
-    ``create_board``: create the switch-board actor before the trials start (else the scheduler
-    creates it on its first switch)."""
+def run_switch_experiment(path: str, storage: str, reports: int, every: int
+                          ) -> list[list[dict[str, Any]]]:
+    """Run two trials under the scripted policy; their result rows (with arrival times)."""
     from ray import tune
 
     from tune_bs.experiment import load_space_data, resourced_trainable, tune_param_space
@@ -312,13 +287,7 @@ def run_switch_experiment(path: str, storage: str, reports: int, every: int,
             callbacks=[*logger_callbacks(), Arrivals()],
         ),
     )
-    board = None
-    if create_board:
-        from tune_bs.switch_board import board_actor
-
-        board = board_actor()  # the handle is held until the fit ends
     grid = tuner.fit()
-    del board
     if grid.errors:
         raise RuntimeError(f"{len(grid.errors)} trial(s) failed: {grid.errors[0]}")
     return [[rows[i] for i in sorted(rows)] for rows in arrivals.values()]
@@ -332,14 +301,12 @@ def switch_costs(reports: int, every: int) -> dict[str, list[float]]:
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False,
              log_to_driver=False)
     try:
-        runs = [(path, False) for path in switch_paths()]
-        while runs:
-            path, create_board = runs.pop(0)
-            label = path + (" (board created before the fit)" if create_board else "")
+        for path in SWITCH_PATHS:
+            label = path
             try:
                 with tempfile.TemporaryDirectory() as storage:
                     started = time.perf_counter()
-                    trials = run_switch_experiment(path, storage, reports, every, create_board)
+                    trials = run_switch_experiment(path, storage, reports, every)
                     took = time.perf_counter() - started
             except Exception as exc:  # report a broken path, measure the others
                 print(f"| {label} | failed: {type(exc).__name__}: {str(exc)[:200]} |", flush=True)
@@ -356,11 +323,8 @@ def switch_costs(reports: int, every: int) -> dict[str, list[float]]:
             print(f"| {label} | {len(trials)} | {sum(len(r) for r in trials)} | "
                   f"{seen}/{scripted} | {_median(wall):.3f} | {_median(own):.3f} | "
                   f"{_median(steady):.3f} | {took:.1f} |", flush=True)
-            if path == "inplace" and not seen and not create_board:
-                print("WARNING: no inplace switch took effect: the trainable looks the board up "
-                      "when it starts, the scheduler creates it on its first switch; measuring "
-                      "again with the board created before the fit", flush=True)
-                runs.insert(0, (path, True))
+            if not seen:
+                print(f"WARNING: no {path} switch took effect", flush=True)
         if "inplace" in out:
             print(f"switch board round trip from the driver (blocking actor call): "
                   f"{board_round_trip_ms():.2f} ms median")

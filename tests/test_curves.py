@@ -119,3 +119,21 @@ def test_noiseless_band_is_narrow() -> None:
     _, curve = TRUTH["exp3"]
     band = fit_curve(X, curve(X)).extrapolate(40_000.0)
     assert band.high - band.low < 1e-3
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_warm_started_chain_of_fits_agrees_with_a_cold_fit(seed: int) -> None:
+    """The scheduler refits each curve once per new point, each fit warm-started from the
+    previous one: after 55 such steps the curve and its extrapolation match a cold fit."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(1, 61) * 100.0
+    shapes = (1.0 + 30 * (x + 300) ** -0.7, 0.8 + 1.5 * np.exp(-x / 1500), 0.5 + 5 * x ** -0.4)
+    y = shapes[seed % 3] + rng.normal(0.0, 0.01 * (seed % 2 + 1), x.size)
+    chain = fit_curve(x[:5], y[:5])
+    for k in range(6, x.size + 1):
+        chain = fit_curve(x[:k], y[:k], start=chain)
+    cold = fit_curve(x, y)
+    sse = [sum(f.weight * f.sse for f in fit.fits) for fit in (cold, chain)]
+    assert sse[1] <= sse[0] * 1.01
+    horizon = cold.extrapolate(2 * x[-1])
+    assert abs(chain.extrapolate(2 * x[-1]).mean - horizon.mean) <= 0.25 * horizon.std

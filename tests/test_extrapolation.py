@@ -207,6 +207,17 @@ def test_stops_a_clearly_worse_trial() -> None:
     assert "1 stopped, 0 diverged" in sched.debug_string()
 
 
+@pytest.mark.parametrize("slow_probe, stopped", [(0.9, False), (0.7, True)])
+def test_the_leader_on_the_experiments_metric_is_never_stopped(slow_probe: float,
+                                                               stopped: bool) -> None:
+    sched, ctl = scheduler(), StubController()  # metric probe_acc (max), curves on val_loss
+    fast = [{**r, "probe_acc": 0.8} for r in results([(2, 64)])]
+    feed(sched, ctl, trial("fast", 64), fast)
+    slow = [{**r, "probe_acc": slow_probe} for r in results([(8, 1024)])]
+    decisions = feed(sched, ctl, trial("slow", 1024), slow)
+    assert (decisions[-1] == STOP) is stopped  # worse on val_loss, but best on probe_acc
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_non_finite_loss_stops_and_marks(bad: float) -> None:
     sched, ctl = scheduler(), StubController()

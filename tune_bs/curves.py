@@ -68,6 +68,8 @@ _COARSE_D = 14
 _ZOOM_ROUNDS = 5
 _ZOOM_POINTS = 7
 _POLISH_STEPS = 8
+_POLISH_TOL = 1e-6  # relative SSE decrease below which the polish stops
+_WARM_POLISH_TOL = 1e-3  # the same for a warm start (already near its optimum)
 _MIN_WEIGHT = 1e-6
 
 
@@ -177,6 +179,10 @@ class CurveFit:
     y_last: float
     residual_std: float
     r2: float
+    #: every family's fitted nonlinear parameters (weight 0 too), in original units of ``x``
+    #: (``b`` 1/samples; ``α``; ``α, d`` samples): where a warm-started refit begins.
+    starts: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
 
     @property
     def best(self) -> FamilyFit:
@@ -223,12 +229,16 @@ def fit_curve(
     families: Sequence[str] = FAMILIES,
     min_points: int = 5,
     min_r2: float = 0.5,
+    start: CurveFit | None = None,
 ) -> CurveFit:
     """Fit every family in ``families`` to ``(x, y)`` and weight them by AICc.
 
     ``x``: samples seen, strictly increasing and positive. ``y``: validation loss.
     ``min_points``: refuse below this many points (at least 4). ``min_r2``: refuse when the
     weighted fit explains less than this fraction of the variance of ``y``.
+    ``start``: a fit of the same curve with fewer points (warm start, for a fit per new point):
+    each family it holds is searched from its parameters — a local grid of ±1 coarse step, then
+    the polish — instead of the whole coarse grid and zoom (a family it lacks is fitted cold).
 
     Raises :class:`CurveFitError` (see the module docstring) instead of guessing.
     """
@@ -254,12 +264,14 @@ def fit_curve(
     y_range = float(ys.max() - ys.min())
     sse_floor = n * (1e-9 * max(y_range, abs(y_mean), 1e-12)) ** 2
 
+    warm = {family: _rescaled_nonlinear(family, params, x_scale)
+            for family, params in start.starts.items()} if start else {}
     raw: list[tuple[str, tuple[float, ...], float]] = []
     for family in families:
         k = _N_PARAMS[family]
         if n < k + 2:
             continue
-        theta, sse = _fit_family(family, u, ys)
+        theta, sse = _fit_family(family, u, ys, warm.get(family))
         if theta is None:
             continue
         raw.append((family, theta, max(sse, sse_floor)))
@@ -282,7 +294,7 @@ def fit_curve(
         k = _N_PARAMS[family]
         s2 = sse / max(n - k, 1)
         jac = _jacobian(family, theta, u)
-        cov = s2 * np.linalg.pinv(jac.T @ jac)
+        cov = s2 * _inverse(jac.T @ jac)
         fits.append(
             FamilyFit(
                 family=family,
@@ -315,7 +327,19 @@ def fit_curve(
         y_last=float(ys[-1]),
         residual_std=residual_std,
         r2=float(r2),
+        starts={family: _original_nonlinear(family, theta, x_scale)
+                for family, theta, _ in raw},
     )
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a small symmetric matrix ``JᵀJ``; the pseudo-inverse when it is not positive
+    definite (a Cholesky factorisation fails: singular or numerically indefinite)."""
+    try:
+        np.linalg.cholesky(matrix)
+        return np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrix)
 
 
 def _basis(family: str, nonlin: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -346,31 +370,39 @@ def _profile(phi: np.ndarray, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _fit_family(
-    family: str, u: np.ndarray, y: np.ndarray
+    family: str, u: np.ndarray, y: np.ndarray, centre: tuple[float, ...] | None = None
 ) -> tuple[tuple[float, ...] | None, float]:
-    """Global grid + zoom search of the profiled SSE; ``(None, sse)`` when the best fit is flat."""
+    """Global grid + zoom search of the profiled SSE, or from a warm ``centre`` (nonlinear
+    parameters) a local grid of ±1 coarse step; then the polish. ``(None, sse)`` when the best
+    fit is flat."""
     if family in ("exp3", "pow3"):
-        lo, hi = _B_BOUNDS if family == "exp3" else _ALPHA_BOUNDS
-        grid = np.geomspace(lo, hi, _COARSE_1D)[:, None]
-        log_lo, log_hi = math.log(lo), math.log(hi)
-        step = (log_hi - log_lo) / (_COARSE_1D - 1)
-        best = _zoom(family, u, y, grid, np.array([step]), np.array([log_lo]), np.array([log_hi]))
+        bounds = [_B_BOUNDS if family == "exp3" else _ALPHA_BOUNDS]
+        counts = [_COARSE_1D]
     else:
-        alphas = np.geomspace(*_ALPHA_BOUNDS, _COARSE_ALPHA)
-        ds = np.geomspace(*_D_BOUNDS, _COARSE_D)
-        grid = np.array([(al, d) for al in alphas for d in ds])
-        lo = np.log([_ALPHA_BOUNDS[0], _D_BOUNDS[0]])
-        hi = np.log([_ALPHA_BOUNDS[1], _D_BOUNDS[1]])
-        step = (hi - lo) / np.array([_COARSE_ALPHA - 1, _COARSE_D - 1])
-        best = _zoom(family, u, y, grid, step, lo, hi)
+        bounds = [_ALPHA_BOUNDS, _D_BOUNDS]
+        counts = [_COARSE_ALPHA, _COARSE_D]
+    lo = np.log([b[0] for b in bounds])
+    hi = np.log([b[1] for b in bounds])
+    step = (hi - lo) / (np.array(counts) - 1)
+    if centre is None:
+        axes = [np.geomspace(*b, c) for b, c in zip(bounds, counts, strict=True)]
+        rounds = _ZOOM_ROUNDS
+    else:
+        axes = [np.exp(np.clip(math.log(v) + np.array([-s, 0.0, s]), a, b))
+                for v, s, a, b in zip(centre, step, lo, hi, strict=True)]
+        rounds = 0
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+    best = _zoom(family, u, y, grid, step, lo, hi, rounds)
     nonlin, sse, c, a = best
     if a <= 0.0:
         return None, sse
-    return _polish(family, (c, a, *nonlin), sse, u, y)
+    tolerance = _POLISH_TOL if centre is None else _WARM_POLISH_TOL
+    return _polish(family, (c, a, *nonlin), sse, u, y, tolerance)
 
 
 def _polish(
-    family: str, theta: tuple[float, ...], sse: float, u: np.ndarray, y: np.ndarray
+    family: str, theta: tuple[float, ...], sse: float, u: np.ndarray, y: np.ndarray,
+    tolerance: float = 1e-6,
 ) -> tuple[tuple[float, ...], float]:
     """A few Levenberg–Marquardt steps on all parameters from the grid optimum.
 
@@ -396,7 +428,7 @@ def _polish(
             new_resid = y - _model(family, tuple(trial), u)
             new_sse = float(new_resid @ new_resid)
         if inside and new_sse < sse:
-            converged = new_sse > sse * (1.0 - 1e-6)
+            converged = new_sse > sse * (1.0 - tolerance)
             current, sse, resid = trial, new_sse, new_resid
             if converged:
                 break
@@ -415,6 +447,7 @@ def _zoom(
     step: np.ndarray,
     log_lo: np.ndarray,
     log_hi: np.ndarray,
+    rounds: int = _ZOOM_ROUNDS,
 ) -> tuple[tuple[float, ...], float, float, float]:
     """Evaluate ``grid`` (rows of nonlinear params), then zoom around the best cell repeatedly.
 
@@ -429,7 +462,7 @@ def _zoom(
     dims = grid.shape[1]
     half = _ZOOM_POINTS // 2
     offsets = np.arange(-half, half + 1) / half  # in units of the old step
-    for _ in range(_ZOOM_ROUNDS):
+    for _ in range(rounds):
         centre = np.log(best[0])
         axes = [np.clip(centre[j] + offsets * step[j], log_lo[j], log_hi[j]) for j in range(dims)]
         if dims == 1:
@@ -470,6 +503,26 @@ def _jacobian(family: str, theta: tuple[float, ...], u: np.ndarray) -> np.ndarra
     v = u + d
     p = v ** (-alpha)
     return np.stack([ones, p, -a * np.log(v) * p, -a * alpha * p / v], axis=1)
+
+
+def _original_nonlinear(family: str, theta: tuple[float, ...], x_scale: float
+                        ) -> tuple[float, ...]:
+    """Nonlinear parameters of rescaled ``theta`` in original units of ``x``."""
+    if family == "exp3":
+        return (theta[2] / x_scale,)
+    if family == "pow3":
+        return (theta[2],)
+    return theta[2], theta[3] * x_scale
+
+
+def _rescaled_nonlinear(family: str, params: tuple[float, ...], x_scale: float
+                        ) -> tuple[float, ...]:
+    """Nonlinear parameters in original units, rescaled to ``x / x_scale``."""
+    if family == "exp3":
+        return (params[0] * x_scale,)
+    if family == "pow3":
+        return (params[0],)
+    return params[0], params[1] / x_scale
 
 
 def _original_params(family: str, theta: tuple[float, ...], x_scale: float) -> dict[str, float]:

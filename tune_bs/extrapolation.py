@@ -7,11 +7,13 @@
 
 1. ``val_loss`` NaN or ±inf → **stop** (the trainable has already reported ``diverged=True``);
 2. ``n < grace_reports`` (default 2) → continue;
-3. worse at equal compute (seconds) than a live peer by more than ``stop_margin`` (10 %) of that
+3. (never the trial that leads its group on the experiment's metric, when that is not
+   ``val_loss``: e.g. the best last ``probe_acc``) worse at equal compute (seconds) than a live
+   peer by more than ``stop_margin`` (10 %) of that
    peer's loss decrease and by more than the noise floor (``stop_noise_z = 2`` × the median
    residual std of the group's curve fits) — the trial's own curve extrapolated at its measured
    throughput, lower end of the ``band_z = 2`` band — or behind a live peer at the same batch
-   size by more than the noise floor, on each of its last ``stop_confirm_reports`` (2)
+   size by more than the noise floor, on each of its last ``stop_confirm_reports`` (1)
    reports → **stop**;
 4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
 5. judge the last switch: its new curve must fall below the extrapolation of the curve left
@@ -182,6 +184,8 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._recorded: dict[str, list[tuple[int, int]]] = {}
         self._counts: Counter[str] = Counter()
         self._groups: dict[str, str] = {}
+        self._last_metric: dict[str, Any] = {}
+        self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
 
     @property
     def settings(self) -> SwitchSettings:
@@ -192,7 +196,8 @@ class ExtrapolationScheduler(FIFOScheduler):
         state = self.__dict__.copy()
         state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
                      _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
-                     _counts=Counter(), _groups={})
+                     _counts=Counter(), _groups={}, _last_metric={},
+                     _peer_memo={})
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -240,6 +245,13 @@ class ExtrapolationScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
         decision = decision or self._decide(trial)
+        if self._metric and self._metric in result:
+            self._last_metric[trial.trial_id] = result[self._metric]
+        if decision.action == "stop" and not decision.diverged and self._leads(trial):
+            logger.info("trial %s is not stopped at report %d: it leads its group on %s (%s)",
+                        trial.trial_id, decision.report_index, self._metric, decision.reason)
+            decision = Decision("continue", decision.batch_size, decision.accumulation_steps,
+                                "leads on the experiment's metric", decision.report_index)
         if decision.action == "stop":
             self._counts["diverged" if decision.diverged else "stopped"] += 1
             self._finished.add(trial.trial_id)
@@ -377,13 +389,35 @@ class ExtrapolationScheduler(FIFOScheduler):
     def _peers(self, trial: Trial) -> dict[str, Peer]:
         """The trial's group (trials yet to report included: they show the size they start at)."""
         group = self._group(trial)
-        return {
-            trial_id: Peer(tuple(self._histories.get(trial_id, ())),
-                           trial_id not in self._finished and other.status != Trial.ERROR,
-                           _start_size(other.config))
-            for trial_id, other in self._trials.items()
-            if trial_id != trial.trial_id and self._group(other) == group
-        }
+        peers = {}
+        for trial_id, other in self._trials.items():
+            if trial_id == trial.trial_id or self._group(other) != group:
+                continue
+            history = self._histories.get(trial_id, ())
+            alive = trial_id not in self._finished and other.status != Trial.ERROR
+            start = _start_size(other.config)
+            state = (len(history), history[-1] if history else None, alive, start)
+            memo = self._peer_memo.get(trial_id)
+            if memo is None or memo[0] != state:  # a Peer per new report, reused until then
+                memo = (state, Peer(tuple(history), alive, start))
+                self._peer_memo[trial_id] = memo
+            peers[trial_id] = memo[1]
+        return peers
+
+    def _leads(self, trial: Trial) -> bool:
+        """The trial's last value of the experiment's metric is the best of its group's (ties
+        included) — when that metric is not the fitted curve's (rule 3's exception)."""
+        if self._metric in (None, self._curve_metric):
+            return False
+        own = _finite(self._last_metric.get(trial.trial_id))
+        if own is None:
+            return False
+        group = self._group(trial)
+        sign = 1.0 if self._mode == "max" else -1.0
+        others = (_finite(self._last_metric.get(trial_id))
+                  for trial_id, other in self._trials.items()
+                  if trial_id != trial.trial_id and self._group(other) == group)
+        return all(v is None or sign * own >= sign * v for v in others)
 
     def _decide(self, trial: Trial) -> Decision:
         history = self._histories[trial.trial_id]
@@ -465,6 +499,15 @@ class ExtrapolationScheduler(FIFOScheduler):
                 break
             history.append(by_iteration[iteration])
         return history
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, else ``None``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _start_size(config: Mapping[str, Any]) -> int | None:

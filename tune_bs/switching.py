@@ -29,9 +29,11 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    between reports; ``inf``, so no stop, while none can be fitted): a gap within the noise never
    stops a trial. Stop when ``min_alive`` live peers dominate it; also stop when a live peer at
    the same batch size is ahead by more than ``floor`` (a duplicate). Either must hold on the
-   last ``stop_confirm_reports`` (default 2) consecutive reports (peers as of each): one noisy
-   ``val_loss`` never stops a trial. Rationale: any trial can switch to any size, so a trial
-   behind at equal compute stays behind — its extrapolated final value is worse.
+   last ``stop_confirm_reports`` consecutive reports (peers as of each; default 1: the noise
+   floor already guards against one noisy ``val_loss``, and on the simulator a second
+   confirmation costs more compute than it saves). Rationale: any trial can switch to any
+   size, so a trial behind at equal compute stays behind — its extrapolated final value is
+   worse.
 4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
    ``continue``.
 5. **Judge the last switch** (its first ``2·segment_reports`` reports, unless it was itself a
@@ -95,9 +97,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -105,6 +107,7 @@ from tune_bs.curves import CurveFit, CurveFitError, fit_curve
 from tune_bs.errors import UserInputError
 
 Action = Literal["continue", "switch", "stop"]
+_T = TypeVar("_T")
 #: Seconds a restart-free switch is assumed to cost until one is measured: 0.002–0.005 s measured
 #: by ``benchmarks/scheduler_overhead.py`` (one actor call, a new loader batch size), rounded up.
 INPLACE_SWITCH_COST_S = 0.01
@@ -135,6 +138,15 @@ class Report:
     def effective_batch_size(self) -> int:
         """Samples per optimizer update: ``batch_size × accumulation_steps``."""
         return self.batch_size * self.accumulation_steps
+
+    def __hash__(self) -> int:
+        """The dataclass hash of the fields, computed once (reports key the policy's memo)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.samples_seen, self.val_loss, self.batch_size, self.time_s,
+                           self.accumulation_steps, self.wall_time, self.budget_samples))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
 
 @dataclass(frozen=True)
@@ -193,7 +205,7 @@ class SwitchSettings:
     min_alive: int = 1  # dominating live peers needed to stop a trial
     band_z: float = 2.0  # width of the extrapolation band used for stopping
     stop_noise_z: float = 2.0  # noise floor of the stop margin, in val_loss noise stds
-    stop_confirm_reports: int = 2  # consecutive reports a trial must be dominated to stop
+    stop_confirm_reports: int = 1  # consecutive reports a trial must be dominated to stop
     explore: bool = True  # probe an uncovered neighbouring size after the first segment
     switch_via: Literal["inplace", "restart"] = "inplace"  # how the scheduler carries it out
     switch_cost_s: float | None = None  # seconds of a switch until one is measured (None:
@@ -261,9 +273,12 @@ class FitCache(dict):
     """Memo for :func:`decide` (fits, segments, throughputs); oldest entries are evicted past
     ``max_entries``. Share one per experiment; it never changes a decision."""
 
-    def __init__(self, max_entries: int = 20_000) -> None:
+    def __init__(self, max_entries: int = 20_000, max_history_entries: int = 4_096) -> None:
         super().__init__()
         self.max_entries = max_entries
+        #: memo by history object (see ``_by_history``), apart so it never evicts a fit
+        self.by_history: dict[tuple[str, int], tuple] = {}
+        self.max_history_entries = max_history_entries
 
     def __setitem__(self, key: object, value: object) -> None:
         super().__setitem__(key, value)
@@ -452,9 +467,33 @@ def _as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pe
     return out
 
 
+def _by_history(tag: str, reports: Sequence[Report], cache: FitCache | None,
+                compute: Callable[[], _T]) -> _T:
+    """``compute()`` memoised under the history object ``reports`` itself: its identity, length
+    and last report (histories only grow or lose their tail). The entry holds the object, so
+    its id cannot be reused while the entry lives."""
+    memo = getattr(cache, "by_history", None)
+    if memo is None or not reports:
+        return compute()
+    key = (tag, id(reports))
+    held = memo.get(key)
+    if held is not None and held[0] is reports and held[1] == len(reports) and (
+            held[2] is reports[-1]):
+        return held[3]
+    value = compute()
+    if len(memo) >= cache.max_history_entries:
+        memo.clear()  # the current histories' entries come back on their next use
+    memo[key] = (reports, len(reports), reports[-1], value)
+    return value
+
+
 def _segments(history: Sequence[Report], cache: FitCache | None = None) -> list[_Segment]:
-    """Split a history into runs of equal (loader batch, accumulation); memoised like
-    :func:`_throughputs`."""
+    """Split a history into runs of equal (loader batch, accumulation); memoised by the history
+    object and by its length and end reports (a truncated copy finds the original's split)."""
+    return _by_history("segments", history, cache, lambda: _split(history, cache))
+
+
+def _split(history: Sequence[Report], cache: FitCache | None) -> list[_Segment]:
     key = ("seg", len(history), history[0], history[-1]) if history else None
     if cache is not None and key in cache:
         return cache[key]
@@ -468,7 +507,7 @@ def _segments(history: Sequence[Report], cache: FitCache | None = None) -> list[
             anchor = history[start - 1].samples_seen if start > 0 else 0.0
             segments.append(_Segment(tuple(history[start:i]), anchor, start))
             start = i
-    if cache is not None and key:
+    if cache is not None and key is not None:
         cache[key] = segments
     return segments
 
@@ -477,19 +516,48 @@ def _fit(
     segment: _Segment, cache: FitCache, settings: SwitchSettings, last: int = 0
 ) -> CurveFit | None:
     """The segment's curve fit (``x`` from its anchor; its ``last`` reports only when > 0),
-    memoised; ``None`` when refused."""
-    if len(segment.reports) < settings.segment_reports:
+    memoised; ``None`` when refused.
+
+    A whole segment's fit is warm-started from the fit of the segment without its last report
+    (recursively down to ``segment_reports`` points, fitted cold): a pure function of the
+    reports, so a replay computes the same fits, and each new report costs one warm fit.
+    """
+    n = len(segment.reports)
+    if n < settings.segment_reports:
         return None
-    window = segment.reports[-last:] if last else segment.reports
-    key = ("fit", len(window), window[0], window[-1], segment.anchor_samples)
-    if key not in cache:
-        x = np.array([r.samples_seen for r in window]) - segment.anchor_samples
-        y = np.array([r.val_loss for r in window])
-        try:
-            cache[key] = fit_curve(x, y, min_points=5)
-        except CurveFitError:
-            cache[key] = None
-    return cache[key]
+    anchor = segment.anchor_samples
+    if last:
+        window = segment.reports[-last:]  # fitted cold: a key apart from the warm chain's
+        key = ("fit-window", len(window), window[0], window[-1], anchor)
+        if key not in cache:
+            cache[key] = _fit_reports(window, anchor, None)
+        return cache[key]
+
+    def prefix_key(k: int) -> tuple:
+        return ("fit", k, segment.reports[0], segment.reports[k - 1], anchor)
+
+    fitted = cache.get(prefix_key(n), cache)  # the cache itself marks "not memoised"
+    if fitted is not cache:
+        return fitted
+    first = n  # the shortest prefix not memoised yet, down to the cold one
+    while first > settings.segment_reports and prefix_key(first - 1) not in cache:
+        first -= 1
+    for k in range(first, n + 1):
+        if prefix_key(k) not in cache:
+            start = cache.get(prefix_key(k - 1)) if k > settings.segment_reports else None
+            cache[prefix_key(k)] = _fit_reports(segment.reports[:k], anchor, start)
+    return cache[prefix_key(n)]
+
+
+def _fit_reports(reports: Sequence[Report], anchor: float, start: CurveFit | None
+                 ) -> CurveFit | None:
+    """``fit_curve`` of ``val_loss`` against samples since ``anchor``; ``None`` when refused."""
+    x = np.array([r.samples_seen for r in reports]) - anchor
+    y = np.array([r.val_loss for r in reports])
+    try:
+        return fit_curve(x, y, min_points=5, start=start)
+    except CurveFitError:
+        return None
 
 
 def _throughputs(
@@ -498,33 +566,27 @@ def _throughputs(
     """Median samples per second of each (loader batch, accumulation), inside segments only.
 
     Intervals that straddle a change of batch size (which include the switch cost) are skipped.
-    Per-history samples are memoised in ``cache`` under the history's length and end reports
-    (histories only grow).
+    Per-history rates are memoised in ``cache``.
     """
-    keys = tuple(("thr", len(r), r[0], r[-1]) for r in histories if r)
-    if cache is not None and keys in cache:
-        return cache[keys]
     rates: dict[tuple[int, int], list[float]] = {}
     for reports in histories:
-        key = ("thr", len(reports), reports[0], reports[-1]) if reports else None
-        samples = cache.get(key) if cache is not None and key else None
-        if samples is None:
-            samples = {}
-            for prev, cur in itertools.pairwise(reports):
-                loader = (cur.batch_size, cur.accumulation_steps)
-                if loader != (prev.batch_size, prev.accumulation_steps):
-                    continue
-                if cur.time_s > prev.time_s:
-                    rate = (cur.samples_seen - prev.samples_seen) / (cur.time_s - prev.time_s)
-                    samples.setdefault(loader, []).append(rate)
-            if cache is not None and key:
-                cache[key] = samples
+        samples = _by_history("rates", reports, cache, lambda r=reports: _rates(r))
         for loader, values in samples.items():
             rates.setdefault(loader, []).extend(values)
-    out = {key: float(np.median(v)) for key, v in rates.items()}
-    if cache is not None:
-        cache[keys] = out
-    return out
+    return {key: float(np.median(v)) for key, v in rates.items()}
+
+
+def _rates(reports: Sequence[Report]) -> dict[tuple[int, int], list[float]]:
+    """Samples per second of each report interval inside a segment, by loader."""
+    samples: dict[tuple[int, int], list[float]] = {}
+    for prev, cur in itertools.pairwise(reports):
+        loader = (cur.batch_size, cur.accumulation_steps)
+        if loader != (prev.batch_size, prev.accumulation_steps):
+            continue
+        if cur.time_s > prev.time_s:
+            rate = (cur.samples_seen - prev.samples_seen) / (cur.time_s - prev.time_s)
+            samples.setdefault(loader, []).append(rate)
+    return samples
 
 
 def _throughput(thr: Mapping[tuple[int, int], float], loader: tuple[int, int]) -> float:
@@ -561,11 +623,12 @@ def _speeds(
     out: dict[int, tuple[float, float]] = {}
     sources = [history, *(p.reports for p in peers.values())]
     for owner, reports in enumerate(sources):
-        for seg in _segments(reports, cache):
+        fitted = _by_history("segment-fits", reports, cache, lambda r=reports: [
+            (seg, _fit(seg, cache, settings)) for seg in _segments(r, cache)])
+        for seg, fit in fitted:
             b = seg.effective
             if b not in settings.batch_sizes or b in tabu:
                 continue
-            fit = _fit(seg, cache, settings)
             loader = _loader_for(b, history, settings)
             rate_thr = _throughput(thr, loader) or _throughput(thr, seg.loader)
             if fit is None or not rate_thr:
@@ -706,10 +769,18 @@ def _noise_floor(
     stds = []
     for reports in (history, *(p.reports for p in peers.values())):
         if reports:
-            fit = _fit(_segments(reports, cache)[-1], cache, settings)
-            if fit is not None:
-                stds.append(fit.residual_std)
+            std = _by_history("noise", reports, cache,
+                              lambda r=reports: _current_noise(r, cache, settings))
+            if std is not None:
+                stds.append(std)
     return settings.stop_noise_z * float(np.median(stds)) if stds else math.inf
+
+
+def _current_noise(reports: Sequence[Report], cache: FitCache, settings: SwitchSettings
+                   ) -> float | None:
+    """Residual standard deviation of the fit of the history's current segment, if any."""
+    fit = _fit(_segments(reports, cache)[-1], cache, settings)
+    return None if fit is None else fit.residual_std
 
 
 def _slowdown(fit: CurveFit, level: float) -> float:
