@@ -25,8 +25,9 @@ Printed per data set and scheduler (mean ± std over the seeds):
 - ``switches``: batch-size changes (the schedule's), ``stopped``: trials ended before their
   budget, ``errored``: trials that failed (counted in ``stopped`` too).
 
-The last line is ``compute_to_target_vs_fifo <scheduler>=<median ratio> ...`` over the
-(data set, seed) pairs where both reached the target.
+The last lines are ``compute_to_target_vs_fifo <scheduler>=<median ratio> ...`` over the
+(data set, seed) pairs where both reached the target, and the same for the ``val_loss`` target
+(``compute_to_val_loss_target_vs_fifo``).
 
 Usage: ``python benchmarks/schedulers.py [--seeds 3] [--cpus 2] [--storage DIR] [--smoke-test]``.
 ``--epochs`` / ``--reports`` override the files' per-trial budget (the same for every scheduler).
@@ -164,15 +165,19 @@ def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[st
                 "stopped": _mean_std([float(r["stopped"]) for r in runs], 1),
                 "errored": _mean_std([float(r["errored"]) for r in runs], 1),
             })
-    ratios = []
-    for scheduler in schedulers:
-        if scheduler == "fifo" or "fifo" not in schedulers:
-            continue
-        pairs = [results[(d, s, scheduler)]["to_target"] / results[(d, s, "fifo")]["to_target"]
-                 for d in datasets for s in seeds]
-        pairs = [p for p in pairs if math.isfinite(p)]
-        ratios.append(f"{scheduler}={np.median(pairs):.2f}" if pairs else f"{scheduler}=nan")
-    return pd.DataFrame(rows), "compute_to_target_vs_fifo " + " ".join(ratios)
+    lines = []
+    for field, name in (("to_target", "compute_to_target_vs_fifo"),
+                        ("to_loss_target", "compute_to_val_loss_target_vs_fifo")):
+        ratios = []
+        for scheduler in schedulers:
+            if scheduler == "fifo" or "fifo" not in schedulers:
+                continue
+            pairs = [results[(d, s, scheduler)][field] / results[(d, s, "fifo")][field]
+                     for d in datasets for s in seeds]
+            pairs = [p for p in pairs if math.isfinite(p)]
+            ratios.append(f"{scheduler}={np.median(pairs):.2f}" if pairs else f"{scheduler}=nan")
+        lines.append(f"{name} " + " ".join(ratios))
+    return pd.DataFrame(rows), "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from test_report_helpers import gunpoint_experiment, synthetic_experiment, trial
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
-from tune_bs.report import summary_text, write_report
+from tune_bs.report import comparison_text, summary_text, write_report
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,12 @@ def test_summary_text_explains_an_experiment_without_results(tmp_path: Path) -> 
     text = summary_text(exp)
     assert "none reported a result (1 ERROR)" in text
     assert "\n" not in text
+
+
+def test_comparison_text_is_the_markdown_comparison_of_several_experiments(
+        experiment: Path, tmp_path: Path) -> None:
+    text = comparison_text([experiment, synthetic_experiment(tmp_path)])
+    header, _, *rows = text.splitlines()
+    assert "scheduler" in header and "dataset" in header
+    assert [r.split("|")[1].strip() for r in rows] == ["GunPoint"] * 3 + ["synthetic"]
+    assert "holds no tune-bs experiment" in comparison_text([tmp_path / "nothing"])

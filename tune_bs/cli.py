@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def _positive(value: int | float | None, flag: str, integer: bool = False) -> No
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tune_bs.experiment import RunOptions, run_experiment
+    from tune_bs.experiment import RunOptions, comparison_smoke_budget, run_experiment
     from tune_bs.space import load_space
 
     _check_run_options(args)
@@ -115,6 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"tune-bs: comparing schedulers {', '.join(names)} on {space.name!r} from "
           f"{space.source}: {len(variants)} experiments with the same trials and budget",
           flush=True)
+    if options.smoke_test:
+        options = replace(options, smoke_budget=comparison_smoke_budget(variants))
     statuses, outcomes = [], []
     for i, variant in enumerate(variants, 1):
         name = f"{args.name}-{variant.scheduler['name']}" if args.name else None

@@ -47,6 +47,9 @@ class RunOptions:
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
     max_failures: int = 2
+    #: the ``--smoke-test`` budget when it is shared by several experiments (a ``schedulers:``
+    #: comparison); ``None``: :func:`smoke_budget` of the space
+    smoke_budget: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,12 @@ def smoke_budget(space: SearchSpace) -> dict[str, Any]:
     return {"samples": samples, "reports": reports}
 
 
+def comparison_smoke_budget(variants: list[SearchSpace]) -> dict[str, Any]:
+    """One ``--smoke-test`` budget for all experiments of a comparison: the longest of theirs
+    (the extrapolation scheduler's, when it is compared), so each runs the same trials."""
+    return max((smoke_budget(v) for v in variants), key=lambda b: b["reports"])
+
+
 def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
     """Apply the command-line overrides to the search space."""
     changes: dict[str, Any] = {}
@@ -85,7 +94,7 @@ def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
         changes["num_samples"] = options.num_samples
     if options.smoke_test:
         changes["num_samples"] = min(changes.get("num_samples", space.num_samples), SMOKE_TRIALS)
-        changes["budget"] = smoke_budget(space)
+        changes["budget"] = options.smoke_budget or smoke_budget(space)
     resources = dict(space.resources)
     if options.cpus_per_trial is not None:
         resources["cpu"] = options.cpus_per_trial
