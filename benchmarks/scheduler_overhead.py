@@ -19,7 +19,8 @@ Two measurements:
    ``SwitchBoard`` (no Ray: the blocking actor call it costs in a real run is timed in part 2).
    Populations per setting: enough for at least ``--min-calls`` (30) timed calls, and at
    least ``--repeats``. Printed: median and p90 per (points, trials),
-   the action mix of the timed calls, whether the issue's goal (median ≤ 1 ms) is met, and
+   the action mix of the timed calls, whether the issue's goal (the median of the settings'
+   medians ≤ 1 ms) is met and how many settings are above it, and
    ``decision_ms_median=<median over the settings' medians>``.
 
 2. **Switch cost on local Ray** (skipped with ``--no-ray``) — a real Tune experiment:
@@ -387,9 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     medians = [r["median_ms"] for r in rows]
     over = [r for r in rows if r["median_ms"] > GOAL_MS]
     overall = statistics.median(medians)
-    verdict = "met" if not over else f"NOT met ({len(over)}/{len(rows)} settings above)"
-    print(f"goal: median <= {GOAL_MS:g} ms per call: {verdict}; median of medians "
-          f"{overall:.3f} ms, range {min(medians):.3f}-{max(medians):.3f} ms")
+    verdict = "met" if overall <= GOAL_MS else "NOT met"
+    print(f"goal: decision_ms_median <= {GOAL_MS:g} ms: {verdict} ({overall:.3f} ms, the median "
+          f"of the settings' medians); {len(over)}/{len(rows)} settings above {GOAL_MS:g} ms, "
+          f"range {min(medians):.3f}-{max(medians):.3f} ms")
     if profiler is not None:
         print("\n## cProfile of the timed calls (top 15 by own time)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)

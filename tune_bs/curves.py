@@ -396,18 +396,22 @@ def _fit_family(
     nonlin, sse, c, a = best
     if a <= 0.0:
         return None, sse
-    tolerance = _POLISH_TOL if centre is None else _WARM_POLISH_TOL
-    return _polish(family, (c, a, *nonlin), sse, u, y, tolerance)
+    if centre is None:
+        return _polish(family, (c, a, *nonlin), sse, u, y, _POLISH_TOL)
+    return _polish(family, (c, a, *nonlin), sse, u, y, _WARM_POLISH_TOL, warm=True)
 
 
 def _polish(
     family: str, theta: tuple[float, ...], sse: float, u: np.ndarray, y: np.ndarray,
-    tolerance: float = 1e-6,
+    tolerance: float = 1e-6, warm: bool = False,
 ) -> tuple[tuple[float, ...], float]:
     """A few Levenberg–Marquardt steps on all parameters from the grid optimum.
 
     A step is kept only when it lowers the SSE and stays inside the bounds (``a > 0``, nonlinear
-    parameters within their grid bounds), so the polish can only improve the grid answer.
+    parameters within their grid bounds), so the polish can only improve the grid answer. It
+    stops once a step lowers the SSE by less than ``tolerance`` (relative); ``warm`` also stops
+    it when the linearised model predicts less than that (a warm start that is already at its
+    optimum, where every real step would be rejected).
     """
     bounds = {"exp3": [_B_BOUNDS], "pow3": [_ALPHA_BOUNDS], "pow4": [_ALPHA_BOUNDS, _D_BOUNDS]}
     lows = np.array([b[0] for b in bounds[family]])
@@ -418,10 +422,14 @@ def _polish(
     resid = y - _model(family, theta, u)
     for _ in range(_POLISH_STEPS):
         jtj = jac.T @ jac
+        gradient = jac.T @ resid
+        damping = lam * np.diag(jtj)
         try:
-            delta = np.linalg.solve(jtj + lam * np.diag(np.diag(jtj)), jac.T @ resid)
+            delta = np.linalg.solve(jtj + np.diag(damping), gradient)
         except np.linalg.LinAlgError:
             break
+        if warm and float(delta @ (damping * delta + gradient)) < tolerance * sse:
+            break  # predicted decrease (Madsen et al. 2004, eq. 3.14) below the tolerance
         trial = current + delta
         inside = trial[1] > 0.0 and np.all(trial[2:] >= lows) and np.all(trial[2:] <= highs)
         if inside:

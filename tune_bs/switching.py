@@ -629,6 +629,8 @@ def _speeds(
             b = seg.effective
             if b not in settings.batch_sizes or b in tabu:
                 continue
+            if b in out and out[b][2] <= (0.0, owner > 0):
+                continue  # no curve of this source can rank better (depth is clamped at 0)
             loader = _loader_for(b, history, settings)
             rate_thr = _throughput(thr, loader) or _throughput(thr, seg.loader)
             if fit is None or not rate_thr:
