@@ -25,9 +25,9 @@ Printed per data set and scheduler (mean ± std over the seeds):
 - ``switches``: batch-size changes (the schedule's), ``stopped``: trials ended before their
   budget, ``errored``: trials that failed (counted in ``stopped`` too).
 
-The last lines are ``compute_to_target_vs_fifo <scheduler>=<median ratio> ...`` over the
-(data set, seed) pairs where both reached the target, and the same for the ``val_loss`` target
-(``compute_to_val_loss_target_vs_fifo``).
+The last lines are ``compute_to_target_vs_fifo <scheduler>=<median ratio>(<pairs>/<all>) ...``
+over the (data set, seed) pairs where both reached the target, and the same for the
+``val_loss`` target (``compute_to_val_loss_target_vs_fifo``).
 
 Usage: ``python benchmarks/schedulers.py [--seeds 3] [--cpus 2] [--storage DIR] [--smoke-test]``.
 ``--epochs`` / ``--reports`` override the files' per-trial budget (the same for every scheduler).
@@ -160,6 +160,8 @@ def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[st
                 "reached": f"{sum(math.isfinite(v) for v in to_target)}/{len(runs)}",
                 "compute to val_loss target (s)": _mean_std([r["to_loss_target"] for r in runs],
                                                             1),
+                "val_loss reached": f"{sum(math.isfinite(r['to_loss_target']) for r in runs)}"
+                                    f"/{len(runs)}",
                 "total compute (s)": _mean_std([r["total_compute"] for r in runs], 1),
                 "switches": _mean_std([float(r["switches"]) for r in runs], 1),
                 "stopped": _mean_std([float(r["stopped"]) for r in runs], 1),
@@ -174,8 +176,10 @@ def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[st
                 continue
             pairs = [results[(d, s, scheduler)][field] / results[(d, s, "fifo")][field]
                      for d in datasets for s in seeds]
+            total = len(pairs)
             pairs = [p for p in pairs if math.isfinite(p)]
-            ratios.append(f"{scheduler}={np.median(pairs):.2f}" if pairs else f"{scheduler}=nan")
+            value = f"{np.median(pairs):.2f}" if pairs else "nan"
+            ratios.append(f"{scheduler}={value}({len(pairs)}/{total})")
         lines.append(f"{name} " + " ".join(ratios))
     return pd.DataFrame(rows), "\n".join(lines)
 

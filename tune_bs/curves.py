@@ -43,7 +43,9 @@ best bounded fit of every family is flat, ``a = 0``); or the weighted fit explai
 ``min_r2`` of the variance of ``y`` (noise, not a curve).
 
 Measured cost (``fit_curve`` + one ``extrapolate``, all three families, shared 2-core machine,
-median): 0.9–1.0 ms for 10, 30 and 50 points (``benchmarks/simulator.py`` prints it).
+median): 0.9–1.0 ms for 10, 30 and 50 points (``benchmarks/simulator.py`` prints it); warm-started
+from the fit without the last point (``start=``), 0.3–0.45 ms, and a chain of 55 warm refits ends
+within 0.25 band standard deviations of a cold fit (tests/test_curves.py).
 """
 
 from __future__ import annotations
