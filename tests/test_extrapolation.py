@@ -168,7 +168,8 @@ def test_the_board_drops_a_stale_decision() -> None:
     assert board.take("t", 6) is None  # decided on report 5, asked after report 6: stale
     assert board.take("t", 5) is None  # and gone
     board.post("t", 64, 2, 7)
-    assert board.cancel("t") and board.take("t", 7) is None
+    board.post("t", 32, 1, 8)  # a later decision replaces an untaken one
+    assert board.take("t", 8) == (32, 1, 8)
 
 
 def test_a_trial_without_peers_explores_a_second_size_without_a_restart() -> None:

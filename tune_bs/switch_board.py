@@ -59,21 +59,11 @@ class SwitchBoard:
             return None
         return switch
 
-    def cancel(self, trial_id: str) -> bool:
-        """Forget the trial's pending switch (it stopped or was paused)."""
-        return self._pending.pop(trial_id, None) is not None
 
-
-def board_actor(create: bool = True) -> Any:
-    """The board actor of this Ray namespace: created on first use when ``create``, else the
-    existing one or ``None``."""
+def board_actor() -> Any:
+    """The board actor of this Ray namespace (created on first use)."""
     import ray
 
-    if not create:
-        try:
-            return ray.get_actor(BOARD_NAME)
-        except ValueError:
-            return None
     actor_class = ray.remote(num_cpus=0, max_restarts=0)(SwitchBoard)
     return actor_class.options(name=BOARD_NAME, get_if_exists=True).remote()
 
@@ -92,7 +82,8 @@ class BoardClient:
 
     def take(self, reports: int) -> Switch | None:
         """The switch decided on this trial's ``reports``-th report, if any (``None`` while the
-        board cannot be found: the scheduler then falls back to restarts)."""
+        board cannot be found: the trial keeps its size and the scheduler, seeing it in the next
+        report, decides again)."""
         if self._actor is None:
             try:
                 self._actor = self._ray.get_actor(self._name)
