@@ -343,13 +343,13 @@ def decide(
     cost = _restart_cost(history, peers, thr, settings, cache)
     horizon = _horizon(history, current, thr)
     explore = _explore_target(segments, peers, settings, tabu, cache)
-    if explore and settings.switch_margin * horizon <= 2.0 * cost:
-        explore = None  # not worth two switches (there and maybe back)
+    explored = None  # rule 9's decision; explore only when worth two switches (there and back)
+    if explore and settings.switch_margin * horizon > 2.0 * cost:
+        reason = f"explore: no trial of the group has measured batch size {explore}"
+        explored = _switch_or_yield(explore, reason, history, current_fit, peers, settings, cache)
     if current_fit is None:
-        if explore:
-            reason = f"explore: no trial of the group has measured batch size {explore}"
-            return _switch_or_yield(explore, reason, history, current_fit, peers, settings, cache)
-        return _with(keep, f"curve at batch size {current.effective} not fitted; keeping it")
+        return explored or _with(
+            keep, f"curve at batch size {current.effective} not fitted; keeping it")
 
     level = float(current_fit.predict(current.reports[-1].samples_seen - current.anchor_samples))
     speeds = _speeds(level, history, peers, thr, cache, settings, tabu)
@@ -380,9 +380,8 @@ def decide(
                     f"{restarts:g} restart(s) of {cost:.3g}s"
                 )
                 return _switch_or_yield(best, reason, history, current_fit, peers, settings, cache)
-    if explore:
-        reason = f"explore: no trial of the group has measured batch size {explore}"
-        return _switch_or_yield(explore, reason, history, current_fit, peers, settings, cache)
+    if explored:
+        return explored
     larger = [b for b in settings.batch_sizes if b > current.effective]
     if (
         larger
