@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from tune_bs import metrics as m
+from tune_bs.clock import clock_from_env
 from tune_bs.data import TimeSeriesData
 from tune_bs.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
 from tune_bs.training import ContrastiveTrainer, TrainSettings
@@ -76,7 +77,7 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     _set_cpu_threads()
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per checkpoint
     settings = TrainSettings.from_config(config)
-    trainer = ContrastiveTrainer(data, settings, trial_device())
+    trainer = ContrastiveTrainer(data, settings, trial_device(), clock=clock_from_env())
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
@@ -157,9 +158,12 @@ def run_to_budget(
                 ) from exc
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            backoffs = trainer.oom_backoffs
+            backoffs, spent, clock = (trainer.oom_backoffs, trainer.trial_time_s,
+                                      trainer.clock.state())
             _restore(trainer, last_state)
-            trainer.oom_backoffs = backoffs + 1
+            # the failed attempt's seconds were spent: they stay on the trial's clock
+            trainer.oom_backoffs, trainer.trial_time_s = backoffs + 1, spent
+            trainer.clock.restore(clock)
             logger.warning("out of memory at batch size %d; this trial goes back to %d samples "
                            "and continues at batch size %d.", failed, trainer.samples_seen,
                            smaller)
