@@ -52,6 +52,11 @@ unknown data set                       dataset.name ... 'GunPont' (did you mean 
 unknown encoder                        param_space.encoder ... 'transformer'             validate
 unknown strategy                       param_space.strategy ... 'magic'                  validate
 unknown strategy among choices         param_space.strategy ... 'stratifed'              validate
+unknown probe                          param_space.probe ... 'svn' (did you mean 'svm'?) validate
+unknown normalisation (data set)       dataset.normalise ... 'zscore'                    validate
+unknown normalisation (searched)       param_space.normalise ... (did you mean 'series') validate
+normalisation given twice              normalise is given twice ... remove dataset.norm  validate
+causal depth 0                         param_space.depth must be at least 1 ... 0        validate
 unknown scheduler                      scheduler.name ... 'hyperband'                    validate
 unknown search                         search.name ... 'bayes'                           validate
 unknown switch path                    scheduler.switch_via ... 'teleport'               validate
@@ -288,6 +293,17 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
      ("param_space.strategy must be one of", "'magic'")),
     ("unknown-strategy-choice", _space(params={"strategy": _grid(["fixed", "stratifed"])}),
      ("param_space.strategy", "'stratifed'", "did you mean 'stratified'")),
+    ("unknown-probe", _space(params={"probe": "svn"}),
+     ("param_space.probe must be one of logistic, svm", "'svn'", "did you mean 'svm'")),
+    ("unknown-normalise", _space(dataset={"name": "GunPoint", "normalise": "zscore"}),
+     ("dataset.normalise must be one of dataset, none, series", "'zscore'")),
+    ("unknown-normalise-searched", _space(params={"normalise": _grid(["dataset", "serie"])}),
+     ("param_space.normalise", "'serie'", "did you mean 'series'")),
+    ("normalise-twice", _space(dataset={"name": "GunPoint", "normalise": "series"},
+                               params={"normalise": _grid(["series", "dataset"])}),
+     ("normalise is given twice", "dataset.normalise='series'", "remove dataset.normalise")),
+    ("causal-depth-zero", _space(params={"encoder": "causal_cnn", "depth": 0}),
+     ("param_space.depth must be at least 1", "param_space.depth=0")),
     ("unknown-scheduler", _space(scheduler={"name": "hyperband"}),
      ("scheduler.name must be one of", "'hyperband'")),
     ("unknown-search", _space(search={"name": "bayes"}),

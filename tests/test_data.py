@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from tune_bs.data import dataset_names, list_datasets, load_dataset
-from tune_bs.data.dataset import to_equal_length, validation_split, z_normalise
+from tune_bs.data.dataset import (
+    NORMALISATIONS,
+    ChannelStatistics,
+    prepare,
+    to_equal_length,
+    validation_split,
+    z_normalise,
+)
 from tune_bs.errors import UserInputError
 
 DEVELOPMENT_SETS = {"GunPoint": (1, 150, 2), "BasicMotions": (6, 100, 4),
@@ -18,8 +25,13 @@ def test_development_sets_load_offline_with_splits(name):
     assert data.n_classes == classes
     assert len(data.X_train) + len(data.X_val) == len(data.X_probe_train)
     assert len(data.X_test) == len(data.y_test)
-    # z-normalised per series and channel
-    assert np.allclose(data.X_train.mean(axis=2), 0, atol=1e-4)
+    if channels == 1:  # default for univariate data: z-normalised per series and channel
+        assert data.normalisation == "series"
+        assert np.allclose(data.X_train.mean(axis=2), 0, atol=1e-4)
+    else:  # multivariate: per channel over the encoder's training split
+        assert data.normalisation == "dataset"
+        assert np.allclose(data.X_train.mean(axis=(0, 2)), 0, atol=1e-4)
+        assert np.allclose(data.X_train.std(axis=(0, 2)), 1, atol=1e-3)
 
 
 def test_name_lookup_is_case_insensitive_and_unknown_names_list_valid_ones():
@@ -99,3 +111,79 @@ def test_synthetic_dataset_has_known_modes():
     assert len(data.X_probe_train) == 200
     with pytest.raises(UserInputError, match="apply only to the synthetic generator"):
         load_dataset("GunPoint", n_modes=3)
+
+
+# --- normalisation rules (tune_bs.data.dataset, rule 3) --------------------------------------
+def _raw_arrays(rng: np.random.Generator, n_train: int = 24, channels: int = 3, length: int = 16):
+    """Series with per-channel levels and scales far from (0, 1), as raw sensor data has."""
+    levels = rng.normal(0, 50, size=(1, channels, 1))
+    scales = rng.uniform(0.1, 20, size=(1, channels, 1))
+    X_train = (levels + scales * rng.normal(size=(n_train, channels, length))).astype(np.float32)
+    X_test = (levels + scales * rng.normal(size=(10, channels, length))).astype(np.float32)
+    return X_train, np.repeat([0, 1], n_train // 2), X_test, np.repeat([0, 1], 5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dataset_statistics_come_from_the_encoders_training_split_only(seed):
+    """Property: whatever the validation and test series hold, the statistics (hence the
+    normalised training split) are the same; they are the training split's own."""
+    rng = np.random.default_rng(seed)
+    X_train, y, X_test, y_test = _raw_arrays(rng)
+    base = prepare("p", X_train, y, X_test, y_test, normalise="dataset", seed=seed)
+    raw = prepare("p", X_train, y, X_test, y_test, normalise="none", seed=seed)
+    _, val_idx = validation_split(len(X_train), 0.2, seed, y)
+    changed = X_train.copy()
+    changed[val_idx] = rng.normal(1e3, 1e3, size=changed[val_idx].shape)  # new validation values
+    other = prepare("p", changed, y, rng.normal(-1e3, 1e2, size=X_test.shape).astype(np.float32),
+                    y_test, normalise="dataset", seed=seed)
+    assert np.array_equal(base.X_train, other.X_train)
+    stats = ChannelStatistics.of(raw.X_train)
+    assert np.allclose(base.X_test, stats.apply(raw.X_test), atol=1e-5)  # the same transform
+    assert np.allclose(base.X_val, stats.apply(raw.X_val), atol=1e-5)
+    assert np.allclose(base.X_train.mean(axis=(0, 2)), 0, atol=1e-4)
+    assert np.allclose(base.X_train.std(axis=(0, 2)), 1, atol=1e-3)
+    # levels between series are kept: an affine map per channel, not per series
+    assert not np.allclose(base.X_test.mean(axis=2), 0, atol=1e-2)
+
+
+def test_dataset_normalisation_keeps_a_constant_channel_finite_and_centred():
+    rng = np.random.default_rng(3)
+    X_train, y, X_test, y_test = _raw_arrays(rng, channels=2)
+    X_train[:, 1], X_test[:, 1] = 7.0, 9.0
+    data = prepare("c", X_train, y, X_test, y_test, normalise="dataset")
+    assert np.all(data.X_train[:, 1] == 0) and np.all(np.isfinite(data.X_test))
+    assert np.allclose(data.X_test[:, 1], 2.0)  # centred on the training level, std taken as 1
+
+
+def test_series_mode_is_per_series_z_normalisation_as_before():
+    rng = np.random.default_rng(4)
+    X_train, y, X_test, y_test = _raw_arrays(rng)
+    data = prepare("s", X_train, y, X_test, y_test, normalise="series", seed=2)
+    assert np.allclose(data.X_probe_train, z_normalise(X_train))
+    assert np.allclose(data.X_test, z_normalise(X_test))
+    assert data.normalisation == "series"
+    for alias, rule in ((True, "series"), (False, "none")):  # the earlier boolean form
+        assert prepare("s", X_train, y, X_test, y_test, normalise=alias).normalisation == rule
+    none = prepare("s", X_train, y, X_test, y_test, normalise="none")
+    assert np.array_equal(none.X_test, X_test)
+
+
+def test_raw_data_normalises_later_to_the_same_arrays():
+    rng = np.random.default_rng(5)
+    X_train, y, X_test, y_test = _raw_arrays(rng)
+    raw = prepare("r", X_train, y, X_test, y_test, normalise="none")
+    for rule in NORMALISATIONS:
+        direct = prepare("r", X_train, y, X_test, y_test, normalise=rule)
+        later = raw.normalised(rule)
+        for field in ("X_train", "X_val", "X_probe_train", "X_test"):
+            assert np.array_equal(getattr(direct, field), getattr(later, field))
+    with pytest.raises(UserInputError, match=r"needs the raw series, but this data set was "
+                                             r"loaded with normalise='series'"):
+        raw.normalised("series").normalised("dataset")
+
+
+def test_unknown_normalisation_is_one_line_with_a_suggestion():
+    with pytest.raises(UserInputError, match=r"dataset.normalise must be one of dataset, none, "
+                                             r"series, but got dataset.normalise='serie' "
+                                             r"\(did you mean 'series'\?\)"):
+        load_dataset("GunPoint", normalise="serie")

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tune_bs.encoders import ENCODERS, ContrastiveModel, build_encoder
+from tune_bs.encoders import ENCODERS, CausalCNNEncoder, ContrastiveModel, build_encoder
 from tune_bs.errors import UserInputError
 
 
@@ -32,6 +32,41 @@ def test_bidirectional_doubles_rnn_width():
 
 
 def test_unknown_encoder_lists_valid_names():
-    with pytest.raises(UserInputError, match=r"encoder must be one of fcn, gru, lstm, lstm_fcn.*"
-                                             r"did you mean 'gru'"):
+    with pytest.raises(UserInputError, match=r"encoder must be one of causal_cnn, fcn, gru, lstm, "
+                                             r"lstm_fcn.*did you mean 'gru'"):
         build_encoder("gruu", 1)
+
+
+def test_causal_cnn_output_size_depth_and_receptive_field():
+    encoder = build_encoder("causal_cnn", 2, hidden=8, depth=3, repr_dim=20)
+    assert encoder.output_dim == 20 and encoder(torch.randn(4, 2, 30)).shape == (4, 20)
+    assert encoder.receptive_field == 1 + 4 * (2**3 - 1)
+    assert build_encoder("causal_cnn", 2, hidden=8, depth=3).output_dim == 8  # repr_dim 0: h
+    blocks = [b for b in encoder.blocks if b.__class__.__name__ == "CausalBlock"]
+    assert len(blocks) == 3
+    assert [b.convs[1].conv.dilation[0] for b in blocks] == [1, 2, 4]
+
+
+@pytest.mark.parametrize("t", [0, 5, 17, 29])
+def test_causal_cnn_output_at_t_ignores_inputs_after_t(t):
+    """Before pooling, changing the input after time t changes no output at times <= t; the
+    output after t does change (so the test can fail)."""
+    torch.manual_seed(0)
+    encoder = CausalCNNEncoder(3, hidden=8, depth=4, repr_dim=12).eval()
+    x = torch.randn(2, 3, 30)
+    changed = x.clone()
+    changed[:, :, t + 1 :] = torch.randn(2, 3, 30 - t - 1) * 10
+    with torch.no_grad():
+        a, b = encoder.timesteps(x), encoder.timesteps(changed)
+    assert a.shape == (2, 12, 30)
+    assert torch.equal(a[:, :, : t + 1], b[:, :, : t + 1])
+    if t < 29:
+        assert not torch.allclose(a[:, :, t + 1 :], b[:, :, t + 1 :])
+
+
+def test_causal_cnn_gradient_reaches_every_input_step_in_its_receptive_field():
+    encoder = CausalCNNEncoder(1, hidden=4, depth=3)  # receptive field 29
+    x = torch.randn(1, 1, 29, requires_grad=True)
+    encoder.timesteps(x)[:, :, -1].sum().backward()
+    assert (x.grad[0, 0] != 0).all()  # the last output sees all 29 steps, the first included
+

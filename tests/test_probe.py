@@ -1,9 +1,19 @@
 import numpy as np
 import pytest
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
 from tune_bs import metrics as m
-from tune_bs.probe import cross_validated_score, make_probe, probe_indices, probe_scores
+from tune_bs.errors import UserInputError
+from tune_bs.probe import (
+    SVM_C_GRID,
+    SVM_DEFAULT_C,
+    SVM_INNER_FOLDS,
+    SVMProbe,
+    cross_validated_score,
+    make_probe,
+    probe_indices,
+    probe_scores,
+)
 
 
 def test_probe_accuracy_on_separable_features():
@@ -63,3 +73,56 @@ def test_probe_subsample_is_seeded_and_bounded():
     b = probe_indices(10_000, 50, 2000, 5000, seed=3)
     assert len(a[0]) == 2000 and len(a[1]) == 50
     assert np.array_equal(a[0], b[0])
+
+
+# --- the SVM probe (C chosen by CV on the series it is fitted on) ------------------------------
+def test_svm_validation_probe_never_sees_the_test_split():
+    rng = np.random.default_rng(5)
+    y = np.repeat([0, 1, 2], 15)
+    f = rng.normal(size=(45, 4)) + 1.5 * y[:, None]
+    test_f = rng.normal(size=(20, 4)) + 1.5 * np.repeat([0, 1], 10)[:, None]
+    a = probe_scores(f, y, test_f, np.repeat([0, 1], 10), "classification", probe="svm")
+    b = probe_scores(f, y, test_f, np.repeat([1, 0], 10), "classification", probe="svm")
+    assert a[m.VAL_PROBE_ACC] == b[m.VAL_PROBE_ACC]
+    assert a[m.TEST_PROBE_ACC] != b[m.TEST_PROBE_ACC]
+
+
+def test_svm_chooses_c_inside_each_fold_without_its_held_out_series(monkeypatch):
+    """Nested CV: every SVM fit (its C selection included) sees one outer fold's training part;
+    no fit of the validation probe ever holds a series of the fold it is scored on."""
+    rng = np.random.default_rng(6)
+    y = np.repeat([0, 1], 20)
+    ids = np.arange(40, dtype=float)  # column 0 names the series
+    f = np.column_stack([ids, rng.normal(size=(40, 3)) + y[:, None]])
+    seen: list[frozenset[int]] = []
+    original = SVMProbe.fit
+
+    def spy(self, X, y_):
+        seen.append(frozenset(int(i) for i in X[:, 0]))
+        return original(self, X, y_)
+
+    monkeypatch.setattr(SVMProbe, "fit", spy)
+    score = cross_validated_score(f, y, "classification", folds=5, seed=3, probe="svm")
+    outer = StratifiedKFold(5, shuffle=True, random_state=3)
+    expected = [frozenset(train.tolist()) for train, _ in outer.split(f, y)]
+    assert seen == expected  # one fit per outer fold, on exactly its training part
+    assert 0.5 < score <= 1.0
+
+
+def test_svm_probe_picks_c_from_the_grid_and_falls_back_on_tiny_classes():
+    rng = np.random.default_rng(7)
+    y = np.repeat([0, 1], 30)
+    f = rng.normal(size=(60, 2)) + 0.7 * y[:, None]
+    fitted = make_probe("classification", "svm", seed=1).fit(f, y)
+    assert fitted.C_ in SVM_C_GRID
+    manual = GridSearchCV(SVMProbe._pipeline(SVM_DEFAULT_C), {"svc__C": list(SVM_C_GRID)},
+                          cv=StratifiedKFold(SVM_INNER_FOLDS, shuffle=True, random_state=1))
+    assert fitted.C_ == manual.fit(f, y).best_params_["svc__C"]
+    one_each = make_probe("classification", "svm").fit(f[[0, 59]], y[[0, 59]])
+    assert one_each.C_ == SVM_DEFAULT_C
+
+
+def test_unknown_probe_is_one_line_with_a_suggestion():
+    with pytest.raises(UserInputError, match=r"probe must be one of logistic, svm, but got "
+                                             r"probe='svn' \(did you mean 'svm'\?\)"):
+        make_probe("classification", "svn")

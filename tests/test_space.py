@@ -67,7 +67,17 @@ BAD = [
     ({**MINIMAL, "param_space": {"batchsize": 8}},
      r"param_space.batchsize is not a known key \(did you mean 'batch_size'\?\)"),
     ({**MINIMAL, "param_space": {"encoder": "transformer"}},
-     r"param_space.encoder must be one of fcn, gru, lstm, lstm_fcn"),
+     r"param_space.encoder must be one of causal_cnn, fcn, gru, lstm, lstm_fcn"),
+    ({**MINIMAL, "param_space": {"probe": "svn"}},
+     r"param_space.probe must be one of logistic, svm, but got param_space.probe='svn' "
+     r"\(did you mean 'svm'\?\)"),
+    ({**MINIMAL, "dataset": {"name": "GunPoint", "normalise": "zscore"}},
+     r"dataset.normalise must be one of dataset, none, series, but got "
+     r"dataset.normalise='zscore'"),
+    ({**MINIMAL, "param_space": {"normalise": True}}, r"param_space.normalise must be one of"),
+    ({**MINIMAL, "dataset": {"name": "GunPoint", "normalise": "dataset"},
+      "param_space": {"normalise": "series"}}, r"normalise is given twice"),
+    ({**MINIMAL, "param_space": {"depth": 0}}, r"param_space.depth must be at least 1"),
     ({**MINIMAL, "param_space": {"strategy": "magic"}}, r"param_space.strategy must be one of"),
     ({**MINIMAL, "param_space": {"batch_size": 1}}, r"param_space.batch_size must be at least 2"),
     ({**MINIMAL, "param_space": {"budget_samples": 10}}, r"set by the experiment"),
@@ -187,3 +197,13 @@ def test_a_compared_smoke_test_gives_every_scheduler_the_same_budget():
     assert common == {"epochs": 60 * 8 / 20, "reports": 8}  # the extrapolation scheduler's
     options = RunOptions(smoke_test=True, smoke_budget=common)
     assert {str(effective_space(v, options).budget) for v in variants} == {str(common)}
+
+
+def test_a_searched_normalisation_loads_the_data_set_raw():
+    searched = space(param_space={"normalise": {"type": "categorical",
+                                                "choices": ["series", "dataset"]}})
+    assert searched.dataset["normalise"] == "none"  # each trial normalises the raw series
+    assert searched.raw["dataset"] == {"name": "GunPoint"}  # the file as written
+    plain = space(dataset={"name": "GunPoint", "normalise": "dataset"})
+    assert plain.dataset["normalise"] == "dataset"
+    assert space(dataset={"name": "GunPoint", "normalise": False}).dataset["normalise"] is False

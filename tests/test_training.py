@@ -190,3 +190,17 @@ def test_the_trial_clock_counts_training_and_evaluation_and_survives_a_restore(g
     resumed.load_state_dict(trainer.state_dict())
     second = resumed.report(resumed.train_until(96))
     assert second["trial_time_s"] == pytest.approx(2 * first["trial_time_s"])
+
+
+def test_a_trial_normalises_raw_data_itself_and_probes_with_its_probe():
+    raw = load_dataset("BasicMotions", normalise="none")
+    trainer = ContrastiveTrainer(raw, small(encoder="causal_cnn", depth=2, normalise="dataset",
+                                            probe="svm", budget_samples=16, report_every=16),
+                                 "cpu")
+    assert trainer.data.normalisation == "dataset" and raw.normalisation == "none"
+    assert np.array_equal(trainer.data.X_test, raw.normalised("dataset").X_test)
+    assert float(trainer.X_train.abs().max()) < float(np.abs(raw.X_train).max())  # not raw
+    metrics = trainer.report(trainer.train_until(trainer.next_report_at))
+    assert 0.0 <= metrics["val_probe_acc"] <= 1.0 and 0.0 <= metrics["test_probe_acc"] <= 1.0
+    as_loaded = ContrastiveTrainer(raw, small(), "cpu")
+    assert as_loaded.data is raw  # no normalise setting: the data set as it was loaded

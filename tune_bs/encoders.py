@@ -10,6 +10,14 @@ parameters of shared blocks, not copies:
   final hidden state (both directions concatenated when ``bidirectional``). D = h or 2h.
 - ``lstm_fcn``: Karim et al. 2018 ("LSTM fully convolutional networks for time series
   classification"): the LSTM branch and the FCN branch side by side, concatenated. D = h(·2) + h.
+- ``causal_cnn``: the dilated causal convolution backbone of T-Loss (Franceschi et al. 2019,
+  "Unsupervised scalable representation learning for multivariate time series") and TS2Vec (Yue
+  et al. 2022): a 1×1 input projection to width h, then ``depth`` residual blocks of two causal
+  convolutions (kernel 3) with dilation 2^i in block i (receptive field 1 + 4·(2^depth − 1) time
+  steps), the last block widening to ``repr_dim``, then max pooling over time. D = ``repr_dim``
+  (h when 0). Causal: before the pooling, the output at time t depends on inputs at times ≤ t
+  only (left padding, no normalisation across time). Only this encoder reads ``depth`` and
+  ``repr_dim``.
 
 The :class:`ContrastiveModel` adds a two-layer projection head (SimCLR); the loss sees the
 projection, the probe sees the encoder output.
@@ -23,6 +31,10 @@ import torch
 from torch import nn
 
 from tune_bs.errors import unknown_name
+
+#: ``causal_cnn`` defaults: residual blocks and kernel size.
+CAUSAL_DEPTH = 10
+CAUSAL_KERNEL = 3
 
 
 class FCNEncoder(nn.Module):
@@ -86,21 +98,89 @@ class LSTMFCNEncoder(nn.Module):
         return torch.cat([self.lstm(x), self.fcn(x)], dim=1)  # [B, D_lstm + D_fcn]
 
 
+class CausalConv1d(nn.Module):
+    """A dilated Conv1d padded on the left only: output step t sees input steps ≤ t."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        self.left = (kernel - 1) * dilation
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.pad(x, (self.left, 0)))  # [B, C_in, T] -> [B, C_out, T]
+
+
+class CausalBlock(nn.Module):
+    """GELU → causal conv → GELU → causal conv, plus the input (1×1-projected when the width
+    changes), as TS2Vec's ``ConvBlock`` with causal padding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.GELU(), CausalConv1d(in_channels, out_channels, kernel, dilation),
+            nn.GELU(), CausalConv1d(out_channels, out_channels, kernel, dilation))
+        self.residual = (nn.Identity() if in_channels == out_channels
+                         else nn.Conv1d(in_channels, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs(x) + self.residual(x)  # [B, C_in, T] -> [B, C_out, T]
+
+
+class CausalCNNEncoder(nn.Module):
+    """Dilated causal residual blocks (module docstring), max-pooled over time."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int = 64,
+        depth: int = CAUSAL_DEPTH,
+        repr_dim: int = 0,
+        kernel: int = CAUSAL_KERNEL,
+        **_: object,
+    ) -> None:
+        super().__init__()
+        out = repr_dim or hidden
+        widths = [hidden] * (depth - 1) + [out]
+        blocks: list[nn.Module] = [nn.Conv1d(in_channels, hidden, 1)]
+        prev = hidden
+        for i, width in enumerate(widths):
+            blocks.append(CausalBlock(prev, width, kernel, dilation=2**i))
+            prev = width
+        self.blocks = nn.Sequential(*blocks)
+        self.output_dim = out
+        self.receptive_field = 1 + 2 * (kernel - 1) * (2**depth - 1)
+
+    def timesteps(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-time-step features before pooling: ``[B, C, T] → [B, D, T]`` (causal)."""
+        return self.blocks(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.timesteps(x).amax(dim=2)  # [B, D, T] -> [B, D]
+
+
 ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "fcn": FCNEncoder,
     "gru": lambda in_channels, **kw: RNNEncoder(in_channels, cell="gru", **kw),
     "lstm": lambda in_channels, **kw: RNNEncoder(in_channels, cell="lstm", **kw),
     "lstm_fcn": LSTMFCNEncoder,
+    "causal_cnn": CausalCNNEncoder,
 }
 
 
 def build_encoder(
-    name: str, in_channels: int, hidden: int = 64, bidirectional: bool = False
+    name: str,
+    in_channels: int,
+    hidden: int = 64,
+    bidirectional: bool = False,
+    depth: int = CAUSAL_DEPTH,
+    repr_dim: int = 0,
 ) -> nn.Module:
-    """Build a registered encoder; unknown names list the valid ones."""
+    """Build a registered encoder; unknown names list the valid ones. ``depth`` and ``repr_dim``
+    shape ``causal_cnn`` only."""
     if name not in ENCODERS:
         raise unknown_name("encoder", name, ENCODERS)
-    return ENCODERS[name](in_channels, hidden=hidden, bidirectional=bidirectional)
+    return ENCODERS[name](in_channels, hidden=hidden, bidirectional=bidirectional, depth=depth,
+                          repr_dim=repr_dim)
 
 
 class ProjectionHead(nn.Module):

@@ -7,8 +7,19 @@
 - ``test_probe_acc`` (``test_probe_r2``): the probe fitted on the whole train split and scored on
   the test split. It is reported and tabulated, never used to decide anything.
 
-The probe: scikit-learn logistic regression on standardised representations (classification) or
-ridge regression (regression). Both scores come from one representation pass of each split.
+The probe (``probe``, :data:`PROBES`) works on standardised representations:
+
+- ``logistic`` (classification): logistic regression, C = 1.
+- ``svm`` (classification): an RBF support-vector machine (``gamma="scale"``) whose C is chosen
+  from :data:`SVM_C_GRID` by stratified :data:`SVM_INNER_FOLDS`-fold cross-validation on the
+  series it is fitted on, and only those (TS2Vec's protocol, Yue et al. 2022, with a smaller
+  grid): for ``test_probe_acc`` that is the whole train split; for ``val_probe_acc`` it is the
+  training part of each outer fold, so C is chosen *inside* each fold (nested cross-validation)
+  and a held-out fold never chooses the C it is scored with. Ties go to the smaller C. With
+  fewer than 2 series per class in the training part, C stays at :data:`SVM_DEFAULT_C`.
+- regression: ridge regression (alpha = 1) whichever ``probe`` is named.
+
+Both scores come from one representation pass of each split.
 
 Rules: with fewer than ``folds`` members in the smallest class, the folds drop to that count; a
 class with a single member makes the folds unstratified; with fewer than 2 folds possible (or
@@ -23,18 +34,62 @@ import logging
 import warnings
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from tune_bs import metrics as m
+from tune_bs.errors import unknown_name
 
 logger = logging.getLogger(__name__)
 #: Folds of the cross-validated probe (``val_probe_acc``).
 PROBE_FOLDS = 5
+#: The probes a trial may use (``probe``); regression always uses ridge.
+PROBES = ("logistic", "svm")
+#: Candidate C values of the SVM probe (ascending: ties go to the smaller C).
+SVM_C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
+#: Folds of the SVM probe's own C selection, inside whatever split it is fitted on.
+SVM_INNER_FOLDS = 3
+#: C of the SVM probe when its training series are too few to cross-validate.
+SVM_DEFAULT_C = 1.0
+
+
+class SVMProbe(ClassifierMixin, BaseEstimator):
+    """Standardise → RBF SVM, C chosen by stratified CV on the series given to :meth:`fit`
+    (module rules); ``C_`` is the chosen value."""
+
+    def __init__(self, folds: int = SVM_INNER_FOLDS, seed: int = 0,
+                 c_grid: tuple[float, ...] = SVM_C_GRID) -> None:
+        self.folds = folds
+        self.seed = seed
+        self.c_grid = c_grid
+
+    @staticmethod
+    def _pipeline(C: float) -> Pipeline:
+        return make_pipeline(StandardScaler(), SVC(kernel="rbf", gamma="scale", C=C))
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SVMProbe:
+        _, counts = np.unique(y, return_counts=True)
+        folds = min(self.folds, int(counts.min()))
+        if len(counts) < 2 or folds < 2:
+            self.C_ = SVM_DEFAULT_C
+            self.model_ = self._pipeline(self.C_).fit(X, y)
+        else:
+            search = GridSearchCV(
+                self._pipeline(SVM_DEFAULT_C), {"svc__C": list(self.c_grid)},
+                cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed))
+            search.fit(X, y)
+            self.C_ = float(search.best_params_["svc__C"])
+            self.model_ = search.best_estimator_
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(X)
 
 
 def _subsample(n: int, limit: int, seed: int) -> np.ndarray:
@@ -50,11 +105,22 @@ def probe_indices(
     return _subsample(n_train, max_train, seed), _subsample(n_test, max_test, seed + 1)
 
 
-def make_probe(task: str) -> Pipeline:
-    """The unfitted probe for ``task`` (``classification`` or ``regression``)."""
-    if task == "classification":
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=1.0))
-    return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+def check_probe(probe: str, field: str = "probe") -> str:
+    """``probe`` if it names one of :data:`PROBES`, else a one-line error naming ``field``."""
+    if probe not in PROBES:
+        raise unknown_name(field, probe, PROBES)
+    return probe
+
+
+def make_probe(task: str, probe: str = "logistic", seed: int = 0) -> BaseEstimator:
+    """The unfitted probe for ``task`` (``classification`` or ``regression``) and ``probe``
+    (module rules; ``seed`` fixes the SVM's folds for C)."""
+    check_probe(probe)
+    if task != "classification":
+        return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    if probe == "svm":
+        return SVMProbe(seed=seed)
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=1.0))
 
 
 def probe_names(task: str) -> tuple[str, str] | None:
@@ -79,17 +145,23 @@ def _folds(y: np.ndarray, task: str, folds: int, seed: int):
     return KFold(min(folds, len(y) // 2), shuffle=True, random_state=seed)
 
 
-def _fit(model: Pipeline, X: np.ndarray, y: np.ndarray) -> Pipeline:
+def _fit(model: BaseEstimator, X: np.ndarray, y: np.ndarray) -> BaseEstimator:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(X, y)
 
 
 def cross_validated_score(
-    features: np.ndarray, y: np.ndarray, task: str, folds: int = PROBE_FOLDS, seed: int = 0
+    features: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    folds: int = PROBE_FOLDS,
+    seed: int = 0,
+    probe: str = "logistic",
 ) -> float:
     """Mean held-out score (accuracy or R²) of the probe over ``folds`` folds of the train split
-    (NaN when no two folds are possible; see the module rules)."""
+    (NaN when no two folds are possible; see the module rules). Each fold's probe is fitted —
+    the SVM's C chosen too — on that fold's training part alone."""
     splitter = _folds(y, task, folds, seed)
     if splitter is None:
         logger.warning(
@@ -98,7 +170,7 @@ def cross_validated_score(
             len(y),
         )
         return float("nan")
-    base = make_probe(task)
+    base = make_probe(task, probe, seed)
     scores = []
     for train, held_out in splitter.split(features, y):
         if task == "classification" and len(np.unique(y[train])) < 2:
@@ -116,6 +188,7 @@ def probe_scores(
     task: str,
     folds: int = PROBE_FOLDS,
     seed: int = 0,
+    probe: str = "logistic",
 ) -> dict[str, float]:
     """Both probe metrics of ``task`` (module rules): the cross-validated one on the train
     split, and — when test labels are given — the test score of the probe fitted on all of it.
@@ -124,8 +197,8 @@ def probe_scores(
     if names is None:
         return {}
     val_name, test_name = names
-    out = {val_name: cross_validated_score(train_features, y_train, task, folds, seed)}
+    out = {val_name: cross_validated_score(train_features, y_train, task, folds, seed, probe)}
     if test_features is not None and y_test is not None:
-        model = _fit(make_probe(task), train_features, y_train)
+        model = _fit(make_probe(task, probe, seed), train_features, y_train)
         out[test_name] = float(model.score(test_features, y_test))
     return out

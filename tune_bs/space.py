@@ -5,8 +5,9 @@ required)::
 
     name: default                 # experiment folder name under --storage
     description: ...              # free text
-    dataset: {name: GunPoint}     # or {path: my.npz}; options: normalise, val_fraction, seed,
-                                  # variable_length, length; synthetic: n_series, n_modes, ...
+    dataset: {name: GunPoint}     # or {path: my.npz}; options: normalise (series | dataset |
+                                  # none), val_fraction, seed, variable_length, length;
+                                  # synthetic: n_series, n_modes, ...
     metric: val_probe_acc         # val_loss | val_probe_acc | val_probe_r2 (validation only)
     mode: max                     # min | max (defaults to the metric's direction)
     num_samples: 4                # trials (with grid search: repeats of the grid)
@@ -38,8 +39,10 @@ import yaml
 
 from tune_bs import metrics as m
 from tune_bs.clustering import METHODS as CLUSTER_METHODS
+from tune_bs.data.dataset import NORMALISATIONS
 from tune_bs.encoders import ENCODERS
 from tune_bs.errors import UserInputError, did_you_mean, unknown_name
+from tune_bs.probe import PROBES
 from tune_bs.samplers import MODES as SAMPLER_MODES
 from tune_bs.strategies import STRATEGIES
 from tune_bs.switching import SwitchSettings
@@ -247,6 +250,8 @@ NAMED_VALUES: dict[str, Any] = {
     "cluster_features": ("raw", "pretrained"),
     "weight_late": WEIGHT_LATE,
     "weight_scope": ("global", "batch"),
+    "probe": PROBES,
+    "normalise": NORMALISATIONS,
 }
 #: Numeric trial keys: (integer?, minimum, minimum excluded?).
 NUMERIC_RANGES: dict[str, tuple[bool, float, bool]] = {
@@ -265,6 +270,8 @@ NUMERIC_RANGES: dict[str, tuple[bool, float, bool]] = {
     "cluster_pretrain_epochs": (False, 0, True),
     "hidden": (True, 1, False),
     "projection_dim": (True, 1, False),
+    "depth": (True, 1, False),
+    "repr_dim": (True, 0, False),
 }
 
 
@@ -407,6 +414,22 @@ def _scheduler_batch_limit(scheduler: dict[str, Any]) -> tuple[str, list[int]]:
     return "scheduler.batch_sizes", [int(b) for b in scheduler.get("batch_sizes", ())]
 
 
+def _searched_normalisation(dataset: dict[str, Any], param_space: dict[str, Any]
+                            ) -> dict[str, Any]:
+    """With ``normalise`` in ``param_space`` every trial normalises the raw series itself: the
+    data set is then loaded with ``normalise: none`` (another ``dataset.normalise`` is refused)."""
+    if "normalise" not in param_space:
+        return dataset
+    given = dataset.get("normalise", "none")
+    if given not in ("none", False):
+        raise UserInputError(
+            f"normalise is given twice, dataset.normalise={given!r} and param_space.normalise; "
+            "a normalise in param_space is applied by each trial to the raw series, so remove "
+            "dataset.normalise."
+        )
+    return {**dataset, "normalise": "none"}
+
+
 # --- the loader ------------------------------------------------------------------------------
 def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     """Validate a parsed YAML document and return the :class:`SearchSpace`."""
@@ -431,6 +454,9 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             f"{sorted(k for k in dataset if k in ('name', 'path')) or 'neither'}; "
             "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
         )
+    if "normalise" in dataset and not isinstance(dataset["normalise"], bool):
+        if dataset["normalise"] not in NORMALISATIONS:
+            raise unknown_name("dataset.normalise", dataset["normalise"], NORMALISATIONS)
     if "name" in dataset:
         from tune_bs.data import dataset_names
 
@@ -500,6 +526,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             )
         _check_param_values(key, spec)
         param_space[key] = spec
+    dataset = _searched_normalisation(dataset, param_space)
     for section in compared[1:]:
         _scheduler_batch_sizes(_check_scheduler(section), param_space)
     if search["name"] == "optuna" and "pbt" in {scheduler["name"], *(c["name"] for c in compared)}:

@@ -30,8 +30,11 @@ Rules:
 - ``val_loss`` is computed on the fixed validation views, batches and temperature of
   :mod:`tune_bs.evaluation` (none of them a trial setting), with the model in eval mode: it means
   the same thing for every training batch size, temperature, augmentation and device.
-- The probes (:mod:`tune_bs.probe`) share one representation pass of the train and test splits:
-  ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the test split.
+- The probes (:mod:`tune_bs.probe`, kind ``probe``) share one representation pass of the train
+  and test splits: ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the
+  test split.
+- ``normalise`` (when set) normalises the trial's copy of a data set loaded raw
+  (:meth:`~tune_bs.data.TimeSeriesData.normalised`): a search can search the normalisation.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class TrainSettings:
     encoder: str = "fcn"
     hidden: int = 64  # encoder width h
     bidirectional: bool = False
+    depth: int = 10  # causal_cnn: residual blocks (dilations 1, 2, ..., 2^(depth-1))
+    repr_dim: int = 0  # causal_cnn: representation size D (0: D = hidden)
     projection_dim: int = 64
     temperature: float = 0.2  # NT-Xent τ
     jitter: float = 0.05
@@ -81,6 +86,8 @@ class TrainSettings:
     report_every: int = 400  # training series between reports
     probe_max_train: int = 2000
     probe_max_test: int = 5000
+    probe: str = "logistic"  # logistic | svm (tune_bs.probe), for val_probe_acc and test_probe_acc
+    normalise: str = ""  # series | dataset | none, applied to the raw data set; "": as loaded
     # --- batch strategy (tune_bs.strategies) ---
     strategy: str = "fixed"
     alpha: float = 4.0  # cluster_count: batch size = round(alpha * modes)
@@ -126,6 +133,8 @@ class ContrastiveTrainer:
 
     def __init__(self, data: TimeSeriesData, settings: TrainSettings, device: torch.device,
                  clock: Clock | None = None) -> None:
+        if settings.normalise:
+            data = data.normalised(settings.normalise)
         self.data, self.settings, self.device = data, settings, torch.device(device)
         self.clock: Clock = clock or WallClock()
         self.trial_time_s = 0.0  # seconds of training and evaluation (module rules)
@@ -133,7 +142,7 @@ class ContrastiveTrainer:
         self.last_train_loss = float("nan")
         torch.manual_seed(settings.seed)
         encoder = build_encoder(settings.encoder, data.n_channels, settings.hidden,
-                                settings.bidirectional)
+                                settings.bidirectional, settings.depth, settings.repr_dim)
         self.model = ContrastiveModel(encoder, settings.projection_dim).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr,
                                           weight_decay=settings.weight_decay)
@@ -357,7 +366,7 @@ class ContrastiveTrainer:
         return probe_scores(
             self.represent(d.X_probe_train[tr]), d.y_probe_train[tr],
             self.represent(d.X_test[te]) if labelled_test else None,
-            d.y_test[te] if labelled_test else None, d.task, seed=EVAL_SEED)
+            d.y_test[te] if labelled_test else None, d.task, seed=EVAL_SEED, probe=s.probe)
 
     def _nan_metrics(self) -> dict[str, float]:
         """Every metric Tune may optimise, as NaN (a diverged report must still carry them, or

@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 
 from tune_bs.data import aeon_sets
-from tune_bs.data.dataset import TimeSeriesData, prepare, to_equal_length
+from tune_bs.data.dataset import NORMALISATIONS, TimeSeriesData, prepare, to_equal_length
 from tune_bs.data.npz import read_npz
 from tune_bs.errors import UserInputError
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_TEST_FRACTION = 0.25
 
-__all__ = ["SYNTHETIC", "TimeSeriesData", "dataset_names", "list_datasets", "load_dataset"]
+__all__ = ["NORMALISATIONS", "SYNTHETIC", "TimeSeriesData", "dataset_names", "list_datasets",
+           "load_dataset"]
 
 
 def dataset_names() -> list[str]:
@@ -47,7 +48,7 @@ def load_dataset(
     name: str | None = None,
     path: str | Path | None = None,
     *,
-    normalise: bool = True,
+    normalise: str | bool | None = None,
     val_fraction: float = 0.2,
     seed: int = 0,
     variable_length: str = "resample",
@@ -56,8 +57,10 @@ def load_dataset(
 ) -> TimeSeriesData:
     """Load and prepare a data set by ``name`` (aeon or ``synthetic``) or from a ``.npz`` ``path``.
 
-    ``options`` go to the synthetic generator (``n_series``, ``n_modes``, ...); they are refused for
-    other data sets. ``seed`` fixes the validation split (and the synthetic data).
+    ``normalise`` is ``series``, ``dataset`` or ``none`` (:mod:`tune_bs.data.dataset`, rule 3;
+    omitted: ``series`` for univariate, ``dataset`` for multivariate data). ``options`` go to the
+    synthetic generator (``n_series``, ``n_modes``, ...); they are refused for other data sets.
+    ``seed`` fixes the validation split (and the synthetic data).
     """
     if (name is None) == (path is None):
         raise UserInputError(

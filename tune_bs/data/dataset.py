@@ -16,24 +16,89 @@ Preparation rules (:func:`prepare`):
 1. Variable-length series are never cut: ``variable_length="resample"`` (default) linearly
    resamples every series to the longest length; ``"pad"`` pads shorter series at the end with
    their last value.
-2. ``normalise=True`` (default) z-normalises each series per channel (mean 0, std 1; a constant
-   channel becomes all zeros).
-3. The validation split is ``val_fraction`` of the train split (at least 2 series, leaving at least
-   2 for training), drawn with ``seed``; stratified by class when every class has 2+ members.
+2. The validation split is ``val_fraction`` of the train split (at least 2 series, leaving at least
+   2 for training), drawn with ``seed``; stratified by class when every class has 2+ members. It
+   is carved from the raw series, before any normalisation.
+3. Normalisation (``normalise``, :data:`NORMALISATIONS`) is a declared choice, applied to every
+   split alike:
+
+   - ``series``: each series, each channel, to mean 0 / std 1 over time (a constant channel
+     becomes all zeros). No statistic is shared between series.
+   - ``dataset``: each channel to mean 0 / std 1 with the per-channel mean and std (over series
+     and time) of the **encoder's training split** ``X_train`` only — never the validation split,
+     never the test split — then applied unchanged to ``X_train``, ``X_val``, ``X_probe_train``
+     and ``X_test`` (:class:`ChannelStatistics`). Levels and relative amplitudes between series
+     are kept. A channel constant over the training split is only centred (std taken as 1).
+   - ``none``: the values as loaded.
+
+   Without ``normalise`` the default depends on the channel count (:func:`default_normalisation`):
+   ``series`` for univariate data, ``dataset`` for multivariate data (the figures that decided it
+   are in the README, "Normalisation"). ``true`` / ``false``, the earlier form of the option,
+   still mean ``series`` / ``none``.
 4. Any NaN or infinite value is an error naming the array and the first bad series; nothing is
    imputed silently.
+
+A :class:`TimeSeriesData` records the normalisation it carries (``normalisation``); one loaded
+with ``none`` can be normalised later (:meth:`TimeSeriesData.normalised`), which is how a search
+that searches ``normalise`` gives each trial its own choice from the same raw arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, unknown_name
 
 TASKS = ("classification", "regression", "unlabelled")
+#: The normalisation rules (module rule 3).
+NORMALISATIONS = ("series", "dataset", "none")
+#: The earlier boolean form of ``normalise`` and what it means now.
+NORMALISATION_ALIASES = {True: "series", False: "none"}
+#: Defaults when ``normalise`` is not given (module rule 3).
+DEFAULT_UNIVARIATE = "series"
+DEFAULT_MULTIVARIATE = "dataset"
+#: A standard deviation at or below this counts as a constant channel.
+CONSTANT_STD = 1e-8
+
+
+def default_normalisation(n_channels: int) -> str:
+    """``series`` for one channel, ``dataset`` for several (module rule 3)."""
+    return DEFAULT_UNIVARIATE if n_channels == 1 else DEFAULT_MULTIVARIATE
+
+
+def resolve_normalisation(value: object, n_channels: int, field: str = "dataset.normalise") -> str:
+    """The rule ``value`` names: a name of :data:`NORMALISATIONS`, a boolean alias, or ``None``
+    for the default of ``n_channels``; anything else is a one-line error naming ``field``."""
+    if value is None:
+        return default_normalisation(n_channels)
+    if isinstance(value, bool):
+        return NORMALISATION_ALIASES[value]
+    if value not in NORMALISATIONS:
+        raise unknown_name(field, value, NORMALISATIONS)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ChannelStatistics:
+    """Per-channel mean and std ``[C]`` of a training split (``dataset`` normalisation)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, X_train: np.ndarray) -> ChannelStatistics:
+        """Mean and std of each channel over all series and time steps of ``X_train``
+        ``[N, C, T]``; a constant channel gets std 1 (it is only centred)."""
+        X = np.asarray(X_train, dtype=np.float64)
+        mean, std = X.mean(axis=(0, 2)), X.std(axis=(0, 2))
+        return cls(mean=mean, std=np.where(std > CONSTANT_STD, std, 1.0))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean) / std`` per channel, float32."""
+        return ((X - self.mean[None, :, None]) / self.std[None, :, None]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -48,6 +113,7 @@ class TimeSeriesData:
     y_probe_train: np.ndarray | None
     X_test: np.ndarray
     y_test: np.ndarray | None
+    normalisation: str = "none"  # the rule applied to every split (module rule 3)
 
     @property
     def n_channels(self) -> int:
@@ -69,11 +135,40 @@ class TimeSeriesData:
         return len(np.unique(self.y_probe_train))
 
     def describe(self) -> str:
-        """One line: name, shapes, task."""
+        """One line: name, shapes, task, normalisation."""
         classes = f", {self.n_classes} classes" if self.n_classes else ""
         return (
             f"{self.name}: {self.n_train} train + {len(self.X_val)} val + {len(self.X_test)} test "
-            f"series, {self.n_channels} channel(s) x {self.length} steps, {self.task}{classes}"
+            f"series, {self.n_channels} channel(s) x {self.length} steps, {self.task}{classes}, "
+            f"normalise={self.normalisation}"
+        )
+
+    def normalised(self, rule: str) -> TimeSeriesData:
+        """This data set with normalisation ``rule`` applied to every split (module rule 3).
+
+        Only raw data (``normalisation == "none"``) can be normalised; asking for the rule it
+        already carries returns it unchanged.
+        """
+        rule = resolve_normalisation(rule, self.n_channels, field="normalise")
+        if rule == self.normalisation:
+            return self
+        if self.normalisation != "none":
+            raise UserInputError(
+                f"normalise={rule!r} needs the raw series, but this data set was loaded with "
+                f"normalise={self.normalisation!r}; load it with dataset.normalise: none (a "
+                "search space that searches normalise does so itself)."
+            )
+        if rule == "series":
+            transform = z_normalise
+        else:
+            transform = ChannelStatistics.of(self.X_train).apply
+        return replace(
+            self,
+            X_train=transform(self.X_train),
+            X_val=transform(self.X_val),
+            X_probe_train=transform(self.X_probe_train),
+            X_test=transform(self.X_test),
+            normalisation=rule,
         )
 
 
@@ -118,7 +213,7 @@ def z_normalise(X: np.ndarray) -> np.ndarray:
     """Per-series, per-channel z-normalisation of ``[N, C, T]``; constant channels become 0."""
     mean = X.mean(axis=2, keepdims=True)
     std = X.std(axis=2, keepdims=True)
-    return ((X - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+    return ((X - mean) / np.where(std > CONSTANT_STD, std, 1.0)).astype(np.float32)
 
 
 def check_finite(X: np.ndarray, what: str) -> None:
@@ -180,20 +275,23 @@ def prepare(
     X_test: np.ndarray,
     y_test: np.ndarray | None,
     *,
-    normalise: bool = True,
+    normalise: str | bool | None = None,
     val_fraction: float = 0.2,
     seed: int = 0,
     task: str | None = None,
 ) -> TimeSeriesData:
-    """Check, normalise and split equal-length ``[N, C, T]`` arrays (see the module rules)."""
+    """Check, split and normalise equal-length ``[N, C, T]`` arrays (see the module rules).
+
+    ``normalise``: ``series``, ``dataset`` or ``none`` (``None``: the default for the channel
+    count; ``True`` / ``False``: ``series`` / ``none``).
+    """
+    rule = resolve_normalisation(normalise, int(np.shape(X_train)[1]))
     check_finite(X_train, f"{name} train split")
     check_finite(X_test, f"{name} test split")
-    if normalise:
-        X_train, X_test = z_normalise(X_train), z_normalise(X_test)
     task = task or infer_task(y_train)
     labels = y_train if task == "classification" else None
     tr, va = validation_split(len(X_train), val_fraction, seed, labels)
-    return TimeSeriesData(
+    raw = TimeSeriesData(
         name=name,
         task=task,
         X_train=np.ascontiguousarray(X_train[tr], dtype=np.float32),
@@ -203,3 +301,4 @@ def prepare(
         X_test=np.ascontiguousarray(X_test, dtype=np.float32),
         y_test=None if y_test is None else np.asarray(y_test),
     )
+    return raw.normalised(rule)
