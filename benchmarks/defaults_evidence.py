@@ -58,19 +58,40 @@ DEVELOPMENT_SETS: dict[str, dict[str, Any]] = {
 NORMALISATIONS = ("series", "dataset", "none")
 #: Named trial configurations (TrainSettings fields; ``samples`` is the budget per trial).
 CONFIGS: dict[str, dict[str, Any]] = {
-    "fcn": {"encoder": "fcn", "hidden": 64, "batch_size": 16, "lr": 1e-3, "temperature": 0.2,
-            "samples": 6000},
-    "cnn": {"encoder": "causal_cnn", "hidden": 64, "depth": 10, "batch_size": 16, "lr": 1e-3,
-            "temperature": 0.2, "samples": 6000},
-    "cnn-small": {"encoder": "causal_cnn", "hidden": 32, "depth": 8, "batch_size": 16,
-                  "lr": 1e-3, "temperature": 0.2, "samples": 6000},
+    "fcn": {
+        "encoder": "fcn",
+        "hidden": 64,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "samples": 6000,
+    },
+    "cnn": {
+        "encoder": "causal_cnn",
+        "hidden": 64,
+        "depth": 10,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "samples": 6000,
+    },
+    "cnn-small": {
+        "encoder": "causal_cnn",
+        "hidden": 32,
+        "depth": 8,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "samples": 6000,
+    },
 }
 REPORTS = 4
 
 
 def _key(row: dict[str, Any]) -> str:
-    return json.dumps({k: row[k] for k in ("kind", "dataset", "config", "normalise", "seed")},
-                      sort_keys=True)
+    return json.dumps(
+        {k: row[k] for k in ("kind", "dataset", "config", "normalise", "seed")}, sort_keys=True
+    )
 
 
 def load_rows(path: Path) -> dict[str, dict[str, Any]]:
@@ -88,8 +109,10 @@ def _append(path: Path, row: dict[str, Any]) -> None:
 
 def _dataset(name: str, normalise: str, seed: int = 0):
     if name not in DEVELOPMENT_SETS:
-        raise SystemExit(f"{name} is not a development set ({', '.join(DEVELOPMENT_SETS)}); the "
-                         "other shipped sets are for independent evaluation only.")
+        raise SystemExit(
+            f"{name} is not a development set ({', '.join(DEVELOPMENT_SETS)}); the "
+            "other shipped sets are for independent evaluation only."
+        )
     return load_dataset(**DEVELOPMENT_SETS[name], normalise=normalise, seed=seed)
 
 
@@ -107,10 +130,17 @@ def raw_row(dataset: str, normalise: str) -> dict[str, Any]:
     """Probes on the flattened series after ``normalise``."""
     data = _dataset(dataset, normalise)
     flat = lambda X: X.reshape(len(X), -1)  # noqa: E731
-    scores = _both_probes(flat(data.X_probe_train), data.y_probe_train, flat(data.X_test),
-                          data.y_test, data.task)
-    return {"kind": "raw", "dataset": dataset, "config": "flattened", "normalise": normalise,
-            "seed": 0, **scores}
+    scores = _both_probes(
+        flat(data.X_probe_train), data.y_probe_train, flat(data.X_test), data.y_test, data.task
+    )
+    return {
+        "kind": "raw",
+        "dataset": dataset,
+        "config": "flattened",
+        "normalise": normalise,
+        "seed": 0,
+        **scores,
+    }
 
 
 def trial_row(dataset: str, config: str, normalise: str, seed: int, smoke: bool) -> dict[str, Any]:
@@ -119,19 +149,38 @@ def trial_row(dataset: str, config: str, normalise: str, seed: int, smoke: bool)
     options = dict(CONFIGS[config])
     budget = 64 if smoke else int(options.pop("samples"))
     options.pop("samples", None)
-    settings = TrainSettings(**options, seed=seed, budget_samples=budget,
-                             report_every=-(-budget // REPORTS))
+    settings = TrainSettings(
+        **options, seed=seed, budget_samples=budget, report_every=-(-budget // REPORTS)
+    )
     trainer = ContrastiveTrainer(data, settings, "cpu")
     started = time.perf_counter()
     trainer.train_until(settings.budget_samples)
     train_s = time.perf_counter() - started
-    tr, te = probe_indices(len(data.X_probe_train), len(data.X_test), settings.probe_max_train,
-                           settings.probe_max_test, EVAL_SEED)
-    scores = _both_probes(trainer.represent(data.X_probe_train[tr]), data.y_probe_train[tr],
-                          trainer.represent(data.X_test[te]), data.y_test[te], data.task)
-    return {"kind": "trial", "dataset": dataset, "config": config, "normalise": normalise,
-            "seed": seed, "samples": trainer.samples_seen, "train_s": train_s,
-            "val_loss": trainer.val_loss(), **scores}
+    tr, te = probe_indices(
+        len(data.X_probe_train),
+        len(data.X_test),
+        settings.probe_max_train,
+        settings.probe_max_test,
+        EVAL_SEED,
+    )
+    scores = _both_probes(
+        trainer.represent(data.X_probe_train[tr]),
+        data.y_probe_train[tr],
+        trainer.represent(data.X_test[te]),
+        data.y_test[te],
+        data.task,
+    )
+    return {
+        "kind": "trial",
+        "dataset": dataset,
+        "config": config,
+        "normalise": normalise,
+        "seed": seed,
+        "samples": trainer.samples_seen,
+        "train_s": train_s,
+        "val_loss": trainer.val_loss(),
+        **scores,
+    }
 
 
 def _metric_pairs(row: dict[str, Any]) -> list[tuple[str, float, float]]:
@@ -151,16 +200,20 @@ def print_table(rows: dict[str, dict[str, Any]]) -> None:
         for probe, val, test in _metric_pairs(row):
             key = (row["kind"], row["dataset"], row["config"], row["normalise"], probe)
             groups[key].append((val, test, row.get("train_s", 0.0)))
-    print("| kind | data set | config | normalise | probe | seeds | val (mean) | test (mean) | "
-          "test (min–max) | train s |")
+    print(
+        "| kind | data set | config | normalise | probe | seeds | val (mean) | test (mean) | "
+        "test (min–max) | train s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for key in sorted(groups):
         vals = groups[key]
         tests = [t for _, t, _ in vals]
-        print(f"| {' | '.join(map(str, key))} | {len(vals)} | "
-              f"{statistics.mean(v for v, _, _ in vals):.3f} | {statistics.mean(tests):.3f} | "
-              f"{min(tests):.3f}–{max(tests):.3f} | "
-              f"{statistics.mean(s for _, _, s in vals):.0f} |")
+        print(
+            f"| {' | '.join(map(str, key))} | {len(vals)} | "
+            f"{statistics.mean(v for v, _, _ in vals):.3f} | {statistics.mean(tests):.3f} | "
+            f"{min(tests):.3f}–{max(tests):.3f} | "
+            f"{statistics.mean(s for _, _, s in vals):.0f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=("raw", "trial", "table"))
     parser.add_argument("--datasets", nargs="+", default=list(DEVELOPMENT_SETS))
     parser.add_argument("--configs", nargs="+", default=["fcn"], choices=sorted(CONFIGS))
-    parser.add_argument("--normalise", nargs="+", default=list(NORMALISATIONS),
-                        choices=NORMALISATIONS)
+    parser.add_argument(
+        "--normalise", nargs="+", default=list(NORMALISATIONS), choices=NORMALISATIONS
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--smoke-test", action="store_true")
@@ -178,29 +232,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke_test:
         args.results = Path(tempfile.mkdtemp()) / "evidence.jsonl"
         args.datasets, args.configs, args.normalise, args.seeds = (
-            ["ItalyPowerDemand"], ["fcn"], ["dataset"], [0])
+            ["ItalyPowerDemand"],
+            ["fcn"],
+            ["dataset"],
+            [0],
+        )
     rows = load_rows(args.results)
     jobs: list[dict[str, Any]] = []
     if args.mode == "raw" or args.smoke_test:
-        jobs += [{"kind": "raw", "dataset": d, "config": "flattened", "normalise": n, "seed": 0}
-                 for d in args.datasets for n in args.normalise]
+        jobs += [
+            {"kind": "raw", "dataset": d, "config": "flattened", "normalise": n, "seed": 0}
+            for d in args.datasets
+            for n in args.normalise
+        ]
     if args.mode == "trial" or args.smoke_test:
-        jobs += [{"kind": "trial", "dataset": d, "config": c, "normalise": n, "seed": s}
-                 for d in args.datasets for c in args.configs for n in args.normalise
-                 for s in args.seeds]
+        jobs += [
+            {"kind": "trial", "dataset": d, "config": c, "normalise": n, "seed": s}
+            for d in args.datasets
+            for c in args.configs
+            for n in args.normalise
+            for s in args.seeds
+        ]
     for job in jobs:
         if _key(job) in rows:
             continue
         if job["kind"] == "raw":
             row = raw_row(job["dataset"], job["normalise"])
         else:
-            row = trial_row(job["dataset"], job["config"], job["normalise"], job["seed"],
-                            args.smoke_test)
+            row = trial_row(
+                job["dataset"], job["config"], job["normalise"], job["seed"], args.smoke_test
+            )
         rows[_key(row)] = row
         _append(args.results, row)
         pairs = ", ".join(f"{p} {v:.3f}/{t:.3f}" for p, v, t in _metric_pairs(row))
-        print(f"{job['kind']} {job['dataset']} {job['config']} {job['normalise']} "
-              f"s{job['seed']}: val/test {pairs}", flush=True)
+        print(
+            f"{job['kind']} {job['dataset']} {job['config']} {job['normalise']} "
+            f"s{job['seed']}: val/test {pairs}",
+            flush=True,
+        )
     print_table(rows)
     return 0
 

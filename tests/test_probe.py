@@ -117,7 +117,7 @@ def test_svm_probe_picks_c_from_the_grid_and_falls_back_on_tiny_classes():
     assert fitted.C_ in SVM_C_GRID
     manual = GridSearchCV(SVMProbe._pipeline(SVM_DEFAULT_C), {"svc__C": list(SVM_C_GRID)},
                           cv=StratifiedKFold(SVM_INNER_FOLDS, shuffle=True, random_state=1))
-    assert fitted.C_ == manual.fit(f, y).best_params_["svc__C"]
+    assert manual.fit(f, y).best_params_["svc__C"] == fitted.C_
     one_each = make_probe("classification", "svm").fit(f[[0, 59]], y[[0, 59]])
     assert one_each.C_ == SVM_DEFAULT_C
 

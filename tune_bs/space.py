@@ -454,9 +454,10 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             f"{sorted(k for k in dataset if k in ('name', 'path')) or 'neither'}; "
             "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
         )
-    if "normalise" in dataset and not isinstance(dataset["normalise"], bool):
-        if dataset["normalise"] not in NORMALISATIONS:
-            raise unknown_name("dataset.normalise", dataset["normalise"], NORMALISATIONS)
+    normalise = dataset.get("normalise")
+    if not isinstance(normalise, bool) and "normalise" in dataset and (
+            normalise not in NORMALISATIONS):
+        raise unknown_name("dataset.normalise", normalise, NORMALISATIONS)
     if "name" in dataset:
         from tune_bs.data import dataset_names
 

@@ -158,10 +158,8 @@ class TimeSeriesData:
                 f"normalise={self.normalisation!r}; load it with dataset.normalise: none (a "
                 "search space that searches normalise does so itself)."
             )
-        if rule == "series":
-            transform = z_normalise
-        else:
-            transform = ChannelStatistics.of(self.X_train).apply
+        transform = (z_normalise if rule == "series"
+                     else ChannelStatistics.of(self.X_train).apply)
         return replace(
             self,
             X_train=transform(self.X_train),
