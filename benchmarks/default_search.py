@@ -8,7 +8,8 @@ published TS2Vec / T-Loss figures (:mod:`tune_bs.report.references`). The test s
 for the selected checkpoint only: one number per run, never a maximum over trials or reports.
 
 ``--dataset NAME`` swaps the data set (the same search otherwise): how a user evaluates the
-default on data it was not tuned on.
+default on data it was not tuned on. On a regression data set (``Covid3Month``) the search
+metric becomes ``val_probe_r2`` and the test score ``test_probe_r2``.
 
 Usage: ``python benchmarks/default_search.py [--seeds 3] [--storage DIR] [--dataset NAME]
 [--smoke-test]``. Runs already in ``--storage`` are read, not run again.
@@ -42,6 +43,8 @@ def run_seed(
     raw = yaml.safe_load(space_file.read_text())
     if dataset:
         raw["dataset"] = {"name": dataset}
+        if _task(dataset) == "regression" and raw.get("metric") == "val_probe_acc":
+            raw["metric"], raw["mode"] = "val_probe_r2", "max"
     raw["seed"] = seed
     raw["param_space"]["seed"] = seed
     raw["name"] = f"{raw['name']}-{raw['dataset'].get('name', 'data')}-s{seed}"
@@ -53,6 +56,13 @@ def run_seed(
             run_experiment(space, storage=storage, options=RunOptions(smoke_test=smoke))
         print(f"{folder.name}: {time.perf_counter() - t0:.0f} s wall", flush=True)
     return folder
+
+
+def _task(dataset: str) -> str:
+    """The task of a data set by name (``synthetic`` is classification)."""
+    from tune_bs.data import SYNTHETIC, aeon_sets
+
+    return "classification" if dataset.lower() == SYNTHETIC else aeon_sets.resolve(dataset).task
 
 
 def _mean_std(values: list[float]) -> str:

@@ -57,33 +57,19 @@ DEVELOPMENT_SETS: dict[str, dict[str, Any]] = {
 }
 NORMALISATIONS = ("series", "dataset", "none")
 #: Named trial configurations (TrainSettings fields; ``samples`` is the budget per trial).
+_FCN = {"encoder": "fcn", "hidden": 64, "batch_size": 16, "lr": 1e-3, "temperature": 0.2,
+        "samples": 6000}
 CONFIGS: dict[str, dict[str, Any]] = {
-    "fcn": {
-        "encoder": "fcn",
-        "hidden": 64,
-        "batch_size": 16,
-        "lr": 1e-3,
-        "temperature": 0.2,
-        "samples": 6000,
-    },
-    "cnn": {
-        "encoder": "causal_cnn",
-        "hidden": 64,
-        "depth": 10,
-        "batch_size": 16,
-        "lr": 1e-3,
-        "temperature": 0.2,
-        "samples": 6000,
-    },
-    "cnn-small": {
-        "encoder": "causal_cnn",
-        "hidden": 32,
-        "depth": 8,
-        "batch_size": 16,
-        "lr": 1e-3,
-        "temperature": 0.2,
-        "samples": 6000,
-    },
+    "fcn": _FCN,
+    "fcn-nocrop": {**_FCN, "crop": 1.0},
+    "fcn-nomask": {**_FCN, "time_mask": 0.0},
+    "fcn-b8": {**_FCN, "batch_size": 8},
+    "fcn-long": {**_FCN, "samples": 12000},
+    "fcn-h128": {**_FCN, "hidden": 128},
+    "cnn": {"encoder": "causal_cnn", "hidden": 64, "depth": 10, "batch_size": 16, "lr": 1e-3,
+            "temperature": 0.2, "samples": 6000},
+    "cnn-small": {"encoder": "causal_cnn", "hidden": 32, "depth": 8, "batch_size": 16,
+                  "lr": 1e-3, "temperature": 0.2, "samples": 6000},
 }
 REPORTS = 4
 

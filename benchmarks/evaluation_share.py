@@ -13,11 +13,14 @@ Goal: ≤ 15 % of the interval at the shipped report rates.
 
 Workloads (the shipped spaces' settings; one trial at the middle of each searched range):
 
-- ``default``: ``search_spaces/default.yaml`` — GunPoint, FCN h64, batch 16, 150 epochs in 10
-  reports (600 samples per report);
+- ``default``: ``search_spaces/default.yaml`` — its data set, its constant trial settings
+  (encoder, width, depth, probe) and its report rate, batch 16, lr 1e-3;
+- ``default-logistic`` / ``default-svm``: the same with the other probe (whichever the default
+  does not use), so the probe's own cost shows;
 - ``synthetic-2000``: ``search_spaces/strategies_synthetic.yaml``'s generator and rate
   (40 epochs in 5 reports) with 2 000 series instead of 400 (1 600 training series: 12 800
-  samples per report), FCN h64, batch 8.
+  samples per report), FCN h64, batch 8, logistic probe; ``synthetic-2000-svm`` with the SVM
+  probe (at most ``probe_max_train`` = 2 000 series are probed).
 
 Run: ``python benchmarks/evaluation_share.py`` (``--smoke-test``: two reports of each, seconds).
 """
@@ -36,6 +39,7 @@ import yaml
 from tune_bs.data import load_dataset
 from tune_bs.evaluation import EVAL_SEED
 from tune_bs.probe import cross_validated_score, make_probe, probe_indices
+from tune_bs.space import parse_space
 from tune_bs.training import ContrastiveTrainer, TrainSettings
 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
@@ -46,22 +50,46 @@ def _space(name: str) -> dict[str, Any]:
     return yaml.safe_load((SPACES / name).read_text())
 
 
+#: Trial settings of the default space that shape the evaluation's cost (constants only).
+DEFAULT_KEYS = ("encoder", "hidden", "depth", "repr_dim", "probe", "normalise", "projection_dim")
+
+
+def _budget(space: dict[str, Any]) -> dict[str, float]:
+    budget = space["budget"]
+    return (
+        {"samples": float(budget["samples"])}
+        if "samples" in budget
+        else {"epochs": float(budget["epochs"])}
+    )
+
+
 def workloads(smoke: bool) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
     """name -> (dataset options, trial settings, reports)."""
     default, synthetic = _space("default.yaml"), _space("strategies_synthetic.yaml")
-    data_default = dict(default["dataset"])
+    constants = {
+        k: v
+        for k, v in default["param_space"].items()
+        if k in DEFAULT_KEYS and not isinstance(v, dict)
+    }
+    default_settings = {"batch_size": 16, "lr": 1e-3, **constants}
+    other_probe = "logistic" if default_settings.get("probe", "logistic") == "svm" else "svm"
+    synthetic_settings = {"batch_size": 8, "lr": 1e-3, "hidden": 64}
+    data_default = dict(parse_space(default).dataset)  # raw when the space searches normalise
     data_synthetic = {**synthetic["dataset"], "n_series": 2000}
     out = {}
     for name, data, space, settings in (
-        ("default", data_default, default, {"batch_size": 16, "lr": 1e-3, "hidden": 64}),
-        ("synthetic-2000", data_synthetic, synthetic, {"batch_size": 8, "lr": 1e-3, "hidden": 64}),
+        ("default", data_default, default, default_settings),
+        (
+            f"default-{other_probe}",
+            data_default,
+            default,
+            {**default_settings, "probe": other_probe},
+        ),
+        ("synthetic-2000", data_synthetic, synthetic, synthetic_settings),
+        ("synthetic-2000-svm", data_synthetic, synthetic, {**synthetic_settings, "probe": "svm"}),
     ):
         reports = int(space["budget"]["reports"])
-        out[name] = (
-            data,
-            {**settings, "epochs": float(space["budget"]["epochs"])},
-            2 if smoke else reports,
-        )
+        out[name] = (data, {**settings, **_budget(space)}, 2 if smoke else reports)
     return out
 
 
@@ -76,14 +104,17 @@ def measure(
 ) -> list[dict[str, float]]:
     """Train one trial report by report; the seconds of training and of each evaluation part."""
     data = load_dataset(**data_options)
-    epochs = settings.pop("epochs")
-    budget = round(epochs * data.n_train)
+    settings = dict(settings)
+    samples, epochs = settings.pop("samples", None), settings.pop("epochs", None)
+    budget = round(samples if samples is not None else epochs * data.n_train)
     total_reports = max(reports, 2)
     trainer = ContrastiveTrainer(
         data,
         TrainSettings(**settings, budget_samples=budget, report_every=-(-budget // total_reports)),
         "cpu",
     )
+    probe = trainer.settings.probe
+    data = trainer.data  # as the trial normalised it
     rows = []
     for _ in range(reports):
         _, train_s = _timed(trainer.train_until, trainer.next_report_at)
@@ -100,9 +131,9 @@ def measure(
         f_test = trainer.represent(data.X_test[te])
         represent_s = time.perf_counter() - started
         y_train, y_test = data.y_probe_train[tr], data.y_test[te]
-        _, cv_s = _timed(cross_validated_score, f_train, y_train, data.task, 5, EVAL_SEED)
+        _, cv_s = _timed(cross_validated_score, f_train, y_train, data.task, 5, EVAL_SEED, probe)
         started = time.perf_counter()
-        make_probe(data.task).fit(f_train, y_train).score(f_test, y_test)
+        make_probe(data.task, probe, EVAL_SEED).fit(f_train, y_train).score(f_test, y_test)
         test_s = time.perf_counter() - started
         # the trainer's own report (all of it, as a trial runs it) for the total
         _, report_s = _timed(trainer.report, 0.0)

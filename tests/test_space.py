@@ -75,6 +75,10 @@ BAD = [
      r"dataset.normalise must be one of dataset, none, series, but got "
      r"dataset.normalise='zscore'"),
     ({**MINIMAL, "param_space": {"normalise": True}}, r"param_space.normalise must be one of"),
+    ({**MINIMAL, "param_space": {"probe": {"type": "categorical",
+                                           "choices": ["svm", "logistic"]}}},
+     r"param_space.probe must be one value, but got a categorical search over \['svm', "
+     r"'logistic'\]: the probe defines val_probe_acc"),
     ({**MINIMAL, "dataset": {"name": "GunPoint", "normalise": "dataset"},
       "param_space": {"normalise": "series"}}, r"normalise is given twice"),
     ({**MINIMAL, "param_space": {"depth": 0}}, r"param_space.depth must be at least 1"),

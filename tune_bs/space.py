@@ -313,6 +313,13 @@ FIXED_KEYS = {
 }
 
 
+#: Trial-config keys that must be constants of a search, with the reason.
+CONSTANT_KEYS = {
+    "probe": "the probe defines val_probe_acc, and the trials of a search must be compared on "
+             "the same metric",
+}
+
+
 # --- the scheduler section -------------------------------------------------------------------
 def _check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``schedulers`` list of a comparison file (two or more scheduler sections, no
@@ -526,6 +533,12 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
                 f"{{type: categorical, choices: {spec}}}, a constant as a single value."
             )
         _check_param_values(key, spec)
+        if key in CONSTANT_KEYS and isinstance(spec, ParamSpec):
+            raise UserInputError(
+                f"param_space.{key} must be one value, but got a {spec.type} search over "
+                f"{list(spec.values())}: {CONSTANT_KEYS[key]}; write e.g. {key}: "
+                f"{spec.values()[0]!s}."
+            )
         param_space[key] = spec
     dataset = _searched_normalisation(dataset, param_space)
     for section in compared[1:]:
