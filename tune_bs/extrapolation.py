@@ -117,9 +117,12 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+from ray.tune.result import DEBUG_METRICS, DONE, SHOULD_CHECKPOINT
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from tune_bs import metrics as m
+from tune_bs.errors import UserInputError
+from tune_bs.report_keys import ReportKeys
 from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, SwitchBoard, board_actor
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 
@@ -129,8 +132,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESULT_FILE = "result.json"
-#: Config keys that do not separate peers (see the module docstring).
-NOT_GROUPING = frozenset({m.BATCH_SIZE, m.ACCUMULATION_STEPS, "seed"})
+#: Config keys that do not separate peers besides the batch size and accumulation steps (see the
+#: module docstring).
+NOT_GROUPING = frozenset({"seed"})
+#: Trial-config key set to ``"restart"`` once a trial is known not to take restart-free switches.
+SWITCH_VIA = "_switch_via"
 
 Policy = Callable[[Sequence[Report], Mapping[str, Peer], SwitchSettings, FitCache], Decision]
 
@@ -147,12 +153,16 @@ class ExtrapolationScheduler(FIFOScheduler):
         metric: the Tune metric (taken from ``TuneConfig`` when ``None``). It only matters when
             it is ``curve_metric``: with ``mode="max"`` that metric is negated before fitting.
         mode: ``"min"`` or ``"max"`` (taken from ``TuneConfig`` when ``None``).
-        curve_metric: the reported value whose curve is fitted; ``val_loss`` (DESIGN §4: the
-            only loss comparable across batch sizes).
+        curve_metric: the reported value whose curve is fitted, when not ``keys.val_loss``
+            (DESIGN §4: ``val_loss`` is the only loss comparable across batch sizes).
         policy: the decision function (``decide``); tests pass a scripted one.
         board: where restart-free switches are posted (``settings.switch_via == "inplace"``):
             ``None`` for the named Ray actor of :mod:`tune_bs.switch_board` (created on the
             first switch); tests pass a plain :class:`~tune_bs.switch_board.SwitchBoard`.
+        keys: the result and config keys the scheduler reads
+            (:class:`~tune_bs.report_keys.ReportKeys`; default: tune-bs's own names). Every
+            result must carry the required ones: one that does not stops the run with a
+            one-line error naming them.
     """
 
     _supports_buffered_results = False
@@ -162,17 +172,30 @@ class ExtrapolationScheduler(FIFOScheduler):
         settings: SwitchSettings,
         metric: str | None = None,
         mode: str | None = None,
-        curve_metric: str = m.VAL_LOSS,
+        curve_metric: str | None = None,
         policy: Policy = decide,
         board: Any = None,
+        keys: ReportKeys | None = None,
     ) -> None:
         super().__init__()
         if mode not in (None, "min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', but got mode={mode!r}.")
+        if not isinstance(settings, SwitchSettings):
+            raise UserInputError(
+                f"settings must be a SwitchSettings, but got {settings!r}; write e.g. "
+                "ExtrapolationScheduler(SwitchSettings(batch_sizes=(16, 32, 64)))."
+            )
+        if keys is not None and not isinstance(keys, ReportKeys):
+            raise UserInputError(
+                f"keys must be a ReportKeys, but got {keys!r}; write e.g. "
+                "keys=ReportKeys(val_loss='loss')."
+            )
         self._settings = settings
         self._metric = metric
         self._mode = mode
-        self._curve_metric = curve_metric
+        keys = keys or ReportKeys()
+        self._keys = replace(keys, val_loss=curve_metric) if curve_metric else keys
+        self._curve_metric = self._keys.val_loss
         self._policy = policy
         self._board = board
         self._cache = FitCache()
@@ -188,6 +211,10 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._groups: dict[str, str] = {}
         self._last_metric: dict[str, Any] = {}
         self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
+        self._awaiting: dict[str, Decision] = {}  # restart-free switches not yet seen taken
+        self._polling: set[str] = set()  # trials seen taking a restart-free switch
+        self._checkpointed: set[str] = set()  # trials that reported a checkpoint
+        self._warned: set[tuple[str, str]] = set()
 
     @property
     def settings(self) -> SwitchSettings:
@@ -199,7 +226,8 @@ class ExtrapolationScheduler(FIFOScheduler):
         state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
                      _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
                      _counts=Counter(), _groups={}, _last_metric={},
-                     _peer_memo={})
+                     _peer_memo={}, _awaiting={}, _polling=set(), _checkpointed=set(),
+                     _warned=set())
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -242,9 +270,15 @@ class ExtrapolationScheduler(FIFOScheduler):
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> str:
         self._trials.setdefault(trial.trial_id, trial)
+        if _carries_metrics(result):
+            self._keys.check_result(result, trial.trial_id,
+                                    accumulation=self._settings.action == "accumulation")
+        if result.get(SHOULD_CHECKPOINT):
+            self._checkpointed.add(trial.trial_id)
         history = self._record(trial, result)
         if history is None:
             return TrialScheduler.CONTINUE
+        missed = self._missed_switch(trial, history)
         decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
         decision = decision or self._decide(trial)
         if self._metric and self._metric in result:
@@ -260,17 +294,95 @@ class ExtrapolationScheduler(FIFOScheduler):
             logger.info("trial %s stops at report %d: %s", trial.trial_id,
                         decision.report_index, decision.reason)
             return TrialScheduler.STOP
+        if missed is not None and decision.action != "switch":
+            decision = Decision("switch", missed.batch_size, missed.accumulation_steps,
+                                "the trainable did not take the restart-free switch decided "
+                                f"after report {missed.report_index}", len(history))
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            self._counts["switches"] += 1
-            logger.info("trial %s switches to batch size %d x %d after report %d: %s",
-                        trial.trial_id, decision.batch_size, decision.accumulation_steps,
-                        decision.report_index, decision.reason)
-            if self._inplace and self._post(trial, decision):
-                self._apply(trial, decision)  # the config a restart would continue with
-                return TrialScheduler.CONTINUE
-            self._pending[trial.trial_id] = decision
-            return TrialScheduler.PAUSE
+            return self._switch(trial, decision, result)
         return TrialScheduler.CONTINUE
+
+    def _switch(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> str:
+        """Carry a switch out: restart-free when the trial takes those, else by restart (when
+        the trial can restart from a checkpoint)."""
+        restart_only = trial.config.get(SWITCH_VIA) == "restart"
+        if self._inplace and not restart_only and self._post(trial, decision):
+            self._log_switch(trial, decision)
+            self._apply(trial, decision)  # the config a restart would continue with
+            self._awaiting[trial.trial_id] = decision
+            return TrialScheduler.CONTINUE
+        if not self._restorable(trial):
+            self._warn_once(trial, "no checkpoint",
+                            "trial %s reported no checkpoint, so a switch by restart would "
+                            "start it over: it keeps batch size %s. Report one with every result "
+                            "(tune.report(metrics, checkpoint=...)), or take restart-free "
+                            "switches with tune_bs.BatchSizeUpdates.",
+                            trial.trial_id, trial.config.get(self._keys.config_batch_size))
+            return TrialScheduler.CONTINUE
+        if not result.get(SHOULD_CHECKPOINT, True):
+            self._warn_once(trial, "old checkpoint",
+                            "trial %s switches by restart from an older checkpoint than its "
+                            "report %d, and repeats the reports since; report a checkpoint with "
+                            "every result to avoid that.", trial.trial_id, decision.report_index)
+        self._log_switch(trial, decision)
+        self._pending[trial.trial_id] = decision
+        return TrialScheduler.PAUSE
+
+    def _log_switch(self, trial: Trial, decision: Decision) -> None:
+        self._counts["switches"] += 1
+        logger.info("trial %s switches to batch size %d x %d after report %d: %s",
+                    trial.trial_id, decision.batch_size, decision.accumulation_steps,
+                    decision.report_index, decision.reason)
+
+    def _missed_switch(self, trial: Trial, history: Sequence[Report]) -> Decision | None:
+        """The restart-free switch posted after the previous report when this report shows the
+        trial did not take it (same batch size and accumulation steps as before), else ``None``.
+
+        A trial never seen taking one is marked (config ``_switch_via: restart``): its later
+        switches go by restart at once. A trial seen taking one before missed this one only
+        (e.g. it could not reach the board): only this one goes by restart.
+        """
+        awaited = self._awaiting.get(trial.trial_id)
+        if awaited is None or len(history) <= awaited.report_index:
+            return None
+        del self._awaiting[trial.trial_id]
+        if len(history) != awaited.report_index + 1:
+            return None  # restarted in between: it started with the new config
+        before, now = history[-2], history[-1]
+        if (now.batch_size, now.accumulation_steps) != (before.batch_size,
+                                                        before.accumulation_steps):
+            self._polling.add(trial.trial_id)
+            return None
+        if trial.trial_id not in self._polling:
+            trial.set_config({**trial.config, SWITCH_VIA: "restart"})
+            self._warn_once(trial, "no polling",
+                            "trial %s did not take the restart-free switch to batch size %d "
+                            "decided after its report %d (its next report is still at %d); it "
+                            "switches by restart from now on. To switch it in place, call "
+                            "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
+                            "to say it never will, use SwitchSettings(switch_via='restart').",
+                            trial.trial_id, awaited.batch_size, awaited.report_index,
+                            now.batch_size)
+        return awaited
+
+    def _restorable(self, trial: Trial) -> bool:
+        """Whether a restart resumes the trial from a checkpoint: not for a function trainable
+        that has never reported one (it would start over)."""
+        if trial.trial_id in self._checkpointed:
+            return True
+        try:
+            from ray.tune.trainable.function_trainable import FunctionTrainable
+
+            cls = trial.get_trainable_cls()
+            function = isinstance(cls, type) and issubclass(cls, FunctionTrainable)
+            return not function or trial.checkpoint is not None
+        except Exception:  # not a Tune trial (tests' stubs), or no trainable registered
+            return True
+
+    def _warn_once(self, trial: Trial, kind: str, message: str, *args: Any) -> None:
+        if (trial.trial_id, kind) not in self._warned:
+            self._warned.add((trial.trial_id, kind))
+            logger.warning(message, *args)
 
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
         if self._restored:
@@ -332,29 +444,33 @@ class ExtrapolationScheduler(FIFOScheduler):
         return -1.0 if self._curve_metric == self._metric and self._mode == "max" else 1.0
 
     def _report(self, trial: Trial, result: Mapping[str, Any]) -> Report | None:
-        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys.
+        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys
+        (a live result has been checked by :meth:`ReportKeys.check_result`; rows read back
+        from ``result.json`` have not).
 
-        Time is the trial's own float ``trial_time_s`` when reported (else Ray's
+        Time is the trial's own float ``keys.trial_time`` when reported (else Ray's
         ``time_total_s``, less the start-up :meth:`_sync` estimates); the shared clock is the
-        trial's float ``wall_time_s`` (Ray's whole-second ``timestamp`` is never used).
+        trial's float ``keys.wall_time`` (Ray's whole-second ``timestamp`` is never used).
         """
-        time_key = m.TRIAL_TIME_S if result.get(m.TRIAL_TIME_S) is not None else m.TIME_TOTAL_S
-        needed = (self._curve_metric, m.SAMPLES_SEEN, time_key)
+        keys = self._keys
+        own_clock = result.get(keys.trial_time) is not None
+        time_key = keys.trial_time if own_clock else m.TIME_TOTAL_S
+        needed = (keys.val_loss, keys.samples_seen, keys.batch_size, time_key)
         if any(result.get(key) is None for key in needed):
             return None
         config = trial.config
-        value = float(result[self._curve_metric])
-        wall = result.get(m.WALL_TIME_S)
+        value = float(result[keys.val_loss])
+        wall = result.get(keys.wall_time)
         return Report(
-            samples_seen=float(result[m.SAMPLES_SEEN]),
+            samples_seen=float(result[keys.samples_seen]),
             val_loss=self._sign() * value if math.isfinite(value) else value,
-            batch_size=int(result.get(m.BATCH_SIZE, config.get(m.BATCH_SIZE, 0))),
+            batch_size=int(result[keys.batch_size]),
             time_s=float(result[time_key]),
-            accumulation_steps=int(result.get(m.ACCUMULATION_STEPS,
-                                              config.get(m.ACCUMULATION_STEPS, 1))),
+            accumulation_steps=int(result.get(keys.accumulation_steps,
+                                              config.get(keys.config_accumulation_steps, 1))),
             wall_time=None if wall is None else float(wall),
-            budget_samples=_budget(config),
-            own_clock=time_key == m.TRIAL_TIME_S,
+            budget_samples=_budget(config, keys.config_budget),
+            own_clock=own_clock,
         )
 
     def _record(self, trial: Trial, result: Mapping[str, Any]) -> list[Report] | None:
@@ -391,8 +507,9 @@ class ExtrapolationScheduler(FIFOScheduler):
         changes only such keys)."""
         group = self._groups.get(trial.trial_id)
         if group is None:
+            own = {self._keys.config_batch_size, self._keys.config_accumulation_steps}
             config = {k: v for k, v in trial.config.items()
-                      if k not in NOT_GROUPING and not str(k).startswith("_")}
+                      if k not in NOT_GROUPING | own and not str(k).startswith("_")}
             group = self._groups[trial.trial_id] = json.dumps(config, sort_keys=True, default=str)
         return group
 
@@ -405,7 +522,7 @@ class ExtrapolationScheduler(FIFOScheduler):
                 continue
             history = self._histories.get(trial_id, ())
             alive = trial_id not in self._finished and other.status != Trial.ERROR
-            start = _start_size(other.config)
+            start = _start_size(other.config, self._keys)
             state = (len(history), history[-1] if history else None, alive, start)
             memo = self._peer_memo.get(trial_id)
             if memo is None or memo[0] != state:  # a Peer per new report, reused until then
@@ -437,14 +554,14 @@ class ExtrapolationScheduler(FIFOScheduler):
         """A switch is applied once (above ``_switch_at``) and never on the last report."""
         if decision.report_index <= int(trial.config.get(SWITCH_AT, 0)):
             return False
-        budget = trial.config.get("budget_samples")
-        samples = result.get(m.SAMPLES_SEEN, 0)
+        budget = _budget(trial.config, self._keys.config_budget)
+        samples = result.get(self._keys.samples_seen, 0)
         return not (budget is not None and samples >= budget) and not result.get("done")
 
     def _apply(self, trial: Trial, decision: Decision) -> None:
         config = dict(trial.config)
-        config[m.BATCH_SIZE] = decision.batch_size
-        config[m.ACCUMULATION_STEPS] = decision.accumulation_steps
+        config[self._keys.config_batch_size] = decision.batch_size
+        config[self._keys.config_accumulation_steps] = decision.accumulation_steps
         config[SWITCH_AT] = decision.report_index
         trial.set_config(config)
 
@@ -481,7 +598,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             if not history:
                 continue
             decision = self._recorded_decision(trial) or self._decide(trial)
-            last = {m.SAMPLES_SEEN: history[-1].samples_seen}
+            last = {self._keys.samples_seen: history[-1].samples_seen}
             if decision.action == "switch" and self._applicable(trial, decision, last):
                 logger.info("restored trial %s: applying the switch to batch size %d x %d "
                             "decided after report %d", trial_id, decision.batch_size,
@@ -511,6 +628,14 @@ class ExtrapolationScheduler(FIFOScheduler):
         return history
 
 
+def _carries_metrics(result: Mapping[str, Any]) -> bool:
+    """Whether a result holds anything the trainable reported (Tune's rule for its own metric
+    check: a trial that returned without reporting yields a result of bookkeeping keys only)."""
+    own = {k for k in result
+           if k not in DEBUG_METRICS and k != DONE and not str(k).startswith("config/")}
+    return len(own) > 1
+
+
 def _finite(value: Any) -> float | None:
     """``value`` as a finite float, else ``None``."""
     try:
@@ -520,17 +645,18 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _start_size(config: Mapping[str, Any]) -> int | None:
+def _start_size(config: Mapping[str, Any], keys: ReportKeys) -> int | None:
     """The effective batch size a trial's config sets (``batch_size × accumulation_steps``)."""
     try:
-        return int(config[m.BATCH_SIZE]) * int(config.get(m.ACCUMULATION_STEPS, 1))
+        return (int(config[keys.config_batch_size])
+                * int(config.get(keys.config_accumulation_steps, 1)))
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def _budget(config: Mapping[str, Any]) -> float | None:
-    """The trial's ``budget_samples`` (its total training samples), ``None`` when absent."""
-    budget = config.get("budget_samples")
+def _budget(config: Mapping[str, Any], key: str) -> float | None:
+    """The trial's budget (its total training samples) under ``key``, ``None`` when absent."""
+    budget = config.get(key)
     try:
         return None if budget is None else float(budget)
     except (TypeError, ValueError):
