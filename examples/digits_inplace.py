@@ -48,12 +48,17 @@ def load_data(seed: int = 0) -> dict[str, torch.Tensor]:
     """Digits (1797 images of 8×8 pixels, 10 classes), pixels scaled to [0, 1]; 20 % held out
     (stratified, seeded) for the validation loss."""
     x, y = load_digits(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x / 16.0, y, test_size=0.2,
-                                                      stratify=y, random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x / 16.0, y, test_size=0.2, stratify=y, random_state=seed
+    )
     as_x = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     as_y = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
-    return {"x_train": as_x(x_train), "y_train": as_y(y_train),
-            "x_val": as_x(x_val), "y_val": as_y(y_val)}
+    return {
+        "x_train": as_x(x_train),
+        "y_train": as_y(y_train),
+        "x_val": as_x(x_val),
+        "y_val": as_y(y_val),
+    }
 
 
 def make_model(hidden: int) -> nn.Module:
@@ -93,8 +98,9 @@ def train_digits(config: dict[str, Any], data: dict[str, torch.Tensor]) -> None:
     while epoch * n_train < config["budget_samples"]:
         started = clock.now()
         shuffle = torch.Generator().manual_seed(config["seed"] * 10_000 + epoch)
-        for x, y in DataLoader(train_set, batch_size=updates.batch_size, shuffle=True,
-                               generator=shuffle):
+        for x, y in DataLoader(
+            train_set, batch_size=updates.batch_size, shuffle=True, generator=shuffle
+        ):
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
@@ -104,13 +110,27 @@ def train_digits(config: dict[str, Any], data: dict[str, torch.Tensor]) -> None:
         trial_time_s += clock.now() - started
         epoch += 1
         with tempfile.TemporaryDirectory() as folder:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": epoch, "trial_time_s": trial_time_s, "clock": clock.state()},
-                       Path(folder) / "state.pt")
-            tune.report({"val_loss": val_loss, "val_acc": val_acc,
-                         "samples_seen": epoch * n_train, "batch_size": updates.batch_size,
-                         "trial_time_s": trial_time_s, "wall_time_s": clock.now()},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch,
+                    "trial_time_s": trial_time_s,
+                    "clock": clock.state(),
+                },
+                Path(folder) / "state.pt",
+            )
+            tune.report(
+                {
+                    "val_loss": val_loss,
+                    "val_acc": val_acc,
+                    "samples_seen": epoch * n_train,
+                    "batch_size": updates.batch_size,
+                    "trial_time_s": trial_time_s,
+                    "wall_time_s": clock.now(),
+                },
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
         updates.after_report()  # True when the scheduler switched: the next epoch uses it
 
 
@@ -133,30 +153,45 @@ def print_schedules(grid: tune.ResultGrid) -> None:
         frame = result.metrics_dataframe.drop_duplicates("training_iteration", keep="last")
         frame = frame.sort_values("training_iteration")
         rows = list(zip(frame["samples_seen"], frame["batch_size"], strict=True))
-        print(f"trial lr={result.config['lr']:<6g} batch-size schedule {schedule(rows):<28} "
-              f"val_loss {result.metrics['val_loss']:.4f}  val_acc {result.metrics['val_acc']:.3f}")
+        print(
+            f"trial lr={result.config['lr']:<6g} batch-size schedule {schedule(rows):<28} "
+            f"val_loss {result.metrics['val_loss']:.4f}  val_acc {result.metrics['val_acc']:.3f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke-test", action="store_true", help="2 short trials (seconds)")
     parser.add_argument("--storage", default=None, help="results folder (default: Ray's)")
-    parser.add_argument("--address", default="local", help="Ray cluster address (default: a "
-                        "new local Ray)")
+    parser.add_argument(
+        "--address", default="local", help="Ray cluster address (default: a new local Ray)"
+    )
     args = parser.parse_args(argv)
     data = load_data()
     n_train = len(data["y_train"])
     epochs, lrs = (12, [0.05, 0.1]) if args.smoke_test else (40, [0.02, 0.05, 0.1, 0.2])
-    ray.init(address=args.address, include_dashboard=False,
-             num_cpus=2 if args.smoke_test and args.address == "local" else None)
+    ray.init(
+        address=args.address,
+        include_dashboard=False,
+        num_cpus=2 if args.smoke_test and args.address == "local" else None,
+    )
     scheduler = tune_bs.ExtrapolationScheduler(tune_bs.SwitchSettings(batch_sizes=BATCH_SIZES))
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(train_digits, data=data), {"cpu": 1}),
-        param_space={"batch_size": 16, "lr": tune.grid_search(lrs), "hidden": 64, "seed": 0,
-                     "budget_samples": epochs * n_train},
+        param_space={
+            "batch_size": 16,
+            "lr": tune.grid_search(lrs),
+            "hidden": 64,
+            "seed": 0,
+            "budget_samples": epochs * n_train,
+        },
         tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=scheduler),
-        run_config=tune.RunConfig(name="digits-inplace", storage_path=args.storage, verbose=0,
-                                  callbacks=tune_bs.logger_callbacks()),
+        run_config=tune.RunConfig(
+            name="digits-inplace",
+            storage_path=args.storage,
+            verbose=0,
+            callbacks=tune_bs.logger_callbacks(),
+        ),
     )
     grid = tuner.fit()
     print(f"{len(grid)} trials, {grid.num_errors} errors; {scheduler.debug_string()}")

@@ -23,9 +23,15 @@ from tune_bs import BatchSizeUpdates, ReportKeys
 from tune_bs.switching import Decision
 
 #: The trainable's own names for what the scheduler reads.
-KEYS = ReportKeys(val_loss="loss", samples_seen="seen", batch_size="bs", wall_time="clock",
-                  trial_time="own_seconds", config_batch_size="train_batch_size",
-                  config_budget="total_samples")
+KEYS = ReportKeys(
+    val_loss="loss",
+    samples_seen="seen",
+    batch_size="bs",
+    wall_time="clock",
+    trial_time="own_seconds",
+    config_batch_size="train_batch_size",
+    config_budget="total_samples",
+)
 #: Samples per report.
 EVERY = 100
 
@@ -37,8 +43,11 @@ def foreign_trainable(config: dict[str, Any]) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = json.loads((Path(folder) / "state.json").read_text())
-    updates = (BatchSizeUpdates(config, reports=state["reports"], keys=KEYS)
-               if config.get("poll") else None)
+    updates = (
+        BatchSizeUpdates(config, reports=state["reports"], keys=KEYS)
+        if config.get("poll")
+        else None
+    )
     batch_size = config["train_batch_size"]
     while state["seen"] < config["total_samples"]:
         time.sleep(config.get("sleep_s", 0.0))
@@ -47,10 +56,17 @@ def foreign_trainable(config: dict[str, Any]) -> None:
         state["own_seconds"] += 0.01 + 0.001 * EVERY / batch_size
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "state.json").write_text(json.dumps(state))
-            tune.report({"loss": 1.0 / (1.0 + state["seen"] / 100), "seen": state["seen"],
-                         "bs": batch_size, "clock": time.time(),
-                         "own_seconds": state["own_seconds"], "pid": os.getpid()},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(
+                {
+                    "loss": 1.0 / (1.0 + state["seen"] / 100),
+                    "seen": state["seen"],
+                    "bs": batch_size,
+                    "clock": time.time(),
+                    "own_seconds": state["own_seconds"],
+                    "pid": os.getpid(),
+                },
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
         if updates is not None and updates.after_report():
             batch_size = updates.batch_size
 
@@ -76,19 +92,26 @@ def _main(command: str, storage: str) -> None:
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     if command == "run":
-        scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32)), keys=KEYS,
-                                           policy=double_after(2, 20))
+        scheduler = ExtrapolationScheduler(
+            SwitchSettings(batch_sizes=(8, 16, 32)), keys=KEYS, policy=double_after(2, 20)
+        )
         tuner = tune.Tuner(
             foreign_trainable,
-            param_space={"train_batch_size": 8, "total_samples": 3000, "sleep_s": 0.5,
-                         "poll": tune.grid_search([True, False])},
+            param_space={
+                "train_batch_size": 8,
+                "total_samples": 3000,
+                "sleep_s": 0.5,
+                "poll": tune.grid_search([True, False]),
+            },
             tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler),
-            run_config=tune.RunConfig(name="killed", storage_path=storage, verbose=0,
-                                      callbacks=logger_callbacks()),
+            run_config=tune.RunConfig(
+                name="killed", storage_path=storage, verbose=0, callbacks=logger_callbacks()
+            ),
         )
     else:  # as a user resumes: the scheduler comes back from the experiment's tuner.pkl
-        tuner = tune.Tuner.restore(str(Path(storage) / "killed"), foreign_trainable,
-                                   resume_unfinished=True)
+        tuner = tune.Tuner.restore(
+            str(Path(storage) / "killed"), foreign_trainable, resume_unfinished=True
+        )
     grid = tuner.fit()
     print(f"errors: {grid.num_errors}")
 

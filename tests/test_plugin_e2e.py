@@ -41,8 +41,13 @@ def local_ray():
     ray.shutdown()
 
 
-def fit(storage: Path, settings: SwitchSettings, poll: Any, reuse_actors: bool = False,
-        keys: ReportKeys = KEYS) -> tuple[Any, dict[bool, list[dict[str, Any]]]]:
+def fit(
+    storage: Path,
+    settings: SwitchSettings,
+    poll: Any,
+    reuse_actors: bool = False,
+    keys: ReportKeys = KEYS,
+) -> tuple[Any, dict[bool, list[dict[str, Any]]]]:
     """Run the foreign trainable (6 reports) under the scheduler; its rows by ``poll``."""
     from ray import tune
 
@@ -50,10 +55,12 @@ def fit(storage: Path, settings: SwitchSettings, poll: Any, reuse_actors: bool =
     grid = tune.Tuner(
         foreign_trainable,
         param_space={"train_batch_size": 8, "total_samples": 600, "poll": poll},
-        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler,
-                                    reuse_actors=reuse_actors),
-        run_config=tune.RunConfig(name="plugin", storage_path=str(storage), verbose=0,
-                                  callbacks=logger_callbacks()),
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", scheduler=scheduler, reuse_actors=reuse_actors
+        ),
+        run_config=tune.RunConfig(
+            name="plugin", storage_path=str(storage), verbose=0, callbacks=logger_callbacks()
+        ),
     ).fit()
     rows = {}
     for trial in trial_dirs(storage / "plugin"):
@@ -64,11 +71,16 @@ def fit(storage: Path, settings: SwitchSettings, poll: Any, reuse_actors: bool =
 
 @pytest.mark.parametrize("reuse_actors", [False, True])
 def test_a_trainable_with_the_helper_switches_in_place_and_one_without_by_restart(
-        local_ray, tmp_path: Path, reuse_actors: bool) -> None:
+    local_ray, tmp_path: Path, reuse_actors: bool
+) -> None:
     from ray import tune
 
-    grid, rows = fit(tmp_path, SwitchSettings(batch_sizes=(8, 16, 32)),
-                     tune.grid_search([True, False]), reuse_actors)
+    grid, rows = fit(
+        tmp_path,
+        SwitchSettings(batch_sizes=(8, 16, 32)),
+        tune.grid_search([True, False]),
+        reuse_actors,
+    )
     assert not grid.errors
     polls, ignores = rows[True], rows[False]
     for trial_rows in (polls, ignores):
@@ -92,9 +104,11 @@ def test_a_trainable_with_the_helper_switches_in_place_and_one_without_by_restar
 
 @pytest.mark.parametrize("reuse_actors", [False, True])
 def test_the_restart_path_switches_a_trainable_that_only_reads_its_config(
-        local_ray, tmp_path: Path, reuse_actors: bool) -> None:
-    grid, rows = fit(tmp_path, SwitchSettings(batch_sizes=(8, 16, 32), switch_via="restart"),
-                     False, reuse_actors)
+    local_ray, tmp_path: Path, reuse_actors: bool
+) -> None:
+    grid, rows = fit(
+        tmp_path, SwitchSettings(batch_sizes=(8, 16, 32), switch_via="restart"), False, reuse_actors
+    )
     assert not grid.errors
     (result,) = grid
     ignores = rows[False]
@@ -107,15 +121,19 @@ def test_the_restart_path_switches_a_trainable_that_only_reads_its_config(
     assert "_switch_board" not in result.config  # no board on the restart path
 
 
-def test_a_result_without_a_key_stops_the_run_with_a_one_line_error(local_ray,
-                                                                      tmp_path: Path) -> None:
+def test_a_result_without_a_key_stops_the_run_with_a_one_line_error(
+    local_ray, tmp_path: Path
+) -> None:
     from ray.tune import TuneError
 
     keys = replace(KEYS, wall_time="wall_time_s")  # the trainable reports "clock"
     with pytest.raises(TuneError) as info:
         fit(tmp_path, SwitchSettings(batch_sizes=(8, 16, 32)), True, keys=keys)
-    (line,) = [line for line in str(info.value).splitlines()
-               if line.startswith("tune_bs.errors.UserInputError: ")]
+    (line,) = [
+        line
+        for line in str(info.value).splitlines()
+        if line.startswith("tune_bs.errors.UserInputError: ")
+    ]
     assert "needs a number under 'wall_time_s' (a float clock shared by all trials" in line
     assert "but result 1 of trial " in line and " lacks 'wall_time_s'" in line
     assert line.endswith("keys=ReportKeys(wall_time='your_key')).")
@@ -139,9 +157,13 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
     # the experiment state reaches the storage path every second (not every 10 s), so there is
     # something to restore from a driver killed a few seconds into the run
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    proc = subprocess.Popen([sys.executable, str(DRIVER), "run", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(DRIVER), "run", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
     folder = tmp_path / "killed"
     deadline = time.monotonic() + 180
     try:
@@ -158,9 +180,14 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
     killed = _rows_by_poll(folder)
     assert all(len(r) < 30 for r in killed.values())  # it really was interrupted
 
-    done = subprocess.run([sys.executable, str(DRIVER), "restore", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=300,
-                          start_new_session=True)
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), "restore", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        start_new_session=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "errors: 0" in done.stdout
     final = _rows_by_poll(folder)

@@ -57,13 +57,21 @@ How a decision reaches the trial:
   from the board and trains on at the new size — no pause, no restore. The trainable records
   the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
   the config is what a restarted trial (retry, ``tune-bs resume``) continues with. When the
-  board cannot be reached, the switch falls back to a restart.
+  board cannot be reached, the switch falls back to a restart. Any Ray Tune function trainable
+  takes switches with :class:`tune_bs.plugin.BatchSizeUpdates` (one call after each report).
+  When the trial's next report still shows the batch size it had (it did not take the switch),
+  that switch is carried out by restart at once (decided on that report); a trial that has
+  never taken one is marked ``_switch_via: restart`` in its config and switched by restart
+  from then on (a trainable that reads ``config["batch_size"]`` only when it starts needs no
+  other setting; one seen taking switches before only missed this one).
 - **switch** by restart (``switch_via: restart``) → ``PAUSE``, and the decision is kept until
   :meth:`~ExtrapolationScheduler.choose_trial_to_run` hands that paused trial out (before FIFO's
   pending trials) after ``trial.set_config`` with the new ``batch_size``, ``accumulation_steps``
   and ``_switch_at`` = the report index of the decision. The trainable restores its checkpoint
   (reported with every result), applies the new batch size and records the switch in
   ``batch_size_schedule`` and ``switches``, which live in its checkpoint and in every report.
+  A function trainable that has never reported a checkpoint is not switched by restart (it
+  would start over; a warning says so once).
 
 Peers: the trials whose config equals this trial's apart from ``batch_size``,
 ``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
@@ -84,19 +92,25 @@ index is above the trial's ``_switch_at``, so none is ever applied twice.
 Result files: Ray 2.60's own loggers drop the rows a paused trial wrote since the last upload
 to storage; run with :func:`tune_bs.schedulers.logger_callbacks` (see :class:`PauseSafeJsonLogger`).
 
-A result without ``val_loss``/``samples_seen``/``time_total_s`` is ignored (``CONTINUE``).
+Keys (:class:`~tune_bs.report_keys.ReportKeys`; the names above are the defaults): every
+result must carry ``val_loss``, ``samples_seen``, ``batch_size`` and ``wall_time_s`` (plus
+``accumulation_steps`` with ``action: accumulation``); the first result that lacks one stops the
+run with a one-line :class:`~tune_bs.errors.UserInputError` naming it (as Ray Tune does for a
+missing metric). Rows read back from ``result.json`` after a restore are not checked (one that
+lacks a key ends the history there).
 
 Example::
 
     from ray import tune
-    from tune_bs.extrapolation import ExtrapolationScheduler
-    from tune_bs.switching import SwitchSettings
+    from tune_bs import ExtrapolationScheduler, ReportKeys, SwitchSettings, logger_callbacks
 
-    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32, 64)))
+    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32, 64)),
+                                       keys=ReportKeys(val_loss="loss"))  # if named so
     tuner = tune.Tuner(
-        trainable,  # reports val_loss, samples_seen, batch_size + a checkpoint every result
+        trainable,  # reports loss, samples_seen, batch_size, wall_time_s + a checkpoint
         param_space={"batch_size": tune.grid_search([8, 16, 32, 64]), "lr": 1e-3},
-        tune_config=tune.TuneConfig(metric="probe_acc", mode="max", scheduler=scheduler),
+        tune_config=tune.TuneConfig(metric="val_probe_acc", mode="max", scheduler=scheduler),
+        run_config=tune.RunConfig(callbacks=logger_callbacks()),
     )
 
 In a search space: ``scheduler: {name: extrapolation, batch_sizes: [8, 16, 32, 64]}`` plus any
@@ -299,14 +313,15 @@ class ExtrapolationScheduler(FIFOScheduler):
                                 "the trainable did not take the restart-free switch decided "
                                 f"after report {missed.report_index}", len(history))
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            return self._switch(trial, decision, result)
+            return self._switch(trial, decision, result, by_restart=missed is not None)
         return TrialScheduler.CONTINUE
 
-    def _switch(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> str:
-        """Carry a switch out: restart-free when the trial takes those, else by restart (when
-        the trial can restart from a checkpoint)."""
-        restart_only = trial.config.get(SWITCH_VIA) == "restart"
-        if self._inplace and not restart_only and self._post(trial, decision):
+    def _switch(self, trial: Trial, decision: Decision, result: Mapping[str, Any],
+                by_restart: bool = False) -> str:
+        """Carry a switch out: restart-free when the trial takes those (and did take the last
+        one), else by restart (when the trial can restart from a checkpoint)."""
+        by_restart = by_restart or trial.config.get(SWITCH_VIA) == "restart"
+        if self._inplace and not by_restart and self._post(trial, decision):
             self._log_switch(trial, decision)
             self._apply(trial, decision)  # the config a restart would continue with
             self._awaiting[trial.trial_id] = decision
@@ -353,6 +368,7 @@ class ExtrapolationScheduler(FIFOScheduler):
                                                         before.accumulation_steps):
             self._polling.add(trial.trial_id)
             return None
+        self._counts["switches"] -= 1  # counted again when it is carried out by restart
         if trial.trial_id not in self._polling:
             trial.set_config({**trial.config, SWITCH_VIA: "restart"})
             self._warn_once(trial, "no polling",

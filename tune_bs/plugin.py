@@ -65,8 +65,12 @@ class BatchSizeUpdates:
             ``accumulation_steps``).
     """
 
-    def __init__(self, config: MutableMapping[str, Any], reports: int | None = None,
-                 keys: ReportKeys | None = None) -> None:
+    def __init__(
+        self,
+        config: MutableMapping[str, Any],
+        reports: int | None = None,
+        keys: ReportKeys | None = None,
+    ) -> None:
         self._config = config
         self._keys = keys = keys or ReportKeys()
         trial_id = _trial_id()
@@ -105,7 +109,8 @@ class BatchSizeUpdates:
             logger.warning(
                 "trial %s restored a checkpoint, but BatchSizeUpdates was not told how many "
                 "reports it had made (reports=...); its batch-size switches go by restart.",
-                trial_id)
+                trial_id,
+            )
             return None
         return BoardClient(str(board), trial_id)
 

@@ -78,13 +78,17 @@ class ReportKeys:
             names.append("accumulation_steps")
         return {name: getattr(self, name) for name in names}
 
-    def check_result(self, result: Mapping[str, Any], trial_id: str,
-                     accumulation: bool = False) -> None:
+    def check_result(
+        self, result: Mapping[str, Any], trial_id: str, accumulation: bool = False
+    ) -> None:
         """Raise a one-line :class:`UserInputError` when ``result`` lacks a required key (or
         holds something that is not a number there); NaN and ±inf are numbers (a diverged
         trial reports them)."""
-        missing = [(name, key) for name, key in self.required(accumulation).items()
-                   if not _is_number(result.get(key))]
+        missing = [
+            (name, key)
+            for name, key in self.required(accumulation).items()
+            if not _is_number(result.get(key))
+        ]
         if not missing:
             return
         iteration = result.get(m.TRAINING_ITERATION, "?")
