@@ -34,8 +34,6 @@ SPACE_COPY = "tune_bs_space.yaml"
 RUN_OPTIONS = "tune_bs_run.json"
 SMOKE_REPORTS = 2
 SMOKE_TRIALS = 2
-#: Reports a smoke test of the extrapolation scheduler runs after one segment.
-SMOKE_EXTRA_REPORTS = 3
 
 
 @dataclass(frozen=True)
@@ -65,15 +63,15 @@ def smoke_budget(space: SearchSpace) -> dict[str, Any]:
     """The ``--smoke-test`` budget.
 
     Two reports of two batches of the largest batch size; with the extrapolation scheduler, the
-    first ``segment_reports + SMOKE_EXTRA_REPORTS`` reports of the space's own budget (at least
-    two batches of the largest size each), so that a trial can measure one segment, switch and
-    report at its second size.
+    first ``2 · segment_reports`` reports of the space's own budget (at least two batches of the
+    largest size each), so that a trial can measure one segment and then explore a second size
+    within the first half of its budget and measure it (:mod:`tune_bs.switching`, rule 6).
     """
     largest = max([int(v) for v in space.values_of("batch_size")] or [16])
     if space.scheduler.get("name") != "extrapolation":
         return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
     reports = int(space.scheduler.get("segment_reports", SwitchSettings.segment_reports))
-    reports = min(reports + SMOKE_EXTRA_REPORTS, max(space.reports, SMOKE_REPORTS))
+    reports = min(2 * reports, max(space.reports, SMOKE_REPORTS))
     share = reports / space.reports
     if "epochs" in space.budget:
         return {"epochs": float(space.budget["epochs"]) * share, "reports": reports}
