@@ -116,6 +116,8 @@ class LargeBatchModel:
         l2 = loss_to - self.min_loss
         if l2 >= l1:
             return 0.0
+        if l2 <= 0.0:  # the floor itself (or below, by round-off) is never reached
+            return math.inf
         p = self.noise_exponent
         k = self.noise_scale_initial * (self.initial_loss - self.min_loss) ** p
         noise_part = k * math.log(l1 / l2) if p == 0.0 else k * (l2**-p - l1**-p) / p
