@@ -151,8 +151,9 @@ def ratio_to_grid(method: float, grid: float, grid_total: float) -> float:
     return method / reference
 
 
-def add_targets(frame: pd.DataFrame, reports: dict[tuple[str, int, str], pd.DataFrame],
-                metric: str, mode: str) -> pd.DataFrame:
+def add_targets(
+    frame: pd.DataFrame, reports: dict[tuple[str, int, str], pd.DataFrame], metric: str, mode: str
+) -> pd.DataFrame:
     """``frame`` (one row per experiment: ``dataset``, ``seed``, ``method``, ``best_final``,
     ``total_compute``) with ``target``, ``compute_to_target``, ``reached`` and ``ratio_to_grid``
     columns; ``reports[(dataset, seed, method)]`` are the experiment's reports."""
@@ -166,8 +167,9 @@ def add_targets(frame: pd.DataFrame, reports: dict[tuple[str, int, str], pd.Data
     out["target"] = [targets[(d, s)] for d, s in zip(out["dataset"], out["seed"], strict=True)]
     out["compute_to_target"] = [
         compute_to_target(reports[(d, s, mth)], t, metric, mode)
-        for d, s, mth, t in zip(out["dataset"], out["seed"], out["method"], out["target"],
-                                strict=True)
+        for d, s, mth, t in zip(
+            out["dataset"], out["seed"], out["method"], out["target"], strict=True
+        )
     ]
     out["reached"] = np.isfinite(out["compute_to_target"].to_numpy(dtype=float))
     grid = out[out["method"] == GRID].set_index(["dataset", "seed"])
@@ -177,8 +179,9 @@ def add_targets(frame: pd.DataFrame, reports: dict[tuple[str, int, str], pd.Data
             ratios.append(math.nan)
             continue
         row = grid.loc[(d, s)]
-        ratios.append(ratio_to_grid(value, float(row["compute_to_target"]),
-                                    float(row["total_compute"])))
+        ratios.append(
+            ratio_to_grid(value, float(row["compute_to_target"]), float(row["total_compute"]))
+        )
     out["ratio_to_grid"] = ratios
     return out
 
@@ -201,23 +204,30 @@ def summary_table(frame: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
             runs = part[part["method"] == method]
             if runs.empty:
                 continue
-            deltas = [100 * (t - grid_test.get((d, s), math.nan))
-                      for d, s, t in zip(runs["dataset"], runs["seed"], runs["selected_test"],
-                                         strict=True)]
-            rows.append({
-                "dataset": dataset,
-                "method": method,
-                "experiments": len(runs),
-                "reached": f"{int(runs['reached'].sum())}/{len(runs)}",
-                "median compute to target (s)": _median(runs["compute_to_target"]),
-                "median ratio to grid": _median(runs["ratio_to_grid"]),
-                "median total compute (s)": _median(runs["total_compute"]),
-                "median best final": _median(runs["best_final"]),
-                "mean selected test": float(np.nanmean(runs["selected_test"]))
-                if runs["selected_test"].notna().any() else math.nan,
-                "test vs grid (points)": float(np.nanmean(deltas))
-                if any(not math.isnan(x) for x in deltas) else math.nan,
-            })
+            deltas = [
+                100 * (t - grid_test.get((d, s), math.nan))
+                for d, s, t in zip(
+                    runs["dataset"], runs["seed"], runs["selected_test"], strict=True
+                )
+            ]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "experiments": len(runs),
+                    "reached": f"{int(runs['reached'].sum())}/{len(runs)}",
+                    "median compute to target (s)": _median(runs["compute_to_target"]),
+                    "median ratio to grid": _median(runs["ratio_to_grid"]),
+                    "median total compute (s)": _median(runs["total_compute"]),
+                    "median best final": _median(runs["best_final"]),
+                    "mean selected test": float(np.nanmean(runs["selected_test"]))
+                    if runs["selected_test"].notna().any()
+                    else math.nan,
+                    "test vs grid (points)": float(np.nanmean(deltas))
+                    if any(not math.isnan(x) for x in deltas)
+                    else math.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -233,17 +243,22 @@ class Goal:
         return f"goal {self.name}: {self.figure} -> {'MET' if self.met else 'MISSED'}"
 
 
-def goals(frame: pd.DataFrame, candidate: str = CANDIDATE,
-          baselines: Sequence[str] = GOAL_BASELINES) -> list[Goal]:
+def goals(
+    frame: pd.DataFrame, candidate: str = CANDIDATE, baselines: Sequence[str] = GOAL_BASELINES
+) -> list[Goal]:
     """The four goals of item 4 for ``candidate``, each with its measured figure."""
     mine = frame[frame["method"] == candidate].set_index(["dataset", "seed"])
     if mine.empty:
         return []
     out = []
     ratio = _median(mine["ratio_to_grid"])
-    out.append(Goal(f"median compute-to-target <= {GOAL_RATIO}x the grid's",
-                    f"median ratio {ratio:.2f} over {len(mine)} (data set, seed) pairs",
-                    bool(ratio <= GOAL_RATIO)))
+    out.append(
+        Goal(
+            f"median compute-to-target <= {GOAL_RATIO}x the grid's",
+            f"median ratio {ratio:.2f} over {len(mine)} (data set, seed) pairs",
+            bool(ratio <= GOAL_RATIO),
+        )
+    )
     figures, ok = [], True
     for baseline in baselines:
         theirs = frame[frame["method"] == baseline].set_index(["dataset", "seed"])
@@ -253,26 +268,42 @@ def goals(frame: pd.DataFrame, candidate: str = CANDIDATE,
             ok = False
             continue
         wins = sum(
-            mine.loc[p, "compute_to_target"] < theirs.loc[p, "compute_to_target"] for p in pairs)
+            mine.loc[p, "compute_to_target"] < theirs.loc[p, "compute_to_target"] for p in pairs
+        )
         figures.append(f"{baseline} {wins}/{len(pairs)}")
         ok &= wins >= GOAL_WIN_SHARE * len(pairs)
-    out.append(Goal("lower compute-to-target than each baseline in >= 2/3 of pairs",
-                    ", ".join(figures), bool(ok)))
+    out.append(
+        Goal(
+            "lower compute-to-target than each baseline in >= 2/3 of pairs",
+            ", ".join(figures),
+            bool(ok),
+        )
+    )
     reached = int(mine["reached"].sum())
-    out.append(Goal(f"reaches the target in >= {GOAL_REACH_SHARE:.0%} of experiments",
-                    f"{reached}/{len(mine)} = {reached / len(mine):.0%}",
-                    reached >= GOAL_REACH_SHARE * len(mine)))
+    out.append(
+        Goal(
+            f"reaches the target in >= {GOAL_REACH_SHARE:.0%} of experiments",
+            f"{reached}/{len(mine)} = {reached / len(mine):.0%}",
+            reached >= GOAL_REACH_SHARE * len(mine),
+        )
+    )
     grid = frame[frame["method"] == GRID].set_index(["dataset", "seed"])
     deltas = {}
     for dataset in dict.fromkeys(d for d, _ in mine.index):
         pairs = [p for p in mine.index.intersection(grid.index) if p[0] == dataset]
-        values = [100 * (mine.loc[p, "selected_test"] - grid.loc[p, "selected_test"])
-                  for p in pairs]
+        values = [
+            100 * (mine.loc[p, "selected_test"] - grid.loc[p, "selected_test"]) for p in pairs
+        ]
         values = [v for v in values if not math.isnan(v)]
         deltas[dataset] = float(np.mean(values)) if values else math.nan
     worst = min(deltas, key=lambda d: deltas[d] if not math.isnan(deltas[d]) else -math.inf)
     figure = ", ".join(f"{d} {v:+.1f}" for d, v in deltas.items())
-    out.append(Goal(f"selected test score not more than {GOAL_TEST_POINTS:g} point below the "
-                    "grid's (mean per data set, points)", figure,
-                    bool(deltas[worst] >= -GOAL_TEST_POINTS)))
+    out.append(
+        Goal(
+            f"selected test score not more than {GOAL_TEST_POINTS:g} point below the "
+            "grid's (mean per data set, points)",
+            figure,
+            bool(deltas[worst] >= -GOAL_TEST_POINTS),
+        )
+    )
     return out

@@ -84,8 +84,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = "tune_bs_benchmark.json"
-METHODS = ("fifo", "asha", "pbt", "topk", "optuna_asha", "stratified", "cluster_count",
-           "extrapolation")
+METHODS = (
+    "fifo",
+    "asha",
+    "pbt",
+    "topk",
+    "optuna_asha",
+    "stratified",
+    "cluster_count",
+    "extrapolation",
+)
 STRATIFY_MODES = ["proportional", "equal", "homogeneous"]
 
 
@@ -102,10 +110,15 @@ class Workload:
 
 
 WORKLOADS = {
-    "ucr": Workload("benchmark_ucr.yaml", ("GunPoint", "BasicMotions", "ItalyPowerDemand"), 5,
-                    (1.0, 2.0, 4.0, 8.0, 16.0)),
-    "synthetic": Workload("benchmark_synthetic.yaml", ("synthetic",), 3,
-                          (2.0, 4.0, 8.0, 16.0, 32.0)),
+    "ucr": Workload(
+        "benchmark_ucr.yaml",
+        ("GunPoint", "BasicMotions", "ItalyPowerDemand"),
+        5,
+        (1.0, 2.0, 4.0, 8.0, 16.0),
+    ),
+    "synthetic": Workload(
+        "benchmark_synthetic.yaml", ("synthetic",), 3, (2.0, 4.0, 8.0, 16.0, 32.0)
+    ),
 }
 SMOKE_DATASET = "GunPoint"
 SMOKE_BUDGET = {"epochs": 3, "reports": 6}
@@ -117,8 +130,9 @@ def _thin(values: list[Any]) -> list[Any]:
     return [ordered[0], ordered[len(ordered) // 2], ordered[-1]]
 
 
-def method_space(workload: Workload, dataset: str, seed: int, method: str, cpus: int,
-                 smoke: bool = False) -> SearchSpace:
+def method_space(
+    workload: Workload, dataset: str, seed: int, method: str, cpus: int, smoke: bool = False
+) -> SearchSpace:
     """The search space of one experiment (module docstring): the workload file with the
     method's scheduler, search and strategy, on ``dataset`` with ``seed``."""
     raw = yaml.safe_load((SPACES / workload.file).read_text())
@@ -148,9 +162,13 @@ def method_space(workload: Workload, dataset: str, seed: int, method: str, cpus:
         params["stratify"] = {"type": "categorical", "choices": STRATIFY_MODES}
     elif method == "cluster_count":
         raw["scheduler"] = {"name": "fifo"}
-        params.update(strategy="cluster_count", batch_size=min(sizes), min_batch_size=min(sizes),
-                      max_batch_size=max(sizes),
-                      alpha={"type": "categorical", "choices": alphas})
+        params.update(
+            strategy="cluster_count",
+            batch_size=min(sizes),
+            min_batch_size=min(sizes),
+            max_batch_size=max(sizes),
+            alpha={"type": "categorical", "choices": alphas},
+        )
     else:
         raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
     return parse_space(raw, source=workload.file)
@@ -175,7 +193,8 @@ def run_or_read(space: SearchSpace, storage: Path, log: Path) -> float:
         if info.get("digest") != digest(space):
             raise SystemExit(
                 f"{folder} was run with other settings than this benchmark's (its search space "
-                "differs); give another --storage or delete that folder.")
+                "differs); give another --storage or delete that folder."
+            )
         return float(info["wall_s"])
     if folder.exists():
         print(f"{space.name}: half-finished in {storage}; redoing it from the start", flush=True)
@@ -184,8 +203,9 @@ def run_or_read(space: SearchSpace, storage: Path, log: Path) -> float:
     with log.open("a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         run_experiment(space, storage=storage, name=space.name, options=RunOptions())
     wall = time.perf_counter() - started
-    marker.write_text(json.dumps({"digest": digest(space), "wall_s": wall,
-                                  "finished_unix_s": time.time()}))
+    marker.write_text(
+        json.dumps({"digest": digest(space), "wall_s": wall, "finished_unix_s": time.time()})
+    )
     return wall
 
 
@@ -193,16 +213,28 @@ def read_reports(folder: Path) -> pd.DataFrame:
     """Every line of every trial's ``result.json`` in file order (repeats after a restart
     included: they were computed), with the trial's folder name as ``trial`` and each report's
     compute (:func:`scheduler_figures.report_compute`)."""
-    keys = (fig.WALL, fig.TRIAL_TIME, fig.RAY_SECONDS, fig.ITERATION, fig.SINCE_RESTORE,
-            m.VAL_LOSS, m.SAMPLES_SEEN, m.SWITCHES)
+    keys = (
+        fig.WALL,
+        fig.TRIAL_TIME,
+        fig.RAY_SECONDS,
+        fig.ITERATION,
+        fig.SINCE_RESTORE,
+        m.VAL_LOSS,
+        m.SAMPLES_SEEN,
+        m.SWITCHES,
+    )
     rows = []
     for path in sorted(folder.glob("*/result.json")):
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                rows.append({"trial": path.parent.name, **{k: row.get(k, math.nan) for k in keys},
-                             "budget_samples": row.get("config", {}).get("budget_samples",
-                                                                          math.inf)})
+                rows.append(
+                    {
+                        "trial": path.parent.name,
+                        **{k: row.get(k, math.nan) for k in keys},
+                        "budget_samples": row.get("config", {}).get("budget_samples", math.inf),
+                    }
+                )
     frame = pd.DataFrame.from_records(rows, columns=["trial", *keys, "budget_samples"])
     frame[fig.COMPUTE] = fig.report_compute(frame) if rows else pd.Series(dtype=float)
     return frame
@@ -210,15 +242,15 @@ def read_reports(folder: Path) -> pd.DataFrame:
 
 def measure(space: SearchSpace, folder: Path, reports: pd.DataFrame) -> dict[str, Any]:
     """The experiment's figures that need no other experiment."""
-    selection = next(iter(select(load_trials([folder]), space.metric, space.mode).values()),
-                     None)
+    selection = next(iter(select(load_trials([folder]), space.metric, space.mode).values()), None)
     last = reports.sort_values(fig.WALL, kind="stable").groupby("trial").tail(1)
     return {
         "best_final": fig.best_final(reports, space.metric, space.mode),
         "total_compute": fig.total_compute(reports),
         "total_ray_seconds": fig.total_compute(reports, fig.RAY_SECONDS),
         "selected_val": math.nan if selection is None else selection.value,
-        "selected_test": math.nan if selection is None or selection.test_value is None
+        "selected_test": math.nan
+        if selection is None or selection.test_value is None
         else selection.test_value,
         "trials": len(list(folder.glob("*/params.json"))),
         "trials_stopped": int((last[m.SAMPLES_SEEN] < last["budget_samples"]).sum()),
@@ -239,8 +271,9 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
     axes = figure.add_subplot()
     finite = frame["ratio_to_grid"].replace(np.inf, np.nan).dropna()
     ceiling = max(4.0, float(finite.max()) * 1.5) if not finite.empty else 4.0
-    colours = dict(zip(dict.fromkeys(frame["dataset"]), ["C0", "C1", "C2", "C3", "C4", "C5"],
-                       strict=False))
+    colours = dict(
+        zip(dict.fromkeys(frame["dataset"]), ["C0", "C1", "C2", "C3", "C4", "C5"], strict=False)
+    )
     rng = np.random.default_rng(0)
     for x, method in enumerate(others):
         runs = frame[frame["method"] == method]
@@ -248,34 +281,59 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
             ratios = part["ratio_to_grid"].to_numpy(dtype=float)
             jitter = x + rng.uniform(-0.15, 0.15, size=len(ratios))
             shown = np.where(np.isfinite(ratios), ratios, ceiling)
-            axes.scatter(jitter, shown, color=colours[dataset], s=22,
-                         marker="o", label=dataset if x == 0 else None, zorder=3)
+            axes.scatter(
+                jitter,
+                shown,
+                color=colours[dataset],
+                s=22,
+                marker="o",
+                label=dataset if x == 0 else None,
+                zorder=3,
+            )
             missed = ~np.isfinite(ratios)
             if missed.any():
-                axes.scatter(jitter[missed], shown[missed], color=colours[dataset], s=50,
-                             marker="x", zorder=4)
+                axes.scatter(
+                    jitter[missed],
+                    shown[missed],
+                    color=colours[dataset],
+                    s=50,
+                    marker="x",
+                    zorder=4,
+                )
     axes.axhline(1.0, color="grey", linewidth=1, label="grid (1.0)")
-    axes.axhline(fig.GOAL_RATIO, color="grey", linestyle="--", linewidth=1,
-                 label=f"goal ({fig.GOAL_RATIO})")
+    axes.axhline(
+        fig.GOAL_RATIO, color="grey", linestyle="--", linewidth=1, label=f"goal ({fig.GOAL_RATIO})"
+    )
     axes.set_yscale("log")
     axes.set_xticks(range(len(others)), others, rotation=20)
     axes.set_ylabel("compute to target ÷ the grid's (log)")
-    axes.set_title("Compute until a trial is within 1 % of the best val_loss\n"
-                   "(× at the top: target not reached)")
+    axes.set_title(
+        "Compute until a trial is within 1 % of the best val_loss\n"
+        "(× at the top: target not reached)"
+    )
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
     figure.savefig(path)
     return path
 
 
-def write_outputs(frame: pd.DataFrame, table: pd.DataFrame, goal_lines: list[str],
-                  header: list[str], out: Path, methods: list[str]) -> list[Path]:
+def write_outputs(
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    goal_lines: list[str],
+    header: list[str],
+    out: Path,
+    methods: list[str],
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "schedulers.csv"
     frame.to_csv(csv, index=False)
     markdown = out / "schedulers.md"
-    markdown.write_text("\n".join([*header, "", render(table, "markdown"), "",
-                                   *[f"- {line}" for line in goal_lines], ""]))
+    markdown.write_text(
+        "\n".join(
+            [*header, "", render(table, "markdown"), "", *[f"- {line}" for line in goal_lines], ""]
+        )
+    )
     png = plot_ratios(frame, methods, out / "schedulers.png")
     return [csv, markdown, png]
 
@@ -297,16 +355,29 @@ def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--storage", type=Path, default=None,
-                        help="experiments folder; rerun with the same one to resume (default: a "
-                             "new temporary folder)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where the CSV, markdown table and plot go (default: "
-                             "benchmarks/results; with --smoke-test, STORAGE/results)")
-    parser.add_argument("--datasets", nargs="+", default=None,
-                        help="only these data sets (default: all four)")
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds per data set (default: 5 on the UCR sets, 3 synthetic)")
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=None,
+        help="experiments folder; rerun with the same one to resume (default: a "
+        "new temporary folder)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the CSV, markdown table and plot go (default: "
+        "benchmarks/results; with --smoke-test, STORAGE/results)",
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, help="only these data sets (default: all four)"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per data set (default: 5 on the UCR sets, 3 synthetic)",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
     parser.add_argument("--smoke-test", action="store_true")
@@ -317,14 +388,22 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (storage / "results" if args.smoke_test else RESULTS)
     log = storage / "benchmark.log"
     groups = plan(args)
-    print(f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
-          f"{len(methods)} methods) in {storage}; Ray output goes to {log}; load average at the "
-          f"start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
+        f"{len(methods)} methods) in {storage}; Ray output goes to {log}; load average at the "
+        f"start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     import ray
 
-    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    ray.init(
+        address="local",
+        num_cpus=args.cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
     started = time.perf_counter()
     rows, reports = [], {}
     try:
@@ -336,11 +415,21 @@ def main(argv: list[str] | None = None) -> int:
                 folder = storage / space.name
                 key = (dataset, seed, method)
                 reports[key] = read_reports(folder)
-                rows.append({"workload": workload.file, "dataset": dataset, "seed": seed,
-                             "method": method, "wall_s": wall,
-                             **measure(space, folder, reports[key])})
-                print(f"{space.name}: {wall:.0f} s wall{' (read)' if ran_before else ''}, "
-                      f"{rows[-1]['total_compute']:.0f} trial-s", flush=True)
+                rows.append(
+                    {
+                        "workload": workload.file,
+                        "dataset": dataset,
+                        "seed": seed,
+                        "method": method,
+                        "wall_s": wall,
+                        **measure(space, folder, reports[key]),
+                    }
+                )
+                print(
+                    f"{space.name}: {wall:.0f} s wall{' (read)' if ran_before else ''}, "
+                    f"{rows[-1]['total_compute']:.0f} trial-s",
+                    flush=True,
+                )
     finally:
         ray.shutdown()
     elapsed = time.perf_counter() - started
@@ -364,8 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(table, "markdown"))
     print(f"\nwritten: {', '.join(str(p) for p in paths)}")
-    print(f"benchmark wall time: {elapsed:.0f} s this invocation; {frame['wall_s'].sum():.0f} s "
-          "summed over the experiments' own runs")
+    print(
+        f"benchmark wall time: {elapsed:.0f} s this invocation; {frame['wall_s'].sum():.0f} s "
+        "summed over the experiments' own runs"
+    )
     for line in goal_lines:
         print(line)
     return 0

@@ -46,32 +46,45 @@ def bench(fig: ModuleType) -> ModuleType:
 
 def reports(rows: list[tuple]) -> pd.DataFrame:
     """``(trial, iteration, since_restore, trial_time_s, time_this_iter_s, wall, val_loss)``."""
-    frame = pd.DataFrame(rows, columns=["trial", "training_iteration", "iterations_since_restore",
-                                        "trial_time_s", "time_this_iter_s", "wall_time_s",
-                                        "val_loss"])
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "trial",
+            "training_iteration",
+            "iterations_since_restore",
+            "trial_time_s",
+            "time_this_iter_s",
+            "wall_time_s",
+            "val_loss",
+        ],
+    )
     return frame
 
 
 # --- per-report compute -------------------------------------------------------------------------
 def test_report_compute_uses_own_seconds_and_ray_seconds_only_after_a_restart(fig) -> None:
-    frame = reports([
-        ("a", 1, 1, 0.5, 7.0, 10.0, 3.0),  # fresh start: 0.5 s of work (7 s with start-up)
-        ("a", 2, 2, 1.5, 1.1, 11.0, 2.5),  # same process: +1.0
-        ("b", 1, 1, 0.4, 6.0, 10.0, 3.1),
-        ("b", 2, 2, 0.9, 0.6, 10.6, 2.9),
-        ("b", 3, 1, 1.8, 0.7, 13.0, 2.4),  # PBT clone of a (trial_time_s jumped): Ray's 0.7 s
-        ("b", 4, 2, 2.2, 0.5, 13.5, 2.3),  # same process again: +0.4
-    ])
+    frame = reports(
+        [
+            ("a", 1, 1, 0.5, 7.0, 10.0, 3.0),  # fresh start: 0.5 s of work (7 s with start-up)
+            ("a", 2, 2, 1.5, 1.1, 11.0, 2.5),  # same process: +1.0
+            ("b", 1, 1, 0.4, 6.0, 10.0, 3.1),
+            ("b", 2, 2, 0.9, 0.6, 10.6, 2.9),
+            ("b", 3, 1, 1.8, 0.7, 13.0, 2.4),  # PBT clone of a (trial_time_s jumped): Ray's 0.7 s
+            ("b", 4, 2, 2.2, 0.5, 13.5, 2.3),  # same process again: +0.4
+        ]
+    )
     assert fig.report_compute(frame).tolist() == pytest.approx([0.5, 1.0, 0.4, 0.5, 0.7, 0.4])
 
 
 def test_compute_to_target_charges_concurrent_trials_what_they_had_done(fig) -> None:
-    frame = reports([
-        ("a", 1, 1, 2.0, 2.0, 2.0, 3.0),  # work [0, 2]
-        ("a", 2, 2, 4.0, 2.0, 4.0, 2.0),  # work [2, 4]
-        ("b", 1, 1, 3.0, 3.0, 3.0, 2.5),  # work [0, 3]
-        ("b", 2, 2, 6.0, 3.0, 6.0, 1.0),  # work [3, 6]
-    ])
+    frame = reports(
+        [
+            ("a", 1, 1, 2.0, 2.0, 2.0, 3.0),  # work [0, 2]
+            ("a", 2, 2, 4.0, 2.0, 4.0, 2.0),  # work [2, 4]
+            ("b", 1, 1, 3.0, 3.0, 3.0, 2.5),  # work [0, 3]
+            ("b", 2, 2, 6.0, 3.0, 6.0, 1.0),  # work [3, 6]
+        ]
+    )
     frame["compute_s"] = fig.report_compute(frame)
     assert fig.total_compute(frame) == pytest.approx(10.0)
     assert fig.compute_by(frame, 4.0) == pytest.approx(4.0 + 3.0 + 1.0)  # b is 1 s into [3, 6]
@@ -83,10 +96,12 @@ def test_compute_to_target_charges_concurrent_trials_what_they_had_done(fig) -> 
 
 
 def test_reports_ordered_by_float_wall_clock_not_file_order(fig) -> None:
-    frame = reports([
-        ("a", 1, 1, 1.0, 1.0, 5.25, 1.0),  # meets the target, but late
-        ("b", 1, 1, 1.0, 1.0, 5.0, 1.0),  # same whole second, 0.25 s earlier
-    ])
+    frame = reports(
+        [
+            ("a", 1, 1, 1.0, 1.0, 5.25, 1.0),  # meets the target, but late
+            ("b", 1, 1, 1.0, 1.0, 5.0, 1.0),  # same whole second, 0.25 s earlier
+        ]
+    )
     frame["compute_s"] = fig.report_compute(frame)
     assert fig.compute_to_target(frame, 1.0, "val_loss", "min") == pytest.approx(1.0 + 0.75)
 
@@ -106,11 +121,13 @@ def test_target_is_within_one_percent_of_the_best(fig) -> None:
 
 
 def test_best_final_takes_each_trials_last_report(fig) -> None:
-    frame = reports([
-        ("a", 1, 1, 1, 1, 1.0, 1.0),  # a's best, but not its final value
-        ("a", 2, 2, 2, 1, 2.0, 1.5),
-        ("b", 1, 1, 1, 1, 1.5, 1.4),
-    ])
+    frame = reports(
+        [
+            ("a", 1, 1, 1, 1, 1.0, 1.0),  # a's best, but not its final value
+            ("a", 2, 2, 2, 1, 2.0, 1.5),
+            ("b", 1, 1, 1, 1, 1.5, 1.4),
+        ]
+    )
     assert fig.best_final(frame, "val_loss", "min") == pytest.approx(1.4)
 
 
@@ -127,8 +144,10 @@ def _experiment_reports(fig, finals: dict[str, tuple[float, float]]) -> dict:
     out = {}
     for key, (final, seconds) in finals.items():
         steps = int(seconds)
-        rows = [("t", i, i, float(i), 1.0, float(i), 3.0 + (final - 3.0) * i / steps)
-                for i in range(1, steps + 1)]
+        rows = [
+            ("t", i, i, float(i), 1.0, float(i), 3.0 + (final - 3.0) * i / steps)
+            for i in range(1, steps + 1)
+        ]
         frame = reports(rows)
         frame["compute_s"] = fig.report_compute(frame)
         out[key] = frame
@@ -137,11 +156,17 @@ def _experiment_reports(fig, finals: dict[str, tuple[float, float]]) -> dict:
 
 def _frame(fig, finals: dict, selected: dict) -> pd.DataFrame:
     reps = _experiment_reports(fig, finals)
-    rows = [{"dataset": d, "seed": s, "method": mth,
-             "best_final": fig.best_final(reps[(d, s, mth)], "val_loss", "min"),
-             "total_compute": fig.total_compute(reps[(d, s, mth)]),
-             "selected_test": selected.get((d, s, mth), 0.9)}
-            for d, s, mth in finals]
+    rows = [
+        {
+            "dataset": d,
+            "seed": s,
+            "method": mth,
+            "best_final": fig.best_final(reps[(d, s, mth)], "val_loss", "min"),
+            "total_compute": fig.total_compute(reps[(d, s, mth)]),
+            "selected_test": selected.get((d, s, mth), 0.9),
+        }
+        for d, s, mth in finals
+    ]
     return fig.add_targets(pd.DataFrame(rows), reps, "val_loss", "min")
 
 
@@ -195,8 +220,10 @@ def test_goals_miss_when_the_candidate_rarely_reaches_the_target(fig) -> None:
 def test_every_method_gets_the_same_trials_budget_metric_and_seed(bench, smoke) -> None:
     for workload in bench.WORKLOADS.values():
         dataset = workload.datasets[-1]
-        spaces = {method: bench.method_space(workload, dataset, 3, method, 2, smoke)
-                  for method in bench.METHODS}
+        spaces = {
+            method: bench.method_space(workload, dataset, 3, method, 2, smoke)
+            for method in bench.METHODS
+        }
         counts = {method: space.trial_count() for method, space in spaces.items()}
         assert set(counts.values()) == {3 if smoke else 5}, counts
         assert len({str(s.budget) for s in spaces.values()}) == 1
@@ -209,7 +236,8 @@ def test_every_method_gets_the_same_trials_budget_metric_and_seed(bench, smoke) 
         assert spaces["cluster_count"].param_space["strategy"] == "cluster_count"
         assert spaces["stratified"].param_space["strategy"] == "stratified"
         assert spaces["pbt"].scheduler["batch_sizes"] == sorted(
-            spaces["fifo"].values_of("batch_size"))
+            spaces["fifo"].values_of("batch_size")
+        )
         sizes = spaces["fifo"].values_of("batch_size")
         assert max(sizes) / min(sizes) >= 16
         assert len({s.name for s in spaces.values()}) == len(bench.METHODS)
@@ -225,8 +253,9 @@ def test_the_synthetic_workload_is_large_enough(bench) -> None:
 
 
 # --- resuming -----------------------------------------------------------------------------------
-def test_finished_experiments_are_read_and_half_finished_ones_redone(bench, tmp_path,
-                                                                     monkeypatch) -> None:
+def test_finished_experiments_are_read_and_half_finished_ones_redone(
+    bench, tmp_path, monkeypatch
+) -> None:
     import tune_bs.experiment
 
     runs = []
@@ -253,8 +282,10 @@ def test_finished_experiments_are_read_and_half_finished_ones_redone(bench, tmp_
 
 # --- the smoke test -----------------------------------------------------------------------------
 @pytest.mark.ray
-@pytest.mark.skipif(os.environ.get("TUNE_BS_BENCHMARK_SMOKE") != "1",
-                    reason="minutes on 2 cores; run with TUNE_BS_BENCHMARK_SMOKE=1")
+@pytest.mark.skipif(
+    os.environ.get("TUNE_BS_BENCHMARK_SMOKE") != "1",
+    reason="minutes on 2 cores; run with TUNE_BS_BENCHMARK_SMOKE=1",
+)
 def test_the_smoke_test_runs_every_method_and_writes_its_outputs(bench, tmp_path, capsys) -> None:
     assert bench.main(["--smoke-test", "--storage", str(tmp_path)]) == 0
     out = capsys.readouterr().out
