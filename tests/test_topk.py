@@ -235,3 +235,44 @@ def test_bad_topk_sections_get_one_line_errors(scheduler, search, message) -> No
     with pytest.raises(UserInputError, match=message) as info:
         parse_space({**BASE, "scheduler": scheduler, "search": search})
     assert "\n" not in str(info.value)
+
+
+# --- end to end on a real local Ray -----------------------------------------------------------
+@pytest.mark.ray
+def test_three_trials_on_two_cpus_keep_the_best_one_to_its_budget(tmp_path) -> None:
+    """The third trial reports its first result after the first two: they wait, paused; then
+    one trial (the best first val_loss) trains on to its budget and the others stop."""
+    import ray
+    from trial_files import result_rows, trial_dirs
+
+    from tune_bs.experiment import RunOptions, run_experiment
+
+    space = parse_space(
+        {
+            "name": "topk-e2e",
+            "dataset": {"name": "ItalyPowerDemand"},
+            "metric": "val_loss",
+            "num_samples": 1,
+            "budget": {"samples": 96, "reports": 3},
+            "scheduler": {"name": "topk", "keep": 1},
+            "search": {"name": "grid"},
+            "param_space": {
+                "batch_size": {"type": "categorical", "choices": [4, 8, 16]},
+                "hidden": 8,
+                "encoder": "fcn",
+            },
+        }
+    )
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    try:
+        outcome = run_experiment(space, storage=tmp_path, options=RunOptions())
+    finally:
+        ray.shutdown()
+    rows = {d.name: result_rows(d, latest_per_iteration=True) for d in trial_dirs(outcome.path)}
+    assert len(rows) == 3
+    reports = sorted(len(r) for r in rows.values())
+    assert reports == [1, 1, 3], reports  # every trial reached its first report; one kept
+    firsts = {name: r[0][m.VAL_LOSS] for name, r in rows.items()}
+    kept = next(name for name, r in rows.items() if len(r) == 3)
+    assert firsts[kept] == min(firsts.values())
+    assert rows[kept][-1][m.SAMPLES_SEEN] >= 96
