@@ -25,8 +25,9 @@ experiment selects on ``val_loss`` (:func:`tune_bs.report.selection.select`).
 
 Figures (defined in :mod:`scheduler_figures`): per experiment the best final ``val_loss``, the
 target (within 1 % of the best final ``val_loss`` any method reached on that data set and seed),
-the compute (trial seconds, from ``time_this_iter_s`` and the float ``wall_time_s``) until a
-trial first reached it, whether it did, the total compute, the ratio to the grid and the selected
+the compute (the trials' own seconds of work: ``trial_time_s`` increments, Ray's
+``time_this_iter_s`` for the first report after a restart; reports ordered by the float
+``wall_time_s``) until a trial first reached it, whether it did, the total compute, the ratio to the grid and the selected
 trial's ``test_probe_acc``. Written to ``--out`` (default ``benchmarks/results``, or a ``results``
 folder in the storage for ``--smoke-test``): ``schedulers.csv`` (one row per experiment),
 ``schedulers.md`` (per data set × method: medians, reach counts, ratios to the grid; then the

@@ -184,6 +184,8 @@ def test_a_restored_trial_past_its_first_report_continues_and_the_pickle_starts_
     ctl.scheduler = copy
     ctl.trial("a").status = Trial.RUNNING
     assert ctl.report("a", 1.5, iteration=2) == CONTINUE
+    assert ctl.report("b", 1.0) == CONTINUE  # completes the set: b is the best of keep=1 ...
+    assert ctl.report("a", 1.4, iteration=3) == CONTINUE  # ... and a, restored, is kept too
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -119,11 +119,12 @@ class TopKAfterFirstReport(FIFOScheduler):
         self._waiting: set[str] = set()  # paused at their first report, awaiting the decision
         self._ended: set[str] = set()
         self._kept: set[str] | None = None  # None until the decision
+        self._carried: set[str] = set()  # first seen past their first report (restored)
 
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a pickled copy (``tuner.pkl``) starts empty (module: restarts)."""
         state = self.__dict__.copy()
-        state.update(_first={}, _waiting=set(), _ended=set(), _kept=None)
+        state.update(_first={}, _waiting=set(), _ended=set(), _kept=None, _carried=set())
         return state
 
     @property
@@ -171,6 +172,7 @@ class TopKAfterFirstReport(FIFOScheduler):
         if int(result.get(TRAINING_ITERATION, 1) or 1) > 1:
             # first seen past its first report: a restored experiment (module: restarts)
             self._first[trial_id] = result.get(self._metric)
+            self._carried.add(trial_id)
             if self._kept is not None:
                 self._kept.add(trial_id)
             return TrialScheduler.CONTINUE
@@ -231,6 +233,7 @@ class TopKAfterFirstReport(FIFOScheduler):
     def _decide(self, tune_controller: TuneController) -> None:
         """Rule 3: keep the best ``keep``; stop the paused others."""
         self._kept = set(kept_trials(self._first, self._keep, self._mode or "min"))
+        self._kept |= self._carried
         logger.info(
             "top-%d after the first report: keeping %s of %d trials",
             self._keep,
@@ -244,7 +247,7 @@ class TopKAfterFirstReport(FIFOScheduler):
             # a loser still saving its pause checkpoint is stopped too (as Tune's HyperBand does);
             # one that somehow runs on is stopped at its next result
             if trial.trial_id not in self._kept and (
-                trial.status == Trial.PAUSED or getattr(trial, "is_saving", False)
+                trial.status in (Trial.PAUSED, Trial.PENDING) or getattr(trial, "is_saving", False)
             ):
                 tune_controller.stop_trial(trial)
 
