@@ -27,9 +27,10 @@ Figures (defined in :mod:`scheduler_figures`): per experiment the best final ``v
 target (within 1 % of the best final ``val_loss`` any method reached on that data set and seed),
 the compute (the trials' own seconds of work: ``trial_time_s`` increments, Ray's
 ``time_this_iter_s`` for the first report after a restart; reports ordered by the float
-``wall_time_s``) until a trial first reached it, whether it did, the total compute, the ratio to the grid and the selected
-trial's ``test_probe_acc``. Written to ``--out`` (default ``benchmarks/results``, or a ``results``
-folder in the storage for ``--smoke-test``): ``schedulers.csv`` (one row per experiment),
+``wall_time_s``) until a trial first reached it, whether it did, the total compute, the ratio
+to the grid and the selected trial's ``test_probe_acc``. Written to ``--out`` (default
+``benchmarks/results``, or a ``results`` folder in the storage for ``--smoke-test``):
+``schedulers.csv`` (one row per experiment),
 ``schedulers.md`` (per data set × method: medians, reach counts, ratios to the grid; then the
 goals) and ``schedulers.png`` (each method's ratio to the grid, one point per data set and seed).
 The last lines printed state each goal of item 4 with its measured figure and MET / MISSED,
@@ -296,6 +297,7 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
     """Each method's compute-to-target ratio to the grid, one point per (data set, seed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
 
     others = [mth for mth in methods if mth != fig.GRID]
     figure = Figure(figsize=(1.3 * len(others) + 2.5, 4.5), dpi=110)
@@ -312,36 +314,36 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
         for dataset, part in runs.groupby("dataset", sort=False):
             ratios = part["ratio_to_grid"].to_numpy(dtype=float)
             jitter = x + rng.uniform(-0.15, 0.15, size=len(ratios))
-            shown = np.where(np.isfinite(ratios), ratios, ceiling)
+            reached = np.isfinite(ratios)
             axes.scatter(
-                jitter,
-                shown,
+                jitter[reached],
+                ratios[reached],
                 color=colours[dataset],
                 s=22,
                 marker="o",
                 label=dataset if x == 0 else None,
                 zorder=3,
             )
-            missed = ~np.isfinite(ratios)
-            if missed.any():
-                axes.scatter(
-                    jitter[missed],
-                    shown[missed],
-                    color=colours[dataset],
-                    s=50,
-                    marker="x",
-                    zorder=4,
-                )
+            axes.scatter(
+                jitter[~reached],
+                np.full((~reached).sum(), ceiling),
+                color=colours[dataset],
+                s=50,
+                marker="x",
+                zorder=4,
+            )
     axes.axhline(1.0, color="grey", linewidth=1, label="grid (1.0)")
     axes.axhline(
         fig.GOAL_RATIO, color="grey", linestyle="--", linewidth=1, label=f"goal ({fig.GOAL_RATIO})"
     )
     axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(ScalarFormatter())
+    axes.yaxis.set_minor_formatter(ScalarFormatter())
     axes.set_xticks(range(len(others)), others, rotation=20)
     axes.set_ylabel("compute to target ÷ the grid's (log)")
     axes.set_title(
         "Compute until a trial is within 1 % of the best val_loss\n"
-        "(× at the top: target not reached)"
+        f"(× at {ceiling:.3g}: target not reached)"
     )
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
