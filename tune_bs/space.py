@@ -57,13 +57,15 @@ SCHEDULER_OPTIONS = {
     "asha": ("grace_period", "reduction_factor", "brackets"),
     "pbt": ("batch_sizes", "perturbation_interval", "burn_in_period", "quantile_fraction",
             "resample_probability"),
+    "topk": ("keep",),
     "extrapolation": tuple(f.name for f in fields(SwitchSettings)),
 }
 #: Scheduler options by kind: integers ≥ the bound, numbers ≥ 0, probabilities / fractions.
 _SCHEDULER_INTS = {"grace_period": 1, "reduction_factor": 2, "brackets": 1,
                    "perturbation_interval": 1, "burn_in_period": 0, "grace_reports": 1,
                    "segment_reports": 5, "probe_every": 1, "tabu_reports": 1, "judge_window": 5,
-                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1}
+                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1,
+                   "keep": 1}
 _SCHEDULER_FRACTIONS = {"quantile_fraction": 0.5, "resample_probability": 1.0,
                         "plausible_weight": 1.0}
 _SCHEDULER_ACTIONS = ("loader", "accumulation")
@@ -507,6 +509,12 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             "search 'optuna' cannot be combined with scheduler 'pbt' (PBT picks and mutates the "
             "configurations itself, and Ray Tune refuses a search algorithm beside it); use "
             "search: {name: random} or {name: grid} with pbt."
+        )
+    if search["name"] == "optuna" and "topk" in {scheduler["name"], *(c["name"] for c in compared)}:
+        raise UserInputError(
+            "search 'optuna' cannot be combined with scheduler 'topk' (top-k waits for every "
+            "trial's first report, and Optuna creates a trial only when a running one ends); use "
+            "search: {name: random} or {name: grid} with topk."
         )
     if search["name"] == "grid":
         for key, spec in param_space.items():
