@@ -265,8 +265,8 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
 
 
 def tracking_section(space: SearchSpace, options: RunOptions) -> dict[str, Any] | None:
-    """The run's ``tracking:`` section: ``--tracking``'s when given, else the space's own."""
-    return options.tracking if options.tracking is not None else space.tracking
+    """The run's ``tracking:`` section: the space's own, updated by ``--tracking``'s."""
+    return {**space.tracking, **(options.tracking or {})}
 
 
 #: Checkpoints a trial keeps besides its latest: the best by the experiment's validation metric.

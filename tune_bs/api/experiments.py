@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,17 +31,20 @@ import pandas as pd
 
 from tune_bs.errors import UserInputError
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class ExperimentResult:
-    """One experiment's results (module docstring). ``errors`` counts trials that failed in the
-    run that made it (``None`` when loaded from disk)."""
+    """One experiment's results (module docstring). ``errors`` and ``trial_count`` count the
+    trials that failed and ran in the run that made it (``None`` when loaded from disk)."""
 
     path: Path | str
     metric: str
     mode: str
     space: dict[str, Any] = field(default_factory=dict, repr=False)
     errors: int | None = None
+    trial_count: int | None = None
 
     @property
     def local(self) -> bool:
@@ -178,7 +182,9 @@ def run(
     if options.smoke_test:
         options = replace(options, smoke_budget=comparison_smoke_budget(variants))
     results = []
-    for variant in variants:
+    for i, variant in enumerate(variants, 1):
+        logger.info("\ntune-bs: experiment %d/%d: %r (scheduler %s)", i, len(variants),
+                    variant.name, variant.scheduler["name"])
         variant_name = f"{name}-{variant.scheduler['name']}" if name else None
         outcome = run_experiment(
             variant, storage=storage, name=variant_name, options=options, address=address
