@@ -70,12 +70,13 @@ class DownstreamResult:
         from tune_bs.report.formats import render
 
         s = self.settings
+        backbone = "frozen backbone" if s.freeze else "backbone trained"
         return "\n".join(
             [
                 f"multi-task head on {self.source}",
                 f"data: {self.data}",
                 f"single-task pretraining {s.pretrain_epochs} epochs, multi-task fine-tuning "
-                f"{s.finetune_epochs} epochs ({'frozen backbone' if s.freeze else 'backbone trained'}),"
+                f"{s.finetune_epochs} epochs ({backbone}),"
                 f" batch {s.batch_size}, seed {s.seed}; epochs kept on the validation part of the "
                 "train split; accuracy, r2, rmse on the test split",
                 render(self.table, "markdown"),
