@@ -10,9 +10,9 @@ The Python API (:mod:`tune_bs.api`), imported lazily so that ``import tune_bs`` 
     result.trials, result.selection, result.config, result.checkpoint
     encoder = tune_bs.load_encoder(result)
     Z = tune_bs.embed(encoder, X)                          # [N, C, T] -> [N, D]
-    tune_bs.export(result, "encoder_out")
+    tune_bs.export_trial(result, "encoder_out")
     tune_bs.write_report(result, formats=["markdown", "html"])
-    tune_bs.downstream(result, alphas=[0.0, 0.5, 1.0], freeze=True)
+    tune_bs.run_downstream(result, alphas=[0.0, 0.5, 1.0], freeze=True)
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ __all__ = [
     "EncoderSpec",
     "ExperimentResult",
     "__version__",
-    "downstream",
     "embed",
-    "export",
+    "export_trial",
     "load",
     "load_encoder",
     "resume",
     "run",
+    "run_downstream",
     "write_report",
 ]
 
@@ -48,4 +48,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public names only (submodules and imports stay reachable, but are not the API)."""
+    return sorted(__all__)

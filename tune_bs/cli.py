@@ -305,7 +305,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import tune_bs
 
-    print(tune_bs.export(args.results_dir, args.out, trial=args.trial).text())
+    print(tune_bs.export_trial(args.results_dir, args.out, trial=args.trial).text())
     return EXIT_OK
 
 
@@ -315,7 +315,7 @@ def cmd_downstream(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in ("pretrain_epochs", "finetune_epochs", "seed")
                 if getattr(args, k) is not None}
     alphas = {} if args.alpha is None else {"alphas": args.alpha}
-    result = tune_bs.downstream(args.results_dir, task=args.task, heads=args.head,
+    result = tune_bs.run_downstream(args.results_dir, task=args.task, heads=args.head,
                                 freeze=args.freeze, trial=args.trial, data=args.data,
                                 **alphas, **settings)
     print(result.text())

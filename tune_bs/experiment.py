@@ -148,7 +148,7 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
 
 
 def build_search_alg(space: SearchSpace, experiment_dir: Path | str | None = None,
-                     name: str | None = None) -> Any:
+                     experiment: str | None = None) -> Any:
     """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE.
 
     An Optuna study of a local experiment is stored in ``optuna.db`` (SQLite) in its folder,
@@ -168,7 +168,7 @@ def build_search_alg(space: SearchSpace, experiment_dir: Path | str | None = Non
 
             storage = optuna.storages.RDBStorage(optuna_storage_uri(experiment_dir))
         searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=space.seed),
-                                storage=storage, study_name=name)
+                                storage=storage, study_name=experiment)
         return ConcurrencyLimiter(searcher, int(space.search.get("max_concurrent", 2)))
     return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
 

@@ -5,8 +5,8 @@
 - :func:`write_report`: tables and plots (``html``: one self-contained page);
 - :func:`load_encoder` → the trained encoder (``torch.nn.Module``) of the selected trial, a named
   trial, a checkpoint folder or an exported folder; :func:`embed` → its representations;
-- :func:`export`: the encoder, its configuration and the data set's representations in one folder;
-- :func:`downstream`: the multi-task head (classification + regression) on the encoder.
+- :func:`export_trial`: the encoder, its configuration and the representations, in one folder;
+- :func:`run_downstream`: the multi-task head (classification + regression) on the encoder.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from tune_bs.errors import UserInputError
 __all__ = [
     "EncoderSpec",
     "ExperimentResult",
-    "downstream",
     "embed",
-    "export",
+    "export_trial",
     "load",
     "load_encoder",
     "resume",
     "run",
+    "run_downstream",
     "write_report",
 ]
 
@@ -49,7 +49,7 @@ def load_encoder(path_or_trial: Any, trial: str | None = None) -> nn.Module:
       checkpoint, or with ``trial=ID`` that trial's checkpoint selected on validation;
     - a trial folder: its checkpoint selected on validation;
     - a checkpoint folder (``checkpoint_*`` with ``trainer_state.pt``);
-    - an exported folder (``encoder.yaml`` + ``encoder.pt``, from :func:`export`).
+    - an exported folder (``encoder.yaml`` + ``encoder.pt``, from :func:`export_trial`).
 
     The module carries ``tune_bs_spec`` (:class:`EncoderSpec`) for :func:`embed`.
     """
@@ -93,15 +93,15 @@ def _from_selection(result: ExperimentResult, selection: Any) -> nn.Module:
     return encoder_from_checkpoint(folder, normalise=_normalised(Path(result.path)))
 
 
-def export(results: Any, out: str | Path, trial: str | None = None) -> Any:
+def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Any:
     """Export a trial's encoder, configuration and representations (:mod:`tune_bs.export`)."""
-    from tune_bs.export import export_trial
+    from tune_bs.export import export_trial as export
 
-    return export_trial(results, out, trial=trial)
+    return export(results, out, trial=trial)
 
 
-def downstream(results: Any, **options: Any) -> Any:
+def run_downstream(results: Any, **options: Any) -> Any:
     """Train and score the multi-task head on a trial's encoder (:mod:`tune_bs.downstream`)."""
-    from tune_bs.downstream import run_downstream
+    from tune_bs.downstream import run_downstream as fit
 
-    return run_downstream(results, **options)
+    return fit(results, **options)

@@ -214,8 +214,9 @@ def _finished(outcome: Any) -> ExperimentResult:
 
     space = outcome.space
     errors = len(getattr(outcome.results, "errors", []) or [])
+    count = len(outcome.results) if outcome.results is not None else None
     result = ExperimentResult(
-        outcome.path, space.metric, space.mode, {**space.raw, "name": space.name}, errors
+        outcome.path, space.metric, space.mode, {**space.raw, "name": space.name}, errors, count
     )
     if result.local:
         save_best_config(outcome.path, result.space, space.metric, space.mode)

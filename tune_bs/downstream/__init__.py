@@ -136,13 +136,13 @@ def run_downstream(
 
     encoder, dataset, source = _encoder_and_dataset(results, trial)
     prepared = _load(dataset, data)
+    split = downstream_data(prepared, seed=base.seed)
     spec = encoder.tune_bs_spec
     if prepared.n_channels != spec.in_channels:
         raise UserInputError(
             f"the encoder takes {spec.in_channels} channel(s), but {prepared.name} has "
             f"{prepared.n_channels}; use a data set with {spec.in_channels} channel(s)."
         )
-    split = downstream_data(prepared, seed=base.seed)
     result = DownstreamResult([], split.describe(), source, base)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread beats two threads' synchronisation
