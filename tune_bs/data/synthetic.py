@@ -85,10 +85,8 @@ def make_synthetic_target(
     and assigned to the modes in a seeded random order, and ``z ~ N(0, 1)`` is the standardised
     log-amplitude of the series (``a = exp(0.1 · z)``, module rules). The levels are drawn from
     their own generator (``default_rng([seed, 1])``), so ``X`` and ``y`` are untouched. Per-series
-    z-normalisation (``dataset: {normalise: true}``, the default) divides the amplitude out: only
-    the levels stay visible then, and a perfect model reaches
-    R² = var(levels) / (var(levels) + target_spread²) (0.90 for 4 balanced modes at the default
-    spread); with ``normalise: false`` all of it is in the series.
+    z-normalisation (``dataset: {normalise: true}``, the default) divides the amplitude out of
+    the signal; it then shows only through the relative size of the noise (``noise / a``).
     """
     if not (math.isfinite(target_spread) and target_spread >= 0.0):
         raise UserInputError(
