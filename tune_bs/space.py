@@ -43,12 +43,13 @@ from tune_bs.errors import UserInputError, did_you_mean, unknown_name
 from tune_bs.samplers import MODES as SAMPLER_MODES
 from tune_bs.strategies import STRATEGIES
 from tune_bs.switching import SwitchSettings
+from tune_bs.tracking import check_tracking
 from tune_bs.training import TrainSettings
 from tune_bs.weights import LATE as WEIGHT_LATE
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
                   "schedulers",
-                  "budget", "scheduler", "search", "resources", "param_space")
+                  "budget", "scheduler", "search", "resources", "param_space", "tracking")
 DATASET_KEYS = ("name", "path", "normalise", "val_fraction", "seed", "variable_length", "length",
                 "n_series", "n_channels", "n_modes", "imbalance", "noise", "separation")
 BUDGET_KEYS = ("samples", "epochs", "reports")
@@ -116,6 +117,7 @@ class SearchSpace:
     search: dict[str, Any] = field(default_factory=lambda: {"name": "random"})
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     description: str = ""
+    tracking: dict[str, Any] = field(default_factory=dict)  # tune_bs.tracking
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the mapping as written
 
@@ -532,7 +534,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         dataset=dict(dataset), param_space=param_space, metric=metric, mode=mode,
         num_samples=num_samples, seed=seed, budget=dict(budget), scheduler=dict(scheduler),
         search=dict(search), resources=resources, description=str(raw.get("description", "")),
-        source=source, raw=dict(raw),
+        tracking=check_tracking(raw.get("tracking")), source=source, raw=dict(raw),
     )
 
 
