@@ -334,3 +334,23 @@ def test_the_switch_cost_prior_follows_the_switch_path() -> None:
     assert given.prior_switch_cost_s == 0.5
     with pytest.raises(UserInputError, match="switch_via"):
         SwitchSettings(batch_sizes=(8,), switch_via="teleport")  # type: ignore[arg-type]
+
+
+def test_a_pending_switch_is_decided_by_the_sign_at_the_end_of_its_window() -> None:
+    """Within the noise of the extrapolation a switch waits; after 2·segment_reports reports it
+    stays if the new curve is below the extrapolation of the old one, else it goes back."""
+    from tune_bs.switching.judging import judge
+    from tune_bs.switching.view import DecisionView
+
+    pending = 0
+    for seed in range(12):
+        h = noisy(history(FLAT, [(10, 64), (10, 128)]), 0.02, seed)  # 128: ~8 % slower
+        verdict = judge(DecisionView(h, {}, settings(), FitCache()))
+        if verdict.verdict != "pending":
+            continue
+        pending += 1
+        assert decide(h[:-1], {}, settings()).action == "continue"  # waiting inside the window
+        d = decide(h, {}, settings())
+        assert (d.action == "switch") == (verdict.level >= verdict.stay)
+        assert d.action == "continue" or d.batch_size == 64
+    assert pending >= 2

@@ -46,14 +46,14 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
 5. **Judge the last switch**, during its first ``2·segment_reports`` reports, unless it was a
    switch back or an exploration visit (rule 6). The curve left behind (its last
    ``judge_window`` reports) is extrapolated over the training time spent since (samples at the
-   new pace, converted to the old pace; the one-off switch cost is sunk): the first report
-   where the new segment's fitted loss is below that by ``judge_z`` combined standard
-   deviations keeps the size; one where it is not below the extrapolation at all switches back.
-   Without a verdict after ``2·segment_reports`` reports it switches back. When it cannot be
-   judged at all (a curve cannot be fitted, a pace is unknown) the switch is *pending*: it is
-   kept unless, at the end of the window, the loss is not below the loss at the switch — then
-   back. Until then → ``continue``. A size switched back from is *tabu* for
-   ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert.
+   new pace, converted to the old pace; the one-off switch cost is sunk) and compared with the
+   new segment's fitted loss, report by report: below it by ``judge_z`` combined standard
+   deviations keeps the size (*good*); above it by as much switches back (*bad*); in between
+   the switch is *pending* → ``continue``, and after ``2·segment_reports`` reports the sign of
+   the last comparison decides (below the extrapolation: kept; not below: back). When it cannot
+   be judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end
+   of the window, the loss is not below the loss at the switch — then back. A size switched
+   back from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert.
 6. **Explore.** (``explore``, default on) The candidate sizes nothing covers yet — not one of
    the trial's own segments of ``segment_reports`` reports, not a size any peer has reported
    at (a peer stopped early at a size is evidence against it) or a waiting peer starts at,

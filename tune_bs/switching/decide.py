@@ -79,10 +79,12 @@ def judge_last_switch(view: DecisionView) -> Decision | None:
         return None
     if len(view.current.reports) < window(s):
         return view.keep(f"judging the switch to {view.current.effective}")
-    if verdict.verdict == "pending":
+    if verdict.verdict == "pending":  # within the noise of the extrapolation: the sign decides
+        if verdict.level < verdict.stay:
+            return None
         return revert.because(
-            f"switch {back.effective}→{view.current.effective} not verified "
-            f"after {window(s)} reports; switching back"
+            f"switch {back.effective}→{view.current.effective} not better "
+            f"after {window(s)} reports ({verdict.detail}); switching back"
         )
     if loss_rose(view):  # unjudgeable: kept unless the loss rose
         return revert.because(

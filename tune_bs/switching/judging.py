@@ -15,10 +15,13 @@ Verdict = Literal["good", "bad", "pending", "unjudgeable"]
 
 @dataclass(frozen=True)
 class Judgement:
-    """The verdict on a switch (``detail`` says why)."""
+    """The verdict on a switch (``detail`` says why); for a judged one, the new segment's fitted
+    loss ``level`` and the extrapolation ``stay`` of the curve left behind at its last report."""
 
     verdict: Verdict
     detail: str = ""
+    level: float = float("nan")
+    stay: float = float("nan")
 
 
 def window(settings: SwitchSettings) -> int:
@@ -41,8 +44,9 @@ def judge(view: DecisionView) -> Judgement:
     At each report ``k ≥ segment_reports`` of the new segment (replayed, so the first conclusive
     report decides) the curve left behind (its last ``judge_window`` reports) is extrapolated
     over the same training time: *good* when the new segment's fitted loss is below it by
-    ``judge_z`` combined standard deviations, *bad* when not below its mean, *pending* otherwise;
-    *unjudgeable* when either curve cannot be fitted or a pace is unknown.
+    ``judge_z`` combined standard deviations, *bad* when above it by as much, *pending*
+    otherwise (with the last comparison's ``level`` and ``stay``); *unjudgeable* when either
+    curve cannot be fitted or a pace is unknown.
     """
     s = view.settings
     previous, current = view.segments[-2], view.current
@@ -56,13 +60,12 @@ def judge(view: DecisionView) -> Judgement:
     if prev_fit is None or not pace_prev or not pace_cur:
         return Judgement("unjudgeable", "the curve left behind cannot be extrapolated")
     left_at = previous.reports[-1].samples_seen - previous.anchor_samples
-    judged = False
+    judged: Judgement | None = None
     for k in range(s.segment_reports, len(current.reports) + 1):
         part = current.prefix(k)
         fit = view.fit(part)
         if fit is None:
             continue
-        judged = True
         trained = part.reports[-1].samples_seen - part.anchor_samples
         level = float(fit.predict(trained))
         stay = prev_fit.extrapolate(left_at + trained / pace_cur * pace_prev)
@@ -74,11 +77,12 @@ def judge(view: DecisionView) -> Judgement:
         )
         if level < stay.mean - margin:
             return Judgement("good", detail + " judged good")
-        if level >= stay.mean:
+        if level >= stay.mean + margin:
             return Judgement("bad", detail + " judged bad")
-    if not judged:
+        judged = Judgement("pending", detail, level, stay.mean)
+    if judged is None:
         return Judgement("unjudgeable", "the new curve cannot be fitted")
-    return Judgement("pending")
+    return judged
 
 
 def loss_rose(view: DecisionView) -> bool:
