@@ -2,50 +2,21 @@
 
 :class:`ExtrapolationScheduler` is a Ray Tune ``FIFOScheduler`` that applies the pure policy
 :func:`tune_bs.switching.decide` to every result and carries its decisions out through Tune itself
-(DESIGN §7). The policy, its units and its margins are stated exactly in the docstring of
-:mod:`tune_bs.switching`; in short, on a trial's ``n``-th report (first match wins):
+(DESIGN §7). What it decides — explore the candidate sizes nothing covers, switch to the size
+whose curve promises the fastest loss decrease, judge and revert switches, stop hopeless
+trials — is stated once, with its units and margins, in the docstring of
+:mod:`tune_bs.switching`; this module only carries the decisions out, with one exception of
+its own: it never stops the trial that leads its group on the experiment's metric when that
+metric is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is
+taken on the report that ends a trial's budget (a switch there would change nothing).
 
-1. ``val_loss`` NaN or ±inf → **stop** (the trainable has already reported ``diverged=True``);
-2. ``n < grace_reports`` (default 2) → continue;
-3. (never the trial that leads its group on the experiment's metric, when that is not
-   ``val_loss``: e.g. the best last ``probe_acc``) worse at equal compute (seconds) than a live
-   peer by more than ``stop_margin`` (10 %) of that
-   peer's loss decrease and by more than the noise floor (``stop_noise_z = 2`` × the median
-   residual std of the group's curve fits) — the trial's own curve extrapolated at its measured
-   throughput, lower end of the ``band_z = 2`` band — or behind a live peer at the same batch
-   size by more than the noise floor, on each of its last ``stop_confirm_reports`` (1)
-   reports → **stop**;
-4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
-5. judge the last switch: its new curve must fall below the extrapolation of the curve left
-   behind (over the same training seconds) by ``judge_z`` standard deviations within
-   ``2·segment_reports`` reports, else **switch back** (and that size is tabu for a while);
-6. the curve of the current segment cannot be fitted (noise, too flat, too few points) → continue;
-7. for every candidate size ``B``: loss decrease per second at the current loss level = the rate
-   of a fitted curve at ``B`` (own or a peer's; curves at one size share one law) × measured
-   samples per second at ``B``;
-8. the fastest candidate beats the current size by more than ``switch_margin`` (5 %) with a fresh
-   estimate → **switch**; a deep extrapolation to a larger size → probe after ``probe_every``
-   reports; either only when the expected saving over the seconds left (``budget_samples`` at
-   the measured throughput) exceeds the switch cost (twice it for a probe), measured on the
-   trial's own switches (the interval around a switch less its training time, on
-   ``trial_time_s`` or the ``wall_time_s`` clock), else its peers', else ``switch_cost_s``
-   (0.01 s restart-free, 2 s by restart);
-9. after its first segment, a neighbouring candidate size no trial of the group reports at or
-   starts at → **explore** it (a switch, judged by rule 5); later, no curve at the next larger
-   size and the relative progress per sample slowed by ``probe_slowdown`` (1.4×) → **probe**
-   it;
-10. otherwise continue.
-
-Units: samples (training series) for ``samples_seen``; loss units for ``val_loss``; seconds of
-the trial's own training and evaluation for time: the trial's float ``trial_time_s``
-(:mod:`tune_bs.clock`; worker start-up, checkpointing and restores are not in it). A trainable
-that does not report it is timed on Tune's ``time_total_s`` less its start-up (worker, data,
-model: seconds on small data sets, paid once by every trial, which would otherwise decide early
-equal-compute comparisons), estimated from its first two reports as the first report's time less
-its samples at the pace of the second interval. The time a switch costs (pause, restore) is
-measured on the shared float clock ``wall_time_s`` and charged to the switch. Counts of reports for
-every ``*_reports`` and ``probe_every``; margins relative (0.05 = 5 %). No decision is taken on
-the report that ends a trial's budget (a switch there would change nothing).
+Time: the trial's float ``trial_time_s`` (:mod:`tune_bs.clock`; worker start-up, checkpointing
+and restores are not in it). A trainable that does not report it is timed on Tune's
+``time_total_s`` less its start-up (worker, data, model: seconds on small data sets, paid once
+by every trial, which would otherwise decide early equal-compute comparisons), estimated from
+its first two reports as the first report's time less its samples at the pace of the second
+interval. The shared clock is the trial's float ``wall_time_s`` (Ray's whole-second
+``timestamp`` is never read); the time a switch costs (pause, restore) is measured on it.
 
 How a decision reaches the trial:
 

@@ -86,7 +86,8 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
         trainer.load_state_dict(state)
     # a scheduler's switch arrives as a changed config (a no-op on a fresh start)
     trainer.apply_config(int(config.get("batch_size", settings.batch_size)),
-                         int(config.get("accumulation_steps", settings.accumulation_steps)))
+                         int(config.get("accumulation_steps", settings.accumulation_steps)),
+                         int(config.get(SWITCH_AT, 0)))
 
     def report(metrics: dict[str, Any], state: bytes) -> None:
         with tempfile.TemporaryDirectory() as folder:
@@ -177,5 +178,5 @@ def run_to_budget(
                            "is marked diverged.", train_loss, trainer.samples_seen)
             return
         switch = poll(trainer.reports) if poll is not None and not trainer.finished else None
-        if switch is not None and trainer.apply_config(switch[0], switch[1]):
+        if switch is not None and trainer.apply_switch(*switch):
             last_state = _serialise(trainer)  # an out-of-memory back-off returns to this size

@@ -146,6 +146,7 @@ class ContrastiveTrainer:
         self.prepared = False
         # the config values last applied: a change of them is a scheduler's switch
         self.config_batch = (settings.batch_size, settings.accumulation_steps)
+        self.switch_at = 0  # report index of the last scheduler switch applied
         self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
         self.samples_seen = 0
         self.batch_size = settings.batch_size
@@ -166,17 +167,29 @@ class ContrastiveTrainer:
         """Samples seen at which the next report is due (capped at the budget)."""
         return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
 
-    def apply_config(self, batch_size: int, accumulation_steps: int) -> bool:
+    def apply_config(self, batch_size: int, accumulation_steps: int, switch_at: int = 0) -> bool:
         """Apply a trial config's batch size after a (re)start; True when it was changed.
 
-        Only a change of the config since it was last applied counts (a scheduler's switch): a
-        resumed trial whose strategy chose its own batch size keeps it.
+        A scheduler's switch is a config whose ``switch_at`` (the report index it was decided
+        on) is newer than the last one applied — applied even when it names the configured size
+        while the trainer runs another (``cluster_count``'s α·M, an out-of-memory back-off);
+        without one, only a change of the config since it was last applied counts, so a resumed
+        trial whose strategy chose its own batch size keeps it.
         """
         wanted = (int(batch_size), int(accumulation_steps))
+        if switch_at > self.switch_at:
+            return self.apply_switch(*wanted, switch_at)
         if wanted == self.config_batch:
             return False
         self.config_batch = wanted
         return self.set_batch_size(*wanted)
+
+    def apply_switch(self, batch_size: int, accumulation_steps: int, switch_at: int) -> bool:
+        """Train at a scheduler's size from now on (decided on report ``switch_at``); True when
+        the size in force changed."""
+        self.config_batch = (int(batch_size), int(accumulation_steps))
+        self.switch_at = max(self.switch_at, int(switch_at))
+        return self.set_batch_size(int(batch_size), int(accumulation_steps))
 
     def set_batch_size(self, batch_size: int, accumulation_steps: int | None = None) -> bool:
         """Use ``batch_size`` (and ``accumulation_steps``) from now on; record the change in the
@@ -416,6 +429,7 @@ class ContrastiveTrainer:
             "reports": self.reports,
             "settings": asdict(self.settings),
             "config_batch": self.config_batch,
+            "switch_at": self.switch_at,
             "oom_backoffs": self.oom_backoffs,
             "prepared": self.prepared,
             "clusters": self.clusters,
@@ -437,6 +451,7 @@ class ContrastiveTrainer:
                          for p in state["schedule"]]
         self.reports = int(state["reports"])
         self.config_batch = tuple(state.get("config_batch", self.config_batch))
+        self.switch_at = int(state.get("switch_at", 0))
         self.oom_backoffs = int(state.get("oom_backoffs", 0))
         self.clusters = state.get("clusters")
         if self.clusters is not None:

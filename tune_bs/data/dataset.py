@@ -28,10 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tune_bs.errors import UserInputError
+
+if TYPE_CHECKING:
+    from tune_bs.data.targets import MultiTaskTargets
 
 TASKS = ("classification", "regression", "unlabelled")
 
@@ -48,6 +52,9 @@ class TimeSeriesData:
     y_probe_train: np.ndarray | None
     X_test: np.ndarray
     y_test: np.ndarray | None
+    #: a classification and a regression target over the same series, when the data set has
+    #: both (:mod:`tune_bs.data.targets`); the multi-task head and ``val_multitask`` need it
+    multitask: MultiTaskTargets | None = None
 
     @property
     def n_channels(self) -> int:
