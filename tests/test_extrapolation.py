@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +24,7 @@ from tune_bs.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
 from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
 from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.testing import StubController, StubTrial
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
 FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
@@ -32,26 +33,6 @@ BUDGET = 1_000_000
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
 
-@dataclass
-class StubTrial:
-    """What the scheduler reads of a Tune trial."""
-
-    trial_id: str
-    config: dict[str, Any]
-    status: str = Trial.RUNNING
-    local_path: str | None = None
-    last_result: dict[str, Any] = field(default_factory=dict)
-
-    def set_config(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-
-class StubController:
-    def __init__(self, *trials: StubTrial) -> None:
-        self.trials = list(trials)
-
-    def get_trials(self) -> list[StubTrial]:
-        return self.trials
 
 
 def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str, Any]]:
