@@ -54,14 +54,20 @@ How a decision reaches the trial:
   ``CONTINUE``: the trainable, whose ``tune.report`` returns only after this decision, takes it
   from the board and trains on at the new size — no pause, no restore. The trainable records
   the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
-  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. When the
-  board cannot be reached, the switch falls back to a restart.
+  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. The board
+  runs on the driver's node; a lost board is replaced and the post repeated, and when that
+  fails too the switch falls back to a restart. A trial whose next report shows it did not get
+  its switch (the board was lost in between) is switched by a restart, once.
 - **switch** by restart (``switch_via: restart``) → ``PAUSE``, and the decision is kept until
   :meth:`~ExtrapolationScheduler.choose_trial_to_run` hands that paused trial out (before FIFO's
   pending trials) after ``trial.set_config`` with the new ``batch_size``, ``accumulation_steps``
   and ``_switch_at`` = the report index of the decision. The trainable restores its checkpoint
   (reported with every result), applies the new batch size and records the switch in
   ``batch_size_schedule`` and ``switches``, which live in its checkpoint and in every report.
+- **out of memory**: a trial that reports ``oom_batch_size`` (:mod:`tune_bs.trainable`) is never
+  switched to a loader batch of that size or more: those candidates are left out of the
+  settings its decisions are taken with (with ``action: accumulation``, its largest loader batch
+  is capped at half that size), and a switch back to one (rule 5) is not made.
 
 Peers: the trials whose config equals this trial's apart from ``batch_size``,
 ``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
@@ -118,8 +124,9 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, SwitchBoard, board_actor
+from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, BoardHost, SwitchBoard
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.trainable import OOM_BATCH_SIZE
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController
@@ -186,6 +193,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._groups: dict[str, str] = {}
         self._last_metric: dict[str, Any] = {}
         self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
+        self._reissued: set[tuple[str, int, int]] = set()
 
     @property
     def settings(self) -> SwitchSettings:
@@ -197,7 +205,7 @@ class ExtrapolationScheduler(FIFOScheduler):
         state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
                      _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
                      _counts=Counter(), _groups={}, _last_metric={},
-                     _peer_memo={})
+                     _peer_memo={}, _reissued=set())
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -243,8 +251,14 @@ class ExtrapolationScheduler(FIFOScheduler):
         history = self._record(trial, result)
         if history is None:
             return TrialScheduler.CONTINUE
+        lost = self._lost_switch(trial, result, len(history))
+        if lost is not None:
+            logger.warning("trial %s did not get its switch to batch size %d from the switch "
+                           "board; it switches by a restart.", trial.trial_id, lost.batch_size)
+            self._pending[trial.trial_id] = lost
+            return TrialScheduler.PAUSE
         decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
-        decision = decision or self._decide(trial)
+        decision = decision or self._decide(trial, result)
         if self._metric and self._metric in result:
             self._last_metric[trial.trial_id] = result[self._metric]
         if decision.action == "stop" and not decision.diverged and self._leads(trial):
@@ -293,30 +307,29 @@ class ExtrapolationScheduler(FIFOScheduler):
         return self._settings.switch_via == "inplace"
 
     def _open_board(self) -> None:
-        """Create the board actor (once, and only inside a running Ray: never start one)."""
+        """Create the board actor (once, and only inside a running Ray: never start one), on
+        the driver's node; :class:`~tune_bs.switch_board.BoardHost` replaces it when lost."""
         import ray
 
         if self._board is None and ray.is_initialized():
-            self._board = board_actor()
+            self._board = BoardHost()
+        if isinstance(self._board, BoardHost):
+            self._board.open()
 
     def _post(self, trial: Trial, decision: Decision) -> bool:
         """Put a restart-free switch on the board (blocking: it is there before the trial's
-        ``tune.report`` returns). False when the board cannot be reached (then: pause)."""
+        ``tune.report`` returns). False when the board cannot be reached, even after being
+        replaced (then: pause)."""
         args = (trial.trial_id, decision.batch_size, decision.accumulation_steps,
                 decision.report_index)
-        import ray
-
-        try:
-            if isinstance(self._board, SwitchBoard):
-                return self._board.post(*args)
-            self._open_board()
-            if self._board is None:
-                raise RuntimeError("Ray is not initialised")
-            return bool(ray.get(self._board.post.remote(*args), timeout=30))
-        except Exception as exc:  # any failure falls back to a restart
-            logger.warning("switch board unreachable (%s); trial %s switches by a restart.",
-                           exc, trial.trial_id)
-            return False
+        if isinstance(self._board, SwitchBoard):
+            return self._board.post(*args)
+        self._open_board()
+        if self._board is not None and self._board.post(*args):
+            return True
+        logger.warning("switch board unreachable; trial %s switches by a restart.",
+                       trial.trial_id)
+        return False
 
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
@@ -419,13 +432,33 @@ class ExtrapolationScheduler(FIFOScheduler):
                   if trial_id != trial.trial_id and self._group(other) == group)
         return all(v is None or sign * own >= sign * v for v in others)
 
-    def _decide(self, trial: Trial) -> Decision:
+    def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
         history = self._histories[trial.trial_id]
-        return self._policy(history, self._peers(trial), self._settings, self._cache)
+        settings = self._settings_within_memory(history, _memory_limit(trial, result))
+        return self._policy(history, self._peers(trial), settings, self._cache)
+
+    def _settings_within_memory(self, history: Sequence[Report], limit: int | None
+                                ) -> SwitchSettings:
+        """The settings without the candidates a trial ran out of memory at: loader batches of
+        ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
+        settings = self._settings
+        if limit is None:
+            return settings
+        if settings.action == "accumulation":
+            cap = settings.max_loader_batch_size or history[0].batch_size
+            return replace(settings, max_loader_batch_size=max(1, min(cap, limit // 2)))
+        allowed = tuple(b for b in settings.batch_sizes if b < limit)
+        return replace(settings, batch_sizes=allowed or (max(1, limit // 2),))
 
     def _applicable(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> bool:
-        """A switch is applied once (above ``_switch_at``) and never on the last report."""
+        """A switch is applied once (above ``_switch_at``), never on the last report, and never
+        to a loader batch at or above the trial's ``oom_batch_size``."""
         if decision.report_index <= int(trial.config.get(SWITCH_AT, 0)):
+            return False
+        limit = _memory_limit(trial, result)
+        if limit is not None and decision.batch_size >= limit:
+            logger.info("trial %s is not switched to batch size %d: it ran out of memory at %d",
+                        trial.trial_id, decision.batch_size, limit)
             return False
         budget = trial.config.get("budget_samples")
         samples = result.get(m.SAMPLES_SEEN, 0)
@@ -437,6 +470,26 @@ class ExtrapolationScheduler(FIFOScheduler):
         config[m.ACCUMULATION_STEPS] = decision.accumulation_steps
         config[SWITCH_AT] = decision.report_index
         trial.set_config(config)
+
+    def _lost_switch(self, trial: Trial, result: Mapping[str, Any], n: int) -> Decision | None:
+        """A restart-free switch decided on report ``n − 1`` that the trial did not get (the
+        board was lost in between: its report ``n`` still shows the old size, and the size is
+        not one it ran out of memory at): the same switch, by a restart — once per trial and
+        size, so a trial that cannot take that size is not restarted again and again."""
+        if not self._inplace or n < 2 or int(trial.config.get(SWITCH_AT, 0)) != n - 1:
+            return None
+        wanted = (int(trial.config.get(m.BATCH_SIZE, 0)),
+                  int(trial.config.get(m.ACCUMULATION_STEPS, 1)))
+        got = (int(result.get(m.BATCH_SIZE, wanted[0])),
+               int(result.get(m.ACCUMULATION_STEPS, wanted[1])))
+        key = (trial.trial_id, *wanted)
+        if got == wanted or key in self._reissued:
+            return None
+        decision = Decision("switch", *wanted, "the switch board lost this switch", n)
+        if not self._applicable(trial, decision, result):
+            return None
+        self._reissued.add(key)
+        return decision
 
     def _recorded_decision(self, trial: Trial) -> Decision | None:
         """Inside the iterations a restored trial had reported before: the switch it made after
@@ -499,6 +552,15 @@ class ExtrapolationScheduler(FIFOScheduler):
                 break
             history.append(by_iteration[iteration])
         return history
+
+
+def _memory_limit(trial: Trial, result: Mapping[str, Any] | None = None) -> int | None:
+    """The smallest batch size the trial ran out of memory at (its reported ``oom_batch_size``,
+    from ``result`` or its last result), ``None`` when it never did."""
+    for source in (result, getattr(trial, "last_result", None)):
+        if source and source.get(OOM_BATCH_SIZE) is not None:
+            return int(source[OOM_BATCH_SIZE])
+    return None
 
 
 def _finite(value: Any) -> float | None:
