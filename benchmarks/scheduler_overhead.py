@@ -120,7 +120,7 @@ def trial_results(index: int, batch_size: int, points: int, seed: int,
         rows.append({
             m.SAMPLES_SEEN: state.samples_seen, m.VAL_LOSS: observe(MODEL, state.loss, rng),
             m.BATCH_SIZE: batch_size, m.ACCUMULATION_STEPS: 1, m.TIME_TOTAL_S: state.time_s,
-            "timestamp": state.time_s + 1e-3 * index,  # round-robin order within a round
+            m.WALL_TIME_S: state.time_s + 1e-3 * index,  # round-robin order within a round
             m.TRAINING_ITERATION: k + 1,
         })
     return rows

@@ -2,32 +2,33 @@
 
 Runs ``search_spaces/scheduler_vs_baselines.yaml`` — one experiment per entry of its
 ``schedulers`` list (the same four trials, one per starting batch size 4/8/16/32, the same
-per-trial budget of ``budget.epochs`` epochs in ``budget.reports`` reports, the same parallelism)
-on GunPoint, BasicMotions and ItalyPowerDemand, with ``--seeds`` training seeds (the trial key
-``seed``: weights, batch order, augmentations; PBT's mutations are seeded too). One local Ray
-with ``--cpus`` CPUs runs the trials, one CPU each.
+per-trial budget of ``budget.epochs`` epochs in ``budget.reports`` reports, the same parallelism,
+**the same metric**: every scheduler acts on the file's ``metric``, ``val_loss``) on GunPoint,
+BasicMotions and ItalyPowerDemand, with ``--seeds`` training seeds (the trial key ``seed``:
+weights, batch order, augmentations; PBT's mutations are seeded too). One local Ray with
+``--cpus`` CPUs runs the trials, one CPU each. Nothing here reads a test label to decide.
 
 Printed per data set and scheduler (mean ± std over the seeds):
 
-- ``best probe_acc``: the best final ``probe_acc`` among the experiment's trials;
-- ``best val_loss``: the best final ``val_loss`` among its trials;
-- ``compute to target (s)``: the compute (trial seconds of training, evaluation and restarts:
-  the sum of the reports' ``time_this_iter_s``) the experiment had spent when one of its trials
-  first reported ``probe_acc`` ≥ the target, ``TARGET_FRACTION`` (95 %) of the best final
-  ``probe_acc`` any scheduler reached on that data set with that seed. The moment is the hitting
-  report's Ray ``timestamp`` (whole seconds): reports of other trials in the same second are
-  counted in, so the figure is at most ~1 s × parallel trials high. ``reached`` counts the seeds
-  whose experiment reached the target; the mean is over those;
-- ``compute to val_loss target (s)``: the same for ``val_loss`` ≤ the best final ``val_loss``
-  of any scheduler / 0.95 (the quantity the extrapolation scheduler works on; the probe
-  accuracy of these small sets is already high and noisy at the first report);
-- ``total compute (s)``: the same sum over all reports;
+- ``best val_loss`` / ``best val_probe_acc``: the best final value among the experiment's trials
+  (validation metrics);
+- ``compute to val_loss target (s)``: the compute (trial seconds of training, evaluation and
+  restarts: the sum of the reports' ``time_this_iter_s``) the experiment had spent when one of its
+  trials first reported ``val_loss`` ≤ the target, the best final ``val_loss`` any scheduler
+  reached on that data set with that seed divided by ``TARGET_FRACTION`` (0.95). Reports are
+  ordered by their float ``wall_time_s``. ``reached`` counts the seeds whose experiment reached
+  the target; the mean is over those;
+- ``compute to val_probe target (s)``: the same for ``val_probe_acc`` ≥ 95 % of the best final
+  ``val_probe_acc`` (the cross-validated probe: no test labels);
+- ``selected test_probe_acc``: the test score of the trial and checkpoint each experiment selects
+  on ``val_loss`` (:mod:`tune_bs.report.selection`) — one number per experiment, reported only;
+- ``total compute (s)``: the sum of ``time_this_iter_s`` over all reports;
 - ``switches``: batch-size changes (the schedule's), ``stopped``: trials ended before their
   budget, ``errored``: trials that failed (counted in ``stopped`` too).
 
-The last lines are ``compute_to_target_vs_fifo <scheduler>=<median ratio>(<pairs>/<all>) ...``
-over the (data set, seed) pairs where both reached the target, and the same for the
-``val_loss`` target (``compute_to_val_loss_target_vs_fifo``).
+The last lines are ``compute_to_val_loss_target_vs_fifo <scheduler>=<median ratio>(<pairs>/<all>)
+...`` over the (data set, seed) pairs where both reached the target, and the same for the probe
+target (``compute_to_val_probe_target_vs_fifo``).
 
 Usage: ``python benchmarks/schedulers.py [--seeds 3] [--cpus 2] [--storage DIR] [--smoke-test]``.
 ``--epochs`` / ``--reports`` override the files' per-trial budget (the same for every scheduler).
@@ -56,6 +57,8 @@ import yaml
 from tune_bs import metrics as m
 from tune_bs.experiment import RunOptions, run_experiment
 from tune_bs.report.formats import render
+from tune_bs.report.frame import load_trials
+from tune_bs.report.selection import select
 from tune_bs.report.tables import TARGET_FRACTION
 from tune_bs.space import SearchSpace, parse_space
 
@@ -95,16 +98,21 @@ def read_reports(experiment: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
-def summarise(reports: pd.DataFrame) -> dict[str, Any]:
+def summarise(reports: pd.DataFrame, experiment: Path, metric: str, mode: str
+              ) -> dict[str, Any]:
     """Per-experiment figures (see the module docstring).
 
     Compute is the sum of ``time_this_iter_s`` (a PBT clone's ``time_total_s`` carries its
     donor's seconds); restarts after a pause show up in the first iteration after them.
     """
     finals = reports.groupby("trial").tail(1)
+    selections = select(load_trials([experiment]), metric, mode)
+    selected = next(iter(selections.values()), None)
     return {
-        "best_probe": float(finals[m.PROBE_ACC].max()),
+        "best_probe": float(finals[m.VAL_PROBE_ACC].max()),
         "best_val_loss": float(finals[m.VAL_LOSS].min()),
+        "selected_test": math.nan if selected is None or selected.test_value is None
+        else selected.test_value,
         "total_compute": float(reports["time_this_iter_s"].sum()),
         "switches": int(finals[m.SWITCHES].fillna(0).sum()),
         "stopped": int((finals[m.SAMPLES_SEEN] < finals["budget_samples"]).sum()),
@@ -112,15 +120,16 @@ def summarise(reports: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def compute_to_target(reports: pd.DataFrame, target: float, metric: str = m.PROBE_ACC) -> float:
-    """Trial seconds spent by the experiment when its first report reaches ``target``."""
-    ordered = reports.sort_values("timestamp", kind="stable")
+def compute_to_target(reports: pd.DataFrame, target: float, metric: str, mode: str) -> float:
+    """Trial seconds spent by the experiment when its first report reaches ``target`` (reports
+    ordered by their float ``wall_time_s``)."""
+    ordered = reports.sort_values(m.WALL_TIME_S, kind="stable")
     values = ordered[metric]
-    hits = ordered[values >= target if metric == m.PROBE_ACC else values <= target]
+    hits = ordered[values >= target if mode == "max" else values <= target]
     if hits.empty:
         return math.nan
-    hit_time = hits.iloc[0]["timestamp"]
-    return float(ordered.loc[ordered["timestamp"] <= hit_time, "time_this_iter_s"].sum())
+    hit_time = hits.iloc[0][m.WALL_TIME_S]
+    return float(ordered.loc[ordered[m.WALL_TIME_S] <= hit_time, "time_this_iter_s"].sum())
 
 
 def _mean_std(values: list[float], digits: int) -> str:
@@ -142,9 +151,10 @@ def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[st
             loss_target = min(r["best_val_loss"] for r in runs) / TARGET_FRACTION
             for run in runs:
                 run["target"] = target
-                run["to_target"] = compute_to_target(run["reports"], target)
+                run["to_target"] = compute_to_target(run["reports"], target, m.VAL_PROBE_ACC,
+                                                     "max")
                 run["to_loss_target"] = compute_to_target(run["reports"], loss_target,
-                                                          m.VAL_LOSS)
+                                                          m.VAL_LOSS, "min")
     rows = []
     for dataset in datasets:
         for scheduler in schedulers:
@@ -153,23 +163,23 @@ def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[st
             rows.append({
                 "dataset": dataset,
                 "scheduler": scheduler,
-                "best probe_acc": _mean_std([r["best_probe"] for r in runs], 3),
                 "best val_loss": _mean_std([r["best_val_loss"] for r in runs], 3),
-                "target": _mean_std([r["target"] for r in runs], 3),
-                "compute to target (s)": _mean_std(to_target, 1),
-                "reached": f"{sum(math.isfinite(v) for v in to_target)}/{len(runs)}",
                 "compute to val_loss target (s)": _mean_std([r["to_loss_target"] for r in runs],
                                                             1),
                 "val_loss reached": f"{sum(math.isfinite(r['to_loss_target']) for r in runs)}"
                                     f"/{len(runs)}",
+                "best val_probe_acc": _mean_std([r["best_probe"] for r in runs], 3),
+                "compute to val_probe target (s)": _mean_std(to_target, 1),
+                "val_probe reached": f"{sum(math.isfinite(v) for v in to_target)}/{len(runs)}",
+                "selected test_probe_acc": _mean_std([r["selected_test"] for r in runs], 3),
                 "total compute (s)": _mean_std([r["total_compute"] for r in runs], 1),
                 "switches": _mean_std([float(r["switches"]) for r in runs], 1),
                 "stopped": _mean_std([float(r["stopped"]) for r in runs], 1),
                 "errored": _mean_std([float(r["errored"]) for r in runs], 1),
             })
     lines = []
-    for field, name in (("to_target", "compute_to_target_vs_fifo"),
-                        ("to_loss_target", "compute_to_val_loss_target_vs_fifo")):
+    for field, name in (("to_loss_target", "compute_to_val_loss_target_vs_fifo"),
+                        ("to_target", "compute_to_val_probe_target_vs_fifo")):
         ratios = []
         for scheduler in schedulers:
             if scheduler == "fifo" or "fifo" not in schedulers:
@@ -224,15 +234,17 @@ def main(argv: list[str] | None = None) -> int:
                             run_experiment(space, storage=storage, name=space.name,
                                            options=RunOptions())
                         print(f"{space.name}: {time.perf_counter() - t0:.0f} s wall", flush=True)
-                    results[(dataset, seed, scheduler)] = summarise(read_reports(folder))
+                    results[(dataset, seed, scheduler)] = summarise(
+                        read_reports(folder), folder, space.metric, space.mode)
                     results[(dataset, seed, scheduler)]["errored"] = len(
                         list(folder.glob("*/error.txt")))
     finally:
         ray.shutdown()
     frame, ratio_line = table(results, datasets, seeds, args.schedulers)
     print(f"\n{len(results)} experiments in {time.perf_counter() - started:.0f} s wall; results "
-          f"in {storage}; target = {TARGET_FRACTION:.0%} of the best final probe_acc per data "
-          "set and seed.\n")
+          f"in {storage}; every scheduler acts on val_loss; targets per data set and seed: the "
+          f"best final val_loss / {TARGET_FRACTION}, {TARGET_FRACTION:.0%} of the best final "
+          "val_probe_acc.\n")
     print(render(frame, "markdown"))
     print(ratio_line)
     return 0

@@ -41,6 +41,11 @@ asha reduction_factor 1                scheduler.reduction_factor must be at lea
 --cpus-per-trial negative (submit)     --cpus-per-trial ... -2.0                         submit
 --gpus-per-trial negative              --gpus-per-trial must be at least 0 ... -1.0      run
 unknown metric                         metric must be one of ... 'accuracy'              validate
+test metric as the search metric       metric must be a validation metric ... use val_pr validate
+old test-scored metric name            ... 'probe_acc' (did you mean 'val_probe_acc'?)   validate
+probe metric on unlabelled data        metric val_probe_acc needs a classification ...   validate
+eval_batch_size in param_space         param_space.eval_batch_size cannot be set ...     validate
+report ranked on a test metric         --metric must be a validation metric ...          report
 unknown mode                           mode must be one of max, min ... 'maximize'       validate
 mode against the metric                mode must be 'min' for metric val_loss            validate
 unknown data set                       dataset.name ... 'GunPont' (did you mean ...)     validate
@@ -155,12 +160,27 @@ def _storage_under_file(tmp: Path) -> list[str]:
     return _space("run", "--storage", "TMP/file/results")(tmp)
 
 
+def _npz_space(**changes) -> Callable[[Path], list[str]]:
+    """``validate`` a space with ``changes`` on an unlabelled .npz data set."""
+    def make(tmp: Path) -> list[str]:
+        np.savez(tmp / "data.npz", X=np.random.default_rng(0).normal(size=(20, 1, 8)))
+        return _space(dataset={"path": str(tmp / "data.npz")}, **changes)(tmp)
+    return make
+
+
+def _report_metric(metric: str) -> Callable[[Path], list[str]]:
+    def make(tmp: Path) -> list[str]:
+        args = _report_unknown_metric(tmp)
+        return [*args[:3], metric, *args[4:]]
+    return make
+
+
 def _report_unknown_metric(tmp: Path) -> list[str]:
     trial = tmp / "exp" / "trial_0"
     trial.mkdir(parents=True)
     (tmp / "exp" / "experiment_state-2026.json").write_text("{}")
     (trial / "params.json").write_text(json.dumps({"batch_size": 8}))
-    row = {"training_iteration": 1, "val_loss": 1.0, "probe_acc": 0.5, "samples_seen": 8,
+    row = {"training_iteration": 1, "val_loss": 1.0, "val_probe_acc": 0.5, "samples_seen": 8,
            "trial_id": "t0", "config": {"batch_size": 8}}
     (trial / "result.json").write_text(json.dumps(row) + "\n")
     return ["report", str(tmp / "exp"), "--metric", "accuracy", "--out", str(tmp / "out")]
@@ -248,6 +268,15 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
      ("--gpus-per-trial must be at least 0", "-1.0")),
     # --- unknown names
     ("unknown-metric", _space(metric="accuracy"), ("metric must be one of", "'accuracy'")),
+    ("test-metric", _space(metric="test_probe_acc"),
+     ("metric must be a validation metric", "'test_probe_acc'", "use metric: val_probe_acc")),
+    ("old-metric-name", _space(metric="probe_acc"),
+     ("metric must be one of", "'probe_acc'", "did you mean 'val_probe_acc'")),
+    ("probe-metric-unlabelled", _npz_space(metric="val_probe_acc"),
+     ("metric val_probe_acc needs a classification data set", "has no labels",
+      "use metric: val_loss")),
+    ("eval-batch-size-searched", _space(params={"eval_batch_size": 8}),
+     ("param_space.eval_batch_size cannot be set", "remove eval_batch_size")),
     ("unknown-mode", _space(mode="maximize"), ("mode must be one of max, min", "'maximize'")),
     ("mode-against-metric", _space(metric="val_loss", mode="max"),
      ("mode must be 'min' for metric val_loss", "mode='max'")),
@@ -309,6 +338,8 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
                                                      "tune-bs run")),
     ("report-missing-folder", _empty_folder("report", missing=True),
      ("nothing", "holds no tune-bs experiment")),
+    ("report-test-metric", _report_metric("test_probe_acc"),
+     ("--metric must be a validation metric", "'test_probe_acc'", "use val_probe_acc")),
     ("report-unknown-metric", _report_unknown_metric,
      ("metric must be one the trials reported", "'accuracy'")),
     ("resume-empty-folder", _empty_folder("resume"), ("empty", "holds no resumable tune-bs "

@@ -34,7 +34,7 @@ def run(data, **changes):
     return trainer.batches, reports
 
 
-KEYS = (m.TRAIN_LOSS, m.VAL_LOSS, m.PROBE_ACC, m.SAMPLES_SEEN, m.BATCH_SIZE_SCHEDULE)
+KEYS = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_PROBE_ACC, m.SAMPLES_SEEN, m.BATCH_SIZE_SCHEDULE)
 
 
 @pytest.fixture(scope="module")

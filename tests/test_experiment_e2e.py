@@ -3,6 +3,7 @@
 These are the only tests here that start Ray; they keep budgets tiny.
 """
 
+import math
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.ray
 SPACE = {
     "name": "e2e",
     "dataset": {"name": "ItalyPowerDemand"},
-    "metric": "probe_acc",
+    "metric": "val_probe_acc",
     "num_samples": 2,
     "budget": {"samples": 96, "reports": 3},
     "scheduler": {"name": "fifo"},
@@ -61,7 +62,7 @@ def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
         rows = result_rows(trial)
         assert len(rows) == 2  # the smoke budget: two reports
         last = rows[-1]
-        for key in ("val_loss", "probe_acc", "train_loss", "samples_seen", "batch_size",
+        for key in ("val_loss", "val_probe_acc", "train_loss", "samples_seen", "batch_size",
                     "switches", "batch_size_schedule", "time_total_s"):
             assert key in last
         assert last["samples_seen"] >= last["config"]["budget_samples"]
@@ -135,3 +136,28 @@ def test_optuna_search_runs_with_asha(local_ray, tmp_path):
     assert len(trials) == 2
     lrs = [result_rows(t)[-1]["config"]["lr"] for t in trials]
     assert all(1e-4 <= lr <= 1e-2 for lr in lrs) and lrs[0] != lrs[1]  # sampled by TPE
+
+
+@pytest.mark.parametrize(("dataset", "true_modes"), [
+    ({"name": "GunPoint"}, None),
+    ({"name": "synthetic", "n_series": 300, "n_modes": 4, "n_channels": 3, "length": 64}, 4),
+])
+def test_pretrained_cluster_features_train_and_find_modes(local_ray, tmp_path, dataset,
+                                                          true_modes):
+    """Pretraining (2 epochs) spans four report intervals (half an epoch each): every report
+    is finite, then the cluster step finds the modes (the synthetic set's true count)."""
+    space = parse_space({
+        "name": "pretrained", "dataset": dataset, "metric": "val_probe_acc", "num_samples": 1,
+        "budget": {"epochs": 4, "reports": 8}, "scheduler": {"name": "fifo"},
+        "param_space": {"batch_size": 16, "hidden": 32, "strategy": "cluster_count",
+                        "cluster_features": "pretrained", "cluster_pretrain_epochs": 2.0,
+                        "cluster_method": "kmeans_silhouette"},
+    })
+    outcome = run_experiment(space, storage=tmp_path)
+    (trial,) = trial_dirs(outcome.path)
+    rows = result_rows(trial)
+    assert len(rows) == 8 and not any(r["diverged"] for r in rows)
+    assert all(math.isfinite(r["train_loss"]) and math.isfinite(r["val_loss"]) for r in rows)
+    assert "n_modes" not in rows[2] and all(r["n_modes"] >= 2 for r in rows[4:])
+    if true_modes is not None:
+        assert rows[-1]["n_modes"] == true_modes

@@ -64,7 +64,7 @@ def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str,
             state = train(FLAT, state, EVERY)
             out.append({m.SAMPLES_SEEN: state.samples_seen, m.VAL_LOSS: state.loss,
                         m.BATCH_SIZE: size, m.TIME_TOTAL_S: state.time_s,
-                        "accumulation_steps": 1, "timestamp": wall0 + state.time_s,
+                        "accumulation_steps": 1, m.WALL_TIME_S: wall0 + state.time_s,
                         m.TRAINING_ITERATION: len(out) + 1})
     return out
 
@@ -80,7 +80,7 @@ def scheduler(board: SwitchBoard | None = None, **kw: Any) -> ExtrapolationSched
     base = {"switch_via": "restart", "explore": False, "stop_confirm_reports": 1}
     sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **{**base, **kw}),
                                    board=board)
-    sched.set_search_properties("probe_acc", "max")
+    sched.set_search_properties("val_probe_acc", "max")
     return sched
 
 
@@ -104,7 +104,7 @@ def feed(sched: ExtrapolationScheduler, ctl: StubController, t: StubTrial,
 
 def as_reports(rows: list[dict[str, Any]]) -> list[Report]:
     return [Report(r[m.SAMPLES_SEEN], r[m.VAL_LOSS], r[m.BATCH_SIZE], r[m.TIME_TOTAL_S], 1,
-                   r["timestamp"], BUDGET) for r in rows]
+                   r[m.WALL_TIME_S], BUDGET) for r in rows]
 
 
 def test_continues_during_grace() -> None:
@@ -212,9 +212,9 @@ def test_stops_a_clearly_worse_trial() -> None:
 def test_the_leader_on_the_experiments_metric_is_never_stopped(slow_probe: float,
                                                                stopped: bool) -> None:
     sched, ctl = scheduler(), StubController()  # metric probe_acc (max), curves on val_loss
-    fast = [{**r, "probe_acc": 0.8} for r in results([(2, 64)])]
+    fast = [{**r, "val_probe_acc": 0.8} for r in results([(2, 64)])]
     feed(sched, ctl, trial("fast", 64), fast)
-    slow = [{**r, "probe_acc": slow_probe} for r in results([(8, 1024)])]
+    slow = [{**r, "val_probe_acc": slow_probe} for r in results([(8, 1024)])]
     decisions = feed(sched, ctl, trial("slow", 1024), slow)
     assert (decisions[-1] == STOP) is stopped  # worse on val_loss, but best on probe_acc
 
@@ -247,10 +247,10 @@ def test_a_scripted_policy_and_mode_max_on_the_metric() -> None:
         seen.append(history[-1].val_loss)
         return Decision("continue", history[-1].batch_size, report_index=len(history))
 
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), curve_metric="probe_acc",
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), curve_metric="val_probe_acc",
                                    policy=policy)
-    sched.set_search_properties("probe_acc", "max")
-    row = {**results([(1, 64)])[0], "probe_acc": 0.75}
+    sched.set_search_properties("val_probe_acc", "max")
+    row = {**results([(1, 64)])[0], "val_probe_acc": 0.75}
     assert feed(sched, StubController(), trial("t", 64), [row]) == [CONTINUE]
     assert seen == [-0.75]  # maximised metric: fitted as a loss
 

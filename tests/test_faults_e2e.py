@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ray
 
 BASE = {
     "dataset": {"name": "ItalyPowerDemand"},
-    "metric": "probe_acc",
+    "metric": "val_probe_acc",
     "num_samples": 1,
     "search": {"name": "grid"},
     "scheduler": {"name": "fifo"},

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.ray
 SPACE = {
     "name": "jobs-e2e",
     "dataset": {"name": "ItalyPowerDemand"},
-    "metric": "probe_acc",
+    "metric": "val_probe_acc",
     "num_samples": 2,
     "budget": {"samples": 96, "reports": 2},
     "scheduler": {"name": "fifo"},
@@ -165,7 +165,7 @@ def test_submit_wait_runs_the_search_on_the_cluster_and_writes_to_storage(ray_he
         rows = result_rows(trial)
         assert len(rows) == 2  # the smoke budget: two reports
         assert rows[-1]["samples_seen"] >= rows[-1]["config"]["budget_samples"]
-        assert rows[-1]["probe_acc"] > 0.5
+        assert rows[-1]["val_probe_acc"] > 0.5
     assert yaml.safe_load((folder / "tune_bs_space.yaml").read_text())["name"] == "jobs-e2e"
 
     status = tune_bs(["status", job_id, "--address", url], env, tmp_path)

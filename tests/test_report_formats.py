@@ -21,7 +21,7 @@ def table() -> pd.DataFrame:
             "trial_id": ["a_00000", "a_00001", "a_00002"],
             "batch_size_schedule": ["0:16;150:32", "0:32", None],
             "switches": pd.array([1, 0, None], dtype="Int64"),
-            "probe_acc": [0.91234567, 0.5, math.nan],
+            "val_probe_acc": [0.91234567, 0.5, math.nan],
             "time_total_s": [1234.5678, 2.0, math.nan],
             "note": ["a|b", "50% & $x_1$", "±→"],
         }
@@ -52,7 +52,9 @@ def test_csv_round_trips_through_pandas(table) -> None:
     back = pd.read_csv(io.StringIO(render(table, "csv")))
     assert list(back.columns) == list(table.columns)
     assert back["trial_id"].tolist() == table["trial_id"].tolist()
-    np.testing.assert_array_equal(back["probe_acc"].to_numpy(), table["probe_acc"].to_numpy())
+    np.testing.assert_array_equal(
+        back["val_probe_acc"].to_numpy(), table["val_probe_acc"].to_numpy()
+    )
     np.testing.assert_array_equal(
         back["switches"].to_numpy(float), table["switches"].to_numpy(float, na_value=np.nan)
     )

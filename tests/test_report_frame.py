@@ -38,7 +38,7 @@ def _trial(frame, suffix):
 def test_one_row_per_report_with_config_and_status(tmp_path: Path) -> None:
     frame = load_trials([gunpoint_experiment(tmp_path)])
     first = _trial(frame, "00000")
-    assert list(first[m.PROBE_ACC]) == [0.5, 0.8, 0.9]
+    assert list(first[m.VAL_PROBE_ACC]) == [0.5, 0.8, 0.9]
     assert list(first[m.SAMPLES_SEEN]) == [100, 200, 300]
     assert set(first["experiment"]) == {"gunpoint"}
     assert set(first["dataset"]) == {"GunPoint"}
@@ -53,7 +53,7 @@ def test_resumed_trial_keeps_the_latest_line_per_iteration(tmp_path: Path) -> No
     frame = load_trials([gunpoint_experiment(tmp_path)])
     resumed = _trial(frame, "00002")
     assert list(resumed[m.TRAINING_ITERATION]) == [1, 2, 3]
-    assert list(resumed[m.PROBE_ACC]) == [0.7, 0.87, 0.89]
+    assert list(resumed[m.VAL_PROBE_ACC]) == [0.7, 0.87, 0.89]
     assert list(resumed[m.TIME_TOTAL_S]) == [1.5, 2.6, 3.6]
     # the reported batch size wins over the config's, per report
     assert list(resumed[m.BATCH_SIZE]) == [16, 32, 32]
@@ -169,7 +169,7 @@ def test_progress_csv_is_the_fallback(tmp_path: Path) -> None:
     for folder in (p for p in exp.iterdir() if p.is_dir()):
         (folder / "result.json").unlink()
     frame = load_trials([exp])
-    assert sorted(frame[m.PROBE_ACC]) == [0.3, 0.35, 0.4, 0.5]
+    assert sorted(frame[m.VAL_PROBE_ACC]) == [0.3, 0.35, 0.4, 0.5]
 
 
 @pytest.mark.parametrize(

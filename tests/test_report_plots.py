@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from test_report_helpers import gunpoint_experiment, synthetic_experiment
 
+from tune_bs import metrics as m
 from tune_bs.report import plots
 from tune_bs.report.frame import load_trials
 from tune_bs.report.tables import comparison_table
@@ -57,7 +58,7 @@ def test_batch_schedule_is_a_step_plot_to_the_last_sample(frame) -> None:
 
 
 def test_time_to_target_bars(frame) -> None:
-    comparison = comparison_table(frame)
+    comparison = comparison_table(frame, metric=m.VAL_PROBE_ACC, mode="max")
     (axes,) = _visible_axes(plots.time_to_target_figure(comparison))
     heights = [bar.get_height() for bar in axes.patches]
     assert heights == pytest.approx([2.6, 3.0, 0.0])
@@ -80,7 +81,9 @@ def test_png_files_are_written(frame, tmp_path: Path) -> None:
         plots.plot_val_loss(frame, tmp_path / "a.png"),
         plots.plot_probe_vs_time(frame, tmp_path / "b.png"),
         plots.plot_batch_schedule(frame, tmp_path / "c.png"),
-        plots.plot_time_to_target(comparison_table(frame), tmp_path / "sub" / "d.png"),
+        plots.plot_time_to_target(
+            comparison_table(frame, metric=m.VAL_PROBE_ACC, mode="max"), tmp_path / "sub" / "d.png"
+        ),
     ]
     for path in written:
         data = path.read_bytes()

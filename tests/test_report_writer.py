@@ -19,7 +19,7 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_markdown_report_in_the_default_folder(experiment: Path) -> None:
-    written = write_report([experiment])
+    written = write_report([experiment], metric=m.VAL_PROBE_ACC)
     assert written.out_dir == experiment / "report"
     assert sorted(p.name for p in written.files) == [
         "batch_size_schedule.png",
@@ -41,12 +41,12 @@ def test_markdown_report_in_the_default_folder(experiment: Path) -> None:
 
 @pytest.mark.parametrize(("fmt", "ext"), [("csv", "csv"), ("latex", "tex"), ("html", "html")])
 def test_every_format_is_written(experiment: Path, tmp_path: Path, fmt: str, ext: str) -> None:
-    written = write_report(experiment, fmt=fmt, out_dir=tmp_path / "out")
+    written = write_report(experiment, fmt=fmt, out_dir=tmp_path / "out", metric=m.VAL_PROBE_ACC)
     assert written.tables["trials"] == tmp_path / "out" / f"trials.{ext}"
     text = written.tables["comparison"].read_text()
     if fmt == "csv":
         comparison = pd.read_csv(written.tables["comparison"])
-        assert comparison["probe_acc_mean"].tolist() == pytest.approx([0.89, 0.85, 0.3])
+        assert comparison["val_probe_acc_mean"].tolist() == pytest.approx([0.89, 0.85, 0.3])
         trials = pd.read_csv(written.tables["trials"])
         assert trials["trial_id"].is_unique and len(trials) == 7
     elif fmt == "latex":
@@ -66,7 +66,7 @@ def test_bad_inputs_are_user_errors(experiment: Path, tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="format must be one of"):
         write_report([experiment], fmt="pdf", out_dir=tmp_path)
     with pytest.raises(UserInputError, match="metric must be one the trials reported"):
-        write_report([experiment], metric=m.PROBE_R2, out_dir=tmp_path)
+        write_report([experiment], metric=m.VAL_PROBE_R2, out_dir=tmp_path)
     with pytest.raises(UserInputError, match="holds no tune-bs experiment"):
         write_report([tmp_path / "nothing"], out_dir=tmp_path)
     assert not list(tmp_path.iterdir())  # nothing written on failure
@@ -79,7 +79,10 @@ def test_summary_text_is_the_markdown_trial_table(experiment: Path) -> None:
     assert "batch_size_schedule" in lines[0] and "status" in lines[0]
     assert lines[2].split("|")[1].strip() == "a1b2c_00000"  # lowest val_loss first
     assert lines[-1] == f"results: {experiment}"
-    assert lines[-2].startswith("7 trials:")
+    status = next(i for i, line in enumerate(lines) if line.startswith("7 trials:"))
+    assert lines[status + 1].startswith("selected on validation: trial a1b2c_00000 at report 3")
+    assert "val_loss = 1.2" in lines[status + 1]
+    assert lines[status + 2].startswith("  its test score: test_probe_acc = 0.9")
 
 
 def test_summary_text_explains_an_experiment_without_results(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_defaults_and_param_specs():
     s = space(param_space={"batch_size": {"type": "categorical", "choices": [8, 16]},
                            "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
                            "hidden": 32})
-    assert s.metric == "probe_acc" and s.mode == "max" and s.scheduler == {"name": "fifo"}
+    assert s.metric == "val_loss" and s.mode == "min" and s.scheduler == {"name": "fifo"}
     assert s.param_space["lr"] == ParamSpec("float", low=1e-4, high=1e-2, log=True)
     assert s.values_of("batch_size") == (8, 16) and s.values_of("hidden") == (32,)
     assert s.budget_samples(40) == 2000  # default 50 epochs of 40 series
@@ -36,7 +36,14 @@ BAD = [
      r"shceduler is not a known key \(did you mean 'scheduler'\?\)"),
     ({**MINIMAL, "dataset": {"name": "GunPont"}}, r"did you mean 'GunPoint'"),
     ({**MINIMAL, "dataset": {"name": "GunPoint", "path": "x.npz"}}, "exactly one of name or path"),
-    ({**MINIMAL, "metric": "accuracy"}, r"metric must be one of probe_acc, probe_r2, val_loss"),
+    ({**MINIMAL, "metric": "accuracy"},
+     r"metric must be one of val_loss, val_probe_acc, val_probe_r2, but got metric='accuracy'"),
+    ({**MINIMAL, "metric": "test_probe_acc"},
+     r"metric must be a validation metric, but got metric='test_probe_acc'.*use metric: "
+     r"val_probe_acc"),
+    ({**MINIMAL, "metric": "probe_acc"}, r"\(did you mean 'val_probe_acc'\?\)"),
+    ({**MINIMAL, "param_space": {"eval_batch_size": 8}},
+     r"param_space.eval_batch_size cannot be set: the evaluation batch size is fixed"),
     ({**MINIMAL, "metric": "val_loss", "mode": "max"}, r"mode must be 'min' for metric val_loss"),
     ({**MINIMAL, "num_samples": 0}, r"num_samples must be at least 1"),
     ({**MINIMAL, "num_samples": 2.5}, r"num_samples must be an integer"),
@@ -95,8 +102,10 @@ def test_checks_against_the_data():
     with pytest.raises(UserInputError, match=r"at most the number of training series \(40\), "
                                              r"but got batch_size=64"):
         check_against_data(s, n_train=40, task="classification")
-    with pytest.raises(UserInputError, match="use metric: probe_r2"):
-        check_against_data(space(), n_train=40, task="regression")
+    with pytest.raises(UserInputError, match="use metric: val_probe_r2"):
+        check_against_data(space(metric="val_probe_acc"), n_train=40, task="regression")
+    with pytest.raises(UserInputError, match="the data set has no labels; use metric: val_loss"):
+        check_against_data(space(metric="val_probe_acc"), n_train=40, task="unlabelled")
     check_against_data(space(metric="val_loss"), n_train=40, task="unlabelled")
 
 

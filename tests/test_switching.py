@@ -186,6 +186,22 @@ def test_the_restart_cost_is_measured_from_the_trials_own_switches() -> None:
     assert decide(cheap, peer, settings(switch_cost_s=1e4, tabu_reports=1)).action == "switch"
 
 
+def test_a_switch_costs_only_the_overhead_beyond_every_report_s() -> None:
+    """Every interval pays a report's overhead on the wall clock (here 0.3 s); a restart-free
+    switch pays nothing more, so it costs 0 s — not the 0.3 s of any interval."""
+    from tune_bs.switching import _switch_excess, _throughputs
+
+    own = history(FLAT, [(6, 64), (4, 128)])
+    with_overhead = [replace(r, wall_time=r.time_s + 0.3 * i, own_clock=True)
+                     for i, r in enumerate(own)]
+    thr = _throughputs([own], FitCache())
+    assert _switch_excess(with_overhead, thr, None) == pytest.approx([0.0], abs=1e-9)
+    # a restart adds 2 s of wall time to the interval that straddles it
+    restarted = [replace(r, wall_time=r.wall_time + (2.0 if i >= 6 else 0.0))
+                 for i, r in enumerate(with_overhead)]
+    assert _switch_excess(restarted, thr, None) == pytest.approx([2.0], abs=1e-9)
+
+
 def noisy(reports: list[Report], sigma: float, seed: int) -> list[Report]:
     """``reports`` with Gaussian noise of std ``sigma`` on ``val_loss``."""
     rng = np.random.default_rng(seed)
@@ -256,7 +272,7 @@ def test_exploration_must_pay_for_two_switches() -> None:
 
 
 def test_the_switch_cost_prior_follows_the_switch_path() -> None:
-    assert SwitchSettings(batch_sizes=(8,)).prior_switch_cost_s == 0.01
+    assert SwitchSettings(batch_sizes=(8,)).prior_switch_cost_s == 0.001
     assert SwitchSettings(batch_sizes=(8,), switch_via="restart").prior_switch_cost_s == 2.0
     given = SwitchSettings(batch_sizes=(8,), switch_via="restart", switch_cost_s=0.5)
     assert given.prior_switch_cost_s == 0.5

@@ -36,7 +36,8 @@ def test_report_metrics_and_budget(gunpoint):
     assert len(reports) == 2
     last = reports[-1]
     assert last["samples_seen"] >= 96 and last["batch_size"] == 8
-    assert 0.0 <= last["probe_acc"] <= 1.0 and math.isfinite(last["val_loss"])
+    assert 0.0 <= last["val_probe_acc"] <= 1.0 and 0.0 <= last["test_probe_acc"] <= 1.0
+    assert math.isfinite(last["val_loss"])
     assert last["batch_size_schedule"] == "0:8" and last["switches"] == 0
 
 
@@ -116,7 +117,8 @@ def test_divergence_is_reported_not_raised(gunpoint):
     metrics = trainer.report(loss)
     assert metrics["diverged"] is True and np.isnan(metrics["val_loss"])
     # Tune refuses a result without the experiment's metric: the probe's is there, as NaN
-    assert np.isnan(metrics["probe_acc"]) and "probe_r2" not in metrics
+    assert np.isnan(metrics["val_probe_acc"]) and np.isnan(metrics["test_probe_acc"])
+    assert "val_probe_r2" not in metrics
 
 
 def test_settings_from_config_casts_and_ignores_other_keys():
@@ -129,3 +131,62 @@ def test_val_loss_does_not_depend_on_the_training_temperature(gunpoint):
     a = ContrastiveTrainer(gunpoint, small(temperature=0.05), "cpu")
     b = ContrastiveTrainer(gunpoint, small(temperature=1.0), "cpu")
     assert a.val_loss() == pytest.approx(b.val_loss())
+
+
+def test_pretrained_cluster_features_report_finite_losses_through_pretraining(gunpoint):
+    """Pretraining (here 3 epochs = 120 samples) spans several report intervals (32 samples):
+    every report has a finite training loss, then the cluster step runs once and stays."""
+    settings = small(strategy="cluster_count", cluster_features="pretrained",
+                     cluster_pretrain_epochs=3.0, budget_samples=192, report_every=32)
+    trainer = ContrastiveTrainer(gunpoint, settings, "cpu")
+    reports = []
+    while not trainer.finished:
+        reports.append(trainer.report(trainer.train_until(trainer.next_report_at)))
+    assert len(reports) == 6
+    assert all(math.isfinite(r["train_loss"]) and not r["diverged"] for r in reports)
+    assert all("n_modes" not in r for r in reports[:3])  # still pretraining at 96 samples
+    assert all(r["n_modes"] >= 2 for r in reports[4:])
+    assert trainer.samples_seen >= trainer.pretrain_end == 120
+
+
+def test_a_checkpoint_taken_before_the_cluster_step_restores_unprepared(gunpoint):
+    settings = small(strategy="stratified", cluster_features="pretrained",
+                     cluster_pretrain_epochs=2.0, budget_samples=160, report_every=40)
+    first = ContrastiveTrainer(gunpoint, settings, "cpu")
+    first.train_until(40)
+    state = first.state_dict()
+    assert state["prepared"] is False and state["clusters"] is None
+    resumed = ContrastiveTrainer(gunpoint, settings, "cpu")
+    resumed.load_state_dict(state)
+    assert not resumed.prepared
+    loss = resumed.train_until(120)  # pretraining ends at 80; the cluster step runs here
+    assert math.isfinite(loss) and resumed.prepared and resumed.clusters is not None
+
+
+def test_nan_weights_with_a_finite_training_loss_mark_the_trial_diverged(gunpoint):
+    trainer = ContrastiveTrainer(gunpoint, small(), "cpu")
+    loss = trainer.train_until(48)
+    with torch.no_grad():  # the last step left NaN weights behind
+        for p in trainer.model.parameters():
+            p.fill_(float("nan"))
+    metrics = trainer.report(loss)
+    assert math.isfinite(metrics["train_loss"])
+    assert metrics["diverged"] is True and np.isnan(metrics["val_loss"])
+    assert np.isnan(metrics["val_probe_acc"])
+
+
+def test_the_trial_clock_counts_training_and_evaluation_and_survives_a_restore(gunpoint):
+    from tune_bs.clock import SimulatedClock
+
+    def clock():
+        return SimulatedClock(step_s=0.5, per_sample_s=0.01, eval_s=2.0)
+
+    trainer = ContrastiveTrainer(gunpoint, small(), "cpu", clock=clock())
+    first = trainer.report(trainer.train_until(48))
+    steps = 48 // 8
+    assert first["trial_time_s"] == pytest.approx(steps * 0.5 + 0.01 * 48 + 2.0)
+    assert first["wall_time_s"] == pytest.approx(first["trial_time_s"])
+    resumed = ContrastiveTrainer(gunpoint, small(), "cpu", clock=clock())
+    resumed.load_state_dict(trainer.state_dict())
+    second = resumed.report(resumed.train_until(96))
+    assert second["trial_time_s"] == pytest.approx(2 * first["trial_time_s"])

@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="markdown", choices=("markdown", "csv", "latex", "html"))
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the tables and PNGs (default: RESULTS_DIR/report)")
-    p.add_argument("--metric", default="probe_acc",
-                   help="metric to sort by and to measure time-to-target on")
+    p.add_argument("--metric", default=None,
+                   help="validation metric to sort, select and measure time-to-target on "
+                        "(default: the experiment's own metric)")
     p.add_argument("--mode", default=None, choices=("min", "max"),
                    help="direction of --metric (default: the metric's own)")
     _add_job_parsers(sub)
@@ -197,10 +198,16 @@ def _follow(job_id: str, address: str) -> int:
 
 def _finish(outcome) -> int:
     from tune_bs.report import summary_text
+    from tune_bs.report.best_config import save_best_config
 
     print()
     if isinstance(outcome.path, Path):
-        print(summary_text(outcome.path, metric=outcome.space.metric, mode=outcome.space.mode))
+        space = outcome.space
+        print(summary_text(outcome.path, metric=space.metric, mode=space.mode))
+        best = save_best_config(outcome.path, {**space.raw, "name": space.name}, space.metric,
+                                space.mode)
+        if best is not None:
+            print(f"best configuration: {best} (run it again: tune-bs run {best})")
     else:  # remote storage: the report reads local folders
         print(f"results: {outcome.path}")
     print(f"tables and plots: tune-bs report {outcome.path}")
@@ -250,12 +257,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tune_bs.metrics import OPTIMISABLE
     from tune_bs.report import write_report
 
-    mode = args.mode or OPTIMISABLE.get(args.metric, "max")
     paths = write_report(args.results_dirs, fmt=args.format, out_dir=args.out,
-                         metric=args.metric, mode=mode)
+                         metric=args.metric, mode=args.mode)
     print(paths.text)
     return EXIT_OK
 

@@ -239,14 +239,29 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
         run_config=tune.RunConfig(
             name=name, storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            # PBT clones restore donors' older checkpoints: keep them all for PBT
-            checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=None if space.scheduler["name"] == "pbt" else 4),
+            checkpoint_config=checkpoint_config(space),
             # Tune's own loggers drop the result rows of a trial that paused (a switch, PBT)
             callbacks=logger_callbacks(),
             verbose=1,
         ),
     )
+
+
+#: Checkpoints a trial keeps besides its latest: the best by the experiment's validation metric.
+KEEP_BEST_CHECKPOINTS = 2
+
+
+def checkpoint_config(space: SearchSpace) -> Any:
+    """Keep each trial's best checkpoints by the experiment's (validation) metric, which the
+    selection may pick, and its latest (Tune always keeps it: a restart resumes from it); PBT
+    clones restore donors' older checkpoints, so PBT keeps them all."""
+    from ray import tune
+
+    if space.scheduler["name"] == "pbt":
+        return tune.CheckpointConfig(num_to_keep=None)
+    return tune.CheckpointConfig(num_to_keep=KEEP_BEST_CHECKPOINTS,
+                                 checkpoint_score_attribute=space.metric,
+                                 checkpoint_score_order=space.mode)
 
 
 def run_experiment(

@@ -28,7 +28,7 @@
    reports; either only when the expected saving over the seconds left (``budget_samples`` at
    the measured throughput) exceeds the switch cost (twice it for a probe), measured on the
    trial's own switches (the interval around a switch less its training time, on
-   ``time_total_s`` or the ``timestamp`` clock), else its peers', else ``switch_cost_s``
+   ``trial_time_s`` or the ``wall_time_s`` clock), else its peers', else ``switch_cost_s``
    (0.01 s restart-free, 2 s by restart);
 9. after its first segment, a neighbouring candidate size no trial of the group reports at or
    starts at → **explore** it (a switch, judged by rule 5); later, no curve at the next larger
@@ -37,11 +37,13 @@
 10. otherwise continue.
 
 Units: samples (training series) for ``samples_seen``; loss units for ``val_loss``; seconds of
-the trial's own training and evaluation for time: Tune's ``time_total_s`` less the trial's
-start-up (worker, data, model: seconds on small data sets, paid once by every trial, which would
-otherwise decide early equal-compute comparisons), estimated from its first two reports as the
-first report's time less its samples at the pace of the second interval. The time a switch
-costs (pause, restore) stays in: it is compute the switching trial spent. Counts of reports for
+the trial's own training and evaluation for time: the trial's float ``trial_time_s``
+(:mod:`tune_bs.clock`; worker start-up, checkpointing and restores are not in it). A trainable
+that does not report it is timed on Tune's ``time_total_s`` less its start-up (worker, data,
+model: seconds on small data sets, paid once by every trial, which would otherwise decide early
+equal-compute comparisons), estimated from its first two reports as the first report's time less
+its samples at the pace of the second interval. The time a switch costs (pause, restore) is
+measured on the shared float clock ``wall_time_s`` and charged to the switch. Counts of reports for
 every ``*_reports`` and ``probe_every``; margins relative (0.05 = 5 %). No decision is taken on
 the report that ends a trial's budget (a switch there would change nothing).
 
@@ -82,7 +84,7 @@ restored trial restarts from the checkpoint of its last result in Tune's saved s
 be older than the last line of its ``result.json``; up to that line the schedule it had is the
 rule (it switches exactly where ``result.json`` shows a new batch size and nowhere else). After
 that, the policy's decision on its last report is replayed (peers as of that report, by
-``timestamp``) before the first trial is handed out. A switch is applied only when its report
+``wall_time_s``) before the first trial is handed out. A switch is applied only when its report
 index is above the trial's ``_switch_at``, so none is ever applied twice.
 
 Result files: Ray 2.60's own loggers drop the rows a paused trial wrote since the last upload
@@ -343,22 +345,29 @@ class ExtrapolationScheduler(FIFOScheduler):
         return -1.0 if self._curve_metric == self._metric and self._mode == "max" else 1.0
 
     def _report(self, trial: Trial, result: Mapping[str, Any]) -> Report | None:
-        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys."""
-        needed = (self._curve_metric, m.SAMPLES_SEEN, m.TIME_TOTAL_S)
+        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys.
+
+        Time is the trial's own float ``trial_time_s`` when reported (else Ray's
+        ``time_total_s``, less the start-up :meth:`_sync` estimates); the shared clock is the
+        trial's float ``wall_time_s`` (Ray's whole-second ``timestamp`` is never used).
+        """
+        time_key = m.TRIAL_TIME_S if result.get(m.TRIAL_TIME_S) is not None else m.TIME_TOTAL_S
+        needed = (self._curve_metric, m.SAMPLES_SEEN, time_key)
         if any(result.get(key) is None for key in needed):
             return None
         config = trial.config
         value = float(result[self._curve_metric])
-        wall = result.get("timestamp")
+        wall = result.get(m.WALL_TIME_S)
         return Report(
             samples_seen=float(result[m.SAMPLES_SEEN]),
             val_loss=self._sign() * value if math.isfinite(value) else value,
             batch_size=int(result.get(m.BATCH_SIZE, config.get(m.BATCH_SIZE, 0))),
-            time_s=float(result[m.TIME_TOTAL_S]),
+            time_s=float(result[time_key]),
             accumulation_steps=int(result.get(m.ACCUMULATION_STEPS,
                                               config.get(m.ACCUMULATION_STEPS, 1))),
             wall_time=None if wall is None else float(wall),
             budget_samples=_budget(config),
+            own_clock=time_key == m.TRIAL_TIME_S,
         )
 
     def _record(self, trial: Trial, result: Mapping[str, Any]) -> list[Report] | None:
@@ -376,9 +385,10 @@ class ExtrapolationScheduler(FIFOScheduler):
         return self._sync(trial.trial_id)
 
     def _sync(self, trial_id: str) -> list[Report]:
-        """The trial's history on the policy's clock: ``time_total_s`` minus its start-up."""
+        """The trial's history on the policy's clock: ``trial_time_s``, or ``time_total_s`` minus
+        its start-up for a trainable that does not report its own clock."""
         raw = self._raw[trial_id]
-        startup = _startup(raw)
+        startup = 0.0 if raw and raw[0].own_clock else _startup(raw)
         history = self._histories.get(trial_id)
         if history is not None and len(history) == len(raw) - 1 and (
                 startup == self._startups.get(trial_id)):

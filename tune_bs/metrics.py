@@ -4,11 +4,15 @@ Import these constants instead of writing the strings: the trainable, the schedu
 report and the tests all agree on them through this module.
 
 Units and rules:
-- ``VAL_LOSS``: NT-Xent on the fixed validation split, fixed evaluation batch size and fixed
-  augmentation seed. Comparable across training batch sizes (the raw training loss is not).
-- ``PROBE_ACC``: accuracy of a logistic-regression probe on frozen representations, fitted on the
-  data set's train split and scored on its test split, in [0, 1].
-- ``PROBE_R2``: coefficient of determination of a ridge probe, for a continuous target.
+- ``VAL_LOSS``: NT-Xent on the fixed validation split with the fixed views, evaluation batch size
+  and temperature of :mod:`tune_bs.evaluation`. Comparable across training batch sizes,
+  temperatures, augmentations and devices (the raw training loss is not).
+- ``VAL_PROBE_ACC``: accuracy in [0, 1] of a logistic-regression probe on frozen representations,
+  k-fold cross-validated on the labelled train split (:mod:`tune_bs.probe`): no test labels.
+- ``VAL_PROBE_R2``: the same for a ridge probe and a continuous target (R²).
+- ``TEST_PROBE_ACC`` / ``TEST_PROBE_R2``: the probe fitted on the whole train split and scored on
+  the test split. Reported for the trial and checkpoint selected on validation; **never** a
+  search metric (:data:`TEST_METRICS`), never used to stop, rank, exploit or select.
 - ``TRAIN_LOSS``: mean NT-Xent of the training batches since the previous report. Depends on the
   batch size: never compare it across batch sizes.
 - ``SAMPLES_SEEN``: training series consumed so far (one series = one anchor, two views).
@@ -18,14 +22,21 @@ Units and rules:
 - ``SWITCHES``: how many times the trial's batch size has been changed so far.
 - ``BATCH_SIZE_SCHEDULE``: the schedule so far, as a string ``"samples:batch;samples:batch"``,
   with ``xk`` appended to an entry that uses k accumulation steps (``"0:16;2400:16x2"``).
-- ``TIME_TOTAL_S``: wall-clock seconds of training and evaluation (Ray's own ``time_total_s``).
+- ``TIME_TOTAL_S``: wall-clock seconds of the trial, start-up included (Ray's own
+  ``time_total_s``).
+- ``TRIAL_TIME_S``: the trial's own seconds of training and evaluation (float; start-up,
+  checkpointing and restores excluded), carried across restarts (:mod:`tune_bs.clock`).
+- ``WALL_TIME_S``: the trial's clock at the report, float seconds shared by all trials (Ray's
+  ``timestamp`` is whole seconds: never use it for decisions).
 """
 
 from __future__ import annotations
 
 VAL_LOSS = "val_loss"
-PROBE_ACC = "probe_acc"
-PROBE_R2 = "probe_r2"
+VAL_PROBE_ACC = "val_probe_acc"
+VAL_PROBE_R2 = "val_probe_r2"
+TEST_PROBE_ACC = "test_probe_acc"
+TEST_PROBE_R2 = "test_probe_r2"
 TRAIN_LOSS = "train_loss"
 SAMPLES_SEEN = "samples_seen"
 BATCH_SIZE = "batch_size"
@@ -34,12 +45,27 @@ EFFECTIVE_BATCH_SIZE = "effective_batch_size"
 SWITCHES = "switches"
 BATCH_SIZE_SCHEDULE = "batch_size_schedule"
 TIME_TOTAL_S = "time_total_s"
+TRIAL_TIME_S = "trial_time_s"
+WALL_TIME_S = "wall_time_s"
 TRAINING_ITERATION = "training_iteration"
 DIVERGED = "diverged"
 
-#: Metrics a search space may name as its ``metric``, with the direction that is better.
+#: Metrics a search space may name as its ``metric``, with the direction that is better: the
+#: validation metrics, and only those.
 OPTIMISABLE: dict[str, str] = {
     VAL_LOSS: "min",
-    PROBE_ACC: "max",
-    PROBE_R2: "max",
+    VAL_PROBE_ACC: "max",
+    VAL_PROBE_R2: "max",
+}
+#: Test-split metrics: reported, never optimised; each with the validation metric to use instead.
+TEST_METRICS: dict[str, str] = {TEST_PROBE_ACC: VAL_PROBE_ACC, TEST_PROBE_R2: VAL_PROBE_R2}
+#: Names of earlier versions (test-scored), with their validation replacement.
+RENAMED: dict[str, str] = {"probe_acc": VAL_PROBE_ACC, "probe_r2": VAL_PROBE_R2}
+#: The labelled task each probe metric needs.
+TASK_OF: dict[str, str] = {VAL_PROBE_ACC: "classification", TEST_PROBE_ACC: "classification",
+                           VAL_PROBE_R2: "regression", TEST_PROBE_R2: "regression"}
+#: Every probe metric: (validation, test) by task.
+PROBE_METRICS: dict[str, tuple[str, str]] = {
+    "classification": (VAL_PROBE_ACC, TEST_PROBE_ACC),
+    "regression": (VAL_PROBE_R2, TEST_PROBE_R2),
 }

@@ -7,7 +7,7 @@ required)::
     description: ...              # free text
     dataset: {name: GunPoint}     # or {path: my.npz}; options: normalise, val_fraction, seed,
                                   # variable_length, length; synthetic: n_series, n_modes, ...
-    metric: probe_acc             # val_loss | probe_acc | probe_r2
+    metric: val_probe_acc         # val_loss | val_probe_acc | val_probe_r2 (validation only)
     mode: max                     # min | max (defaults to the metric's direction)
     num_samples: 4                # trials (with grid search: repeats of the grid)
     seed: 0                       # seed of the search algorithm
@@ -105,7 +105,7 @@ class SearchSpace:
     name: str
     dataset: dict[str, Any]
     param_space: dict[str, Any]
-    metric: str = m.PROBE_ACC
+    metric: str = m.VAL_LOSS
     mode: str = "max"
     num_samples: int = 4
     seed: int = 0
@@ -280,6 +280,32 @@ def _check_param_values(key: str, spec: Any) -> None:
                     exclusive=exclusive)
 
 
+def _check_metric(metric: Any) -> str:
+    """The search metric: a validation metric, never a test one (one line says why)."""
+    if metric in m.TEST_METRICS:
+        raise UserInputError(
+            f"metric must be a validation metric, but got metric={metric!r}: the test split is "
+            "scored for the selected trial and reported, never used to stop, rank or select; "
+            f"use metric: {m.TEST_METRICS[metric]} (the probe cross-validated on the train split)."
+        )
+    if metric in m.RENAMED:
+        raise UserInputError(
+            f"metric must be one of {', '.join(sorted(m.OPTIMISABLE))}, but got metric={metric!r}"
+            f" (did you mean {m.RENAMED[metric]!r}?): {metric} was the test-scored probe; its "
+            f"validation estimate is {m.RENAMED[metric]}."
+        )
+    if metric not in m.OPTIMISABLE:
+        raise unknown_name("metric", metric, m.OPTIMISABLE)
+    return str(metric)
+
+
+#: Trial-config keys that were searchable once and are fixed now, with the reason.
+FIXED_KEYS = {
+    "eval_batch_size": "the evaluation batch size is fixed (tune_bs.evaluation) so that val_loss "
+                       "means the same thing in every trial",
+}
+
+
 # --- the scheduler section -------------------------------------------------------------------
 def _check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``schedulers`` list of a comparison file (two or more scheduler sections, no
@@ -412,9 +438,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         if str(dataset["name"]).lower() not in {n.lower() for n in names}:
             raise unknown_name("dataset.name", dataset["name"], names)
 
-    metric = raw.get("metric", m.PROBE_ACC)
-    if metric not in m.OPTIMISABLE:
-        raise unknown_name("metric", metric, m.OPTIMISABLE)
+    metric = _check_metric(raw.get("metric", m.VAL_LOSS))
     mode = raw.get("mode", m.OPTIMISABLE[metric])
     if mode not in ("min", "max"):
         raise unknown_name("mode", mode, ("min", "max"))
@@ -460,6 +484,10 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
                 f"param_space.{key} is set by the experiment, not searched; use the "
                 f"{'budget' if key in BUDGET_CONFIG_KEYS else key} section instead."
             )
+    for key in params_raw:
+        if key in FIXED_KEYS:
+            raise UserInputError(f"param_space.{key} cannot be set: {FIXED_KEYS[key]}; remove "
+                                 f"{key} from param_space.")
     _check_keys("param_space", params_raw, PARAM_KEYS)
     param_space: dict[str, Any] = {}
     for key, spec in params_raw.items():
@@ -543,10 +571,11 @@ def check_against_data(space: SearchSpace, n_train: int, task: str) -> None:
     if budget < 2:
         raise UserInputError(f"budget must give at least 2 training samples per trial, but gives "
                              f"{budget}; raise budget.samples or budget.epochs.")
-    needs = {m.PROBE_ACC: "classification", m.PROBE_R2: "regression"}
-    if space.metric in needs and task != needs[space.metric]:
-        fix = {"classification": m.PROBE_ACC, "regression": m.PROBE_R2}.get(task, m.VAL_LOSS)
+    needed = m.TASK_OF.get(space.metric)
+    if needed is not None and task != needed:
+        fix = m.PROBE_METRICS.get(task, (m.VAL_LOSS,))[0]
+        has = "has no labels" if task == "unlabelled" else f"is {task}"
         raise UserInputError(
-            f"metric {space.metric} needs a {needs[space.metric]} data set, but the data set is "
-            f"{task}; use metric: {fix}."
+            f"metric {space.metric} needs a {needed} data set (labels on the train split), but "
+            f"the data set {has}; use metric: {fix}."
         )

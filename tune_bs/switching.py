@@ -63,10 +63,13 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    left, ``H·(1 − v_now/v_best)``, exceeds the restart cost (twice it for a probe, which may be
    reverted). ``H`` = the trial's remaining ``budget_samples`` at its measured throughput (its
    elapsed seconds when the budget is unknown); the restart cost = the median over the trial's
-   own switches of the interval straddling the switch less its training time (on ``time_s`` or,
-   when larger, ``wall_time``), else the same over its peers' switches, else ``switch_cost_s``
-   (default by ``switch_via``: ``INPLACE_SWITCH_COST_S`` = 0.01 s for the restart-free path,
-   ``RESTART_SWITCH_COST_S`` = 2 s for pause-and-restore; measured on local Ray).
+   own switches of the interval straddling the switch less its training time on the trial's
+   clock (``time_s``), plus — on the shared clock (``wall_time``) — that interval's overhead
+   beyond the median overhead of the trial's other intervals (report, checkpoint: paid by
+   every interval, switch or not); else the same over its peers' switches, else
+   ``switch_cost_s`` (default by ``switch_via``: ``INPLACE_SWITCH_COST_S`` = 0.001 s for the
+   restart-free path, ``RESTART_SWITCH_COST_S`` = 2 s for pause-and-restore; measured on local
+   Ray).
    Extrapolating a curve far below its range ignores the growth of the gradient-noise scale,
    hence the caution, and smaller batches need evidence.
 9. **Explore.** (``explore``, default on) During the trial's first segment, the nearest
@@ -110,7 +113,7 @@ Action = Literal["continue", "switch", "stop"]
 _T = TypeVar("_T")
 #: Seconds a restart-free switch is assumed to cost until one is measured: 0.002–0.005 s measured
 #: by ``benchmarks/scheduler_overhead.py`` (one actor call, a new loader batch size), rounded up.
-INPLACE_SWITCH_COST_S = 0.01
+INPLACE_SWITCH_COST_S = 0.001
 #: Seconds a switch by pause and checkpoint restore is assumed to cost (local Ray, actor reuse).
 RESTART_SWITCH_COST_S = 2.0
 
@@ -119,8 +122,9 @@ RESTART_SWITCH_COST_S = 2.0
 class Report:
     """One reported result of a trial.
 
-    ``time_s``: the trial's own elapsed training seconds (Ray's ``time_total_s``).
-    ``wall_time``: optional clock shared by all trials (Ray's ``timestamp``); when the trial's
+    ``time_s``: the trial's own elapsed training seconds (its float ``trial_time_s``, else
+    Ray's ``time_total_s``; ``own_clock`` says which).
+    ``wall_time``: optional float clock shared by all trials (``wall_time_s``); when the trial's
     reports carry it, peers' reports after the trial's last one are ignored, so a replay after a
     restart sees the population as it was, and the restart cost of a switch is measured on it
     too. ``budget_samples``: the trial's total training budget (samples), when known.
@@ -133,6 +137,7 @@ class Report:
     accumulation_steps: int = 1
     wall_time: float | None = None
     budget_samples: float | None = None
+    own_clock: bool = False
 
     @property
     def effective_batch_size(self) -> int:
@@ -144,7 +149,8 @@ class Report:
         cached = self.__dict__.get("_hash")
         if cached is None:
             cached = hash((self.samples_seen, self.val_loss, self.batch_size, self.time_s,
-                           self.accumulation_steps, self.wall_time, self.budget_samples))
+                           self.accumulation_steps, self.wall_time, self.budget_samples,
+                           self.own_clock))
             object.__setattr__(self, "_hash", cached)
         return cached
 
@@ -707,23 +713,32 @@ def _tabu(segments: Sequence[_Segment], n: int, settings: SwitchSettings) -> set
 def _switch_excess(
     reports: Sequence[Report], thr: Mapping[tuple[int, int], float], cache: FitCache | None
 ) -> list[float]:
-    """Measured restart seconds of every switch in ``reports``: the interval that straddles a
-    change of loader, less its training time at the new loader's throughput; on the trial's own
-    clock (``time_s``) or, when larger, on the shared wall clock (``wall_time``)."""
+    """Measured seconds of every switch in ``reports`` (rule 8): the interval that straddles a
+    change of loader, less its training time at the new loader's throughput, on the trial's
+    clock (``time_s``); plus, on the shared clock (``wall_time``), that interval's overhead
+    (wall seconds less trial seconds) beyond the median overhead of the other intervals."""
     key = ("switch-cost", len(reports), reports[0], reports[-1]) if reports else None
     if cache is not None and key in cache:
         return cache[key]
     out: list[float] = []
-    for prev, cur in itertools.pairwise(reports):
+    pairs = list(itertools.pairwise(reports))
+    overheads = [cur.wall_time - prev.wall_time - (cur.time_s - prev.time_s)
+                 for prev, cur in pairs
+                 if cur.wall_time is not None and prev.wall_time is not None
+                 and (cur.batch_size, cur.accumulation_steps)
+                 == (prev.batch_size, prev.accumulation_steps)]
+    usual = float(np.median(overheads)) if overheads else 0.0
+    for prev, cur in pairs:
         loader = (cur.batch_size, cur.accumulation_steps)
         rate = _throughput(thr, loader)
         if loader == (prev.batch_size, prev.accumulation_steps) or not rate:
             continue
         train = (cur.samples_seen - prev.samples_seen) / rate
-        excess = cur.time_s - prev.time_s - train
+        excess = max(cur.time_s - prev.time_s - train, 0.0)
         if cur.wall_time is not None and prev.wall_time is not None:
-            excess = max(excess, cur.wall_time - prev.wall_time - train)
-        out.append(max(excess, 0.0))
+            overhead = cur.wall_time - prev.wall_time - (cur.time_s - prev.time_s)
+            excess += max(overhead - usual, 0.0)
+        out.append(excess)
     if cache is not None and key:
         cache[key] = out
     return out

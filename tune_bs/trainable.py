@@ -43,6 +43,7 @@ import torch
 
 from tune_bs import checkpoint
 from tune_bs import metrics as m
+from tune_bs.clock import clock_from_env
 from tune_bs.data import TimeSeriesData
 from tune_bs.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
 from tune_bs.training import ContrastiveTrainer, TrainSettings
@@ -87,7 +88,7 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     _set_cpu_threads()
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per checkpoint
     settings = TrainSettings.from_config(config)
-    trainer = ContrastiveTrainer(data, settings, trial_device())
+    trainer = ContrastiveTrainer(data, settings, trial_device(), clock=clock_from_env())
     memory = MemoryLimit()
     saved = tune.get_checkpoint()
     if saved is not None:
@@ -159,15 +160,12 @@ class MemoryLimit:
 
 
 def _serialise(trainer: ContrastiveTrainer, memory: MemoryLimit) -> bytes:
-    return checkpoint.dumps(trainer.state_dict(), {**memory.state(), "prepared": trainer.prepared})
+    return checkpoint.dumps(trainer.state_dict(), memory.state())
 
 
 def _load(trainer: ContrastiveTrainer, state: dict[str, Any], trial: dict[str, Any],
           memory: MemoryLimit) -> None:
     trainer.load_state_dict(state)
-    if "prepared" not in state:  # NOTE [prepared]: a trainer state that does not say whether
-        # the cluster step ran (older trainers) takes it from the trial part
-        trainer.prepared = bool(trial.get("prepared", True))
     if trial.get(OOM_BATCH_SIZE) is not None:
         memory.mark(int(trial[OOM_BATCH_SIZE]))
     memory.cap(trainer)
@@ -251,10 +249,12 @@ def _back_off(trainer: ContrastiveTrainer, last_state: bytes, memory: MemoryLimi
         ) from exc
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    backoffs = trainer.oom_backoffs
+    backoffs, spent, clock = trainer.oom_backoffs, trainer.trial_time_s, trainer.clock.state()
     memory.mark(failed)
     _restore(trainer, last_state, memory)
-    trainer.oom_backoffs = backoffs + 1
+    # the failed attempt's seconds were spent: they stay on the trial's clock
+    trainer.oom_backoffs, trainer.trial_time_s = backoffs + 1, spent
+    trainer.clock.restore(clock)
     logger.warning("out of memory at batch size %d; this trial goes back to %d samples and "
                    "continues at batch size %d (never again %d or more).", failed,
                    trainer.samples_seen, smaller, failed)

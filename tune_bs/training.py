@@ -21,12 +21,17 @@ Rules:
   one cluster step per trial (:meth:`ContrastiveTrainer.prepare`): features are the raw series
   (``cluster_features: raw``) or the encoder's representations after pretraining for
   ``cluster_pretrain_epochs`` epochs with plain batches (``pretrained``; those samples count in
-  ``samples_seen``); the assignment lives in the checkpoint.
-- ``val_loss`` is NT-Xent at the fixed temperature ``EVAL_TEMPERATURE`` (not the trial's, which
-  may be searched) on ``EVAL_DRAWS`` pairs of views of every validation series, made once with the
-  fixed seed ``EVAL_SEED`` (the same for every trial), in batches of ``eval_batch_size`` in a fixed
-  order, with the model in eval mode: it means the same thing for every training batch size and
-  temperature (DESIGN §4).
+  ``samples_seen``, and reports fall due during pretraining as at any other time); the
+  assignment, and whether it was made yet, live in the checkpoint.
+- Time: ``trial_time_s`` sums the clock's seconds spent in training and evaluation (not start-up,
+  checkpointing or restores) and lives in the checkpoint; ``wall_time_s`` is the clock's reading
+  at the report (:mod:`tune_bs.clock`: real seconds, or a deterministic cost model in tests).
+- A trial has *diverged* once a training loss or its ``val_loss`` is NaN or infinite; it stays so.
+- ``val_loss`` is computed on the fixed validation views, batches and temperature of
+  :mod:`tune_bs.evaluation` (none of them a trial setting), with the model in eval mode: it means
+  the same thing for every training batch size, temperature, augmentation and device.
+- The probes (:mod:`tune_bs.probe`) share one representation pass of the train and test splits:
+  ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the test split.
 """
 
 from __future__ import annotations
@@ -42,18 +47,16 @@ import torch
 from tune_bs import metrics as m
 from tune_bs.accumulation import ScoreWeightedAccumulator
 from tune_bs.augment import Augmenter
+from tune_bs.clock import Clock, WallClock
 from tune_bs.clustering import ClusterAssignment, assign_clusters, series_features
 from tune_bs.data import TimeSeriesData
 from tune_bs.encoders import ContrastiveModel, build_encoder
+from tune_bs.evaluation import EVAL_SEED, EVAL_TEMPERATURE, validation_views
 from tune_bs.loss import nt_xent
-from tune_bs.probe import probe_indices, probe_score
+from tune_bs.probe import probe_indices, probe_names, probe_scores
 from tune_bs.strategies import BatchStream, build_strategy
 
 __all__ = ["BatchStream", "ContrastiveTrainer", "TrainSettings", "format_schedule"]
-
-EVAL_SEED = 20_240_601
-EVAL_TEMPERATURE = 0.2
-EVAL_DRAWS = 4
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,6 @@ class TrainSettings:
     seed: int = 0
     budget_samples: int = 4000  # training series to consume in total
     report_every: int = 400  # training series between reports
-    eval_batch_size: int = 64  # fixed validation batch size (capped by the validation split)
     probe_max_train: int = 2000
     probe_max_test: int = 5000
     # --- batch strategy (tune_bs.strategies) ---
@@ -122,9 +124,13 @@ def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
 class ContrastiveTrainer:
     """One trial's model, optimiser, data on device, generators and progress (module rules)."""
 
-    def __init__(self, data: TimeSeriesData, settings: TrainSettings, device: torch.device
-                 ) -> None:
+    def __init__(self, data: TimeSeriesData, settings: TrainSettings, device: torch.device,
+                 clock: Clock | None = None) -> None:
         self.data, self.settings, self.device = data, settings, torch.device(device)
+        self.clock: Clock = clock or WallClock()
+        self.trial_time_s = 0.0  # seconds of training and evaluation (module rules)
+        self.diverged = False
+        self.last_train_loss = float("nan")
         torch.manual_seed(settings.seed)
         encoder = build_encoder(settings.encoder, data.n_channels, settings.hidden,
                                 settings.bidirectional)
@@ -188,17 +194,32 @@ class ContrastiveTrainer:
         return True
 
     # --- the shared cluster step ---------------------------------------------------------------
+    @property
+    def pretrain_end(self) -> int:
+        """Samples seen at which plain pretraining ends and the cluster step runs (0: none)."""
+        s = self.settings
+        if not self.strategy.needs_clusters or s.cluster_features != "pretrained":
+            return 0
+        return min(round(s.cluster_pretrain_epochs * self.data.n_train), s.budget_samples)
+
     def prepare(self) -> None:
-        """Cluster the training data once if the strategy needs it; set its starting batch size."""
+        """Cluster the training data once if the strategy needs it; set its starting batch size.
+
+        With ``cluster_features: pretrained`` the encoder first trains with plain batches up to
+        :attr:`pretrain_end` samples (here, if :meth:`train_until` has not done it already).
+        """
         if self.prepared:
             return
+        if self.samples_seen < self.pretrain_end:
+            self._train_samples(self.pretrain_end)
+        self._cluster_step()
+
+    def _cluster_step(self) -> None:
         self.prepared = True
         if not self.strategy.needs_clusters:
             return
         s = self.settings
         if s.cluster_features == "pretrained":
-            warmup = round(s.cluster_pretrain_epochs * self.data.n_train)
-            self._train_samples(min(warmup, s.budget_samples))
             features = self.represent(self.data.X_train)
         else:
             features = series_features(self.data.X_train, seed=s.seed)
@@ -223,7 +244,8 @@ class ContrastiveTrainer:
         x = self.X_train[idx.to(self.device)]  # [B, C, T], an index slice of the on-device tensor
         v1, v2 = self.augmenter.views(x, self.view_generator)
         z1, z2 = self.model(v1), self.model(v2)  # [B, D] each
-        weights = self.strategy.sample_weights(idx, self.progress, z1.detach())
+        weights = (self.strategy.sample_weights(idx, self.progress, z1.detach())
+                   if self.prepared else None)  # plain batches while pretraining
         return nt_xent(z1, z2, self.settings.temperature, weights), idx
 
     def train_step(self) -> float:
@@ -234,7 +256,7 @@ class ContrastiveTrainer:
         """
         self.optimizer.zero_grad(set_to_none=True)
         losses, samples = [], 0
-        if self.strategy.scores_batches:
+        if self.strategy.scores_batches and self.prepared:
             accumulator = ScoreWeightedAccumulator(
                 self.model.parameters(),
                 self.strategy.accumulation_target(self.accumulation_steps),
@@ -258,32 +280,48 @@ class ContrastiveTrainer:
         return float(np.mean(losses))
 
     def train_until(self, samples_target: int) -> float:
-        """Train until ``samples_seen ≥ samples_target``; mean batch loss (NaN once diverged)."""
-        self.prepare()
-        return self._train_samples(samples_target)
+        """Train until ``samples_seen ≥ samples_target`` (pretraining and the cluster step
+        included); the mean loss of the steps taken (NaN once diverged; the previous interval's
+        when no step was needed)."""
+        started = self.clock.now()
+        losses: list[float] = []
+        if not self.prepared:
+            losses += self._steps(min(samples_target, self.pretrain_end))
+            if self.samples_seen >= self.pretrain_end and not self.diverged:
+                self._cluster_step()
+        if not self.diverged:
+            losses += self._steps(samples_target)
+        self.trial_time_s += self.clock.now() - started
+        if self.diverged:
+            self.last_train_loss = float("nan")
+        elif losses:
+            self.last_train_loss = float(np.mean(losses))
+        return self.last_train_loss
 
     def _train_samples(self, samples_target: int) -> float:
-        losses = []
+        """Train with the current stream until ``samples_target``; mean loss (NaN if none)."""
+        losses = self._steps(samples_target)
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def _steps(self, samples_target: int) -> list[float]:
+        """Optimiser steps until ``samples_seen ≥ samples_target``; their losses. A non-finite
+        loss marks the trial diverged and ends the steps."""
+        losses: list[float] = []
         self.model.train()
-        while self.samples_seen < samples_target:
+        while self.samples_seen < samples_target and not self.diverged:
+            before = self.samples_seen
             loss = self.train_step()
+            self.clock.charge_step(self.samples_seen - before)
             losses.append(loss)
             if not math.isfinite(loss):
-                return float("nan")
-        return float(np.mean(losses)) if losses else float("nan")
+                self.diverged = True
+        return losses
 
     # --- evaluation -----------------------------------------------------------------------
     def _make_val_views(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator(device=self.device).manual_seed(EVAL_SEED)
-        X_val = torch.tensor(self.data.X_val, device=self.device)
-        size = max(2, min(self.settings.eval_batch_size, len(X_val)))
-        batches = []
-        for _ in range(EVAL_DRAWS):
-            for start in range(0, len(X_val), size):
-                chunk = X_val[start : start + size]
-                if len(chunk) >= 2:
-                    batches.append(self.augmenter.views(chunk, gen))
-        return batches
+        """The fixed validation batches (drawn on the CPU), on this trial's device."""
+        return [(v1.to(self.device), v2.to(self.device))
+                for v1, v2 in validation_views(self.data.X_val)]
 
     @torch.no_grad()
     def val_loss(self) -> float:
@@ -308,18 +346,35 @@ class ContrastiveTrainer:
         return np.concatenate(out)
 
     def probe(self) -> dict[str, float]:
+        """``val_probe_*`` (cross-validated on the train split) and ``test_probe_*`` (on the test
+        split, when it has labels); ``{}`` without train labels."""
         d, s = self.data, self.settings
-        if d.y_probe_train is None or d.y_test is None:
+        if d.y_probe_train is None or probe_names(d.task) is None:
             return {}
         tr, te = probe_indices(len(d.X_probe_train), len(d.X_test), s.probe_max_train,
                                s.probe_max_test, EVAL_SEED)
-        return probe_score(self.represent(d.X_probe_train[tr]), d.y_probe_train[tr],
-                           self.represent(d.X_test[te]), d.y_test[te], d.task)
+        labelled_test = d.y_test is not None and len(d.X_test) > 0
+        return probe_scores(
+            self.represent(d.X_probe_train[tr]), d.y_probe_train[tr],
+            self.represent(d.X_test[te]) if labelled_test else None,
+            d.y_test[te] if labelled_test else None, d.task, seed=EVAL_SEED)
+
+    def _nan_metrics(self) -> dict[str, float]:
+        """Every metric Tune may optimise, as NaN (a diverged report must still carry them, or
+        Tune stops the run for a missing metric)."""
+        out = {m.VAL_LOSS: float("nan")}
+        names = probe_names(self.data.task)
+        if names is not None and self.data.y_probe_train is not None:
+            out[names[0]] = float("nan")
+            if self.data.y_test is not None:
+                out[names[1]] = float("nan")
+        return out
 
     def report(self, train_loss: float) -> dict[str, Any]:
-        """Metrics of this report (DESIGN §6 names); marks the report as done."""
+        """Metrics of this report (names from :mod:`tune_bs.metrics`); marks the report as
+        done. NaN/inf training loss or ``val_loss`` marks the trial diverged."""
         self.reports += 1
-        diverged = not math.isfinite(train_loss)
+        self.diverged = self.diverged or not math.isfinite(train_loss)
         metrics: dict[str, Any] = {
             m.TRAIN_LOSS: train_loss,
             m.SAMPLES_SEEN: self.samples_seen,
@@ -328,20 +383,23 @@ class ContrastiveTrainer:
             m.EFFECTIVE_BATCH_SIZE: self.batch_size * self.accumulation_steps,
             m.SWITCHES: len(self.schedule) - 1,
             m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
-            m.DIVERGED: diverged,
             "oom_backoffs": self.oom_backoffs,
             **self.strategy.metrics(),
         }
-        if diverged:  # every metric Tune may optimise is present (NaN), or Tune stops the run
-            metrics[m.VAL_LOSS] = float("nan")
-            probe = {"classification": m.PROBE_ACC, "regression": m.PROBE_R2}.get(self.data.task)
-            if probe and self.data.y_probe_train is not None and self.data.y_test is not None:
-                metrics[probe] = float("nan")
-            return metrics
-        started = time.perf_counter()
-        metrics[m.VAL_LOSS] = self.val_loss()
-        metrics.update(self.probe())
-        metrics["eval_time_s"] = time.perf_counter() - started
+        if not self.diverged:
+            started, wall_started = time.perf_counter(), self.clock.now()
+            metrics[m.VAL_LOSS] = self.val_loss()
+            self.diverged = not math.isfinite(metrics[m.VAL_LOSS])  # NaN weights, finite loss
+            if not self.diverged:
+                metrics.update(self.probe())
+                metrics["eval_time_s"] = time.perf_counter() - started
+            self.clock.charge_eval()
+            self.trial_time_s += self.clock.now() - wall_started
+        if self.diverged:
+            metrics.update(self._nan_metrics())
+        metrics[m.DIVERGED] = self.diverged
+        metrics[m.TRIAL_TIME_S] = self.trial_time_s
+        metrics[m.WALL_TIME_S] = self.clock.now()
         return metrics
 
     # --- persistence ----------------------------------------------------------------------
@@ -359,8 +417,13 @@ class ContrastiveTrainer:
             "settings": asdict(self.settings),
             "config_batch": self.config_batch,
             "oom_backoffs": self.oom_backoffs,
+            "prepared": self.prepared,
             "clusters": self.clusters,
             "strategy": self.strategy.state_dict(),
+            "trial_time_s": self.trial_time_s,
+            "clock": self.clock.state(),
+            "diverged": self.diverged,
+            "last_train_loss": self.last_train_loss,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -384,4 +447,8 @@ class ContrastiveTrainer:
             self.stream = self.strategy.make_stream(self.settings.seed)
         self.stream.load_state_dict(state["stream"])
         self.strategy.load_state_dict(state.get("strategy", {}))
-        self.prepared = True
+        self.prepared = bool(state.get("prepared", True))
+        self.trial_time_s = float(state.get("trial_time_s", 0.0))
+        self.clock.restore(float(state.get("clock", 0.0)))
+        self.diverged = bool(state.get("diverged", False))
+        self.last_train_loss = float(state.get("last_train_loss", float("nan")))

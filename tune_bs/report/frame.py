@@ -5,7 +5,8 @@ An experiment directory ``STORAGE/NAME`` in Ray Tune 2.60's layout holds
 and one folder per trial with ``params.json`` (the trial config) and ``result.json`` (one JSON
 object per report). :func:`load_trials` reads them into a frame with one row per report:
 
-- ``experiment`` (the directory name), ``trial_id``, ``status`` (see :func:`trial_status`);
+- ``experiment`` (the directory name), ``trial_id``, ``status`` (see :func:`trial_status`),
+  ``trial_dir`` (the trial's folder);
 - the config keys (nested dicts flattened as ``outer/inner``; a config key that is also a metric
   name, such as ``batch_size``, keeps the metric's per-report value);
 - every scalar metric of the report, known or not (``n_modes``, ``effective_batch_size``, … travel
@@ -35,6 +36,8 @@ from tune_bs.errors import UserInputError
 EXPERIMENT = "experiment"
 TRIAL_ID = "trial_id"
 STATUS = "status"
+#: The trial's folder (a local path), where its ``params.json`` and checkpoints are.
+TRIAL_DIR = "trial_dir"
 
 # Statuses shown in the tables. Ray's own are TERMINATED / ERROR / RUNNING / PAUSED / PENDING.
 TERMINATED = "TERMINATED"
@@ -58,6 +61,7 @@ class _Trial:
     rows: list[dict[str, Any]] = field(default_factory=list)
     ray_status: str | None = None
     has_error_file: bool = False
+    folder: Path | None = None
 
 
 def parse_schedule(schedule: object) -> list[tuple[int, int]]:
@@ -133,7 +137,8 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
             for key in trial.config:
                 config_keys.setdefault(key)
             for row in trial.rows or [{}]:
-                record = {EXPERIMENT: names[path], TRIAL_ID: trial.trial_id, STATUS: status}
+                record = {EXPERIMENT: names[path], TRIAL_ID: trial.trial_id, STATUS: status,
+                          TRIAL_DIR: None if trial.folder is None else str(trial.folder)}
                 config = dict(trial.config)
                 if isinstance(row.get("config"), Mapping):
                     config.update(_flatten_config(row["config"]))
@@ -148,7 +153,7 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
         frame = frame.sort_values(
             [EXPERIMENT, TRIAL_ID, m.TRAINING_ITERATION], kind="stable", na_position="first"
         ).reset_index(drop=True)
-    reserved = {EXPERIMENT, TRIAL_ID, STATUS}
+    reserved = {EXPERIMENT, TRIAL_ID, STATUS, TRIAL_DIR}
     frame.attrs["config_keys"] = [k for k in config_keys if k not in reserved]
     return frame
 
@@ -247,6 +252,7 @@ def _read_experiment(path: Path) -> list[_Trial]:
         trial.rows.extend(rows)
         trial.ray_status = ray_status or trial.ray_status
         if folder is not None:
+            trial.folder = folder
             trial.has_error_file |= (folder / "error.txt").is_file() or (
                 folder / "error.pkl"
             ).is_file()

@@ -30,8 +30,10 @@ _PANEL_SIZE = (6.0, 4.2)
 _DPI = 110
 _LABELS = {
     m.VAL_LOSS: "validation NT-Xent loss (nats, fixed eval batch)",
-    m.PROBE_ACC: "linear-probe accuracy (test split, 0–1)",
-    m.PROBE_R2: "ridge-probe R² (test split)",
+    m.VAL_PROBE_ACC: "linear-probe accuracy (5-fold CV on the train split, 0–1)",
+    m.VAL_PROBE_R2: "ridge-probe R² (5-fold CV on the train split)",
+    m.TEST_PROBE_ACC: "linear-probe accuracy (test split, 0–1)",
+    m.TEST_PROBE_R2: "ridge-probe R² (test split)",
     m.SAMPLES_SEEN: "samples seen (training series)",
     m.TIME_TOTAL_S: "wall time (s)",
     m.BATCH_SIZE: "batch size (series per step, log₂ scale)",
@@ -43,7 +45,7 @@ def plot_val_loss(frame: pd.DataFrame, path: Path) -> Path:
     return _save(val_loss_figure(frame), path)
 
 
-def plot_probe_vs_time(frame: pd.DataFrame, path: Path, metric: str = m.PROBE_ACC) -> Path:
+def plot_probe_vs_time(frame: pd.DataFrame, path: Path, metric: str = m.VAL_PROBE_ACC) -> Path:
     """Write :func:`probe_vs_time_figure` as a PNG."""
     return _save(probe_vs_time_figure(frame, metric), path)
 
@@ -79,8 +81,9 @@ def val_loss_figure(frame: pd.DataFrame) -> Figure:
     return fig
 
 
-def probe_vs_time_figure(frame: pd.DataFrame, metric: str = m.PROBE_ACC) -> Figure:
-    """The probe metric (``probe_acc`` or ``probe_r2``) against wall time, one line per trial."""
+def probe_vs_time_figure(frame: pd.DataFrame, metric: str = m.VAL_PROBE_ACC) -> Figure:
+    """A probe metric (``val_probe_acc`` by default, or any ``*_probe_*``) against wall time, one
+    line per trial."""
     fig, panels = _figure(frame)
     colours = _colours(frame)
     for axes, dataset, data in panels:
@@ -93,7 +96,9 @@ def probe_vs_time_figure(frame: pd.DataFrame, metric: str = m.PROBE_ACC) -> Figu
                 alpha=0.8,
                 linewidth=1.2,
             )
-        title = f"{'Probe accuracy' if metric == m.PROBE_ACC else 'Probe R²'} vs wall time"
+        kind = "accuracy" if metric.endswith("acc") else "R²"
+        split = "validation (CV)" if metric.startswith("val_") else "test"
+        title = f"Probe {kind}, {split}, vs wall time"
         _decorate(axes, dataset, m.TIME_TOTAL_S, metric, title)
         _legend(axes, _present(colours, data))
     fig.tight_layout()

@@ -1,8 +1,9 @@
 """The per-trial and comparison tables built from the tidy frame of :mod:`tune_bs.report.frame`.
 
-Everything here follows DESIGN §4: trials are compared by ``val_loss`` (fixed validation batch),
-the probe metric and ``samples_seen`` / wall time, never by the raw training loss, whose value
-depends on the batch size (it is left out of the tables on purpose).
+Trials are compared by ``val_loss`` (fixed validation views and batches), the cross-validated
+probe (``val_probe_acc``) and ``samples_seen`` / wall time, never by the raw training loss, whose
+value depends on the batch size (it is left out of the tables on purpose). Sorting, targets and
+"best" always use the validation metric given; ``test_probe_acc`` is shown, never ranked on.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     m.SWITCHES,
     m.SAMPLES_SEEN,
     m.VAL_LOSS,
-    m.PROBE_ACC,
+    m.VAL_PROBE_ACC,
+    m.TEST_PROBE_ACC,
     m.TIME_TOTAL_S,
     STATUS,
 )
@@ -67,6 +69,7 @@ RAY_KEYS = frozenset(
         "date",
         "experiment_tag",
         "experiment_id",
+        "trial_dir",
     }
 )
 
@@ -79,7 +82,11 @@ _NOT_EXTRA = frozenset({m.TRAIN_LOSS, m.DIVERGED, m.BATCH_SIZE, m.TRAINING_ITERA
 
 
 def check_metric(frame: pd.DataFrame, metric: str, mode: str) -> None:
-    """Raise :class:`UserInputError` for an unknown mode or a metric no trial reported."""
+    """Raise :class:`UserInputError` for a test metric, an unknown mode or a metric no trial
+    reported."""
+    from tune_bs.report.selection import check_selection_metric
+
+    check_selection_metric(metric)
     if mode not in ("max", "min"):
         raise UserInputError(f"mode must be 'max' or 'min', but got mode={mode!r}.")
     if metric not in frame or frame[metric].isna().all():
@@ -90,17 +97,19 @@ def check_metric(frame: pd.DataFrame, metric: str, mode: str) -> None:
         )
 
 
-def trial_table(frame: pd.DataFrame, metric: str = m.PROBE_ACC, mode: str = "max") -> pd.DataFrame:
+def trial_table(frame: pd.DataFrame, metric: str = m.VAL_LOSS, mode: str = "min") -> pd.DataFrame:
     """One row per trial: its final values, its batch-size history and its status.
 
     Args:
         frame: the per-report frame from :func:`~tune_bs.report.frame.load_trials`.
-        metric: the column to sort by (``probe_acc``, ``probe_r2`` or ``val_loss``).
+        metric: the validation column to sort by (``val_loss``, ``val_probe_acc`` or
+            ``val_probe_r2``; a test metric is refused).
         mode: ``"max"`` puts the highest value first, ``"min"`` the lowest; trials without a value
             come last.
 
     Returns:
-        The :data:`TRIAL_COLUMNS` (``probe_r2`` after ``probe_acc`` when reported), then ``seed``,
+        The :data:`TRIAL_COLUMNS` (the ``*_probe_r2`` pair after the accuracies when reported),
+        then ``seed``,
         ``lr``, ``reports`` (de-duplicated reports) and any other numeric metric a strategy
         reported (``n_modes``, ``effective_batch_size``, …), each at its final value. "Final" is
         the last report that holds a value, so a metric reported only now and then still shows.
@@ -110,8 +119,8 @@ def trial_table(frame: pd.DataFrame, metric: str = m.PROBE_ACC, mode: str = "max
     table = pd.DataFrame.from_records([_summarise_trial(group) for _, group in groups])
 
     columns = list(TRIAL_COLUMNS)
-    if m.PROBE_R2 in frame:
-        columns.insert(columns.index(m.PROBE_ACC) + 1, m.PROBE_R2)
+    at = columns.index(m.TEST_PROBE_ACC) + 1
+    columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in frame]
     columns += [SEED, LR, "reports"]
     config_keys = set(frame.attrs.get("config_keys", ()))
     extras = [
@@ -130,7 +139,9 @@ def trial_table(frame: pd.DataFrame, metric: str = m.PROBE_ACC, mode: str = "max
     for column in columns + extras:
         if column not in table:
             table[column] = np.nan
-    table = table[[c for c in columns + extras if c not in optional or table[c].notna().any()]]
+    probes = (m.VAL_PROBE_ACC, m.TEST_PROBE_ACC)  # shown when reported (not for regression)
+    table = table[[c for c in columns + extras
+                   if (c not in optional and c not in probes) or table[c].notna().any()]]
     return sort_by_metric(table, metric, mode)
 
 
@@ -265,8 +276,8 @@ def time_to_target(
 def comparison_table(
     frame: pd.DataFrame,
     target: float | Mapping[str, float] | None = None,
-    metric: str = m.PROBE_ACC,
-    mode: str = "max",
+    metric: str = m.VAL_LOSS,
+    mode: str = "min",
 ) -> pd.DataFrame:
     """Compare strategies: one row per (dataset, strategy, scheduler, encoder).
 
@@ -274,16 +285,18 @@ def comparison_table(
     mean and std into ``"0.95 ± 0.01"`` for reading):
 
     - ``trials``; ``finished`` (status ``TERMINATED``);
-    - ``<m>_mean`` / ``<m>_std`` over the group's trials of the final ``probe_acc`` (and
-      ``probe_r2`` when reported) and ``val_loss`` (std is NaN for a single trial);
+    - ``<m>_mean`` / ``<m>_std`` over the group's trials of the final ``val_probe_acc`` and
+      ``test_probe_acc`` (the ``*_r2`` pair when reported) and ``val_loss`` (std is NaN for a
+      single trial): an aggregate of every trial, in which nothing is selected;
     - ``target`` (see :func:`targets`; default 95 % of the data set's best final ``metric``),
       ``reached`` (trials that reached it), ``samples_to_target`` and ``time_to_target_s``: the
       mean over the trials that reached it of ``samples_seen`` and ``time_total_s`` at their first
       report at or past the target;
     - ``compute_s``: the compute the group used, the sum of its trials' final ``time_total_s``;
-    - ``best_trial``, ``best_<metric>``, ``best_config`` (the searched keys of its best trial);
-    - ``ref_ts2vec``, ``ref_tloss``, ``ref_rocket`` and ``gap_ts2vec`` (= ``probe_acc_mean`` −
-      ``ref_ts2vec``) when a data set in the table has published results (DESIGN §10).
+    - ``best_trial``, ``best_<metric>``, ``best_config`` (the searched keys of its best trial by
+      the validation ``metric``) and ``best_<test metric>``, that trial's final test score;
+    - ``ref_ts2vec``, ``ref_tloss``, ``ref_rocket`` and ``gap_ts2vec`` (= ``test_probe_acc_mean``
+      − ``ref_ts2vec``) when a data set in the table has published results (docs/design.md).
 
     Rows are ordered by data set, then best ``<metric>_mean`` first.
     """
@@ -301,7 +314,8 @@ def comparison_table(
     trials["_samples_to_target"] = [h[0] for h in hits]
     trials["_time_to_target_s"] = [h[1] for h in hits]
 
-    value_metrics = [m.PROBE_ACC] + ([m.PROBE_R2] if m.PROBE_R2 in frame else []) + [m.VAL_LOSS]
+    value_metrics = [c for c in (m.VAL_PROBE_ACC, m.TEST_PROBE_ACC, m.VAL_PROBE_R2,
+                                 m.TEST_PROBE_R2) if c in frame] + [m.VAL_LOSS]
     if metric not in value_metrics:
         value_metrics.append(metric)
     rows: list[dict[str, Any]] = []
@@ -323,6 +337,9 @@ def comparison_table(
         best = sort_by_metric(group, metric, mode, by_experiment=False).iloc[0]
         row["best_trial"] = best[TRIAL_ID]
         row[f"best_{metric}"] = best[metric]
+        for test in (m.TEST_PROBE_ACC, m.TEST_PROBE_R2):
+            if test in best:
+                row[f"best_{test}"] = best[test]
         row["best_config"] = configs.get((best[EXPERIMENT], best[TRIAL_ID]), "")
         rows.append(row)
     table = pd.DataFrame.from_records(rows)
@@ -330,7 +347,8 @@ def comparison_table(
     if any(references.has_reference(d) for d in table[DATASET]):
         refs = pd.DataFrame.from_records([references.reference(d) for d in table[DATASET]])
         table = pd.concat([table, refs], axis=1)
-        table["gap_ts2vec"] = table[f"{m.PROBE_ACC}_mean"] - table[references.TS2VEC]
+        if f"{m.TEST_PROBE_ACC}_mean" in table:
+            table["gap_ts2vec"] = table[f"{m.TEST_PROBE_ACC}_mean"] - table[references.TS2VEC]
 
     ascending = mode == "min"
     return table.sort_values(

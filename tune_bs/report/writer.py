@@ -16,6 +16,7 @@ from tune_bs.errors import UserInputError, unknown_name
 from tune_bs.report import plots
 from tune_bs.report.formats import FORMATS, render
 from tune_bs.report.frame import EXPERIMENT, PENDING, STATUS, UNFINISHED, load_trials
+from tune_bs.report.selection import Selection, select
 from tune_bs.report.tables import (
     DATASET,
     TRIAL_COLUMNS,
@@ -49,8 +50,8 @@ def write_report(
     experiment_dirs: Sequence[Path | str] | Path | str,
     fmt: str = "markdown",
     out_dir: Path | str | None = None,
-    metric: str = m.PROBE_ACC,
-    mode: str = "max",
+    metric: str | None = None,
+    mode: str | None = None,
     target: float | Mapping[str, float] | None = None,
 ) -> ReportPaths:
     """Write the trial and comparison tables in ``fmt`` and the four PNG plots.
@@ -62,7 +63,9 @@ def write_report(
         fmt: ``markdown``, ``csv``, ``latex`` or ``html``. CSV tables keep numbers numeric (mean and
             std in separate columns); the others show ``mean ± std``.
         out_dir: where to write; default ``<first results dir>/report``.
-        metric, mode: the metric the tables are sorted by and time-to-target is measured on.
+        metric, mode: the validation metric the tables are sorted by, time-to-target is measured
+            on and the selection is made on; default: the experiment's own (its search space's
+            ``metric``), else ``val_loss``.
         target: the target value of ``metric`` (see :func:`~tune_bs.report.tables.targets`);
             default 95 % of each data set's best final value.
 
@@ -80,8 +83,10 @@ def write_report(
     given = [experiment_dirs] if isinstance(experiment_dirs, (str, Path)) else experiment_dirs
     dirs = [local_copy(d) for d in given]  # a storage URI is read from a local copy
     frame = load_trials(dirs)
+    metric, mode = experiment_metric(dirs[0], metric, mode)
     trials = trial_table(frame, metric, mode)
     comparison = comparison_table(frame, target=target, metric=metric, mode=mode)
+    selections = select(frame, metric, mode)
 
     out = Path(out_dir) if out_dir is not None else dirs[0] / "report"
     try:
@@ -100,7 +105,7 @@ def write_report(
         path.write_text(text, encoding="utf-8")
         paths.tables[name] = path
 
-    probe = metric if metric in (m.PROBE_ACC, m.PROBE_R2) else _probe_metric(frame)
+    probe = metric if metric in (m.VAL_PROBE_ACC, m.VAL_PROBE_R2) else _probe_metric(frame)
     paths.plots = {
         "val_loss": plots.plot_val_loss(frame, out / "val_loss_vs_samples.png"),
         "probe": plots.plot_probe_vs_time(frame, out / "probe_vs_time.png", probe),
@@ -109,6 +114,7 @@ def write_report(
     }
     paths.text = "\n".join(
         [
+            *selection_lines(selections),
             f"Trials (sorted by {metric}, {mode}):",
             rendered["trials"],
             "Comparison:",
@@ -120,8 +126,9 @@ def write_report(
     return paths
 
 
-def summary_text(experiment_dir: Path | str, metric: str = m.PROBE_ACC, mode: str = "max") -> str:
-    """The per-trial table in markdown, best first by ``metric``, with a status line.
+def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min") -> str:
+    """The per-trial table in markdown, best first by ``metric``, a status line, and the trial
+    and checkpoint selected on ``metric`` with its test score.
 
     For the end of ``tune-bs run``; when no trial reported anything it returns the one-line
     explanation instead of raising, so the run can still print where its results are.
@@ -131,16 +138,51 @@ def summary_text(experiment_dir: Path | str, metric: str = m.PROBE_ACC, mode: st
         trials = trial_table(frame, metric, mode)
     except UserInputError as error:
         return str(error)
-    columns = list(SUMMARY_COLUMNS)
-    if m.PROBE_R2 in trials and trials[m.PROBE_R2].notna().any():
-        columns.insert(columns.index(m.PROBE_ACC) + 1, m.PROBE_R2)
-    if trials[m.PROBE_ACC].isna().all() and metric != m.PROBE_ACC:
-        columns.remove(m.PROBE_ACC)
-    return f"{render(trials[columns], 'markdown')}{status_line(trials)}\nresults: {experiment_dir}"
+    columns = [c for c in SUMMARY_COLUMNS if c in trials]
+    at = columns.index(m.TIME_TOTAL_S)
+    columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in trials]
+    table = render(trials[columns], "markdown")
+    lines = selection_lines(select(frame, metric, mode))
+    return "\n".join([table + status_line(trials), *lines, f"results: {experiment_dir}"])
 
 
-def comparison_text(experiment_dirs: Sequence[Path], metric: str = m.PROBE_ACC,
-                    mode: str = "max") -> str:
+def selection_lines(selections: Mapping[str, Selection]) -> list[str]:
+    """The selected trial of each experiment (:class:`~tune_bs.report.selection.Selection`)."""
+    out: list[str] = []
+    for experiment, selection in selections.items():
+        if len(selections) > 1:
+            out.append(f"{experiment}:")
+        out.extend(selection.lines())
+    return out
+
+
+def experiment_metric(experiment_dir: Path | str, metric: str | None, mode: str | None
+                      ) -> tuple[str, str]:
+    """``(metric, mode)``: the given ones, else the experiment's own (its saved search space),
+    else ``val_loss`` / ``min``; ``mode`` defaults to the metric's direction."""
+    if metric is None:
+        metric, saved_mode = _saved_metric(Path(experiment_dir))
+        mode = mode or saved_mode
+    return metric, mode or m.OPTIMISABLE.get(metric, "max")
+
+
+def _saved_metric(experiment_dir: Path) -> tuple[str, str | None]:
+    import yaml
+
+    from tune_bs.experiment import SPACE_COPY
+
+    for folder in (experiment_dir, *sorted(experiment_dir.glob("*/"))):
+        try:
+            raw = yaml.safe_load((folder / SPACE_COPY).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(raw, Mapping) and raw.get("metric") in m.OPTIMISABLE:
+            return str(raw["metric"]), raw.get("mode")
+    return m.VAL_LOSS, None
+
+
+def comparison_text(experiment_dirs: Sequence[Path], metric: str = m.VAL_LOSS,
+                    mode: str = "min") -> str:
     """The comparison table (one row per data set × strategy × scheduler × encoder) of several
     experiments, in markdown; the one-line explanation when none has results."""
     try:
@@ -160,6 +202,6 @@ def status_line(trials: pd.DataFrame) -> str:
 
 
 def _probe_metric(frame: pd.DataFrame) -> str:
-    if m.PROBE_ACC in frame and frame[m.PROBE_ACC].notna().any():
-        return m.PROBE_ACC
-    return m.PROBE_R2
+    if m.VAL_PROBE_ACC in frame and frame[m.VAL_PROBE_ACC].notna().any():
+        return m.VAL_PROBE_ACC
+    return m.VAL_PROBE_R2
