@@ -53,6 +53,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,6 +238,8 @@ class LocalCluster:
         bucket: the bucket created in the object store.
         dashboard: start the head's dashboard (needed for Ray Jobs, ``tune-bs submit``).
         object_store_mb: each node's object store, in MiB.
+        node_env: environment variables for the nodes on top of this process's (e.g. the
+            ``PATH`` a head is started with, which decides the ``python`` of Ray jobs).
     """
 
     workers: int = 2
@@ -245,6 +248,7 @@ class LocalCluster:
     bucket: str = DEFAULT_BUCKET
     dashboard: bool = False
     object_store_mb: int = 300
+    node_env: dict[str, str] = field(default_factory=dict)
     temp_dir: Path = field(init=False)
     gcs_port: int = field(init=False, default=0)
     dashboard_port: int = field(init=False, default=0)
@@ -311,6 +315,7 @@ class LocalCluster:
     def _spawn(self, name: str, argv: list[str]) -> Process:
         env = {
             **self.env(),
+            **self.node_env,
             "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
             "RAY_USAGE_STATS_ENABLED": "0",
             "PYTHONUNBUFFERED": "1",
@@ -354,7 +359,7 @@ class LocalCluster:
         if self.dashboard:
             argv += ["--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port)]
         self.head = self._spawn("head", argv)
-        self._wait_for_nodes(1, self.head)
+        self._wait(lambda: self.status()[0] >= 1, "the head", self.head)
 
     def add_worker(self) -> Process:
         """Start one more worker node and wait until the cluster counts it."""
@@ -371,41 +376,54 @@ class LocalCluster:
         ]
         node = self._spawn(name, argv)
         self.worker_nodes.append(node)
-        self._wait_for_nodes(1 + sum(w.alive() for w in self.worker_nodes), node)
+        self.wait_for_cpus(node)
         return node
 
-    def alive_nodes(self) -> int:
-        """Nodes the cluster counts as active (``ray status``; -1 when it cannot answer)."""
+    def status(self) -> tuple[int, float]:
+        """``(active nodes, total CPUs)`` as ``ray status`` counts them; ``(-1, -1)`` when it
+        cannot answer."""
         argv = [_executable("ray"), "status", "--address", self.gcs_address]
         try:
             done = subprocess.run(argv, env=self.env(), capture_output=True, text=True, timeout=60)
         except subprocess.TimeoutExpired:
-            return -1
+            return -1, -1.0
         if done.returncode != 0 or "Active:" not in done.stdout:
-            return -1
+            return -1, -1.0
         active = done.stdout.split("Active:", 1)[1].split("Pending:", 1)[0]
-        return sum(
+        nodes = sum(
             int(line.split()[0])
             for line in active.splitlines()
             if line.strip() and line.split()[0].isdigit()
         )
+        cpus = 0.0
+        for line in done.stdout.splitlines():
+            words = line.split()
+            if len(words) == 2 and words[1] == "CPU" and "/" in words[0]:
+                cpus = float(words[0].split("/")[1])
+        return nodes, cpus
 
-    def _wait_for_nodes(self, n: int, process: Process) -> None:
+    def wait_for_cpus(self, process: Process | None = None) -> None:
+        """Wait until the cluster's CPUs are those of the worker nodes alive (a killed node's
+        are gone, a new node's are there)."""
+        want = self.cpus_per_worker * sum(w.alive() for w in self.worker_nodes)
+        self._wait(lambda: self.status()[1] == want, f"{want} CPUs", process)
+
+    def _wait(self, ready: Callable[[], bool], what: str, process: Process | None) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
+            if process is not None and process.popen.poll() is not None:
                 raise RuntimeError(
                     f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}"
                 )
-            if self.alive_nodes() >= n:
+            if ready():
                 return
             time.sleep(1.0)
-        raise RuntimeError(
-            f"the cluster did not count {n} nodes within {START_TIMEOUT_S} s:\n{process.tail()}"
-        )
+        tail = process.tail() if process is not None else ""
+        raise RuntimeError(f"the cluster did not count {what} within {START_TIMEOUT_S} s:\n{tail}")
 
     def kill_worker(self, index: int = 0) -> Process:
-        """SIGKILL worker node ``index``'s process group: its raylet and its trial workers."""
+        """SIGKILL worker node ``index``'s process group: its raylet and its trial workers (Ray
+        notices the node's loss some seconds later: :meth:`wait_for_cpus`)."""
         node = self.worker_nodes[index]
         node.signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -298,9 +298,11 @@ class ExtrapolationScheduler(FIFOScheduler):
 
     def debug_string(self) -> str:
         c = self._counts
+        replaced = getattr(self._board, "replaced", 0)
         return (
             f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
-            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged."
+            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged"
+            + (f", switch board replaced {replaced} time(s)." if replaced else ".")
         )
 
     # --- helpers ------------------------------------------------------------------------------
