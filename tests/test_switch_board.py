@@ -94,3 +94,38 @@ def test_a_hung_board_times_out_and_is_replaced(local_ray, hung_board):
     assert host.replaced == 1
     assert client.take(2) == (8, 1, 2)
     kill_and_wait(local_ray, host.open())
+
+
+def test_a_trainable_that_asks_before_reporting_finds_the_answer_waiting(local_ray):
+    host = BoardHost()
+    client = BoardClient(BOARD_NAME, "t4")
+    client.ask(1)  # before its first report: nothing decided yet
+    host.decided("t4", 1)  # the scheduler: no switch on report 1
+    assert client.take(1) is None
+    client.ask(2)
+    assert host.post("t4", 16, 1, 2)  # a switch on report 2
+    assert client.take(2) == (16, 1, 2)
+    client.ask(3)
+    host.decided("t4", 3)
+    started = time.monotonic()
+    assert client.take(3) is None
+    assert time.monotonic() - started < 5  # answered by the notice, not by a timeout
+    # a board lost between the question and the answer: the answer comes from the new board
+    client.ask(4)
+    kill_and_wait(local_ray, host.open())
+    assert host.post("t4", 32, 1, 4) and host.replaced == 1
+    assert client.take(4) == (32, 1, 4)
+    # a decision that never comes (a notice lost): the trainable stops waiting and asks
+    slow = BoardClient(BOARD_NAME, "t5", timeout_s=0.5)
+    slow.ask(1)
+    assert slow.take(1) is None
+    kill_and_wait(local_ray, host.open())
+
+
+def test_a_restarted_trial_does_not_get_its_earlier_runs_decisions(local_ray):
+    host = BoardHost()
+    assert host.post("t6", 16, 1, 3)  # decided for an earlier run of the trial, never taken
+    client = BoardClient(BOARD_NAME, "t6", timeout_s=0.5)  # the trial starts again
+    client.ask(3)
+    assert client.take(3) is None  # not the earlier run's switch (nor a wait for it)
+    kill_and_wait(local_ray, host.open())

@@ -126,7 +126,14 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, BoardHost, SwitchBoard
+from tune_bs.switch_board import (
+    BOARD_KEY,
+    BOARD_NAME,
+    SWITCH_AT,
+    BoardHost,
+    SwitchBoard,
+    board_errors,
+)
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 from tune_bs.trainable import OOM_BATCH_SIZE
 
@@ -249,6 +256,12 @@ class ExtrapolationScheduler(FIFOScheduler):
     def on_trial_result(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> str:
+        action = self._on_result(trial, result)
+        if self._inplace and action == TrialScheduler.CONTINUE:
+            self._notify_board(trial, result)
+        return action
+
+    def _on_result(self, trial: Trial, result: dict[str, Any]) -> str:
         self._trials.setdefault(trial.trial_id, trial)
         history = self._record(trial, result)
         if history is None:
@@ -318,7 +331,10 @@ class ExtrapolationScheduler(FIFOScheduler):
         if self._board is None and ray.is_initialized():
             self._board = BoardHost()
         if isinstance(self._board, BoardHost):
-            self._board.open()
+            try:
+                self._board.open()
+            except board_errors() as exc:  # the first post tries again, else a restart
+                logger.warning("the switch board did not start (%s).", exc)
 
     def _post(self, trial: Trial, decision: Decision) -> bool:
         """Put a restart-free switch on the board (blocking: it is there before the trial's
@@ -334,6 +350,21 @@ class ExtrapolationScheduler(FIFOScheduler):
         logger.warning("switch board unreachable; trial %s switches by a restart.",
                        trial.trial_id)
         return False
+
+    def _notify_board(self, trial: Trial, result: Mapping[str, Any]) -> None:
+        """Tell the board the decision on this report is in (without waiting): a trainable that
+        asked ahead (:meth:`~tune_bs.switch_board.BoardClient.ask`) gets its answer — the
+        switch posted before this, or none."""
+        history = self._histories.get(trial.trial_id)
+        report_index = len(history) if history else result.get(m.TRAINING_ITERATION)
+        if report_index is None:
+            return
+        if isinstance(self._board, SwitchBoard):
+            self._board.decided(trial.trial_id, int(report_index))
+            return
+        self._open_board()
+        if self._board is not None:
+            self._board.decided(trial.trial_id, int(report_index))
 
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""

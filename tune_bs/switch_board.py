@@ -52,16 +52,33 @@ Switch = tuple[int, int, int]  # (batch_size, accumulation_steps, report_index)
 
 
 class SwitchBoard:
-    """Pending switch decisions by trial id (the actor's class; also usable as a plain object)."""
+    """Pending switch decisions by trial id (the actor's class; also usable as a plain object).
+
+    Besides the pending switches it keeps, per trial, the report index the scheduler last
+    decided on (a switch or not): :meth:`take_decided` — asked by the trainable *before* it
+    reports — answers as soon as the decision on that report is in, so the trainable finds its
+    answer waiting when ``tune.report`` returns (module rules: latency).
+    """
 
     def __init__(self) -> None:
         self._pending: dict[str, Switch] = {}
+        self._decided: dict[str, int] = {}
+        self._waiting: dict[str, tuple[int, Any]] = {}  # trial id -> (report, asyncio.Event)
 
     def post(self, trial_id: str, batch_size: int, accumulation_steps: int,
              report_index: int) -> bool:
         """Record the switch decided for ``trial_id`` after its ``report_index``-th report."""
         self._pending[trial_id] = (int(batch_size), int(accumulation_steps), int(report_index))
+        self.decided(trial_id, report_index)
         return True
+
+    def decided(self, trial_id: str, report_index: int) -> None:
+        """The scheduler has decided on the trial's ``report_index``-th report (a switch is
+        posted before this); a trainable waiting for that decision gets its answer."""
+        self._decided[trial_id] = int(report_index)
+        waiting = self._waiting.get(trial_id)
+        if waiting is not None and waiting[0] == int(report_index):
+            waiting[1].set()
 
     def take(self, trial_id: str, reports: int) -> Switch | None:
         """The trial's pending switch if it was decided on its report number ``reports``
@@ -71,6 +88,29 @@ class SwitchBoard:
             return None
         return switch
 
+    async def take_decided(self, trial_id: str, reports: int,
+                           wait_s: float) -> Switch | str | None:
+        """:meth:`take`, once the decision on report ``reports`` is in; :data:`UNDECIDED` when
+        it is not within ``wait_s`` seconds (the caller then asks :meth:`take` itself)."""
+        import asyncio
+
+        if self._decided.get(trial_id) != int(reports):
+            event = asyncio.Event()
+            self._waiting[trial_id] = (int(reports), event)
+            try:
+                await asyncio.wait_for(event.wait(), wait_s)
+            except asyncio.TimeoutError:
+                return UNDECIDED
+            finally:
+                if self._waiting.get(trial_id, (0, None))[1] is event:
+                    del self._waiting[trial_id]
+        return self.take(trial_id, reports)
+
+    def forget(self, trial_id: str) -> None:
+        """Drop what the board holds for a trial that (re)starts (an earlier run's decisions)."""
+        self._pending.pop(trial_id, None)
+        self._decided.pop(trial_id, None)
+
     def node(self) -> str:
         """The id of the Ray node this board runs on (as an actor: the driver's node)."""
         import ray
@@ -78,10 +118,18 @@ class SwitchBoard:
         return ray.get_runtime_context().get_node_id()
 
 
+#: What :meth:`SwitchBoard.take_decided` answers when the decision did not come in time.
+UNDECIDED = "undecided"
 #: Seconds a call to the board may take before the caller treats the board as lost.
 CALL_TIMEOUT_S = 10.0
+#: Seconds a new board may take to start.
+START_TIMEOUT_S = 60.0
 #: Seconds to wait for a killed board's name to be free before a new board takes it.
 RENAME_TIMEOUT_S = 10.0
+#: Seconds the board waits for a decision a trainable asked for before it reported (longer
+#: than a report's round through the driver; the trainable stops waiting after CALL_TIMEOUT_S
+#: from the moment its report returns).
+DECISION_WAIT_S = 120.0
 
 
 def board_errors() -> tuple[type[BaseException], ...]:
@@ -117,11 +165,17 @@ class BoardHost:
         self.timeout_s = timeout_s
         self.replaced = 0  # boards created after a loss
         self._actor: Any = None
+        self._notices: list[Any] = []  # decided() calls not yet known to have arrived
 
     def open(self) -> Any:
-        """The board's actor handle (created on first use)."""
+        """The board's actor handle (created on first use, and running when this returns: a
+        new actor's start is not counted against ``timeout_s``)."""
         if self._actor is None:
-            self._actor = board_actor(self.name)
+            import ray
+
+            actor = board_actor(self.name)
+            ray.get(actor.node.remote(), timeout=START_TIMEOUT_S)
+            self._actor = actor
         return self._actor
 
     def post(self, trial_id: str, batch_size: int, accumulation_steps: int,
@@ -139,6 +193,23 @@ class BoardHost:
                                "; replacing it." if attempt == 1 else "")
                 self._replace()
         return False
+
+    def decided(self, trial_id: str, report_index: int) -> None:
+        """Tell the board, without waiting, that the decision on this report is no switch (a
+        trainable that asked ahead gets its answer). A board found lost meanwhile (an earlier
+        notice failed) is replaced now."""
+        import ray
+
+        try:
+            if self._notices:  # collect the ones that arrived (an error shows a lost board)
+                done, self._notices = ray.wait(self._notices, num_returns=len(self._notices),
+                                               timeout=0)
+                ray.get(done, timeout=0)
+            self._notices.append(self.open().decided.remote(trial_id, report_index))
+        except board_errors() as exc:
+            logger.warning("the switch board is lost (%s); replacing it.", _first_line(exc))
+            self._replace()
+            self._notices = []
 
     def _replace(self) -> None:
         """Kill what is left of the board, wait until its name is free, create a new one."""
@@ -176,13 +247,44 @@ class BoardClient:
         self._timeout_s = timeout_s
         self._actor: Any = None
         self._warned = False
+        self._asked: tuple[int, Any] | None = None
+        actor = self._find(quiet=True)
+        if actor is not None:  # a restarted trial: nothing of its earlier run applies
+            with contextlib.suppress(Exception):
+                actor.forget.remote(trial_id)
+
+    def ask(self, reports: int) -> None:
+        """Ask, before reporting, for the decision on this trial's ``reports``-th report; the
+        answer is collected by :meth:`take` (no round trip after the report)."""
+        self._asked = None
+        actor = self._find()
+        if actor is not None:
+            try:
+                ref = actor.take_decided.remote(self._trial_id, reports, DECISION_WAIT_S)
+            except board_errors():
+                self._actor = None
+                return
+            self._asked = (reports, ref)
 
     def take(self, reports: int) -> Switch | None:
         """The switch decided on this trial's ``reports``-th report, if any.
 
-        ``None`` while the board cannot be found or reached (the trial keeps its size; see the
-        module rules); a lost board is looked up again by name and asked once more.
+        The answer to :meth:`ask` when it asked for this report (waiting at most ``timeout_s``
+        for it), else a plain request. ``None`` while the board cannot be found or reached (the
+        trial keeps its size; see the module rules); a lost board is looked up again by name
+        and asked once more.
         """
+        asked, self._asked = self._asked, None
+        if asked is not None and asked[0] == reports:
+            try:
+                answer = self._ray.get(asked[1], timeout=self._timeout_s)
+            except board_errors() as exc:
+                self._actor = None  # the scheduler replaces a lost board: look it up again
+                self._warn(f"the switch board is lost ({_first_line(exc)})")
+            else:
+                if answer != UNDECIDED:
+                    self._warned = False
+                    return None if answer is None else tuple(answer)
         for _ in (1, 2):
             actor = self._find()
             if actor is None:
@@ -198,12 +300,13 @@ class BoardClient:
             return None if switch is None else tuple(switch)
         return None
 
-    def _find(self) -> Any:
+    def _find(self, quiet: bool = False) -> Any:
         if self._actor is None:
             try:
                 self._actor = self._ray.get_actor(self._name)
             except ValueError:
-                self._warn(f"switch board {self._name!r} not found")
+                if not quiet:
+                    self._warn(f"switch board {self._name!r} not found")
         return self._actor
 
     def _warn(self, what: str) -> None:

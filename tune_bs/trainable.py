@@ -106,14 +106,18 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
                        "at batch size %d; it keeps batch size %d.", wanted, memory.limit,
                        trainer.batch_size)
 
+    client = None
+    if config.get(BOARD_KEY):
+        client = BoardClient(str(config[BOARD_KEY]), tune.get_context().get_trial_id())
+
     def report(metrics: dict[str, Any], state: bytes) -> None:
+        if client is not None and not trainer.finished and not metrics[m.DIVERGED]:
+            client.ask(trainer.reports)  # the answer waits on the board when report() returns
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / STATE_FILE).write_bytes(state)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    poll = None
-    if config.get(BOARD_KEY):
-        poll = BoardClient(str(config[BOARD_KEY]), tune.get_context().get_trial_id()).take
+    poll = client.take if client is not None else None
 
     def switched(switch: Switch) -> None:  # later results (and Result.config) show the size
         config.update({"batch_size": switch[0], "accumulation_steps": switch[1],
