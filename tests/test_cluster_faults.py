@@ -19,6 +19,7 @@ deadline; no assertion depends on timing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -87,7 +88,7 @@ def finish(proc: subprocess.Popen, timeout: float = RUN_TIMEOUT_S) -> int:
 
 
 def check_trials(rows: dict[str, list[dict[str, Any]]], reports: int, budget: int,
-                 before_fault: Callable[[dict[str, Any]], bool]) -> None:
+                 before_fault: Callable[[str, dict[str, Any]], bool]) -> None:
     """The promises of the module docstring, for every trial (``rows``: one per iteration)."""
     assert rows, "no trial wrote results to the object store"
     for trial, found in rows.items():
@@ -99,7 +100,7 @@ def check_trials(rows: dict[str, list[dict[str, Any]]], reports: int, budget: in
             schedule = r["batch_size_schedule"]
             assert schedule.rsplit(":", 1)[1].split("x")[0] == str(r["batch_size"]), (trial, r)
             assert r["switches"] == schedule.count(";"), (trial, r)
-        before = [r for r in found if before_fault(r)]
+        before = [r for r in found if before_fault(trial, r)]
         if before:
             start = found.index(before[-1])
             for r in found[start:]:
@@ -152,7 +153,7 @@ def process_groups(groups: set[int]) -> dict[int, tuple[int, str]]:
 
 
 def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):  # noqa: F811
-    reports, every = 30, 100
+    reports, every = 40, 100
     name = "nodeloss"
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space(name, reports, every, [1e-3, 2e-3, 3e-3])))
@@ -169,16 +170,21 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
             seen.update({pid: group for pid, (group, cmd) in live.items()
                          if "ImplicitFunc" in cmd})
             on_victim = {pid for pid, group in seen.items() if group == victim.pid}
-            middle = [found[-1] for found in s3_result_rows(cluster.s3, experiment).values()
-                      if found and 3 <= found[-1]["training_iteration"] <= reports - 10]
-            if not killed and any(r["pid"] in on_victim for r in middle):
+            saved = checkpoints(experiment)  # written by the trials: no delay
+            rows = s3_result_rows(cluster.s3, experiment)  # written by the driver: late
+            middle = [trial for trial, found in rows.items() if found
+                      and found[-1]["pid"] in on_victim and 2 <= saved.get(trial, -1)
+                      <= reports - 12]
+            if not killed and middle:
                 killed.extend(on_victim)
                 cluster.kill_worker(cluster.worker_nodes.index(victim))
-            time.sleep(0.3)
+            time.sleep(0.2)
 
     watcher = threading.Thread(target=watch, daemon=True)
-    run = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage", storage],
-                  cluster.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        run = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage",
+                       storage], cluster.env(), stdout=out, stderr=subprocess.STDOUT)
     watcher.start()
     try:
         status = finish(run)
@@ -188,10 +194,10 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
         if not victim.alive():
             cluster.add_worker()  # two workers again for the next test
     assert killed, "the worker node was not killed while it ran a trial"
-    assert status == 0, run.stderr.read()[-3000:]
+    assert status == 0, log.read_text()[-3000:]
     rows = s3_result_rows(cluster.s3, experiment)
     assert len(rows) == 3
-    check_trials(rows, reports, reports * every, lambda r: r["pid"] in killed)
+    check_trials(rows, reports, reports * every, lambda t, r: r["pid"] in killed)
     moved = [t for t, found in rows.items() if any(r["pid"] in killed for r in found)]
     assert moved, "no trial ran on the killed node"
     for trial in moved:
@@ -204,43 +210,55 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
 
 def test_a_killed_driver_is_resumed_from_object_storage_by_another_process(
         cluster, tmp_path):  # noqa: F811
-    reports, every = 30, 100
+    """The driver dies mid-run; what the experiment had recorded in storage by then (result
+    rows, switches) is kept as it was, and the trials finish. Work after the experiment's last
+    saved state (Tune saves it every ~10 s) is done again from the checkpoint that state names.
+    """
+    reports, every = 60, 100
     name = "driverloss"
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space(name, reports, every, [1e-3, 3e-3])))
     storage = cluster.storage(f"{tmp_path.name}")
     experiment = f"{storage}/{name}"
     env = cluster.env()
-    driver = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage", storage],
-                     env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        driver = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage",
+                          storage], env, stdout=out, stderr=subprocess.STDOUT)
 
-    def switched_and_going() -> dict[str, list[dict[str, Any]]] | None:
+    def switched_and_going() -> bool:  # a recorded switch, and the trial far from its end
         if driver.poll() is not None:
-            pytest.fail("the run ended before the driver was killed")
-        rows = s3_result_rows(cluster.s3, experiment)
-        going = [found for found in rows.values() if found and found[-1]["switches"] >= 1
-                 and found[-1]["training_iteration"] < reports - 5]
-        return rows if going else None
+            pytest.fail(f"the run ended before the driver was killed:\n"
+                        f"{log.read_text()[-3000:]}")
+        saved = checkpoints(experiment)
+        return any(found and found[-1]["switches"] >= 1 and saved.get(trial, 0) <= reports - 15
+                   for trial, found in s3_result_rows(cluster.s3, experiment).items())
 
     try:
-        before = wait_for(switched_and_going, 600, "a trial that switched, mid-run")
+        wait_for(switched_and_going, 600, "a recorded switch, mid-run")
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver; Ray ends the trials it owned
+        with contextlib.suppress(ProcessLookupError):  # the driver; Ray ends its trials
+            os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
-    killed_pids = {r["pid"] for found in before.values() for r in found}
+    before = s3_result_rows(cluster.s3, experiment)  # what the experiment had recorded
+    old_pids = {r["pid"] for found in before.values() for r in found}
 
-    resume = tune_bs(["resume", experiment, "--address", cluster.gcs_address], env,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert finish(resume) == 0, resume.stderr.read()[-3000:]
-    assert "TERMINATED" in resume.stdout.read()
+    log = tmp_path / "resume.log"
+    with open(log, "w") as out:
+        resume = tune_bs(["resume", experiment, "--address", cluster.gcs_address], env,
+                         stdout=out, stderr=subprocess.STDOUT)
+    assert finish(resume) == 0, log.read_text()[-3000:]
+    assert "TERMINATED" in log.read_text()
     rows = s3_result_rows(cluster.s3, experiment)
-    assert len(rows) == 2
-    check_trials(rows, reports, reports * every, lambda r: r["pid"] in killed_pids)
-    for trial, found in before.items():  # what the killed run reported is kept as it was
-        last = found[-1]
-        kept = rows[trial][last["training_iteration"] - 1]
-        assert kept["batch_size_schedule"].startswith(last["batch_size_schedule"])
-    assert any(r["pid"] not in killed_pids for found in rows.values() for r in found)
+    assert len(rows) == 2 and set(before) <= set(rows)
+    last = {trial: found[-1]["training_iteration"] for trial, found in before.items() if found}
+    check_trials(rows, reports, reports * every,
+                 lambda trial, r: r["training_iteration"] <= last.get(trial, 0))
+    for trial, found in before.items():  # the recorded rows are kept as they were
+        for row in found:
+            kept = rows[trial][row["training_iteration"] - 1]
+            assert kept["batch_size_schedule"] == row["batch_size_schedule"], (trial, row)
+    assert any(r["pid"] not in old_pids for found in rows.values() for r in found)
 
     report = subprocess.run([sys.executable, "-m", "tune_bs", "report", experiment,
                              "--metric", "val_loss"], env=env, cwd=tmp_path,
@@ -254,11 +272,12 @@ DRIVER = Path(__file__).with_name("cluster_driver.py")
 
 def drive(started: Any, scenario: str, storage: str, folder: Path) -> dict[str, Any]:
     """Run ``tests/cluster_driver.py SCENARIO`` on the cluster ``started``; its summary."""
-    summary = folder / "summary.json"
-    proc = subprocess.Popen([sys.executable, str(DRIVER), scenario, started.gcs_address, storage,
-                             str(summary)], env=started.env(), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert finish(proc) == 0, proc.stderr.read()[-3000:]
+    summary, log = folder / "summary.json", folder / "driver.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(DRIVER), scenario, started.gcs_address,
+                                 storage, str(summary)], env=started.env(),
+                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+    assert finish(proc) == 0, log.read_text()[-3000:]
     return json.loads(summary.read_text())
 
 
@@ -272,7 +291,7 @@ def test_a_killed_switch_board_is_replaced_and_no_trial_fails(cluster, tmp_path)
     killed_at = summary["killed_at"]
     rows = s3_result_rows(cluster.s3, f"{storage}/boardloss")
     assert len(rows) == 2
-    check_trials(rows, reports, reports * every, lambda r: r["wall_time_s"] < killed_at)
+    check_trials(rows, reports, reports * every, lambda t, r: r["wall_time_s"] < killed_at)
     for found in rows.values():  # the schedule goes on after the kill: switch after switch
         late = [r for r in found if r["wall_time_s"] > killed_at]
         assert late and late[-1]["switches"] > late[0]["switches"], found[-1]
@@ -290,7 +309,7 @@ def test_out_of_memory_backs_off_marks_the_size_and_shows_it(cluster, tmp_path):
     assert summary["errors"] == 0 and summary["trials"] == len(OOM_FAULTS)
     rows = s3_result_rows(cluster.s3, f"{storage}/oom")
     assert len(rows) == len(OOM_FAULTS)
-    check_trials(rows, reports, reports * every, lambda r: r["oom_backoffs"] == 0)
+    check_trials(rows, reports, reports * every, lambda t, r: r["oom_backoffs"] == 0)
     for found in rows.values():
         fault = found[0]["config"]["_oom"]
         after = [r for r in found if r["oom_backoffs"] == 1]

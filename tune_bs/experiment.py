@@ -23,6 +23,7 @@ import yaml
 
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
+from tune_bs.retention import prune_experiment
 from tune_bs.schedulers import build_scheduler, logger_callbacks
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.storage import Location
@@ -252,16 +253,20 @@ KEEP_BEST_CHECKPOINTS = 2
 
 
 def checkpoint_config(space: SearchSpace) -> Any:
-    """Keep each trial's best checkpoints by the experiment's (validation) metric, which the
-    selection may pick, and its latest (Tune always keeps it: a restart resumes from it); PBT
-    clones restore donors' older checkpoints, so PBT keeps them all."""
+    """Keep every checkpoint while the experiment runs (:mod:`tune_bs.retention`: a killed
+    driver's saved state may name any of them); :func:`prune_checkpoints` then keeps each
+    trial's best by the experiment's (validation) metric, which the selection may pick, and
+    its latest. PBT clones restore donors' older checkpoints, so PBT keeps them all."""
     from ray import tune
 
-    if space.scheduler["name"] == "pbt":
-        return tune.CheckpointConfig(num_to_keep=None)
-    return tune.CheckpointConfig(num_to_keep=KEEP_BEST_CHECKPOINTS,
-                                 checkpoint_score_attribute=space.metric,
-                                 checkpoint_score_order=space.mode)
+    return tune.CheckpointConfig(num_to_keep=None)
+
+
+def prune_checkpoints(space: SearchSpace, folder: Location) -> None:
+    """After ``Tuner.fit``: keep each trial's latest checkpoint and its
+    ``KEEP_BEST_CHECKPOINTS`` best by the experiment's metric (all of them for PBT)."""
+    if space.scheduler["name"] != "pbt":
+        prune_experiment(folder, space.metric, space.mode, KEEP_BEST_CHECKPOINTS)
 
 
 def run_experiment(
@@ -289,6 +294,7 @@ def run_experiment(
     _save_run_files(folder, space, options)
     random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
     results = build_tuner(space, data, root.uri, name, options).fit()
+    prune_checkpoints(space, folder)
     return RunOutcome(folder.display(), space, results)
 
 
@@ -321,4 +327,6 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
-    return RunOutcome(folder.display(), space, tuner.fit())
+    results = tuner.fit()
+    prune_checkpoints(space, folder)
+    return RunOutcome(folder.display(), space, results)
