@@ -4,6 +4,8 @@ Out of memory is simulated by trainers whose minibatches (or evaluation) raise C
 above a batch size, the way a device with a fixed memory would.
 """
 
+import math
+
 import pytest
 import torch
 
@@ -106,6 +108,30 @@ def test_divergence_ends_the_trial_with_one_marked_report(gunpoint):
             p.fill_(float("nan"))
     reports = collect(trainer)
     assert len(reports) == 1 and reports[0][0]["diverged"] is True
+
+
+class NanAfterStep(ContrastiveTrainer):
+    """The optimiser step that reaches ``at`` samples leaves NaN weights behind (its own loss,
+    computed before the step, is finite)."""
+
+    at = 64
+
+    def train_step(self):
+        loss = super().train_step()
+        if self.samples_seen >= self.at:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.fill_(float("nan"))
+        return loss
+
+
+def test_weights_that_became_nan_on_the_last_step_end_the_trial_marked(gunpoint):
+    reports = collect(NanAfterStep(gunpoint, settings(batch_size=8), "cpu"))
+    assert [r["diverged"] for r, _ in reports] == [False, True]  # stopped at the second
+    last = reports[-1][0]
+    assert math.isfinite(last["train_loss"]) and math.isnan(last["val_loss"])
+    state, _ = checkpoint.loads(reports[-1][1])
+    assert state["diverged"] is True  # a restart from this checkpoint stays diverged
 
 
 class FirstSizeTooBig(ContrastiveTrainer):
