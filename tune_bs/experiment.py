@@ -225,9 +225,7 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
                 options: RunOptions) -> Any:
     from ray import tune
 
-    # Every report carries a checkpoint (DESIGN §7), so Tune snapshots often; that is intended.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-
+    _snapshot_often()
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -246,6 +244,21 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
             verbose=1,
         ),
     )
+
+
+#: Seconds between saves of the experiment's state (trial statuses, result files) to storage.
+SNAPSHOT_PERIOD_S = 0.1
+
+
+def _snapshot_often() -> None:
+    """Save the experiment's state to storage every ``SNAPSHOT_PERIOD_S`` (Tune's default is
+    10 s or more; an upload still in progress is not doubled): what a killed driver's
+    experiment resumes from, and what a report read while the run goes on shows. Tune used to
+    save it as often only as a side effect of deleting checkpoints during the run, which
+    :mod:`tune_bs.retention` no longer does. Every report carries a checkpoint (DESIGN §7), so
+    Tune would warn about frequent snapshots; that is intended."""
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(SNAPSHOT_PERIOD_S))
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
 #: Checkpoints a trial keeps besides its latest: the best by the experiment's validation metric.
@@ -324,6 +337,7 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
+    _snapshot_often()
     trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
