@@ -5,8 +5,10 @@ A run of ``--trials`` (64) trials x ``--reports`` (20) reports on the local clus
 as ``--storage s3://...``), with the extrapolation scheduler switching restart-free through the
 switch board (the defaults of ``search_spaces/switching.yaml``: candidates 8, 16, 32, exploration
 on). The trials are the project's trainable on ItalyPowerDemand (an 8-wide FCN, 100 samples per
-report), half starting at batch size 8 and half at 16, each with its own learning rate (a random
-search), so peers inform each other in pairs and every trial explores a second size.
+report), half starting at batch size 8 and half at 16, each pair with its own learning rate (a
+random search), so peers inform each other in pairs and every trial explores a second size. The
+experiment keeps every checkpoint and saves its state every ``SNAPSHOT_PERIOD_S["remote"]``
+seconds, as ``tune-bs run`` does with remote storage (``--snapshot-s``: another period).
 
 Measured, per result:
 
@@ -86,17 +88,20 @@ def quantiles(values: list[float]) -> str:
     )
 
 
-def run(cluster: LocalCluster, trials: int, reports: int) -> dict[str, Any]:
+def run(cluster: LocalCluster, trials: int, reports: int, snapshot_s: str) -> dict[str, Any]:
     os.environ.update(cluster.cluster_env())  # before Ray is imported: token auth, S3
     import ray
     from ray import tune
 
     from tune_bs.data import load_dataset
+
+    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = snapshot_s  # as `tune-bs run` does by default
     from tune_bs.extrapolation import ExtrapolationScheduler
     from tune_bs.schedulers import logger_callbacks
     from tune_bs.switching import SwitchSettings
 
     decision_ms: list[float] = []
+    notice_ms: list[float] = []
 
     class TimedScheduler(ExtrapolationScheduler):
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
@@ -105,6 +110,13 @@ def run(cluster: LocalCluster, trials: int, reports: int) -> dict[str, Any]:
                 return super().on_trial_result(tune_controller, trial, result)
             finally:
                 decision_ms.append((time.perf_counter() - started) * 1e3)
+
+        def _notify_board(self, trial: Any, result: Any) -> None:
+            started = time.perf_counter()
+            try:
+                super()._notify_board(trial, result)
+            finally:
+                notice_ms.append((time.perf_counter() - started) * 1e3)
 
     ray.init(
         address=cluster.gcs_address,
@@ -135,6 +147,7 @@ def run(cluster: LocalCluster, trials: int, reports: int) -> dict[str, Any]:
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),  # as `tune-bs run`
             name="scale",
             storage_path=cluster.storage("scale"),
             verbose=0,
@@ -154,6 +167,7 @@ def run(cluster: LocalCluster, trials: int, reports: int) -> dict[str, Any]:
         "trials": len(grid),
         "results": results,
         "scheduler_ms": decision_ms,
+        "notice_ms": notice_ms,
         "board_ms": board_ms,
         "status": scheduler.debug_string(),
     }
@@ -164,9 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--reports", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--snapshot-s",
+        default=None,
+        help="seconds between experiment-state saves (TUNE_GLOBAL_CHECKPOINT_S; "
+        "default: tune-bs's for remote storage; 'auto': Tune's own)",
+    )
     args = parser.parse_args(argv)
+    from tune_bs.experiment import SNAPSHOT_PERIOD_S
+
+    snapshot_s = args.snapshot_s or str(SNAPSHOT_PERIOD_S["remote"])
     with LocalCluster(workers=args.workers, cpus_per_worker=1) as cluster:
-        out = run(cluster, args.trials, args.reports)
+        out = run(cluster, args.trials, args.reports, snapshot_s)
     scheduler_ms, board_ms = out["scheduler_ms"], out["board_ms"]
     end_to_end = statistics.median(scheduler_ms) + statistics.median(board_ms)
     print(
@@ -178,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{out['errors']} errors, {out['results']} results; {out['status']}"
     )
     print(f"scheduler per result (driver, on_trial_result): {quantiles(scheduler_ms)}")
+    print(f"  of which the board notice (no switch): {quantiles(out['notice_ms'])}")
     print(f"board round trip per result (trainable, BoardClient.take): {quantiles(board_ms)}")
     print(
         f"end to end per result (median scheduler + median board): {end_to_end:.3f} ms "

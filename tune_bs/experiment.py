@@ -225,7 +225,7 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
                 options: RunOptions) -> Any:
     from ray import tune
 
-    _snapshot_often()
+    _snapshot_often(Location.open(storage))
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -246,18 +246,24 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
     )
 
 
-#: Seconds between saves of the experiment's state (trial statuses, result files) to storage.
-SNAPSHOT_PERIOD_S = 0.1
+#: Seconds between saves of the experiment's state (trial statuses, result files) to storage:
+#: on a local disk (a copy) and on remote storage (an upload of every result file).
+SNAPSHOT_PERIOD_S = {"local": 0.1, "remote": 2.0}
+_SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
+_SNAPSHOT_SET_BY_USER = _SNAPSHOT_ENV in os.environ
 
 
-def _snapshot_often() -> None:
-    """Save the experiment's state to storage every ``SNAPSHOT_PERIOD_S`` (Tune's default is
-    10 s or more; an upload still in progress is not doubled): what a killed driver's
+def _snapshot_often(storage: Location) -> None:
+    """Save the experiment's state to ``storage`` every ``SNAPSHOT_PERIOD_S`` (Tune's default
+    is 10 s or more; an upload still in progress is not doubled): what a killed driver's
     experiment resumes from, and what a report read while the run goes on shows. Tune used to
     save it as often only as a side effect of deleting checkpoints during the run, which
-    :mod:`tune_bs.retention` no longer does. Every report carries a checkpoint (DESIGN §7), so
-    Tune would warn about frequent snapshots; that is intended."""
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(SNAPSHOT_PERIOD_S))
+    :mod:`tune_bs.retention` no longer does. A ``TUNE_GLOBAL_CHECKPOINT_S`` set by the user
+    wins. Every report carries a checkpoint (DESIGN §7), so Tune would warn about frequent
+    snapshots; that is intended."""
+    if not _SNAPSHOT_SET_BY_USER:
+        os.environ[_SNAPSHOT_ENV] = str(SNAPSHOT_PERIOD_S["local" if storage.is_local
+                                                          else "remote"])
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
@@ -337,7 +343,7 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
-    _snapshot_often()
+    _snapshot_often(folder)
     trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)

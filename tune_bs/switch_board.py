@@ -122,6 +122,8 @@ class SwitchBoard:
 UNDECIDED = "undecided"
 #: Seconds a call to the board may take before the caller treats the board as lost.
 CALL_TIMEOUT_S = 10.0
+#: Notices (BoardHost.decided) sent between two checks that they arrived.
+NOTICES_CHECKED_EVERY = 64
 #: Seconds a new board may take to start.
 START_TIMEOUT_S = 60.0
 #: Seconds to wait for a killed board's name to be free before a new board takes it.
@@ -196,15 +198,16 @@ class BoardHost:
 
     def decided(self, trial_id: str, report_index: int) -> None:
         """Tell the board, without waiting, that the decision on this report is no switch (a
-        trainable that asked ahead gets its answer). A board found lost meanwhile (an earlier
-        notice failed) is replaced now."""
+        trainable that asked ahead gets its answer). Every ``NOTICES_CHECKED_EVERY`` notices
+        the earlier ones are collected (a Ray call each time would cost more than the notice);
+        a board found lost then (a notice failed) is replaced now."""
         import ray
 
         try:
-            if self._notices:  # collect the ones that arrived (an error shows a lost board)
+            if len(self._notices) >= NOTICES_CHECKED_EVERY:  # collect the ones that arrived
                 done, self._notices = ray.wait(self._notices, num_returns=len(self._notices),
                                                timeout=0)
-                ray.get(done, timeout=0)
+                ray.get(done, timeout=0)  # an error shows a lost board
             self._notices.append(self.open().decided.remote(trial_id, report_index))
         except board_errors() as exc:
             logger.warning("the switch board is lost (%s); replacing it.", _first_line(exc))
