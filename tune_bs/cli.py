@@ -70,13 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log every trial to MLflow (default store: sqlite:///RESULTS/mlflow.db; "
                         "the space's tracking: section sets another)")
     p = sub.add_parser("resume", help="finish an interrupted experiment")
-    p.add_argument("results_dir", type=Path)
+    p.add_argument("results_dir", help="the experiment's folder or storage URI (s3://...)")
     p.add_argument("--address", default=None)
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
     p = sub.add_parser("report", help="tables and plots of one or more results folders")
-    p.add_argument("results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR")
+    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR",
+                   help="results folders or storage URIs (s3://...: read from a local copy)")
     p.add_argument("--format", default="markdown", choices=("markdown", "csv", "latex", "html"))
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the tables and PNGs (default: RESULTS_DIR/report)")
@@ -197,8 +198,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     job = submit_run(args.space, args.address, storage=args.storage, name=args.name,
                      options=options, debug=args.debug)
     print(f"tune-bs: submitted job {job.job_id} to {job.address}\n"
-          f"  results (on the cluster): {job.results}\n{follow_hint(job.job_id, job.address)}",
-          flush=True)
+          f"  results (on the cluster): {job.results}\n"
+          + (f"  runs with: {job.python.describe()}\n" if job.python else "")
+          + follow_hint(job.job_id, job.address), flush=True)
     return _follow(job.job_id, job.address) if args.wait else EXIT_OK
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
+from tune_bs.retention import prune_experiment
 from tune_bs.schedulers import build_scheduler, logger_callbacks
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.storage import Location
@@ -237,9 +238,7 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
 
     from tune_bs.tracking import tracking_callbacks
 
-    # Every report carries a checkpoint (DESIGN §7), so Tune snapshots often; that is intended.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-
+    _snapshot_often(Location.open(storage))
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -262,6 +261,27 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
     )
 
 
+#: Seconds between saves of the experiment's state (trial statuses, result files) to storage:
+#: on a local disk (a copy) and on remote storage (an upload of every result file).
+SNAPSHOT_PERIOD_S = {"local": 0.1, "remote": 2.0}
+_SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
+_SNAPSHOT_SET_BY_USER = _SNAPSHOT_ENV in os.environ
+
+
+def _snapshot_often(storage: Location) -> None:
+    """Save the experiment's state to ``storage`` every ``SNAPSHOT_PERIOD_S`` (Tune's default
+    is 10 s or more; an upload still in progress is not doubled): what a killed driver's
+    experiment resumes from, and what a report read while the run goes on shows. Tune used to
+    save it as often only as a side effect of deleting checkpoints during the run, which
+    :mod:`tune_bs.retention` no longer does. A ``TUNE_GLOBAL_CHECKPOINT_S`` set by the user
+    wins. Every report carries a checkpoint (DESIGN §7), so Tune would warn about frequent
+    snapshots; that is intended."""
+    if not _SNAPSHOT_SET_BY_USER:
+        os.environ[_SNAPSHOT_ENV] = str(SNAPSHOT_PERIOD_S["local" if storage.is_local
+                                                          else "remote"])
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
 def tracking_section(space: SearchSpace, options: RunOptions) -> dict[str, Any] | None:
     """The run's ``tracking:`` section: the space's own, updated by ``--tracking``'s."""
     return {**space.tracking, **(options.tracking or {})}
@@ -272,16 +292,20 @@ KEEP_BEST_CHECKPOINTS = 2
 
 
 def checkpoint_config(space: SearchSpace) -> Any:
-    """Keep each trial's best checkpoints by the experiment's (validation) metric, which the
-    selection may pick, and its latest (Tune always keeps it: a restart resumes from it); PBT
-    clones restore donors' older checkpoints, so PBT keeps them all."""
+    """Keep every checkpoint while the experiment runs (:mod:`tune_bs.retention`: a killed
+    driver's saved state may name any of them); :func:`prune_checkpoints` then keeps each
+    trial's best by the experiment's (validation) metric, which the selection may pick, and
+    its latest. PBT clones restore donors' older checkpoints, so PBT keeps them all."""
     from ray import tune
 
-    if space.scheduler["name"] == "pbt":
-        return tune.CheckpointConfig(num_to_keep=None)
-    return tune.CheckpointConfig(num_to_keep=KEEP_BEST_CHECKPOINTS,
-                                 checkpoint_score_attribute=space.metric,
-                                 checkpoint_score_order=space.mode)
+    return tune.CheckpointConfig(num_to_keep=None)
+
+
+def prune_checkpoints(space: SearchSpace, folder: Location) -> None:
+    """After ``Tuner.fit``: keep each trial's latest checkpoint and its
+    ``KEEP_BEST_CHECKPOINTS`` best by the experiment's metric (all of them for PBT)."""
+    if space.scheduler["name"] != "pbt":
+        prune_experiment(folder, space.metric, space.mode, KEEP_BEST_CHECKPOINTS)
 
 
 def run_experiment(
@@ -309,6 +333,7 @@ def run_experiment(
     _save_run_files(folder, space, options)
     random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
     results = build_tuner(space, data, root.uri, name, options, folder.display()).fit()
+    prune_checkpoints(space, folder)
     return RunOutcome(folder.display(), space, results)
 
 
@@ -338,7 +363,10 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
+    _snapshot_often(folder)
     trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
-    return RunOutcome(folder.display(), space, tuner.fit())
+    results = tuner.fit()
+    prune_checkpoints(space, folder)
+    return RunOutcome(folder.display(), space, results)

@@ -27,8 +27,9 @@ How a decision reaches the trial:
   ``CONTINUE``: the trainable, whose ``tune.report`` returns only after this decision, takes it
   from the board and trains on at the new size — no pause, no restore. The trainable records
   the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
-  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. When the
-  board cannot be reached, the switch falls back to a restart. Any Ray Tune function trainable
+  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. The board
+  runs on the driver's node; a lost board is replaced and the post repeated, and when that
+  fails too the switch falls back to a restart. Any Ray Tune function trainable
   takes switches with :class:`tune_bs.plugin.BatchSizeUpdates` (one call after each report).
   When the trial's next report still shows the batch size it had (it did not take the switch),
   that switch is carried out by restart at once (decided on that report); a trial that has
@@ -43,6 +44,10 @@ How a decision reaches the trial:
   ``batch_size_schedule`` and ``switches``, which live in its checkpoint and in every report.
   A function trainable that has never reported a checkpoint is not switched by restart (it
   would start over; a warning says so once).
+- **out of memory**: a trial that reports ``oom_batch_size`` (:mod:`tune_bs.trainable`) is never
+  switched to a loader batch of that size or more: those candidates are left out of the
+  settings its decisions are taken with (with ``action: accumulation``, its largest loader batch
+  is capped at half that size), and a switch back to one (rule 5) is not made.
 
 Peers: the trials whose config equals this trial's apart from ``batch_size``,
 ``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
@@ -108,8 +113,16 @@ from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
 from tune_bs.report_keys import ReportKeys
-from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, SwitchBoard, board_actor
+from tune_bs.switch_board import (
+    BOARD_KEY,
+    BOARD_NAME,
+    SWITCH_AT,
+    BoardHost,
+    SwitchBoard,
+    board_errors,
+)
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.trainable import OOM_BATCH_SIZE
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController
@@ -254,6 +267,12 @@ class ExtrapolationScheduler(FIFOScheduler):
     def on_trial_result(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> str:
+        action = self._on_result(trial, result)
+        if self._inplace and action == TrialScheduler.CONTINUE:
+            self._notify_board(trial, result)
+        return action
+
+    def _on_result(self, trial: Trial, result: dict[str, Any]) -> str:
         self._trials.setdefault(trial.trial_id, trial)
         if _carries_metrics(result):
             self._keys.check_result(result, trial.trial_id,
@@ -265,7 +284,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         missed = self._missed_switch(trial, history)
         decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
-        decision = decision or self._decide(trial)
+        decision = decision or self._decide(trial, result)
         if self._metric and self._metric in result:
             self._last_metric[trial.trial_id] = result[self._metric]
         if decision.action == "stop" and not decision.diverged and self._leads(trial):
@@ -326,7 +345,8 @@ class ExtrapolationScheduler(FIFOScheduler):
 
         A trial never seen taking one is marked (config ``_switch_via: restart``): its later
         switches go by restart at once. A trial seen taking one before missed this one only
-        (e.g. it could not reach the board): only this one goes by restart.
+        (e.g. it could not reach the board), or any trial after the switch board was lost and
+        replaced (the post may have gone with it): only this one goes by restart.
         """
         awaited = self._awaiting.get(trial.trial_id)
         if awaited is None or len(history) <= awaited.report_index:
@@ -340,7 +360,8 @@ class ExtrapolationScheduler(FIFOScheduler):
             self._polling.add(trial.trial_id)
             return None
         self._counts["switches"] -= 1  # counted again when it is carried out by restart
-        if trial.trial_id not in self._polling:
+        board_lost = getattr(self._board, "replaced", 0) > 0  # it may have lost the post
+        if trial.trial_id not in self._polling and not board_lost:
             trial.set_config({**trial.config, SWITCH_VIA: "restart"})
             self._warn_once(trial, "no polling",
                             "trial %s did not take the restart-free switch to batch size %d "
@@ -383,9 +404,11 @@ class ExtrapolationScheduler(FIFOScheduler):
 
     def debug_string(self) -> str:
         c = self._counts
+        replaced = getattr(self._board, "replaced", 0)
         return (
             f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
-            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged."
+            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged"
+            + (f", switch board replaced {replaced} time(s)." if replaced else ".")
         )
 
     # --- helpers ------------------------------------------------------------------------------
@@ -394,30 +417,47 @@ class ExtrapolationScheduler(FIFOScheduler):
         return self._settings.switch_via == "inplace"
 
     def _open_board(self) -> None:
-        """Create the board actor (once, and only inside a running Ray: never start one)."""
+        """Create the board actor (once, and only inside a running Ray: never start one), on
+        the driver's node; :class:`~tune_bs.switch_board.BoardHost` replaces it when lost."""
         import ray
 
         if self._board is None and ray.is_initialized():
-            self._board = board_actor()
+            self._board = BoardHost()
+        if isinstance(self._board, BoardHost):
+            try:
+                self._board.open()
+            except board_errors() as exc:  # the first post tries again, else a restart
+                logger.warning("the switch board did not start (%s).", exc)
 
     def _post(self, trial: Trial, decision: Decision) -> bool:
         """Put a restart-free switch on the board (blocking: it is there before the trial's
-        ``tune.report`` returns). False when the board cannot be reached (then: pause)."""
+        ``tune.report`` returns). False when the board cannot be reached, even after being
+        replaced (then: pause)."""
         args = (trial.trial_id, decision.batch_size, decision.accumulation_steps,
                 decision.report_index)
-        import ray
+        if isinstance(self._board, SwitchBoard):
+            return self._board.post(*args)
+        self._open_board()
+        if self._board is not None and self._board.post(*args):
+            return True
+        logger.warning("switch board unreachable; trial %s switches by a restart.",
+                       trial.trial_id)
+        return False
 
-        try:
-            if isinstance(self._board, SwitchBoard):
-                return self._board.post(*args)
-            self._open_board()
-            if self._board is None:
-                raise RuntimeError("Ray is not initialised")
-            return bool(ray.get(self._board.post.remote(*args), timeout=30))
-        except Exception as exc:  # any failure falls back to a restart
-            logger.warning("switch board unreachable (%s); trial %s switches by a restart.",
-                           exc, trial.trial_id)
-            return False
+    def _notify_board(self, trial: Trial, result: Mapping[str, Any]) -> None:
+        """Tell the board the decision on this report is in (without waiting): a trainable that
+        asked ahead (:meth:`~tune_bs.switch_board.BoardClient.ask`) gets its answer — the
+        switch posted before this, or none."""
+        history = self._histories.get(trial.trial_id)
+        report_index = len(history) if history else result.get(m.TRAINING_ITERATION)
+        if report_index is None:
+            return
+        if isinstance(self._board, SwitchBoard):
+            self._board.decided(trial.trial_id, int(report_index))
+            return
+        self._open_board()
+        if self._board is not None:
+            self._board.decided(trial.trial_id, int(report_index))
 
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
@@ -533,13 +573,33 @@ class ExtrapolationScheduler(FIFOScheduler):
                   if trial_id != trial.trial_id and self._group(other) == group)
         return all(v is None or sign * own >= sign * v for v in others)
 
-    def _decide(self, trial: Trial) -> Decision:
+    def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
         history = self._histories[trial.trial_id]
-        return self._policy(history, self._peers(trial), self._settings, self._cache)
+        settings = self._settings_within_memory(history, _memory_limit(trial, result))
+        return self._policy(history, self._peers(trial), settings, self._cache)
+
+    def _settings_within_memory(self, history: Sequence[Report], limit: int | None
+                                ) -> SwitchSettings:
+        """The settings without the candidates a trial ran out of memory at: loader batches of
+        ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
+        settings = self._settings
+        if limit is None:
+            return settings
+        if settings.action == "accumulation":
+            cap = settings.max_loader_batch_size or history[0].batch_size
+            return replace(settings, max_loader_batch_size=max(1, min(cap, limit // 2)))
+        allowed = tuple(b for b in settings.batch_sizes if b < limit)
+        return replace(settings, batch_sizes=allowed or (max(1, limit // 2),))
 
     def _applicable(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> bool:
-        """A switch is applied once (above ``_switch_at``) and never on the last report."""
+        """A switch is applied once (above ``_switch_at``), never on the last report, and never
+        to a loader batch at or above the trial's ``oom_batch_size``."""
         if decision.report_index <= int(trial.config.get(SWITCH_AT, 0)):
+            return False
+        limit = _memory_limit(trial, result)
+        if limit is not None and decision.batch_size >= limit:
+            logger.info("trial %s is not switched to batch size %d: it ran out of memory at %d",
+                        trial.trial_id, decision.batch_size, limit)
             return False
         budget = _budget(trial.config, self._keys.config_budget)
         samples = result.get(self._keys.samples_seen, 0)
@@ -621,6 +681,15 @@ def _carries_metrics(result: Mapping[str, Any]) -> bool:
     own = {k for k in result
            if k not in DEBUG_METRICS and k != DONE and not str(k).startswith("config/")}
     return len(own) > 1
+
+
+def _memory_limit(trial: Trial, result: Mapping[str, Any] | None = None) -> int | None:
+    """The smallest batch size the trial ran out of memory at (its reported ``oom_batch_size``,
+    from ``result`` or its last result), ``None`` when it never did."""
+    for source in (result, getattr(trial, "last_result", None)):
+        if source and source.get(OOM_BATCH_SIZE) is not None:
+            return int(source[OOM_BATCH_SIZE])
+    return None
 
 
 def _finite(value: Any) -> float | None:

@@ -456,6 +456,10 @@ class ContrastiveTrainer:
         self.clusters = state.get("clusters")
         if self.clusters is not None:
             self._attach(self.clusters)
+        else:  # a state from before the cluster step: the strategy and stream of the start
+            self.strategy = build_strategy(self.settings.strategy, self.settings,
+                                           self.data.n_train)
+            self.stream = self.strategy.make_stream(self.settings.seed)
         self.stream.load_state_dict(state["stream"])
         self.strategy.load_state_dict(state.get("strategy", {}))
         self.prepared = bool(state.get("prepared", True))

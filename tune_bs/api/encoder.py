@@ -6,9 +6,10 @@ checkpoint's ``trainer_state.pt`` or from an exported folder (``encoder.yaml`` +
 
 Rules:
 
-- Checkpoints are read with ``torch.load(..., weights_only=True)``: plain tensors, numbers,
-  strings, lists and dicts only, never arbitrary pickled Python objects. A checkpoint that
-  needs more is refused with one line that says so (it is not unpickled "to be safe").
+- Checkpoints are read by :func:`tune_bs.checkpoint.loads` (``torch.load(...,
+  weights_only=True)``): plain tensors, numbers, strings, lists and dicts only, never arbitrary
+  pickled Python objects. A checkpoint that needs more is refused with one line that says so
+  (it is not unpickled "to be safe").
 - The model weights are under the checkpoint's ``model`` key (encoder and projection head); the
   returned module is the encoder alone (``ContrastiveModel.encoder``), in eval mode on the CPU.
 - What rebuilds it (:class:`EncoderSpec`): the encoder name, ``hidden``, ``bidirectional``, the
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tune_bs import checkpoint
 from tune_bs.errors import UserInputError
 
 STATE_FILE = "trainer_state.pt"
@@ -85,15 +87,7 @@ def read_trainer_state(checkpoint_dir: str | Path) -> dict[str, Any]:
             f"the checkpoint must hold {STATE_FILE}, but {path} does not exist; give a trial's "
             "checkpoint_* folder, its trial folder or the experiment folder."
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(
-            f"{path} holds pickled Python objects that torch.load(weights_only=True) refuses "
-            f"({first}); tune-bs reads checkpoints as plain types only: re-run the trial with a "
-            "tune-bs whose checkpoints hold plain types, or export an encoder from another trial."
-        ) from None
+    state, _ = checkpoint.loads(path, "cpu")  # weights_only=True; one line when refused
     if not isinstance(state, dict) or MODEL_KEY not in state:
         raise UserInputError(
             f"{path} must hold a dict with the model weights under {MODEL_KEY!r}, but holds "

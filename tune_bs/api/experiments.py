@@ -285,12 +285,13 @@ def write_report(
     """
     from tune_bs.report import write_report as write_tables
 
+    # a storage URI stays a string: Path("s3://b/x") would become "s3:/b/x"
     if isinstance(path, ExperimentResult):
-        dirs: list[Path] = [path._folder()]
+        dirs: list[str | Path] = [path._folder()]
     elif isinstance(path, (str, Path)):
-        dirs = [Path(path)]
+        dirs = [path]
     else:
-        dirs = [Path(p) for p in path]
+        dirs = list(path)
     chosen = [formats] if isinstance(formats, str) else list(formats)
     if not chosen:
         raise UserInputError(

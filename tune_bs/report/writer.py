@@ -24,6 +24,7 @@ from tune_bs.report.tables import (
     display_comparison,
     trial_table,
 )
+from tune_bs.storage import local_copy
 
 #: The per-trial columns ``tune-bs run`` prints (DESIGN §6).
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(
@@ -57,7 +58,8 @@ def write_report(
 
     Args:
         experiment_dirs: one or more results directories (``STORAGE/NAME``, or a ``STORAGE`` whose
-            sub-directories are experiments); several combine into one report.
+            sub-directories are experiments), local or storage URIs (``s3://...``: copied into
+            ``./tune_bs_reports/<bucket>/<path>`` first); several combine into one report.
         fmt: ``markdown``, ``csv``, ``latex`` or ``html``. CSV tables keep numbers numeric (mean and
             std in separate columns); the others show ``mean ± std``.
         out_dir: where to write; default ``<first results dir>/report``.
@@ -80,11 +82,8 @@ def write_report(
     """
     if fmt not in FORMATS:
         raise unknown_name("format", fmt, FORMATS)
-    dirs = (
-        [Path(experiment_dirs)]
-        if isinstance(experiment_dirs, (str, Path))
-        else [Path(d) for d in experiment_dirs]
-    )
+    given = [experiment_dirs] if isinstance(experiment_dirs, (str, Path)) else experiment_dirs
+    dirs = [local_copy(d) for d in given]  # a storage URI is read from a local copy
     frame = load_trials(dirs)
     metric, mode = experiment_metric(dirs[0], metric, mode)
     trials = trial_table(frame, metric, mode)
