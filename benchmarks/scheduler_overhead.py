@@ -59,17 +59,17 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
 from tune_bs.extrapolation import ExtrapolationScheduler
 from tune_bs.simulator import LargeBatchModel, best_fixed, initial_state, observe, train
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings
+from tune_bs.switching.throughput import cost_model, switch_costs
+from tune_bs.testing import StubController, StubTrial
 
 SIZES = (8, 16, 32, 64)
 MODEL = LargeBatchModel(obs_noise=0.006)
@@ -81,26 +81,6 @@ ACTIONS = {TrialScheduler.CONTINUE: "continue", TrialScheduler.PAUSE: "switch",
 
 
 # --- 1. decision time -----------------------------------------------------------------------
-@dataclass
-class StubTrial:
-    """What the scheduler reads of a Tune trial (as in tests/test_extrapolation.py)."""
-
-    trial_id: str
-    config: dict[str, Any]
-    status: str = Trial.RUNNING
-    local_path: str | None = None
-    last_result: dict[str, Any] = field(default_factory=dict)
-
-    def set_config(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-
-class StubController:
-    def __init__(self, trials: Sequence[StubTrial]) -> None:
-        self.trials = list(trials)
-
-    def get_trials(self) -> list[StubTrial]:
-        return self.trials
 
 
 def report_period() -> float:
@@ -137,7 +117,7 @@ def time_population(points: int, n_trials: int, seed: int, period: float,
     trials = [StubTrial(f"t{i:03d}", {m.BATCH_SIZE: SIZES[i % len(SIZES)], "lr": 1e-3,
                                       "seed": i, "budget_samples": budget})
               for i in range(n_trials)]
-    ctl = StubController(trials)
+    ctl = StubController(*trials)
     for t in trials:
         sched.on_trial_add(ctl, t)
     rows = [trial_results(i, t.config[m.BATCH_SIZE], points, seed, period)
@@ -192,27 +172,20 @@ def decision_times(points: Sequence[int], trials: Sequence[int], repeats: int, m
 
 
 # --- 2. switch cost on local Ray ----------------------------------------------------------------
-def switch_excess(rows: Sequence[Mapping[str, Any]], clock: str = WALL) -> list[float]:
-    """Excess seconds of every report interval of one trial that straddles a batch-size change.
+def switch_excess(rows: Sequence[Mapping[str, Any]], clock: str = WALL,
+                  own: str = m.TIME_TOTAL_S) -> list[float]:
+    """Seconds of every switch of one trial, measured by the policy's own estimator
+    (:func:`tune_bs.switching.throughput.switch_costs`, the cost it charges a switch).
 
-    ``rows``: the trial's results in iteration order (``batch_size``, ``samples_seen`` and the
-    ``clock`` key). An interval straddles a switch when its end row's batch size differs from its
-    start row's. Its excess = its seconds less its samples at the median seconds per sample of
-    the trial's intervals at the end row's batch size without a switch; no entry for a switch to
-    a size with no such interval.
+    ``rows``: the trial's results in iteration order (``batch_size``, ``samples_seen``, the trial's
+    own clock ``own`` and the shared clock ``clock``). With ``clock == own`` only the trial's own
+    clock is read (its excess over the interval's training time at the new size's pace); no
+    entry for a switch to a size whose pace is unknown.
     """
-    pace: dict[int, list[float]] = {}
-    straddling = []
-    for prev, cur in itertools.pairwise(rows):
-        seconds = float(cur[clock]) - float(prev[clock])
-        samples = float(cur[m.SAMPLES_SEEN]) - float(prev[m.SAMPLES_SEEN])
-        size = int(cur[m.BATCH_SIZE])
-        if size != int(prev[m.BATCH_SIZE]):
-            straddling.append((size, seconds, samples))
-        elif samples > 0:
-            pace.setdefault(size, []).append(seconds / samples)
-    return [seconds - samples * statistics.median(pace[size])
-            for size, seconds, samples in straddling if size in pace]
+    reports = [Report(float(r[m.SAMPLES_SEEN]), 0.0, int(r[m.BATCH_SIZE]), float(r[own]),
+                      wall_time=None if clock == own else float(r[clock])) for r in rows]
+    memo = FitCache()
+    return switch_costs(reports, cost_model([reports], memo), memo)
 
 
 def scripted_policy(every: int) -> Callable[..., Decision]:
@@ -294,7 +267,7 @@ def run_switch_experiment(path: str, storage: str, reports: int, every: int
     return [[rows[i] for i in sorted(rows)] for rows in arrivals.values()]
 
 
-def switch_costs(reports: int, every: int) -> dict[str, list[float]]:
+def measure_switch_costs(reports: int, every: int) -> dict[str, list[float]]:
     """Per path: the wall excess of every switch; prints a table row per path."""
     import ray
 
@@ -422,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| path | trials | reports | switches seen/scripted | median excess (arrival) | "
               "median excess (time_total_s) | median steady interval | run s |")
         print("|---|---|---|---|---|---|---|---|")
-        costs = switch_costs(args.reports, args.switch_every)
+        costs = measure_switch_costs(args.reports, args.switch_every)
 
     print(f"\n(elapsed {time.perf_counter() - started:.1f}s)")
     for path, values in costs.items():

@@ -1,52 +1,72 @@
-"""Benchmark: the extrapolation scheduler vs the fixed grid, ASHA and PBT on real data.
+"""Benchmark: the extrapolation scheduler against every baseline, on real and synthetic data.
 
-Runs ``search_spaces/scheduler_vs_baselines.yaml`` — one experiment per entry of its
-``schedulers`` list (the same four trials, one per starting batch size 4/8/16/32, the same
-per-trial budget of ``budget.epochs`` epochs in ``budget.reports`` reports, the same parallelism,
-**the same metric**: every scheduler acts on the file's ``metric``, ``val_loss``) on GunPoint,
-BasicMotions and ItalyPowerDemand, with ``--seeds`` training seeds (the trial key ``seed``:
-weights, batch order, augmentations; PBT's mutations are seeded too). One local Ray with
-``--cpus`` CPUs runs the trials, one CPU each. Nothing here reads a test label to decide.
+What runs (issue #12, item 4). Two workloads, each a search-space file:
 
-Printed per data set and scheduler (mean ± std over the seeds):
+- ``search_spaces/benchmark_ucr.yaml`` on GunPoint, BasicMotions and ItalyPowerDemand, 5 seeds;
+- ``search_spaces/benchmark_synthetic.yaml`` (10 035 training series, a GRU, whose throughput
+  grows with the batch size on a CPU), 3 seeds.
 
-- ``best val_loss`` / ``best val_probe_acc``: the best final value among the experiment's trials
-  (validation metrics);
-- ``compute to val_loss target (s)``: the compute (trial seconds of training, evaluation and
-  restarts: the sum of the reports' ``time_this_iter_s``) the experiment had spent when one of its
-  trials first reported ``val_loss`` ≤ the target, the best final ``val_loss`` any scheduler
-  reached on that data set with that seed divided by ``TARGET_FRACTION`` (0.95). Reports are
-  ordered by their float ``wall_time_s``. ``reached`` counts the seeds whose experiment reached
-  the target; the mean is over those;
-- ``compute to val_probe target (s)``: the same for ``val_probe_acc`` ≥ 95 % of the best final
-  ``val_probe_acc`` (the cross-validated probe: no test labels);
-- ``selected test_probe_acc``: the test score of the trial and checkpoint each experiment selects
-  on ``val_loss`` (:mod:`tune_bs.report.selection`) — one number per experiment, reported only;
-- ``total compute (s)``: the sum of ``time_this_iter_s`` over all reports;
-- ``switches``: batch-size changes (the schedule's), ``stopped``: trials ended before their
-  budget, ``errored``: trials that failed (counted in ``stopped`` too).
+On each (data set, seed) one experiment per method, all with the file's trials (one per batch
+size of ``param_space.batch_size``, spanning 16×), its per-trial budget, one CPU per trial on a
+local Ray of ``--cpus`` CPUs (the same concurrency), the same metric (``val_loss``) and the same
+seed (the trial key ``seed``, the search algorithm's seed and PBT's ``random``):
 
-The last lines are ``compute_to_val_loss_target_vs_fifo <scheduler>=<median ratio>(<pairs>/<all>)
-...`` over the (data set, seed) pairs where both reached the target, and the same for the probe
-target (``compute_to_val_probe_target_vs_fifo``).
+- ``fifo`` (the grid), ``asha``, ``pbt`` (batch size mutated), ``topk`` (keep the best 2 after
+  the first report, Egele et al. 2023) and ``extrapolation``: the file's ``schedulers`` sections;
+- ``optuna_asha``: Optuna TPE (seeded) proposing as many trials over the same batch sizes, at most
+  ``--cpus`` at a time, under the file's ASHA;
+- ``stratified``: fifo, as many trials drawn at random (seeded) over the batch sizes × ``stratify``
+  (proportional, equal, homogeneous);
+- ``cluster_count``: fifo, a grid over ``alpha`` (batch size = α × modes found, clipped to the
+  batch sizes' range), as many trials.
 
-Usage: ``python benchmarks/schedulers.py [--seeds 3] [--cpus 2] [--storage DIR] [--smoke-test]``.
-``--epochs`` / ``--reports`` override the files' per-trial budget (the same for every scheduler).
-Experiments already in ``--storage`` (a previous run's) are read, not run again: delete one's
-folder to redo it.
-``--smoke-test``: GunPoint, one seed, 12 reports of a 6-epoch budget (seconds per experiment).
+Nothing reads a test label to decide; the test score is read for the trial and checkpoint each
+experiment selects on ``val_loss`` (:func:`tune_bs.report.selection.select`).
+
+Figures (defined in :mod:`scheduler_figures`): per experiment the best final ``val_loss``, the
+target (within 1 % of the best final ``val_loss`` any method reached on that data set and seed),
+the compute (the trials' own seconds of work: ``trial_time_s`` increments, Ray's
+``time_this_iter_s`` for the first report after a restart; reports ordered by the float
+``wall_time_s``) until a trial first reached it, whether it did, the total compute, the ratio
+to the grid and the selected trial's ``test_probe_acc``. Written to ``--out`` (default
+``benchmarks/results``, or a ``results`` folder in the storage for ``--smoke-test``):
+``schedulers.csv`` (one row per experiment),
+``schedulers.md`` (per data set × method: medians, reach counts, ratios to the grid; then the
+goals) and ``schedulers.png`` (each method's ratio to the grid, one point per data set and seed).
+The last lines printed state each goal of item 4 with its measured figure and MET / MISSED,
+after the synthetic workload's own requirement (its grid's batch-8 trial computes ≥ 30 s).
+
+Resuming: ``--storage`` keeps one folder per experiment. A finished experiment has a
+``tune_bs_benchmark.json`` (its wall time and a digest of its search space) and is read, not run
+again; one made with other settings is refused (use another ``--storage``). A folder without that
+file is a half-finished experiment: it is deleted and **redone** from the start, not resumed,
+because Tune keeps no scheduler state (ray-project/ray#30838): a resumed ASHA, PBT, top-k or
+extrapolation experiment would decide differently from an uninterrupted one. An interruption
+costs at most the one experiment that was running.
+
+Usage::
+
+    python benchmarks/schedulers.py --storage ~/bench   # all of it; rerun the same to resume
+    python benchmarks/schedulers.py --datasets synthetic --seeds 1 --storage ~/bench
+    python benchmarks/schedulers.py --smoke-test        # GunPoint, 1 seed, 3 trials, tiny budgets
+
+``--smoke-test``: GunPoint, seed 0, every method, 3 trials (the smallest, middle and largest batch
+size; 3 α values), 3 epochs in 6 reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import math
-import random
-import statistics
+import os
+import shutil
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,199 +74,425 @@ import numpy as np
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scheduler_figures as fig
+
 from tune_bs import metrics as m
-from tune_bs.experiment import RunOptions, run_experiment
 from tune_bs.report.formats import render
 from tune_bs.report.frame import load_trials
 from tune_bs.report.selection import select
-from tune_bs.report.tables import TARGET_FRACTION
 from tune_bs.space import SearchSpace, parse_space
 
-SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
-DATASETS = ("GunPoint", "BasicMotions", "ItalyPowerDemand")
-SCHEDULERS = ("extrapolation", "fifo", "asha", "pbt")
+ROOT = Path(__file__).resolve().parents[1]
+SPACES = ROOT / "search_spaces"
+RESULTS = ROOT / "benchmarks" / "results"
+MARKER = "tune_bs_benchmark.json"
+METHODS = (
+    "fifo",
+    "asha",
+    "pbt",
+    "topk",
+    "optuna_asha",
+    "stratified",
+    "cluster_count",
+    "extrapolation",
+)
+STRATIFY_MODES = ["proportional", "equal", "homogeneous"]
+#: The synthetic workload's trials must compute at least this long at the smallest batch size.
+MIN_TRIAL_S = 30.0
 
 
-def experiment_space(scheduler: str, dataset: str, seed: int, smoke: bool,
-                     budget: dict[str, Any] | None = None) -> SearchSpace:
-    """``scheduler_vs_baselines.yaml`` with its ``scheduler`` entry on ``dataset`` with
-    training seed ``seed`` (and ``budget`` overriding the file's)."""
-    raw = yaml.safe_load((SPACES / "scheduler_vs_baselines.yaml").read_text())
+@dataclass(frozen=True)
+class Workload:
+    """A search-space file and how the benchmark runs it."""
+
+    file: str
+    datasets: tuple[str, ...]
+    seeds: int
+    #: cluster_count's searched α (batch size = α × modes found); about the batch sizes ÷ the
+    #: modes a data set has (2–4 classes on the UCR sets, 4 synthetic modes)
+    alphas: tuple[float, ...]
+
+
+WORKLOADS = {
+    "ucr": Workload(
+        "benchmark_ucr.yaml",
+        ("GunPoint", "BasicMotions", "ItalyPowerDemand"),
+        5,
+        (1.0, 2.0, 4.0, 8.0, 16.0),
+    ),
+    "synthetic": Workload(
+        "benchmark_synthetic.yaml", ("synthetic",), 3, (2.0, 4.0, 8.0, 16.0, 32.0)
+    ),
+}
+SMOKE_DATASET = "GunPoint"
+SMOKE_BUDGET = {"epochs": 3, "reports": 6}
+
+
+def _thin(values: list[Any]) -> list[Any]:
+    """The smallest, middle and largest of ``values`` (the smoke test's 3 trials)."""
+    ordered = sorted(values)
+    return [ordered[0], ordered[len(ordered) // 2], ordered[-1]]
+
+
+def method_space(
+    workload: Workload, dataset: str, seed: int, method: str, cpus: int, smoke: bool = False
+) -> SearchSpace:
+    """The search space of one experiment (module docstring): the workload file with the
+    method's scheduler, search and strategy, on ``dataset`` with ``seed``."""
+    raw = yaml.safe_load((SPACES / workload.file).read_text())
     sections = {section["name"]: section for section in raw.pop("schedulers")}
-    raw["scheduler"] = sections[scheduler]
-    raw["name"] = f"{scheduler}-{dataset}-s{seed}"
-    raw["dataset"] = {"name": dataset}
-    raw["seed"] = seed
-    raw["param_space"]["seed"] = seed
-    raw["budget"].update(budget or {})
+    params = raw["param_space"]
+    sizes = list(params["batch_size"]["choices"])
+    alphas = list(workload.alphas)
     if smoke:
-        raw["budget"] = {"epochs": 6, "reports": 12}
-    return parse_space(raw, source="scheduler_vs_baselines.yaml")
+        sizes, alphas = _thin(sizes), _thin(alphas)
+        raw["budget"] = dict(SMOKE_BUDGET)
+    params["batch_size"] = {"type": "categorical", "choices": sizes}
+    trials = len(sizes)
+    raw["name"] = f"{method}-{dataset}-s{seed}"
+    raw["dataset"] = {**raw["dataset"], "name": dataset}
+    raw["seed"] = params["seed"] = seed
+    if method in sections:
+        raw["scheduler"] = sections[method]
+    elif method == "optuna_asha":
+        raw["scheduler"] = sections["asha"]
+        raw["search"] = {"name": "optuna", "max_concurrent": cpus}
+        raw["num_samples"] = trials
+    elif method == "stratified":
+        raw["scheduler"] = {"name": "fifo"}
+        raw["search"] = {"name": "random"}
+        raw["num_samples"] = trials
+        params["strategy"] = "stratified"
+        params["stratify"] = {"type": "categorical", "choices": STRATIFY_MODES}
+    elif method == "cluster_count":
+        raw["scheduler"] = {"name": "fifo"}
+        params.update(
+            strategy="cluster_count",
+            batch_size=min(sizes),
+            min_batch_size=min(sizes),
+            max_batch_size=max(sizes),
+            alpha={"type": "categorical", "choices": alphas},
+        )
+    else:
+        raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
+    return parse_space(raw, source=workload.file)
 
 
-def read_reports(experiment: Path) -> pd.DataFrame:
-    """Every line of every trial's ``result.json`` (a restarted trial's repeats included: they
-    are compute spent), in file order, with the trial's folder as ``trial``."""
+def digest(space: SearchSpace) -> str:
+    """A fingerprint of everything an experiment's figures depend on."""
+    text = yaml.safe_dump({**space.raw, "name": space.name}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- one experiment ----------------------------------------------------------------------------
+def run_or_read(space: SearchSpace, storage: Path, log: Path) -> float:
+    """Run the experiment unless ``storage`` holds it finished (module: resuming); its wall
+    seconds (as recorded when it ran)."""
+    from tune_bs.experiment import RunOptions, run_experiment
+
+    folder = storage / space.name
+    marker = folder / MARKER
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        if info.get("digest") != digest(space):
+            raise SystemExit(
+                f"{folder} was run with other settings than this benchmark's (its search space "
+                "differs); give another --storage or delete that folder."
+            )
+        return float(info["wall_s"])
+    if folder.exists():
+        print(f"{space.name}: half-finished in {storage}; redoing it from the start", flush=True)
+        shutil.rmtree(folder)
+    started = time.perf_counter()
+    with log.open("a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        run_experiment(space, storage=storage, name=space.name, options=RunOptions())
+    wall = time.perf_counter() - started
+    marker.write_text(
+        json.dumps({"digest": digest(space), "wall_s": wall, "finished_unix_s": time.time()})
+    )
+    return wall
+
+
+def read_reports(folder: Path) -> pd.DataFrame:
+    """Every line of every trial's ``result.json`` in file order (repeats after a restart
+    included: they were computed), with the trial's folder name as ``trial`` and each report's
+    compute (:func:`scheduler_figures.report_compute`)."""
+    keys = (
+        fig.WALL,
+        fig.TRIAL_TIME,
+        fig.RAY_SECONDS,
+        fig.ITERATION,
+        fig.SINCE_RESTORE,
+        m.VAL_LOSS,
+        m.SAMPLES_SEEN,
+        m.SWITCHES,
+    )
     rows = []
-    for path in sorted(experiment.glob("*/result.json")):
+    for path in sorted(folder.glob("*/result.json")):
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                row["trial"] = path.parent.name
-                row["budget_samples"] = row.get("config", {}).get("budget_samples", math.inf)
-                rows.append(row)
-    return pd.DataFrame.from_records(rows)
+                rows.append(
+                    {
+                        "trial": path.parent.name,
+                        **{k: row.get(k, math.nan) for k in keys},
+                        "budget_samples": row.get("config", {}).get("budget_samples", math.inf),
+                        "config_batch_size": row.get("config", {}).get("batch_size", math.nan),
+                    }
+                )
+    columns = ["trial", *keys, "budget_samples", "config_batch_size"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame[fig.COMPUTE] = fig.report_compute(frame) if rows else pd.Series(dtype=float)
+    return frame
 
 
-def summarise(reports: pd.DataFrame, experiment: Path, metric: str, mode: str
-              ) -> dict[str, Any]:
-    """Per-experiment figures (see the module docstring).
+def smallest_batch_trial_seconds(reports: pd.DataFrame) -> float:
+    """Own compute of the trial that started at the smallest batch size (the grid's longest)."""
+    if reports.empty:
+        return math.nan
+    starts = reports.groupby("trial", sort=False)["config_batch_size"].first()
+    return float(reports.loc[reports["trial"] == starts.idxmin(), fig.COMPUTE].sum())
 
-    Compute is the sum of ``time_this_iter_s`` (a PBT clone's ``time_total_s`` carries its
-    donor's seconds); restarts after a pause show up in the first iteration after them.
-    """
-    finals = reports.groupby("trial").tail(1)
-    selections = select(load_trials([experiment]), metric, mode)
-    selected = next(iter(selections.values()), None)
+
+def measure(space: SearchSpace, folder: Path, reports: pd.DataFrame) -> dict[str, Any]:
+    """The experiment's figures that need no other experiment."""
+    selection = next(iter(select(load_trials([folder]), space.metric, space.mode).values()), None)
+    last = reports.sort_values(fig.WALL, kind="stable").groupby("trial").tail(1)
     return {
-        "best_probe": float(finals[m.VAL_PROBE_ACC].max()),
-        "best_val_loss": float(finals[m.VAL_LOSS].min()),
-        "selected_test": math.nan if selected is None or selected.test_value is None
-        else selected.test_value,
-        "total_compute": float(reports["time_this_iter_s"].sum()),
-        "switches": int(finals[m.SWITCHES].fillna(0).sum()),
-        "stopped": int((finals[m.SAMPLES_SEEN] < finals["budget_samples"]).sum()),
-        "reports": reports,
+        "best_final": fig.best_final(reports, space.metric, space.mode),
+        "total_compute": fig.total_compute(reports),
+        "total_ray_seconds": fig.total_compute(reports, fig.RAY_SECONDS),
+        "selected_val": math.nan if selection is None else selection.value,
+        "selected_test": math.nan
+        if selection is None or selection.test_value is None
+        else selection.test_value,
+        "trials": len(list(folder.glob("*/params.json"))),
+        "trials_stopped": int((last[m.SAMPLES_SEEN] < last["budget_samples"]).sum()),
+        "trials_errored": len(list(folder.glob("*/error.txt"))),
+        "switches": int(pd.to_numeric(last[m.SWITCHES], errors="coerce").fillna(0).sum()),
+        "smallest_batch_trial_s": smallest_batch_trial_seconds(reports)
+        if space.scheduler["name"] == "fifo"
+        and space.param_space.get("strategy", "fixed") == "fixed"
+        else math.nan,
     }
 
 
-def compute_to_target(reports: pd.DataFrame, target: float, metric: str, mode: str) -> float:
-    """Trial seconds spent by the experiment when its first report reaches ``target`` (reports
-    ordered by their float ``wall_time_s``)."""
-    ordered = reports.sort_values(m.WALL_TIME_S, kind="stable")
-    values = ordered[metric]
-    hits = ordered[values >= target if mode == "max" else values <= target]
-    if hits.empty:
-        return math.nan
-    hit_time = hits.iloc[0][m.WALL_TIME_S]
-    return float(ordered.loc[ordered[m.WALL_TIME_S] <= hit_time, "time_this_iter_s"].sum())
+def workload_lines(frame: pd.DataFrame) -> list[str]:
+    """The synthetic workload's requirement: its grid's smallest-batch trial computes for at least
+    :data:`MIN_TRIAL_S` seconds (own compute; per seed, the shortest is shown)."""
+    grid = frame[(frame["method"] == fig.GRID) & (frame["dataset"] == "synthetic")]
+    if grid.empty:
+        return []
+    shortest = float(grid["smallest_batch_trial_s"].min())
+    verdict = "MET" if shortest >= MIN_TRIAL_S else "MISSED"
+    return [
+        f"workload synthetic: the grid's smallest-batch trial computes {shortest:.0f} s "
+        f"(shortest of {len(grid)} seeds; >= {MIN_TRIAL_S:.0f} s required) -> {verdict}"
+    ]
 
 
-def _mean_std(values: list[float], digits: int) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return "–"
-    if len(finite) == 1:
-        return f"{finite[0]:.{digits}f}"
-    return f"{statistics.mean(finite):.{digits}f} ± {statistics.stdev(finite):.{digits}f}"
+# --- outputs -----------------------------------------------------------------------------------
+def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
+    """Each method's compute-to-target ratio to the grid, one point per (data set, seed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
+
+    others = [mth for mth in methods if mth != fig.GRID]
+    figure = Figure(figsize=(1.3 * len(others) + 2.5, 4.5), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    finite = frame["ratio_to_grid"].replace(np.inf, np.nan).dropna()
+    ceiling = max(4.0, float(finite.max()) * 1.5) if not finite.empty else 4.0
+    colours = dict(
+        zip(dict.fromkeys(frame["dataset"]), ["C0", "C1", "C2", "C3", "C4", "C5"], strict=False)
+    )
+    rng = np.random.default_rng(0)
+    for x, method in enumerate(others):
+        runs = frame[frame["method"] == method]
+        for dataset, part in runs.groupby("dataset", sort=False):
+            ratios = part["ratio_to_grid"].to_numpy(dtype=float)
+            jitter = x + rng.uniform(-0.15, 0.15, size=len(ratios))
+            reached = np.isfinite(ratios)
+            axes.scatter(
+                jitter[reached],
+                ratios[reached],
+                color=colours[dataset],
+                s=22,
+                marker="o",
+                label=dataset if x == 0 else None,
+                zorder=3,
+            )
+            axes.scatter(
+                jitter[~reached],
+                np.full((~reached).sum(), ceiling),
+                color=colours[dataset],
+                s=50,
+                marker="x",
+                zorder=4,
+            )
+    axes.axhline(1.0, color="grey", linewidth=1, label="grid (1.0)")
+    axes.axhline(
+        fig.GOAL_RATIO, color="grey", linestyle="--", linewidth=1, label=f"goal ({fig.GOAL_RATIO})"
+    )
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(ScalarFormatter())
+    axes.yaxis.set_minor_formatter(ScalarFormatter())
+    axes.set_xticks(range(len(others)), others, rotation=20)
+    axes.set_ylabel("compute to target ÷ the grid's (log)")
+    axes.set_title(
+        "Compute until a trial is within 1 % of the best val_loss\n"
+        f"(× at {ceiling:.3g}: target not reached)"
+    )
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
 
 
-def table(results: dict[tuple[str, int, str], dict[str, Any]], datasets: list[str],
-          seeds: list[int], schedulers: list[str]) -> tuple[pd.DataFrame, str]:
-    """The comparison table and the final ratio line."""
-    for dataset in datasets:
-        for seed in seeds:
-            runs = [results[(dataset, seed, s)] for s in schedulers]
-            target = TARGET_FRACTION * max(r["best_probe"] for r in runs)
-            loss_target = min(r["best_val_loss"] for r in runs) / TARGET_FRACTION
-            for run in runs:
-                run["target"] = target
-                run["to_target"] = compute_to_target(run["reports"], target, m.VAL_PROBE_ACC,
-                                                     "max")
-                run["to_loss_target"] = compute_to_target(run["reports"], loss_target,
-                                                          m.VAL_LOSS, "min")
-    rows = []
-    for dataset in datasets:
-        for scheduler in schedulers:
-            runs = [results[(dataset, seed, scheduler)] for seed in seeds]
-            to_target = [r["to_target"] for r in runs]
-            rows.append({
-                "dataset": dataset,
-                "scheduler": scheduler,
-                "best val_loss": _mean_std([r["best_val_loss"] for r in runs], 3),
-                "compute to val_loss target (s)": _mean_std([r["to_loss_target"] for r in runs],
-                                                            1),
-                "val_loss reached": f"{sum(math.isfinite(r['to_loss_target']) for r in runs)}"
-                                    f"/{len(runs)}",
-                "best val_probe_acc": _mean_std([r["best_probe"] for r in runs], 3),
-                "compute to val_probe target (s)": _mean_std(to_target, 1),
-                "val_probe reached": f"{sum(math.isfinite(v) for v in to_target)}/{len(runs)}",
-                "selected test_probe_acc": _mean_std([r["selected_test"] for r in runs], 3),
-                "total compute (s)": _mean_std([r["total_compute"] for r in runs], 1),
-                "switches": _mean_std([float(r["switches"]) for r in runs], 1),
-                "stopped": _mean_std([float(r["stopped"]) for r in runs], 1),
-                "errored": _mean_std([float(r["errored"]) for r in runs], 1),
-            })
-    lines = []
-    for field, name in (("to_loss_target", "compute_to_val_loss_target_vs_fifo"),
-                        ("to_target", "compute_to_val_probe_target_vs_fifo")):
-        ratios = []
-        for scheduler in schedulers:
-            if scheduler == "fifo" or "fifo" not in schedulers:
+def write_outputs(
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    goal_lines: list[str],
+    header: list[str],
+    out: Path,
+    methods: list[str],
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / "schedulers.csv"
+    frame.to_csv(csv, index=False)
+    markdown = out / "schedulers.md"
+    markdown.write_text(
+        "\n".join(
+            [*header, "", render(table, "markdown"), "", *[f"- {line}" for line in goal_lines], ""]
+        )
+    )
+    png = plot_ratios(frame, methods, out / "schedulers.png")
+    return [csv, markdown, png]
+
+
+# --- the run -----------------------------------------------------------------------------------
+def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
+    """(workload, data set, seed) of every experiment group to run."""
+    if args.smoke_test:
+        return [(WORKLOADS["ucr"], SMOKE_DATASET, 0)]
+    out = []
+    for workload in WORKLOADS.values():
+        for dataset in workload.datasets:
+            if args.datasets and dataset not in args.datasets:
                 continue
-            pairs = [results[(d, s, scheduler)][field] / results[(d, s, "fifo")][field]
-                     for d in datasets for s in seeds]
-            total = len(pairs)
-            pairs = [p for p in pairs if math.isfinite(p)]
-            value = f"{np.median(pairs):.2f}" if pairs else "nan"
-            ratios.append(f"{scheduler}={value}({len(pairs)}/{total})")
-        lines.append(f"{name} " + " ".join(ratios))
-    return pd.DataFrame(rows), "\n".join(lines)
+            seeds = workload.seeds if args.seeds is None else args.seeds
+            out += [(workload, dataset, seed) for seed in range(seeds)]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per data set")
-    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--schedulers", nargs="+", default=list(SCHEDULERS))
-    parser.add_argument("--storage", type=Path, default=None,
-                        help="results folder (default: a new temporary folder)")
-    parser.add_argument("--epochs", type=float, help="override budget.epochs of the files")
-    parser.add_argument("--reports", type=int, help="override budget.reports of the files")
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=None,
+        help="experiments folder; rerun with the same one to resume (default: a "
+        "new temporary folder)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the CSV, markdown table and plot go (default: "
+        "benchmarks/results; with --smoke-test, STORAGE/results)",
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, help="only these data sets (default: all four)"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per data set (default: 5 on the UCR sets, 3 synthetic)",
+    )
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
     parser.add_argument("--smoke-test", action="store_true")
     args = parser.parse_args(argv)
-    datasets = ["GunPoint"] if args.smoke_test else args.datasets
-    seeds = list(range(1 if args.smoke_test else args.seeds))
-    storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_schedulers_"))
+    methods = [mth for mth in METHODS if mth in args.methods]
+    storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_bench_"))
     storage.mkdir(parents=True, exist_ok=True)
+    out = args.out or (storage / "results" if args.smoke_test else RESULTS)
     log = storage / "benchmark.log"
+    groups = plan(args)
+    print(
+        f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
+        f"{len(methods)} methods) in {storage}; Ray output goes to {log}; load average at the "
+        f"start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     import ray
 
-    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
-    results: dict[tuple[str, int, str], dict[str, Any]] = {}
+    ray.init(
+        address="local",
+        num_cpus=args.cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
     started = time.perf_counter()
+    rows, reports = [], {}
     try:
-        for dataset in datasets:
-            for seed in seeds:
-                for scheduler in args.schedulers:
-                    budget = {k: v for k, v in (("epochs", args.epochs),
-                                                ("reports", args.reports)) if v}
-                    space = experiment_space(scheduler, dataset, seed, args.smoke_test, budget)
-                    folder = storage / space.name
-                    if not any(folder.glob("*/result.json")):
-                        random.seed(seed)  # Tune's PBT draws its mutations from `random`
-                        t0 = time.perf_counter()
-                        with log.open("a") as out, contextlib.redirect_stdout(out), \
-                                contextlib.redirect_stderr(out):
-                            run_experiment(space, storage=storage, name=space.name,
-                                           options=RunOptions())
-                        print(f"{space.name}: {time.perf_counter() - t0:.0f} s wall", flush=True)
-                    results[(dataset, seed, scheduler)] = summarise(
-                        read_reports(folder), folder, space.metric, space.mode)
-                    results[(dataset, seed, scheduler)]["errored"] = len(
-                        list(folder.glob("*/error.txt")))
+        for workload, dataset, seed in groups:
+            for method in methods:
+                space = method_space(workload, dataset, seed, method, args.cpus, args.smoke_test)
+                ran_before = (storage / space.name / MARKER).is_file()
+                wall = run_or_read(space, storage, log)
+                folder = storage / space.name
+                key = (dataset, seed, method)
+                reports[key] = read_reports(folder)
+                rows.append(
+                    {
+                        "workload": workload.file,
+                        "dataset": dataset,
+                        "seed": seed,
+                        "method": method,
+                        "wall_s": wall,
+                        **measure(space, folder, reports[key]),
+                    }
+                )
+                print(
+                    f"{space.name}: {wall:.0f} s wall{' (read)' if ran_before else ''}, "
+                    f"{rows[-1]['total_compute']:.0f} trial-s",
+                    flush=True,
+                )
     finally:
         ray.shutdown()
-    frame, ratio_line = table(results, datasets, seeds, args.schedulers)
-    print(f"\n{len(results)} experiments in {time.perf_counter() - started:.0f} s wall; results "
-          f"in {storage}; every scheduler acts on val_loss; targets per data set and seed: the "
-          f"best final val_loss / {TARGET_FRACTION}, {TARGET_FRACTION:.0%} of the best final "
-          "val_probe_acc.\n")
-    print(render(frame, "markdown"))
-    print(ratio_line)
+    elapsed = time.perf_counter() - started
+
+    frame = fig.add_targets(pd.DataFrame(rows), reports, m.VAL_LOSS, "min")
+    table = fig.summary_table(frame, methods)
+    goal_lines = [*workload_lines(frame), *(goal.line() for goal in fig.goals(frame))]
+    header = [
+        "# Scheduler benchmark (benchmarks/schedulers.py)",
+        "",
+        f"{len(frame)} experiments, {args.cpus} CPUs (one per trial), metric val_loss; target per "
+        "data set and seed = the best final val_loss of any method x 1.01; compute = the trials' "
+        "own seconds of work (trial_time_s increments; Ray's time_this_iter_s for a restart), "
+        "ordered by the float wall_time_s (benchmarks/scheduler_figures.py); ratios are to the "
+        "fifo grid "
+        "of the same data set and seed (inf = target not reached). Wall time of this invocation "
+        f"{elapsed:.0f} s; sum of the experiments' own wall times {frame['wall_s'].sum():.0f} s; "
+        f"load average at the end {os.getloadavg()[0]:.1f}.",
+    ]
+    paths = write_outputs(frame, table, goal_lines, header, out, methods)
+    print()
+    print(render(table, "markdown"))
+    print(f"\nwritten: {', '.join(str(p) for p in paths)}")
+    print(
+        f"benchmark wall time: {elapsed:.0f} s this invocation; {frame['wall_s'].sum():.0f} s "
+        "summed over the experiments' own runs"
+    )
+    for line in goal_lines:
+        print(line)
     return 0
 
 

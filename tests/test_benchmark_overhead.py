@@ -52,7 +52,7 @@ def test_switch_excess_on_hand_made_rows(bench: ModuleType) -> None:
     assert bench.switch_excess(rows) == pytest.approx([2.0, 0.5])
     assert bench.switch_excess(rows, "time_total_s") == pytest.approx([0.1, 0.1])
     # pace per sample: an interval of other length at the new size scales its training time
-    rows[3] = row(450, 16, 14.75, 3.6)  # 150 samples at 16 = 0.75 s of training
+    rows[3] = row(450, 16, 14.75, 3.85)  # 150 samples at 16 = 0.75 s of training
     assert bench.switch_excess(rows)[0] == pytest.approx(2.0)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tune_bs.cli import default_space_path, main
+from tune_bs.cli import build_parser, default_space_path, main
 
 ROOT = Path(__file__).parents[1]
 
@@ -77,3 +77,25 @@ def test_storage_uris_are_opened_through_pyarrow(tmp_path):
     folder.make_writable()
     folder.write_text("x.txt", "hello")
     assert folder.read_text("x.txt") == "hello" and not folder.holds_experiment()
+
+
+@pytest.mark.parametrize("command", [
+    ["validate", "missing.yaml"], ["report", "missing"], ["export", "missing", "--out", "x"],
+    ["downstream", "missing"], ["resume", "missing"],
+])
+def test_debug_is_accepted_after_every_subcommand(tmp_path, capsys, command):
+    """--debug before or after the subcommand's name: the one-line error gains the traceback."""
+    args = [str(tmp_path / a) if a.startswith("missing") else a for a in command]
+    assert main(args) == 2
+    plain = capsys.readouterr().err
+    assert "Traceback" not in plain and plain.count("\n") == 1
+    assert main([*args, "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["--debug", *args]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_report_defaults_to_the_experiments_own_metric_and_mode():
+    parser = build_parser()
+    args = parser.parse_args(["report", "results"])
+    assert (args.metric, args.mode) == (None, None)  # write_report reads tune_bs_space.yaml

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +24,7 @@ from tune_bs.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
 from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
 from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.testing import StubController, StubTrial
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
 FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
@@ -32,26 +33,6 @@ BUDGET = 1_000_000
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
 
-@dataclass
-class StubTrial:
-    """What the scheduler reads of a Tune trial."""
-
-    trial_id: str
-    config: dict[str, Any]
-    status: str = Trial.RUNNING
-    local_path: str | None = None
-    last_result: dict[str, Any] = field(default_factory=dict)
-
-    def set_config(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-
-class StubController:
-    def __init__(self, *trials: StubTrial) -> None:
-        self.trials = list(trials)
-
-    def get_trials(self) -> list[StubTrial]:
-        return self.trials
 
 
 def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str, Any]]:
@@ -446,3 +427,88 @@ def test_scheduler_batch_sizes_must_fit_the_training_set() -> None:
                                                 "action": "accumulation",
                                                 "max_loader_batch_size": 16}})
     check_against_data(space, 40, "classification")  # 64 = 16 x 4 accumulated
+
+
+# --- a trainable that does not take restart-free switches ---------------------------------------
+def _double_after(*reports: int):
+    def policy(history, peers, settings, cache) -> Decision:
+        last, n = history[-1], len(history)
+        if n in reports:
+            return Decision("switch", last.batch_size * 2, 1, "scripted", n)
+        return Decision("continue", last.batch_size, last.accumulation_steps, "", n)
+
+    return policy
+
+
+def _scripted_inplace(board: SwitchBoard, *reports: int) -> ExtrapolationScheduler:
+    return ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), board=board,
+                                  policy=_double_after(*reports))
+
+
+def test_a_restart_free_switch_not_taken_is_carried_out_by_restart() -> None:
+    board = SwitchBoard()
+    sched, ctl, own = _scripted_inplace(board, 2, 4), StubController(), trial("t", 16)
+    rows = results([(6, 16)])  # the trainable never changes its batch size by itself
+    assert feed(sched, ctl, own, rows[:2]) == [CONTINUE, CONTINUE]
+    assert own.config["batch_size"] == 32 and "_switch_via" not in own.config
+    # report 3 is still at 16: not taken → restart with the switch, and restart from now on
+    assert feed(sched, ctl, own, [rows[2]]) == [PAUSE]
+    pending = sched.pending("t")
+    assert (pending.batch_size, pending.report_index) == (32, 3)
+    assert own.config["_switch_via"] == "restart"
+    own.status = Trial.PAUSED
+    assert sched.choose_trial_to_run(ctl) is own and own.config["_switch_at"] == 3
+    own.status = Trial.RUNNING
+    at_32 = [{**r, m.BATCH_SIZE: 32} for r in rows[3:]]
+    assert feed(sched, ctl, own, at_32[:1]) == [PAUSE]  # the switch after report 4: at once
+    assert board.take("t", 4) is None  # nothing posted for it
+    assert sched.pending("t").batch_size == 64
+    assert "2 switches" in sched.debug_string()
+
+
+def test_a_trial_that_took_a_switch_and_misses_one_is_not_marked() -> None:
+    board = SwitchBoard()
+    sched, ctl, own = _scripted_inplace(board, 2, 4), StubController(), trial("t", 16)
+    rows = results([(2, 16), (4, 32)])  # took the switch after report 2
+    assert feed(sched, ctl, own, rows[:2]) == [CONTINUE] * 2
+    assert board.take("t", 2) == (32, 1, 2)  # the trainable takes it
+    assert feed(sched, ctl, own, rows[2:4]) == [CONTINUE] * 2
+    assert own.config["batch_size"] == 64  # posted after report 4 and never taken
+    # report 5 still at 32 (e.g. the board could not be reached): this switch by restart only
+    assert feed(sched, ctl, own, [rows[4]]) == [PAUSE]
+    assert sched.pending("t").batch_size == 64 and "_switch_via" not in own.config
+
+
+def test_a_switch_taken_in_place_is_not_repeated() -> None:
+    board = SwitchBoard()
+    sched, ctl, own = _scripted_inplace(board, 2), StubController(), trial("t", 16)
+    rows = results([(2, 16), (3, 32)])
+    assert feed(sched, ctl, own, rows) == [CONTINUE] * 5
+    assert sched.pending("t") is None and "_switch_via" not in own.config
+    assert "1 switches" in sched.debug_string()
+
+
+def test_a_function_trial_without_any_checkpoint_is_not_switched_by_restart(caplog) -> None:
+    from ray.tune.trainable.function_trainable import FunctionTrainable
+
+    @dataclass
+    class FunctionTrial(StubTrial):
+        checkpoint: Any = None
+
+        def get_trainable_cls(self) -> type:
+            return FunctionTrainable
+
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
+                                   policy=_double_after(2))
+    own = FunctionTrial("t", {"batch_size": 16, "budget_samples": BUDGET})
+    rows = results([(3, 16)])  # no "should_checkpoint": the trainable reports no checkpoint
+    with caplog.at_level("WARNING", logger="tune_bs.extrapolation"):
+        assert feed(sched, StubController(), own, rows) == [CONTINUE] * 3
+    assert own.config["batch_size"] == 16 and sched.pending("t") is None
+    assert "reported no checkpoint, so a switch by restart would start it over" in caplog.text
+    # one that reports a checkpoint with its results is switched
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
+                                   policy=_double_after(2))
+    other = FunctionTrial("u", {"batch_size": 16, "budget_samples": BUDGET})
+    checkpointed = [{**r, "should_checkpoint": True} for r in rows]
+    assert feed(sched, StubController(), other, checkpointed) == [CONTINUE, PAUSE]

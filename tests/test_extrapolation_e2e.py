@@ -100,7 +100,7 @@ SPACE = {
     "metric": "val_loss",
     "num_samples": 1,
     "budget": {"samples": 4000, "reports": 40},
-    # one trial, no peers: rule 9 probes batch size 16 once five reports at 8 are fitted (no
+    # one trial, no peers: rule 6 explores batch size 16 once five reports at 8 are in (no
     # restart cost assumed: this tiny budget would not pay for the default 2 s)
     "scheduler": {"name": "extrapolation", "batch_sizes": [8, 16], "grace_reports": 1,
                   "segment_reports": 5, "probe_every": 5, "probe_slowdown": 0.5,

@@ -215,3 +215,68 @@ def test_status_and_logs_commands_print_what_the_cluster_says(monkeypatch, capsy
     assert main(["logs", "job_1", "--address", "h:8265", "--follow"]) == 1
     out = capsys.readouterr().out
     assert out.startswith(FakeClient.LOGS) and "tune-bs: job job_1 FAILED" in out
+
+
+class ShellClient:
+    """Stands in for JobSubmissionClient by doing what Ray Jobs does with an entrypoint: run it
+    in a shell with the head's environment (here: a given ``PATH``)."""
+
+    def __init__(self, path: str):
+        self.path, self.jobs, self.deleted = path, {}, []
+
+    def submit_job(self, entrypoint, submission_id, runtime_env):
+        import subprocess
+
+        done = subprocess.run(entrypoint, shell=True, capture_output=True, text=True,
+                              env={"PATH": self.path, **runtime_env["env_vars"]}, timeout=120)
+        status = "SUCCEEDED" if done.returncode == 0 else "FAILED"
+        self.jobs[submission_id] = (status, done.stdout + done.stderr)
+
+    def get_job_status(self, job_id):
+        return self.jobs[job_id][0]
+
+    def get_job_logs(self, job_id):
+        return self.jobs[job_id][1]
+
+    def delete_job(self, job_id):
+        self.deleted.append(job_id)
+
+
+def python_lacking_sklearn(folder: Path) -> Path | None:
+    """A folder whose ``python`` is an interpreter without scikit-learn (the system's)."""
+    import subprocess
+
+    for candidate in ("/usr/bin/python3", "/bin/python3"):
+        if Path(candidate).exists() and subprocess.run(
+                [candidate, "-c", "import sklearn"], capture_output=True).returncode != 0:
+            (folder / "python").symlink_to(candidate)
+            return folder
+    return None
+
+
+def test_the_cluster_python_is_checked_and_named_before_submitting(tmp_path):
+    import sys
+
+    good = ShellClient(str(Path(sys.executable).parent))
+    python = jobs.check_cluster_python(good, "http://h:8265")
+    assert python.executable == sys.executable and python.ray is not None
+    assert "Python 3." in python.describe()
+    assert len(good.deleted) == 1  # the check job is not left in the cluster's list
+
+    bare = python_lacking_sklearn(tmp_path)
+    if bare is None:
+        pytest.skip("no interpreter without scikit-learn on this machine")
+    with pytest.raises(UserInputError) as refused:
+        jobs.check_cluster_python(ShellClient(str(bare)), "http://h:8265")
+    message = str(refused.value)
+    assert "\n" not in message and "lacks" in message and "sklearn" in message
+    assert str(bare / "python") in message  # the interpreter, by the path the job uses
+    assert "activate its virtualenv before `ray start --head`" in message
+
+
+def test_a_cluster_without_python_is_refused_in_one_line(tmp_path):
+    with pytest.raises(UserInputError) as refused:
+        jobs.check_cluster_python(ShellClient(str(tmp_path)), "http://h:8265")  # no python
+    message = str(refused.value)
+    assert "\n" not in message and "cannot run `python` for the job" in message
+    assert "not found" in message  # what the shell said

@@ -61,9 +61,13 @@ def auth_mode() -> str:
 
 
 def client_env(mode: str) -> dict[str, str]:
+    """This environment for the head and the clients, with the test's interpreter first on the
+    PATH (as an activated virtualenv has it): the head runs jobs with the ``python`` it finds
+    there, and ``submit`` checks that one."""
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",
                                                              "RAY_API_SERVER_ADDRESS")}
     env["RAY_AUTH_MODE"] = mode
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
@@ -148,6 +152,10 @@ def test_submit_wait_runs_the_search_on_the_cluster_and_writes_to_storage(ray_he
                     "--smoke-test", "--wait"], env, elsewhere, timeout=JOB_TIMEOUT_S)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
+    import ray
+
+    assert f"runs with: {sys.executable} " in done.stdout  # the head's python, checked first
+    assert f"ray {ray.__version__})" in done.stdout
     job_id = next(w for w in done.stdout.split() if w.startswith("tune_bs_jobs-e2e-smoke_"))
     assert f"tune-bs: job {job_id} SUCCEEDED" in done.stdout
     assert f"tune-bs status {job_id} --address {url}" in done.stdout

@@ -12,3 +12,7 @@ def test_readme_holds_both_commands_and_ci_runs_the_test_command():
     assert TEST_COMMAND in readme and RUN_COMMAND in readme
     ci_lines = (ROOT / ".ci/run").read_text().splitlines()
     assert TEST_COMMAND in ci_lines
+    # the multi-node tests, left out of the default run (pyproject addopts), run in a step of
+    # their own after it
+    assert ci_lines.index("python -m pytest -m cluster") > ci_lines.index(TEST_COMMAND)
+    assert "-m cluster" in readme

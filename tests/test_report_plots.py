@@ -49,12 +49,18 @@ def test_probe_vs_time_has_a_line_per_reporting_trial(frame) -> None:
 
 def test_batch_schedule_is_a_step_plot_to_the_last_sample(frame) -> None:
     (axes,) = _visible_axes(plots.batch_schedule_figure(frame))
-    assert len(axes.lines) == 6
-    switched = [line for line in axes.lines if 32 in line.get_ydata() and 16 in line.get_ydata()]
+    steps = [line for line in axes.lines if line.get_linestyle() != "None"]
+    assert len(steps) == 6
+    switched = [line for line in steps if 32 in line.get_ydata() and 16 in line.get_ydata()]
     (line,) = switched
     assert list(line.get_xdata()) == [0, 150, 300]
     assert list(line.get_ydata()) == [16, 32, 32]
     assert axes.get_yscale() == "log"
+    # the switch is marked x at the samples seen when it happened, at its new size
+    (marks,) = [line for line in axes.lines if line.get_marker() == "x"]
+    assert list(marks.get_xdata()) == [150] and list(marks.get_ydata()) == [32]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels[-1] == "batch-size switch"
 
 
 def test_time_to_target_bars(frame) -> None:

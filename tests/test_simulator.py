@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -123,6 +124,22 @@ def test_accumulation_costs_loader_time_but_makes_effective_progress() -> None:
     small = train(m, initial_state(m, 32), 20_000)
     assert acc.loss == pytest.approx(big.loss)  # same effective batch, same progress per sample
     assert acc.time_s == pytest.approx(small.time_s)  # but the loader's cost per sample
+
+
+def test_time_factor_scales_only_the_seconds_of_a_stretch() -> None:
+    m = model(16.0, 64.0)
+    start = train(m, initial_state(m, 64), 10_000)
+    plain = train(m, start, 600_000)
+    slow = train(m, start, 600_000, time_factor=1.5)
+    assert train(m, start, 600_000, time_factor=1.0) == plain
+    assert slow.loss == plain.loss and slow.samples_seen == plain.samples_seen
+    assert slow.time_s - start.time_s == pytest.approx(1.5 * (plain.time_s - start.time_s))
+    assert math.isfinite(plain.time_to_target_s)  # the crossing inside the stretch, slowed too
+    assert slow.time_to_target_s - start.time_s == pytest.approx(
+        1.5 * (plain.time_to_target_s - start.time_s)
+    )
+    with pytest.raises(UserInputError, match="time_factor"):
+        train(m, start, 1_000, time_factor=0.0)
 
 
 @pytest.mark.parametrize(

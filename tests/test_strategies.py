@@ -68,6 +68,27 @@ def test_resumed_cluster_count_trial_keeps_its_own_batch_size(synthetic):
     assert resumed.apply_config(16, 1) and resumed.batch_size == 16  # a scheduler's switch
 
 
+def test_a_switch_to_the_configured_size_is_applied(synthetic):
+    """The trainer runs α·M = 12 while the config says 8: a scheduler's switch to 8 (restart
+    path: a newer ``_switch_at``; in place: ``apply_switch``) must not be mistaken for the
+    unchanged config."""
+    s = settings(strategy="cluster_count", alpha=3.0)
+    trainer = ContrastiveTrainer(synthetic, s, "cpu")
+    trainer.train_until(24)
+    assert trainer.batch_size == 12
+    restarted = ContrastiveTrainer(synthetic, s, "cpu")
+    restarted.load_state_dict(trainer.state_dict())
+    assert restarted.apply_config(8, 1, switch_at=3) and restarted.batch_size == 8
+    assert restarted.schedule[-1][1:] == (8, 1)
+    assert not restarted.apply_config(8, 1, switch_at=3)  # the same switch again: applied once
+    in_place = ContrastiveTrainer(synthetic, s, "cpu")
+    in_place.load_state_dict(trainer.state_dict())
+    assert in_place.apply_switch(8, 1, 3) and in_place.batch_size == 8
+    again = ContrastiveTrainer(synthetic, s, "cpu")
+    again.load_state_dict(in_place.state_dict())  # a restart after the in-place switch
+    assert not again.apply_config(8, 1, switch_at=3) and again.batch_size == 8
+
+
 def test_pretrained_cluster_features_spend_samples_first(synthetic):
     s = settings(strategy="cluster_count", alpha=2.0, cluster_features="pretrained",
                  cluster_pretrain_epochs=0.2)

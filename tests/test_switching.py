@@ -189,17 +189,17 @@ def test_the_restart_cost_is_measured_from_the_trials_own_switches() -> None:
 def test_a_switch_costs_only_the_overhead_beyond_every_report_s() -> None:
     """Every interval pays a report's overhead on the wall clock (here 0.3 s); a restart-free
     switch pays nothing more, so it costs 0 s — not the 0.3 s of any interval."""
-    from tune_bs.switching import _switch_excess, _throughputs
+    from tune_bs.switching.throughput import cost_model, switch_costs
 
     own = history(FLAT, [(6, 64), (4, 128)])
     with_overhead = [replace(r, wall_time=r.time_s + 0.3 * i, own_clock=True)
                      for i, r in enumerate(own)]
-    thr = _throughputs([own], FitCache())
-    assert _switch_excess(with_overhead, thr, None) == pytest.approx([0.0], abs=1e-9)
+    model = cost_model([own], FitCache())
+    assert switch_costs(with_overhead, model, FitCache()) == pytest.approx([0.0], abs=1e-9)
     # a restart adds 2 s of wall time to the interval that straddles it
     restarted = [replace(r, wall_time=r.wall_time + (2.0 if i >= 6 else 0.0))
                  for i, r in enumerate(with_overhead)]
-    assert _switch_excess(restarted, thr, None) == pytest.approx([2.0], abs=1e-9)
+    assert switch_costs(restarted, model, FitCache()) == pytest.approx([2.0], abs=1e-9)
 
 
 def noisy(reports: list[Report], sigma: float, seed: int) -> list[Report]:
@@ -260,9 +260,65 @@ def test_no_exploration_of_a_size_a_peer_covers_even_before_it_reports() -> None
     d = decide(alone, waiting, explore)
     assert (d.action, d.batch_size) == ("switch", 32)  # 128 is covered: the one below
     both = {**waiting, "p32": Peer((), alive=True, batch_size=32)}
-    assert decide(alone, both, explore).action == "continue"
-    switched = history(FLAT, [(5, 64), (5, 128)])
-    assert not decide(switched, {}, explore).reason.startswith("explore")  # first segment only
+    assert decide(alone, both, explore).batch_size == 256  # the nearest uncovered one
+    grid = {f"p{b}": Peer((), alive=True, batch_size=b) for b in SIZES if b != 64}
+    assert decide(alone, grid, explore).action == "continue"  # a grid covers every size
+
+
+def test_exploration_visits_every_uncovered_size_nearest_the_start_first() -> None:
+    explore = settings(explore=True, switch_via="inplace")
+    pieces = [(5, 64)]
+    visited = []
+    for _ in range(len(SIZES) - 1):
+        d = decide(history(FLAT, pieces), {}, explore)
+        assert d.action == "switch" and d.reason.startswith("explore")
+        visited.append(d.batch_size)
+        pieces.append((5, d.batch_size))
+    assert visited == [128, 32, 256, 16, 512, 1024]
+    # a visit is measured, not judged: 1024 is far slower than 64, yet no switch back follows
+    # from rule 5 (rules 7-8 choose among all the curves instead)
+    d = decide(history(FLAT, pieces), {}, explore)
+    assert "judged" not in d.reason and not d.reason.startswith("explore")
+
+
+def test_exploration_by_accumulation_carries_loader_and_steps() -> None:
+    explore = settings(explore=True, switch_via="inplace", action="accumulation",
+                       max_loader_batch_size=64)
+    d = decide(history(FLAT, [(5, 64)]), {}, explore)
+    assert (d.action, d.batch_size, d.accumulation_steps) == ("switch", 64, 2)
+
+
+def test_the_exploration_budget_is_bounded() -> None:
+    explore = settings(explore=True, switch_via="inplace", explore_until=0.5)
+    alone = history(FLAT, [(5, 64)])  # 5 reports of 2 000 samples: 10 000 samples seen
+
+    def budget(samples: float) -> list[Report]:
+        return [replace(r, budget_samples=samples) for r in alone]
+
+    assert decide(budget(20_000), {}, explore).action == "switch"  # half the budget: starts
+    assert decide(budget(19_999), {}, explore).action == "continue"  # past half: no visit
+    no_room = settings(explore=True, switch_via="inplace", explore_until=1.0)
+    assert decide(budget(19_999), {}, no_room).action == "continue"  # < 5 reports left
+    assert decide(budget(20_000), {}, no_room).action == "switch"
+
+
+def test_an_unjudgeable_switch_is_reverted_only_when_the_loss_rose() -> None:
+    # the curve left behind is flat noise around 2.0 (it cannot be fitted or extrapolated)
+    flat = [Report(2_000.0 * (i + 1), 2.0 + 0.01 * (-1) ** i, 64, 10.0 * (i + 1))
+            for i in range(6)]
+
+    def after(losses: list[float]) -> list[Report]:
+        last = flat[-1]
+        return flat + [Report(last.samples_seen + 2_000.0 * (i + 1), v, 128,
+                              last.time_s + 8.0 * (i + 1)) for i, v in enumerate(losses)]
+
+    rising = after([2.05 + 0.025 * i for i in range(10)])
+    d = decide(rising, {}, settings())
+    assert (d.action, d.batch_size) == ("switch", 64) and "could not be judged" in d.reason
+    waiting = decide(rising[:-1], {}, settings())  # within the window: pending
+    assert waiting.action == "continue" and "judging" in waiting.reason
+    falling = after([1.9 - 0.02 * i for i in range(10)])
+    assert decide(falling, {}, settings()).batch_size == 128  # kept
 
 
 def test_exploration_must_pay_for_two_switches() -> None:
@@ -278,3 +334,23 @@ def test_the_switch_cost_prior_follows_the_switch_path() -> None:
     assert given.prior_switch_cost_s == 0.5
     with pytest.raises(UserInputError, match="switch_via"):
         SwitchSettings(batch_sizes=(8,), switch_via="teleport")  # type: ignore[arg-type]
+
+
+def test_a_pending_switch_is_decided_by_the_sign_at_the_end_of_its_window() -> None:
+    """Within the noise of the extrapolation a switch waits; after 2·segment_reports reports it
+    stays if the new curve is below the extrapolation of the old one, else it goes back."""
+    from tune_bs.switching.judging import judge
+    from tune_bs.switching.view import DecisionView
+
+    pending = 0
+    for seed in range(12):
+        h = noisy(history(FLAT, [(10, 64), (10, 128)]), 0.02, seed)  # 128: ~8 % slower
+        verdict = judge(DecisionView(h, {}, settings(), FitCache()))
+        if verdict.verdict != "pending":
+            continue
+        pending += 1
+        assert decide(h[:-1], {}, settings()).action == "continue"  # waiting inside the window
+        d = decide(h, {}, settings())
+        assert (d.action == "switch") == (verdict.level >= verdict.stay)
+        assert d.action == "continue" or d.batch_size == 64
+    assert pending >= 2

@@ -10,7 +10,6 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +38,23 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="run on an existing Ray cluster (e.g. ray://host:10001 or auto)")
 
 
+def _debug_flag() -> argparse.ArgumentParser:
+    """``--debug``, accepted before or after the subcommand's name (a parent of every
+    subcommand; ``SUPPRESS`` keeps a ``--debug`` given before the name)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+    return parent
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """Every subcommand gets ``--debug`` (:func:`_debug_flag`)."""
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        kwargs.setdefault("parents", [_debug_flag()])
+        return super().add_parser(name, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tune-bs",
@@ -46,16 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "for contrastive time-series representation learning.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.register("action", "parsers", _SubParsers)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_run_options(sub.add_parser("run", help="run a search (default: the packaged default)"))
+    p = sub.add_parser("run", help="run a search (default: the packaged default)")
+    _add_run_options(p)
+    p.add_argument("--tracking", action="store_true",
+                   help="log every trial to MLflow (default store: sqlite:///RESULTS/mlflow.db; "
+                        "the space's tracking: section sets another)")
     p = sub.add_parser("resume", help="finish an interrupted experiment")
-    p.add_argument("results_dir", type=Path)
+    p.add_argument("results_dir", help="the experiment's folder or storage URI (s3://...)")
     p.add_argument("--address", default=None)
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
     p = sub.add_parser("report", help="tables and plots of one or more results folders")
-    p.add_argument("results_dirs", type=Path, nargs="+", metavar="RESULTS_DIR")
+    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR",
+                   help="results folders or storage URIs (s3://...: read from a local copy)")
     p.add_argument("--format", default="markdown", choices=("markdown", "csv", "latex", "html"))
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the tables and PNGs (default: RESULTS_DIR/report)")
@@ -64,8 +86,37 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the experiment's own metric)")
     p.add_argument("--mode", default=None, choices=("min", "max"),
                    help="direction of --metric (default: the metric's own)")
+    p = sub.add_parser("export", help="write a trial's encoder, config and representations")
+    p.add_argument("results_dir", type=Path, metavar="RESULTS")
+    p.add_argument("--trial", default=None, help="trial id (default: the trial selected on "
+                                                 "the experiment's validation metric)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write into")
+    _add_downstream_parser(sub)
     _add_job_parsers(sub)
     return parser
+
+
+def _add_downstream_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("downstream", help="multi-task head (classes + continuous target) on a "
+                                          "trial's encoder")
+    p.add_argument("results_dir", type=Path, metavar="RESULTS",
+                   help="results folder (its selected trial) or an exported encoder folder")
+    p.add_argument("--task", default="multitask", choices=("multitask", "classification",
+                                                          "regression"))
+    p.add_argument("--alpha", type=float, nargs="+", default=None,
+                   help="weight(s) α of the classification loss, α·CE + (1−α)·MSE "
+                        "(default: 0 0.25 0.5 0.75 1, a table)")
+    p.add_argument("--head", nargs="+", default=["linear"], choices=("linear", "mlp"))
+    p.add_argument("--freeze", action="store_true", help="train the heads only (frozen encoder)")
+    p.add_argument("--trial", default=None, help="trial id (default: the selected trial)")
+    p.add_argument("--data", default=None,
+                   help="data set with both targets: a name (Covid3Month, synthetic) or a .npz "
+                        "with y and y_reg (default: the experiment's)")
+    p.add_argument("--pretrain-epochs", type=int, default=None)
+    p.add_argument("--finetune-epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None,
+                   help="also write the table as downstream.md and downstream.csv here")
 
 
 def _add_job_parsers(sub: argparse._SubParsersAction) -> None:
@@ -101,40 +152,31 @@ def _positive(value: int | float | None, flag: str, integer: bool = False) -> No
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tune_bs.experiment import RunOptions, comparison_smoke_budget, run_experiment
+    import tune_bs
     from tune_bs.space import load_space
 
     _check_run_options(args)
     space = load_space(args.space or default_space_path())
-    options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
-                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
     variants = space.variants()
+    options = dict(storage=args.storage, name=args.name, num_samples=args.num_samples,
+                   smoke_test=args.smoke_test, cpus_per_trial=args.cpus_per_trial,
+                   gpus_per_trial=args.gpus_per_trial, address=args.address,
+                   tracking=True if args.tracking else None)
     if len(variants) == 1:
         print(f"tune-bs: running {space.name!r} from {space.source}", flush=True)
-        return _finish(run_experiment(space, storage=args.storage, name=args.name,
-                                      options=options, address=args.address))
+        return _finish(tune_bs.run(space, **options))
     names = [v.scheduler["name"] for v in variants]
     print(f"tune-bs: comparing schedulers {', '.join(names)} on {space.name!r} from "
           f"{space.source}: {len(variants)} experiments with the same trials and budget",
           flush=True)
-    if options.smoke_test:
-        options = replace(options, smoke_budget=comparison_smoke_budget(variants))
-    statuses, outcomes = [], []
-    for i, variant in enumerate(variants, 1):
-        name = f"{args.name}-{variant.scheduler['name']}" if args.name else None
-        print(f"\ntune-bs: experiment {i}/{len(variants)}: {variant.name!r} (scheduler "
-              f"{variant.scheduler['name']})", flush=True)
-        outcome = run_experiment(variant, storage=args.storage, name=name, options=options,
-                                 address=args.address)
-        statuses.append(_finish(outcome))
-        outcomes.append(outcome)
-    return _finish_comparison(outcomes, statuses)
+    results = tune_bs.run(space, **options)
+    return _finish_comparison(results, [_finish(r) for r in results])
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from tune_bs.experiment import resume_experiment
+    import tune_bs
 
-    return _finish(resume_experiment(args.results_dir, address=args.address))
+    return _finish(tune_bs.resume(args.results_dir, address=args.address))
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
@@ -156,8 +198,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     job = submit_run(args.space, args.address, storage=args.storage, name=args.name,
                      options=options, debug=args.debug)
     print(f"tune-bs: submitted job {job.job_id} to {job.address}\n"
-          f"  results (on the cluster): {job.results}\n{follow_hint(job.job_id, job.address)}",
-          flush=True)
+          f"  results (on the cluster): {job.results}\n"
+          + (f"  runs with: {job.python.describe()}\n" if job.python else "")
+          + follow_hint(job.job_id, job.address), flush=True)
     return _follow(job.job_id, job.address) if args.wait else EXIT_OK
 
 
@@ -194,34 +237,32 @@ def _follow(job_id: str, address: str) -> int:
     return exit_status(state)
 
 
-def _finish(outcome) -> int:
-    from tune_bs.report import summary_text
-    from tune_bs.report.best_config import save_best_config
+def _finish(result) -> int:
+    """Print an :class:`~tune_bs.api.ExperimentResult`: its table, selection and where to look;
+    1 when every trial failed."""
+    from tune_bs.report.best_config import BEST_CONFIG
 
     print()
-    if isinstance(outcome.path, Path):
-        space = outcome.space
-        print(summary_text(outcome.path, metric=space.metric, mode=space.mode))
-        best = save_best_config(outcome.path, {**space.raw, "name": space.name}, space.metric,
-                                space.mode)
-        if best is not None:
+    if result.local:
+        print(result.summary())
+        best = result.path / BEST_CONFIG
+        if best.is_file():
             print(f"best configuration: {best} (run it again: tune-bs run {best})")
     else:  # remote storage: the report reads local folders
-        print(f"results: {outcome.path}")
-    print(f"tables and plots: tune-bs report {outcome.path}")
-    errors = getattr(outcome.results, "errors", [])
-    return EXIT_FAILED if errors and len(errors) == len(outcome.results) else EXIT_OK
+        print(f"results: {result.path}")
+    print(f"tables and plots: tune-bs report {result.path}")
+    trials = result.trial_count
+    return EXIT_FAILED if result.errors and result.errors == trials else EXIT_OK
 
 
-def _finish_comparison(outcomes: list, statuses: list[int]) -> int:
+def _finish_comparison(results: list, statuses: list[int]) -> int:
     """The comparison table of a ``schedulers:`` file's experiments and the report command."""
     from tune_bs.report import comparison_text
 
-    paths = [o.path for o in outcomes]
-    space = outcomes[0].space
+    paths = [r.path for r in results]
     print()
-    if all(isinstance(p, Path) for p in paths):
-        print(comparison_text(paths, metric=space.metric, mode=space.mode))
+    if all(r.local for r in results):
+        print(comparison_text(paths, metric=results[0].metric, mode=results[0].mode))
     print("tables and plots of the comparison: tune-bs report " + " ".join(map(str, paths)))
     return max(statuses)
 
@@ -255,17 +296,45 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tune_bs.report import write_report
+    import tune_bs
 
-    paths = write_report(args.results_dirs, fmt=args.format, out_dir=args.out,
-                         metric=args.metric, mode=args.mode)
-    print(paths.text)
+    written = tune_bs.write_report(args.results_dirs, formats=args.format, out=args.out,
+                                   metric=args.metric, mode=args.mode)
+    print(written[args.format].text)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import tune_bs
+
+    print(tune_bs.export_trial(args.results_dir, args.out, trial=args.trial).text())
+    return EXIT_OK
+
+
+def cmd_downstream(args: argparse.Namespace) -> int:
+    import tune_bs
+
+    settings = {k: getattr(args, k) for k in ("pretrain_epochs", "finetune_epochs", "seed")
+                if getattr(args, k) is not None}
+    alphas = {} if args.alpha is None else {"alphas": args.alpha}
+    result = tune_bs.run_downstream(args.results_dir, task=args.task, heads=args.head,
+                                freeze=args.freeze, trial=args.trial, data=args.data,
+                                **alphas, **settings)
+    print(result.text())
+    if args.out is not None:
+        from tune_bs.report.formats import render
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for fmt, ext in (("markdown", "md"), ("csv", "csv")):
+            (args.out / f"downstream.{ext}").write_text(render(result.table, fmt))
+        print(f"table written to {args.out}: downstream.md, downstream.csv")
     return EXIT_OK
 
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate,
             "datasets": cmd_datasets, "report": cmd_report, "submit": cmd_submit,
-            "status": cmd_status, "logs": cmd_logs}
+            "status": cmd_status, "logs": cmd_logs, "export": cmd_export,
+            "downstream": cmd_downstream}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ import yaml
 
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
+from tune_bs.retention import prune_experiment
 from tune_bs.schedulers import build_scheduler, logger_callbacks
 from tune_bs.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.storage import Location
@@ -34,8 +35,6 @@ SPACE_COPY = "tune_bs_space.yaml"
 RUN_OPTIONS = "tune_bs_run.json"
 SMOKE_REPORTS = 2
 SMOKE_TRIALS = 2
-#: Reports a smoke test of the extrapolation scheduler runs after one segment.
-SMOKE_EXTRA_REPORTS = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,8 @@ class RunOptions:
     #: the ``--smoke-test`` budget when it is shared by several experiments (a ``schedulers:``
     #: comparison); ``None``: :func:`smoke_budget` of the space
     smoke_budget: dict[str, Any] | None = None
+    #: ``--tracking``: a ``tracking:`` section that replaces the space's (:mod:`tune_bs.tracking`)
+    tracking: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,15 @@ def smoke_budget(space: SearchSpace) -> dict[str, Any]:
     """The ``--smoke-test`` budget.
 
     Two reports of two batches of the largest batch size; with the extrapolation scheduler, the
-    first ``segment_reports + SMOKE_EXTRA_REPORTS`` reports of the space's own budget (at least
-    two batches of the largest size each), so that a trial can measure one segment, switch and
-    report at its second size.
+    first ``2 · segment_reports`` reports of the space's own budget (at least two batches of the
+    largest size each), so that a trial can measure one segment and then explore a second size
+    within the first half of its budget and measure it (:mod:`tune_bs.switching`, rule 6).
     """
     largest = max([int(v) for v in space.values_of("batch_size")] or [16])
     if space.scheduler.get("name") != "extrapolation":
         return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
     reports = int(space.scheduler.get("segment_reports", SwitchSettings.segment_reports))
-    reports = min(reports + SMOKE_EXTRA_REPORTS, max(space.reports, SMOKE_REPORTS))
+    reports = min(2 * reports, max(space.reports, SMOKE_REPORTS))
     share = reports / space.reports
     if "epochs" in space.budget:
         return {"epochs": float(space.budget["epochs"]) * share, "reports": reports}
@@ -145,8 +146,13 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
     return config
 
 
-def build_search_alg(space: SearchSpace) -> Any:
-    """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE."""
+def build_search_alg(space: SearchSpace, experiment_dir: Path | str | None = None,
+                     experiment: str | None = None) -> Any:
+    """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE.
+
+    An Optuna study of a local experiment is stored in ``optuna.db`` (SQLite) in its folder,
+    named after the experiment, so ``optuna-dashboard`` can open it (:mod:`tune_bs.tracking`).
+    """
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -155,7 +161,13 @@ def build_search_alg(space: SearchSpace) -> Any:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=space.seed))
+        storage = None
+        if isinstance(experiment_dir, Path):
+            from tune_bs.tracking import optuna_storage_uri
+
+            storage = optuna.storages.RDBStorage(optuna_storage_uri(experiment_dir))
+        searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=space.seed),
+                                storage=storage, study_name=experiment)
         return ConcurrencyLimiter(searcher, int(space.search.get("max_concurrent", 2)))
     return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
 
@@ -221,12 +233,12 @@ def resourced_trainable(space: SearchSpace, data: TimeSeriesData) -> Any:
 
 
 def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: str,
-                options: RunOptions) -> Any:
+                options: RunOptions, experiment_dir: Path | str | None = None) -> Any:
     from ray import tune
 
-    # Every report carries a checkpoint (DESIGN §7), so Tune snapshots often; that is intended.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    from tune_bs.tracking import tracking_callbacks
 
+    _snapshot_often(Location.open(storage))
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -234,17 +246,45 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
         tune_config=tune.TuneConfig(
             metric=space.metric, mode=space.mode, num_samples=space.num_samples,
             scheduler=build_scheduler(space.scheduler, space.reports, space.param_space),
-            search_alg=build_search_alg(space), reuse_actors=True,
+            search_alg=build_search_alg(space, experiment_dir, name), reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=name, storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=checkpoint_config(space),
             # Tune's own loggers drop the result rows of a trial that paused (a switch, PBT)
-            callbacks=logger_callbacks(),
+            callbacks=[*logger_callbacks(),
+                       *tracking_callbacks(tracking_section(space, options), experiment_dir,
+                                           name)],
             verbose=1,
         ),
     )
+
+
+#: Seconds between saves of the experiment's state (trial statuses, result files) to storage:
+#: on a local disk (a copy) and on remote storage (an upload of every result file).
+SNAPSHOT_PERIOD_S = {"local": 0.1, "remote": 2.0}
+_SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
+_SNAPSHOT_SET_BY_USER = _SNAPSHOT_ENV in os.environ
+
+
+def _snapshot_often(storage: Location) -> None:
+    """Save the experiment's state to ``storage`` every ``SNAPSHOT_PERIOD_S`` (Tune's default
+    is 10 s or more; an upload still in progress is not doubled): what a killed driver's
+    experiment resumes from, and what a report read while the run goes on shows. Tune used to
+    save it as often only as a side effect of deleting checkpoints during the run, which
+    :mod:`tune_bs.retention` no longer does. A ``TUNE_GLOBAL_CHECKPOINT_S`` set by the user
+    wins. Every report carries a checkpoint (DESIGN §7), so Tune would warn about frequent
+    snapshots; that is intended."""
+    if not _SNAPSHOT_SET_BY_USER:
+        os.environ[_SNAPSHOT_ENV] = str(SNAPSHOT_PERIOD_S["local" if storage.is_local
+                                                          else "remote"])
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+def tracking_section(space: SearchSpace, options: RunOptions) -> dict[str, Any] | None:
+    """The run's ``tracking:`` section: the space's own, updated by ``--tracking``'s."""
+    return {**space.tracking, **(options.tracking or {})}
 
 
 #: Checkpoints a trial keeps besides its latest: the best by the experiment's validation metric.
@@ -252,16 +292,20 @@ KEEP_BEST_CHECKPOINTS = 2
 
 
 def checkpoint_config(space: SearchSpace) -> Any:
-    """Keep each trial's best checkpoints by the experiment's (validation) metric, which the
-    selection may pick, and its latest (Tune always keeps it: a restart resumes from it); PBT
-    clones restore donors' older checkpoints, so PBT keeps them all."""
+    """Keep every checkpoint while the experiment runs (:mod:`tune_bs.retention`: a killed
+    driver's saved state may name any of them); :func:`prune_checkpoints` then keeps each
+    trial's best by the experiment's (validation) metric, which the selection may pick, and
+    its latest. PBT clones restore donors' older checkpoints, so PBT keeps them all."""
     from ray import tune
 
-    if space.scheduler["name"] == "pbt":
-        return tune.CheckpointConfig(num_to_keep=None)
-    return tune.CheckpointConfig(num_to_keep=KEEP_BEST_CHECKPOINTS,
-                                 checkpoint_score_attribute=space.metric,
-                                 checkpoint_score_order=space.mode)
+    return tune.CheckpointConfig(num_to_keep=None)
+
+
+def prune_checkpoints(space: SearchSpace, folder: Location) -> None:
+    """After ``Tuner.fit``: keep each trial's latest checkpoint and its
+    ``KEEP_BEST_CHECKPOINTS`` best by the experiment's metric (all of them for PBT)."""
+    if space.scheduler["name"] != "pbt":
+        prune_experiment(folder, space.metric, space.mode, KEEP_BEST_CHECKPOINTS)
 
 
 def run_experiment(
@@ -288,7 +332,8 @@ def run_experiment(
     _ensure_ray(address)  # before writing anything: a bad --address leaves no files behind
     _save_run_files(folder, space, options)
     random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
-    results = build_tuner(space, data, root.uri, name, options).fit()
+    results = build_tuner(space, data, root.uri, name, options, folder.display()).fit()
+    prune_checkpoints(space, folder)
     return RunOutcome(folder.display(), space, results)
 
 
@@ -318,7 +363,10 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
     data = load_space_data(space)
     _ensure_ray(address)
+    _snapshot_often(folder)
     trainable = resourced_trainable(space, data)
     tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
                                resume_errored=True)
-    return RunOutcome(folder.display(), space, tuner.fit())
+    results = tuner.fit()
+    prune_checkpoints(space, folder)
+    return RunOutcome(folder.display(), space, results)

@@ -2,50 +2,21 @@
 
 :class:`ExtrapolationScheduler` is a Ray Tune ``FIFOScheduler`` that applies the pure policy
 :func:`tune_bs.switching.decide` to every result and carries its decisions out through Tune itself
-(DESIGN §7). The policy, its units and its margins are stated exactly in the docstring of
-:mod:`tune_bs.switching`; in short, on a trial's ``n``-th report (first match wins):
+(DESIGN §7). What it decides — explore the candidate sizes nothing covers, switch to the size
+whose curve promises the fastest loss decrease, judge and revert switches, stop hopeless
+trials — is stated once, with its units and margins, in the docstring of
+:mod:`tune_bs.switching`; this module only carries the decisions out, with one exception of
+its own: it never stops the trial that leads its group on the experiment's metric when that
+metric is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is
+taken on the report that ends a trial's budget (a switch there would change nothing).
 
-1. ``val_loss`` NaN or ±inf → **stop** (the trainable has already reported ``diverged=True``);
-2. ``n < grace_reports`` (default 2) → continue;
-3. (never the trial that leads its group on the experiment's metric, when that is not
-   ``val_loss``: e.g. the best last ``probe_acc``) worse at equal compute (seconds) than a live
-   peer by more than ``stop_margin`` (10 %) of that
-   peer's loss decrease and by more than the noise floor (``stop_noise_z = 2`` × the median
-   residual std of the group's curve fits) — the trial's own curve extrapolated at its measured
-   throughput, lower end of the ``band_z = 2`` band — or behind a live peer at the same batch
-   size by more than the noise floor, on each of its last ``stop_confirm_reports`` (1)
-   reports → **stop**;
-4. fewer than ``segment_reports`` (5) reports at the current size → continue (measuring);
-5. judge the last switch: its new curve must fall below the extrapolation of the curve left
-   behind (over the same training seconds) by ``judge_z`` standard deviations within
-   ``2·segment_reports`` reports, else **switch back** (and that size is tabu for a while);
-6. the curve of the current segment cannot be fitted (noise, too flat, too few points) → continue;
-7. for every candidate size ``B``: loss decrease per second at the current loss level = the rate
-   of a fitted curve at ``B`` (own or a peer's; curves at one size share one law) × measured
-   samples per second at ``B``;
-8. the fastest candidate beats the current size by more than ``switch_margin`` (5 %) with a fresh
-   estimate → **switch**; a deep extrapolation to a larger size → probe after ``probe_every``
-   reports; either only when the expected saving over the seconds left (``budget_samples`` at
-   the measured throughput) exceeds the switch cost (twice it for a probe), measured on the
-   trial's own switches (the interval around a switch less its training time, on
-   ``trial_time_s`` or the ``wall_time_s`` clock), else its peers', else ``switch_cost_s``
-   (0.01 s restart-free, 2 s by restart);
-9. after its first segment, a neighbouring candidate size no trial of the group reports at or
-   starts at → **explore** it (a switch, judged by rule 5); later, no curve at the next larger
-   size and the relative progress per sample slowed by ``probe_slowdown`` (1.4×) → **probe**
-   it;
-10. otherwise continue.
-
-Units: samples (training series) for ``samples_seen``; loss units for ``val_loss``; seconds of
-the trial's own training and evaluation for time: the trial's float ``trial_time_s``
-(:mod:`tune_bs.clock`; worker start-up, checkpointing and restores are not in it). A trainable
-that does not report it is timed on Tune's ``time_total_s`` less its start-up (worker, data,
-model: seconds on small data sets, paid once by every trial, which would otherwise decide early
-equal-compute comparisons), estimated from its first two reports as the first report's time less
-its samples at the pace of the second interval. The time a switch costs (pause, restore) is
-measured on the shared float clock ``wall_time_s`` and charged to the switch. Counts of reports for
-every ``*_reports`` and ``probe_every``; margins relative (0.05 = 5 %). No decision is taken on
-the report that ends a trial's budget (a switch there would change nothing).
+Time: the trial's float ``trial_time_s`` (:mod:`tune_bs.clock`; worker start-up, checkpointing
+and restores are not in it). A trainable that does not report it is timed on Tune's
+``time_total_s`` less its start-up (worker, data, model: seconds on small data sets, paid once
+by every trial, which would otherwise decide early equal-compute comparisons), estimated from
+its first two reports as the first report's time less its samples at the pace of the second
+interval. The shared clock is the trial's float ``wall_time_s`` (Ray's whole-second
+``timestamp`` is never read); the time a switch costs (pause, restore) is measured on it.
 
 How a decision reaches the trial:
 
@@ -56,14 +27,27 @@ How a decision reaches the trial:
   ``CONTINUE``: the trainable, whose ``tune.report`` returns only after this decision, takes it
   from the board and trains on at the new size — no pause, no restore. The trainable records
   the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
-  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. When the
-  board cannot be reached, the switch falls back to a restart.
+  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. The board
+  runs on the driver's node; a lost board is replaced and the post repeated, and when that
+  fails too the switch falls back to a restart. Any Ray Tune function trainable
+  takes switches with :class:`tune_bs.plugin.BatchSizeUpdates` (one call after each report).
+  When the trial's next report still shows the batch size it had (it did not take the switch),
+  that switch is carried out by restart at once (decided on that report); a trial that has
+  never taken one is marked ``_switch_via: restart`` in its config and switched by restart
+  from then on (a trainable that reads ``config["batch_size"]`` only when it starts needs no
+  other setting; one seen taking switches before only missed this one).
 - **switch** by restart (``switch_via: restart``) → ``PAUSE``, and the decision is kept until
   :meth:`~ExtrapolationScheduler.choose_trial_to_run` hands that paused trial out (before FIFO's
   pending trials) after ``trial.set_config`` with the new ``batch_size``, ``accumulation_steps``
   and ``_switch_at`` = the report index of the decision. The trainable restores its checkpoint
   (reported with every result), applies the new batch size and records the switch in
   ``batch_size_schedule`` and ``switches``, which live in its checkpoint and in every report.
+  A function trainable that has never reported a checkpoint is not switched by restart (it
+  would start over; a warning says so once).
+- **out of memory**: a trial that reports ``oom_batch_size`` (:mod:`tune_bs.trainable`) is never
+  switched to a loader batch of that size or more: those candidates are left out of the
+  settings its decisions are taken with (with ``action: accumulation``, its largest loader batch
+  is capped at half that size), and a switch back to one (rule 5) is not made.
 
 Peers: the trials whose config equals this trial's apart from ``batch_size``,
 ``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
@@ -84,19 +68,25 @@ index is above the trial's ``_switch_at``, so none is ever applied twice.
 Result files: Ray 2.60's own loggers drop the rows a paused trial wrote since the last upload
 to storage; run with :func:`tune_bs.schedulers.logger_callbacks` (see :class:`PauseSafeJsonLogger`).
 
-A result without ``val_loss``/``samples_seen``/``time_total_s`` is ignored (``CONTINUE``).
+Keys (:class:`~tune_bs.report_keys.ReportKeys`; the names above are the defaults): every
+result must carry ``val_loss``, ``samples_seen``, ``batch_size`` and ``wall_time_s`` (plus
+``accumulation_steps`` with ``action: accumulation``); the first result that lacks one stops the
+run with a one-line :class:`~tune_bs.errors.UserInputError` naming it (as Ray Tune does for a
+missing metric). Rows read back from ``result.json`` after a restore are not checked (one that
+lacks a key ends the history there).
 
 Example::
 
     from ray import tune
-    from tune_bs.extrapolation import ExtrapolationScheduler
-    from tune_bs.switching import SwitchSettings
+    from tune_bs import ExtrapolationScheduler, ReportKeys, SwitchSettings, logger_callbacks
 
-    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32, 64)))
+    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16, 32, 64)),
+                                       keys=ReportKeys(val_loss="loss"))  # if named so
     tuner = tune.Tuner(
-        trainable,  # reports val_loss, samples_seen, batch_size + a checkpoint every result
+        trainable,  # reports loss, samples_seen, batch_size, wall_time_s + a checkpoint
         param_space={"batch_size": tune.grid_search([8, 16, 32, 64]), "lr": 1e-3},
-        tune_config=tune.TuneConfig(metric="probe_acc", mode="max", scheduler=scheduler),
+        tune_config=tune.TuneConfig(metric="val_probe_acc", mode="max", scheduler=scheduler),
+        run_config=tune.RunConfig(callbacks=logger_callbacks()),
     )
 
 In a search space: ``scheduler: {name: extrapolation, batch_sizes: [8, 16, 32, 64]}`` plus any
@@ -117,11 +107,22 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+from ray.tune.result import DEBUG_METRICS, DONE, SHOULD_CHECKPOINT
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT, SwitchBoard, board_actor
+from tune_bs.errors import UserInputError
+from tune_bs.report_keys import ReportKeys
+from tune_bs.switch_board import (
+    BOARD_KEY,
+    BOARD_NAME,
+    SWITCH_AT,
+    BoardHost,
+    SwitchBoard,
+    board_errors,
+)
 from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.trainable import OOM_BATCH_SIZE
 
 if TYPE_CHECKING:
     from ray.tune.execution.tune_controller import TuneController
@@ -129,8 +130,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESULT_FILE = "result.json"
-#: Config keys that do not separate peers (see the module docstring).
-NOT_GROUPING = frozenset({m.BATCH_SIZE, m.ACCUMULATION_STEPS, "seed"})
+#: Config keys that do not separate peers besides the batch size and accumulation steps (see the
+#: module docstring).
+NOT_GROUPING = frozenset({"seed"})
+#: Trial-config key set to ``"restart"`` once a trial is known not to take restart-free switches.
+SWITCH_VIA = "_switch_via"
 
 Policy = Callable[[Sequence[Report], Mapping[str, Peer], SwitchSettings, FitCache], Decision]
 
@@ -147,12 +151,16 @@ class ExtrapolationScheduler(FIFOScheduler):
         metric: the Tune metric (taken from ``TuneConfig`` when ``None``). It only matters when
             it is ``curve_metric``: with ``mode="max"`` that metric is negated before fitting.
         mode: ``"min"`` or ``"max"`` (taken from ``TuneConfig`` when ``None``).
-        curve_metric: the reported value whose curve is fitted; ``val_loss`` (DESIGN §4: the
-            only loss comparable across batch sizes).
+        curve_metric: the reported value whose curve is fitted, when not ``keys.val_loss``
+            (DESIGN §4: ``val_loss`` is the only loss comparable across batch sizes).
         policy: the decision function (``decide``); tests pass a scripted one.
         board: where restart-free switches are posted (``settings.switch_via == "inplace"``):
             ``None`` for the named Ray actor of :mod:`tune_bs.switch_board` (created on the
             first switch); tests pass a plain :class:`~tune_bs.switch_board.SwitchBoard`.
+        keys: the result and config keys the scheduler reads
+            (:class:`~tune_bs.report_keys.ReportKeys`; default: tune-bs's own names). Every
+            result must carry the required ones: one that does not stops the run with a
+            one-line error naming them.
     """
 
     _supports_buffered_results = False
@@ -162,17 +170,30 @@ class ExtrapolationScheduler(FIFOScheduler):
         settings: SwitchSettings,
         metric: str | None = None,
         mode: str | None = None,
-        curve_metric: str = m.VAL_LOSS,
+        curve_metric: str | None = None,
         policy: Policy = decide,
         board: Any = None,
+        keys: ReportKeys | None = None,
     ) -> None:
         super().__init__()
         if mode not in (None, "min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', but got mode={mode!r}.")
+        if not isinstance(settings, SwitchSettings):
+            raise UserInputError(
+                f"settings must be a SwitchSettings, but got {settings!r}; write e.g. "
+                "ExtrapolationScheduler(SwitchSettings(batch_sizes=(16, 32, 64)))."
+            )
+        if keys is not None and not isinstance(keys, ReportKeys):
+            raise UserInputError(
+                f"keys must be a ReportKeys, but got {keys!r}; write e.g. "
+                "keys=ReportKeys(val_loss='loss')."
+            )
         self._settings = settings
         self._metric = metric
         self._mode = mode
-        self._curve_metric = curve_metric
+        keys = keys or ReportKeys()
+        self._keys = replace(keys, val_loss=curve_metric) if curve_metric else keys
+        self._curve_metric = self._keys.val_loss
         self._policy = policy
         self._board = board
         self._cache = FitCache()
@@ -188,6 +209,10 @@ class ExtrapolationScheduler(FIFOScheduler):
         self._groups: dict[str, str] = {}
         self._last_metric: dict[str, Any] = {}
         self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
+        self._awaiting: dict[str, Decision] = {}  # restart-free switches not yet seen taken
+        self._polling: set[str] = set()  # trials seen taking a restart-free switch
+        self._checkpointed: set[str] = set()  # trials that reported a checkpoint
+        self._warned: set[tuple[str, str]] = set()
 
     @property
     def settings(self) -> SwitchSettings:
@@ -199,7 +224,8 @@ class ExtrapolationScheduler(FIFOScheduler):
         state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
                      _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
                      _counts=Counter(), _groups={}, _last_metric={},
-                     _peer_memo={})
+                     _peer_memo={}, _awaiting={}, _polling=set(), _checkpointed=set(),
+                     _warned=set())
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -241,12 +267,24 @@ class ExtrapolationScheduler(FIFOScheduler):
     def on_trial_result(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> str:
+        action = self._on_result(trial, result)
+        if self._inplace and action == TrialScheduler.CONTINUE:
+            self._notify_board(trial, result)
+        return action
+
+    def _on_result(self, trial: Trial, result: dict[str, Any]) -> str:
         self._trials.setdefault(trial.trial_id, trial)
+        if _carries_metrics(result):
+            self._keys.check_result(result, trial.trial_id,
+                                    accumulation=self._settings.action == "accumulation")
+        if result.get(SHOULD_CHECKPOINT):
+            self._checkpointed.add(trial.trial_id)
         history = self._record(trial, result)
         if history is None:
             return TrialScheduler.CONTINUE
+        missed = self._missed_switch(trial, history)
         decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
-        decision = decision or self._decide(trial)
+        decision = decision or self._decide(trial, result)
         if self._metric and self._metric in result:
             self._last_metric[trial.trial_id] = result[self._metric]
         if decision.action == "stop" and not decision.diverged and self._leads(trial):
@@ -260,17 +298,99 @@ class ExtrapolationScheduler(FIFOScheduler):
             logger.info("trial %s stops at report %d: %s", trial.trial_id,
                         decision.report_index, decision.reason)
             return TrialScheduler.STOP
+        if missed is not None and decision.action != "switch":
+            decision = Decision("switch", missed.batch_size, missed.accumulation_steps,
+                                "the trainable did not take the restart-free switch decided "
+                                f"after report {missed.report_index}", len(history))
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            self._counts["switches"] += 1
-            logger.info("trial %s switches to batch size %d x %d after report %d: %s",
-                        trial.trial_id, decision.batch_size, decision.accumulation_steps,
-                        decision.report_index, decision.reason)
-            if self._inplace and self._post(trial, decision):
-                self._apply(trial, decision)  # the config a restart would continue with
-                return TrialScheduler.CONTINUE
-            self._pending[trial.trial_id] = decision
-            return TrialScheduler.PAUSE
+            return self._switch(trial, decision, result, by_restart=missed is not None)
         return TrialScheduler.CONTINUE
+
+    def _switch(self, trial: Trial, decision: Decision, result: Mapping[str, Any],
+                by_restart: bool = False) -> str:
+        """Carry a switch out: restart-free when the trial takes those (and did take the last
+        one), else by restart (when the trial can restart from a checkpoint)."""
+        by_restart = by_restart or trial.config.get(SWITCH_VIA) == "restart"
+        if self._inplace and not by_restart and self._post(trial, decision):
+            self._log_switch(trial, decision)
+            self._apply(trial, decision)  # the config a restart would continue with
+            self._awaiting[trial.trial_id] = decision
+            return TrialScheduler.CONTINUE
+        if not self._restorable(trial):
+            self._warn_once(trial, "no checkpoint",
+                            "trial %s reported no checkpoint, so a switch by restart would "
+                            "start it over: it keeps batch size %s. Report one with every result "
+                            "(tune.report(metrics, checkpoint=...)), or take restart-free "
+                            "switches with tune_bs.BatchSizeUpdates.",
+                            trial.trial_id, trial.config.get(self._keys.config_batch_size))
+            return TrialScheduler.CONTINUE
+        if not result.get(SHOULD_CHECKPOINT, True):
+            self._warn_once(trial, "old checkpoint",
+                            "trial %s switches by restart from an older checkpoint than its "
+                            "report %d, and repeats the reports since; report a checkpoint with "
+                            "every result to avoid that.", trial.trial_id, decision.report_index)
+        self._log_switch(trial, decision)
+        self._pending[trial.trial_id] = decision
+        return TrialScheduler.PAUSE
+
+    def _log_switch(self, trial: Trial, decision: Decision) -> None:
+        self._counts["switches"] += 1
+        logger.info("trial %s switches to batch size %d x %d after report %d: %s",
+                    trial.trial_id, decision.batch_size, decision.accumulation_steps,
+                    decision.report_index, decision.reason)
+
+    def _missed_switch(self, trial: Trial, history: Sequence[Report]) -> Decision | None:
+        """The restart-free switch posted after the previous report when this report shows the
+        trial did not take it (same batch size and accumulation steps as before), else ``None``.
+
+        A trial never seen taking one is marked (config ``_switch_via: restart``): its later
+        switches go by restart at once. A trial seen taking one before missed this one only
+        (e.g. it could not reach the board), or any trial after the switch board was lost and
+        replaced (the post may have gone with it): only this one goes by restart.
+        """
+        awaited = self._awaiting.get(trial.trial_id)
+        if awaited is None or len(history) <= awaited.report_index:
+            return None
+        del self._awaiting[trial.trial_id]
+        if len(history) != awaited.report_index + 1:
+            return None  # restarted in between: it started with the new config
+        before, now = history[-2], history[-1]
+        if (now.batch_size, now.accumulation_steps) != (before.batch_size,
+                                                        before.accumulation_steps):
+            self._polling.add(trial.trial_id)
+            return None
+        self._counts["switches"] -= 1  # counted again when it is carried out by restart
+        board_lost = getattr(self._board, "replaced", 0) > 0  # it may have lost the post
+        if trial.trial_id not in self._polling and not board_lost:
+            trial.set_config({**trial.config, SWITCH_VIA: "restart"})
+            self._warn_once(trial, "no polling",
+                            "trial %s did not take the restart-free switch to batch size %d "
+                            "decided after its report %d (its next report is still at %d); it "
+                            "switches by restart from now on. To switch it in place, call "
+                            "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
+                            "to say it never will, use SwitchSettings(switch_via='restart').",
+                            trial.trial_id, awaited.batch_size, awaited.report_index,
+                            now.batch_size)
+        return awaited
+
+    def _restorable(self, trial: Trial) -> bool:
+        """Whether a restart resumes the trial from a checkpoint: not for a function trainable
+        that has never reported one (it would start over)."""
+        if trial.trial_id in self._checkpointed:
+            return True
+        try:
+            from ray.tune.trainable.function_trainable import FunctionTrainable
+
+            cls = trial.get_trainable_cls()
+            function = isinstance(cls, type) and issubclass(cls, FunctionTrainable)
+            return not function or trial.checkpoint is not None
+        except Exception:  # not a Tune trial (tests' stubs), or no trainable registered
+            return True
+
+    def _warn_once(self, trial: Trial, kind: str, message: str, *args: Any) -> None:
+        if (trial.trial_id, kind) not in self._warned:
+            self._warned.add((trial.trial_id, kind))
+            logger.warning(message, *args)
 
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
         if self._restored:
@@ -284,9 +404,11 @@ class ExtrapolationScheduler(FIFOScheduler):
 
     def debug_string(self) -> str:
         c = self._counts
+        replaced = getattr(self._board, "replaced", 0)
         return (
             f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
-            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged."
+            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged"
+            + (f", switch board replaced {replaced} time(s)." if replaced else ".")
         )
 
     # --- helpers ------------------------------------------------------------------------------
@@ -295,30 +417,47 @@ class ExtrapolationScheduler(FIFOScheduler):
         return self._settings.switch_via == "inplace"
 
     def _open_board(self) -> None:
-        """Create the board actor (once, and only inside a running Ray: never start one)."""
+        """Create the board actor (once, and only inside a running Ray: never start one), on
+        the driver's node; :class:`~tune_bs.switch_board.BoardHost` replaces it when lost."""
         import ray
 
         if self._board is None and ray.is_initialized():
-            self._board = board_actor()
+            self._board = BoardHost()
+        if isinstance(self._board, BoardHost):
+            try:
+                self._board.open()
+            except board_errors() as exc:  # the first post tries again, else a restart
+                logger.warning("the switch board did not start (%s).", exc)
 
     def _post(self, trial: Trial, decision: Decision) -> bool:
         """Put a restart-free switch on the board (blocking: it is there before the trial's
-        ``tune.report`` returns). False when the board cannot be reached (then: pause)."""
+        ``tune.report`` returns). False when the board cannot be reached, even after being
+        replaced (then: pause)."""
         args = (trial.trial_id, decision.batch_size, decision.accumulation_steps,
                 decision.report_index)
-        import ray
+        if isinstance(self._board, SwitchBoard):
+            return self._board.post(*args)
+        self._open_board()
+        if self._board is not None and self._board.post(*args):
+            return True
+        logger.warning("switch board unreachable; trial %s switches by a restart.",
+                       trial.trial_id)
+        return False
 
-        try:
-            if isinstance(self._board, SwitchBoard):
-                return self._board.post(*args)
-            self._open_board()
-            if self._board is None:
-                raise RuntimeError("Ray is not initialised")
-            return bool(ray.get(self._board.post.remote(*args), timeout=30))
-        except Exception as exc:  # any failure falls back to a restart
-            logger.warning("switch board unreachable (%s); trial %s switches by a restart.",
-                           exc, trial.trial_id)
-            return False
+    def _notify_board(self, trial: Trial, result: Mapping[str, Any]) -> None:
+        """Tell the board the decision on this report is in (without waiting): a trainable that
+        asked ahead (:meth:`~tune_bs.switch_board.BoardClient.ask`) gets its answer — the
+        switch posted before this, or none."""
+        history = self._histories.get(trial.trial_id)
+        report_index = len(history) if history else result.get(m.TRAINING_ITERATION)
+        if report_index is None:
+            return
+        if isinstance(self._board, SwitchBoard):
+            self._board.decided(trial.trial_id, int(report_index))
+            return
+        self._open_board()
+        if self._board is not None:
+            self._board.decided(trial.trial_id, int(report_index))
 
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
@@ -332,29 +471,33 @@ class ExtrapolationScheduler(FIFOScheduler):
         return -1.0 if self._curve_metric == self._metric and self._mode == "max" else 1.0
 
     def _report(self, trial: Trial, result: Mapping[str, Any]) -> Report | None:
-        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys.
+        """A :class:`Report` from one Tune result, or ``None`` when it lacks the curve's keys
+        (a live result has been checked by :meth:`ReportKeys.check_result`; rows read back
+        from ``result.json`` have not).
 
-        Time is the trial's own float ``trial_time_s`` when reported (else Ray's
+        Time is the trial's own float ``keys.trial_time`` when reported (else Ray's
         ``time_total_s``, less the start-up :meth:`_sync` estimates); the shared clock is the
-        trial's float ``wall_time_s`` (Ray's whole-second ``timestamp`` is never used).
+        trial's float ``keys.wall_time`` (Ray's whole-second ``timestamp`` is never used).
         """
-        time_key = m.TRIAL_TIME_S if result.get(m.TRIAL_TIME_S) is not None else m.TIME_TOTAL_S
-        needed = (self._curve_metric, m.SAMPLES_SEEN, time_key)
+        keys = self._keys
+        own_clock = result.get(keys.trial_time) is not None
+        time_key = keys.trial_time if own_clock else m.TIME_TOTAL_S
+        needed = (keys.val_loss, keys.samples_seen, keys.batch_size, time_key)
         if any(result.get(key) is None for key in needed):
             return None
         config = trial.config
-        value = float(result[self._curve_metric])
-        wall = result.get(m.WALL_TIME_S)
+        value = float(result[keys.val_loss])
+        wall = result.get(keys.wall_time)
         return Report(
-            samples_seen=float(result[m.SAMPLES_SEEN]),
+            samples_seen=float(result[keys.samples_seen]),
             val_loss=self._sign() * value if math.isfinite(value) else value,
-            batch_size=int(result.get(m.BATCH_SIZE, config.get(m.BATCH_SIZE, 0))),
+            batch_size=int(result[keys.batch_size]),
             time_s=float(result[time_key]),
-            accumulation_steps=int(result.get(m.ACCUMULATION_STEPS,
-                                              config.get(m.ACCUMULATION_STEPS, 1))),
+            accumulation_steps=int(result.get(keys.accumulation_steps,
+                                              config.get(keys.config_accumulation_steps, 1))),
             wall_time=None if wall is None else float(wall),
-            budget_samples=_budget(config),
-            own_clock=time_key == m.TRIAL_TIME_S,
+            budget_samples=_budget(config, keys.config_budget),
+            own_clock=own_clock,
         )
 
     def _record(self, trial: Trial, result: Mapping[str, Any]) -> list[Report] | None:
@@ -391,8 +534,9 @@ class ExtrapolationScheduler(FIFOScheduler):
         changes only such keys)."""
         group = self._groups.get(trial.trial_id)
         if group is None:
+            own = {self._keys.config_batch_size, self._keys.config_accumulation_steps}
             config = {k: v for k, v in trial.config.items()
-                      if k not in NOT_GROUPING and not str(k).startswith("_")}
+                      if k not in NOT_GROUPING | own and not str(k).startswith("_")}
             group = self._groups[trial.trial_id] = json.dumps(config, sort_keys=True, default=str)
         return group
 
@@ -405,7 +549,7 @@ class ExtrapolationScheduler(FIFOScheduler):
                 continue
             history = self._histories.get(trial_id, ())
             alive = trial_id not in self._finished and other.status != Trial.ERROR
-            start = _start_size(other.config)
+            start = _start_size(other.config, self._keys)
             state = (len(history), history[-1] if history else None, alive, start)
             memo = self._peer_memo.get(trial_id)
             if memo is None or memo[0] != state:  # a Peer per new report, reused until then
@@ -429,22 +573,42 @@ class ExtrapolationScheduler(FIFOScheduler):
                   if trial_id != trial.trial_id and self._group(other) == group)
         return all(v is None or sign * own >= sign * v for v in others)
 
-    def _decide(self, trial: Trial) -> Decision:
+    def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
         history = self._histories[trial.trial_id]
-        return self._policy(history, self._peers(trial), self._settings, self._cache)
+        settings = self._settings_within_memory(history, _memory_limit(trial, result))
+        return self._policy(history, self._peers(trial), settings, self._cache)
+
+    def _settings_within_memory(self, history: Sequence[Report], limit: int | None
+                                ) -> SwitchSettings:
+        """The settings without the candidates a trial ran out of memory at: loader batches of
+        ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
+        settings = self._settings
+        if limit is None:
+            return settings
+        if settings.action == "accumulation":
+            cap = settings.max_loader_batch_size or history[0].batch_size
+            return replace(settings, max_loader_batch_size=max(1, min(cap, limit // 2)))
+        allowed = tuple(b for b in settings.batch_sizes if b < limit)
+        return replace(settings, batch_sizes=allowed or (max(1, limit // 2),))
 
     def _applicable(self, trial: Trial, decision: Decision, result: Mapping[str, Any]) -> bool:
-        """A switch is applied once (above ``_switch_at``) and never on the last report."""
+        """A switch is applied once (above ``_switch_at``), never on the last report, and never
+        to a loader batch at or above the trial's ``oom_batch_size``."""
         if decision.report_index <= int(trial.config.get(SWITCH_AT, 0)):
             return False
-        budget = trial.config.get("budget_samples")
-        samples = result.get(m.SAMPLES_SEEN, 0)
+        limit = _memory_limit(trial, result)
+        if limit is not None and decision.batch_size >= limit:
+            logger.info("trial %s is not switched to batch size %d: it ran out of memory at %d",
+                        trial.trial_id, decision.batch_size, limit)
+            return False
+        budget = _budget(trial.config, self._keys.config_budget)
+        samples = result.get(self._keys.samples_seen, 0)
         return not (budget is not None and samples >= budget) and not result.get("done")
 
     def _apply(self, trial: Trial, decision: Decision) -> None:
         config = dict(trial.config)
-        config[m.BATCH_SIZE] = decision.batch_size
-        config[m.ACCUMULATION_STEPS] = decision.accumulation_steps
+        config[self._keys.config_batch_size] = decision.batch_size
+        config[self._keys.config_accumulation_steps] = decision.accumulation_steps
         config[SWITCH_AT] = decision.report_index
         trial.set_config(config)
 
@@ -481,7 +645,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             if not history:
                 continue
             decision = self._recorded_decision(trial) or self._decide(trial)
-            last = {m.SAMPLES_SEEN: history[-1].samples_seen}
+            last = {self._keys.samples_seen: history[-1].samples_seen}
             if decision.action == "switch" and self._applicable(trial, decision, last):
                 logger.info("restored trial %s: applying the switch to batch size %d x %d "
                             "decided after report %d", trial_id, decision.batch_size,
@@ -511,6 +675,23 @@ class ExtrapolationScheduler(FIFOScheduler):
         return history
 
 
+def _carries_metrics(result: Mapping[str, Any]) -> bool:
+    """Whether a result holds anything the trainable reported (Tune's rule for its own metric
+    check: a trial that returned without reporting yields a result of bookkeeping keys only)."""
+    own = {k for k in result
+           if k not in DEBUG_METRICS and k != DONE and not str(k).startswith("config/")}
+    return len(own) > 1
+
+
+def _memory_limit(trial: Trial, result: Mapping[str, Any] | None = None) -> int | None:
+    """The smallest batch size the trial ran out of memory at (its reported ``oom_batch_size``,
+    from ``result`` or its last result), ``None`` when it never did."""
+    for source in (result, getattr(trial, "last_result", None)):
+        if source and source.get(OOM_BATCH_SIZE) is not None:
+            return int(source[OOM_BATCH_SIZE])
+    return None
+
+
 def _finite(value: Any) -> float | None:
     """``value`` as a finite float, else ``None``."""
     try:
@@ -520,17 +701,18 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _start_size(config: Mapping[str, Any]) -> int | None:
+def _start_size(config: Mapping[str, Any], keys: ReportKeys) -> int | None:
     """The effective batch size a trial's config sets (``batch_size × accumulation_steps``)."""
     try:
-        return int(config[m.BATCH_SIZE]) * int(config.get(m.ACCUMULATION_STEPS, 1))
+        return (int(config[keys.config_batch_size])
+                * int(config.get(keys.config_accumulation_steps, 1)))
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def _budget(config: Mapping[str, Any]) -> float | None:
-    """The trial's ``budget_samples`` (its total training samples), ``None`` when absent."""
-    budget = config.get("budget_samples")
+def _budget(config: Mapping[str, Any], key: str) -> float | None:
+    """The trial's budget (its total training samples) under ``key``, ``None`` when absent."""
+    budget = config.get(key)
     try:
         return None if budget is None else float(budget)
     except (TypeError, ValueError):

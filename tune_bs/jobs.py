@@ -24,12 +24,20 @@ Rules (DESIGN §6, §7):
    refused (it would land inside the job's temporary working folder). The default is
    ``DEFAULT_STORAGE``, the home folder of the user running the cluster (right for one node).
 5. A job ends ``SUCCEEDED`` (exit status 0) or ``FAILED``/``STOPPED`` (exit status 1).
+6. **Which Python runs the job**: Ray Jobs runs the entrypoint in a shell on the head, so
+   ``python`` is the first one on the ``PATH`` the head was started with (``ray start --head``
+   from a virtualenv's ``bin/ray`` without activating it finds the system's ``python``). Before
+   submitting, :func:`check_cluster_python` runs a check job with that same ``python`` that
+   reports its path, version and which of :data:`REQUIRED_MODULES` it lacks; a lacking
+   interpreter is refused in one line naming it and the fix, and ``submit`` prints the one the
+   job will use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -63,17 +71,48 @@ EXIT_STATUS = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 1}
 #: the metadata key, stored with a submitted job, that ``job_state`` reads its results path from
 RESULTS_KEY = "tune_bs_results"
 _ENV_OVERRIDES = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
+#: What the job's ``python`` must import (import names; ``tune_bs`` itself travels with the job).
+REQUIRED_MODULES = ("ray", "torch", "sklearn", "aeon", "optuna", "pandas", "numpy", "scipy",
+                    "yaml", "matplotlib", "pyarrow")
+#: Seconds the interpreter check job may take (it starts a Python and looks up modules).
+CHECK_TIMEOUT_S = 120.0
+_CHECK_MARK = "TUNE_BS_PYTHON "
+_CHECK_SCRIPT = (
+    "import importlib.metadata as md, importlib.util as u, json, sys\n"
+    "def version(name):\n"
+    "    try:\n"
+    "        return md.version(name)\n"
+    "    except md.PackageNotFoundError:\n"
+    "        return None\n"
+    "missing = [m for m in {modules!r} if u.find_spec(m) is None]\n"
+    "print({mark!r} + json.dumps({{'python': sys.executable, 'version': sys.version.split()[0],"
+    " 'ray': version('ray'), 'missing': missing}}), flush=True)\n"
+)
 _DATA_FOLDER = "data"
 
 
 @dataclass(frozen=True)
+class ClusterPython:
+    """The interpreter a job on the cluster runs with (rule 6)."""
+
+    executable: str
+    version: str
+    ray: str | None
+
+    def describe(self) -> str:
+        return f"{self.executable} (Python {self.version}, ray {self.ray or 'not installed'})"
+
+
+@dataclass(frozen=True)
 class Submission:
-    """A submitted job: its id, the cluster's dashboard URL, the entrypoint, the results path."""
+    """A submitted job: its id, the cluster's dashboard URL, the entrypoint, the results path,
+    and the interpreter it runs with."""
 
     job_id: str
     address: str
     entrypoint: str
     results: str
+    python: ClusterPython | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +285,58 @@ def runtime_env(working_dir: Path) -> dict[str, Any]:
     }
 
 
+def check_cluster_python(client: Any, address: str,
+                         timeout_s: float = CHECK_TIMEOUT_S) -> ClusterPython:
+    """Run a check job with the ``python`` the job will use; refuse one that lacks a required
+    module, or cannot be run, in one line naming it and the fix (rule 6)."""
+    script = _CHECK_SCRIPT.format(modules=REQUIRED_MODULES, mark=_CHECK_MARK)
+    job_id = f"tune_bs_check_python_{uuid.uuid4().hex[:8]}"
+    try:
+        client.submit_job(entrypoint=f"python -c {shlex.quote(script)}", submission_id=job_id,
+                          runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}})
+    except RuntimeError as exc:
+        raise UserInputError(
+            f"the Ray cluster at --address {address!r} refused the interpreter check job "
+            f"({str(exc).splitlines()[0]}); check `ray status` on the head and retry."
+        ) from None
+    deadline = time.monotonic() + timeout_s
+    status = ""
+    while time.monotonic() < deadline:
+        status = str(client.get_job_status(job_id))
+        if status in EXIT_STATUS:
+            break
+        time.sleep(0.5)
+    logs = client.get_job_logs(job_id) or ""
+    with contextlib.suppress(Exception):  # a check job left in the list is harmless
+        client.delete_job(job_id)
+    found = [line for line in logs.splitlines() if line.startswith(_CHECK_MARK)]
+    if not found:
+        said = next((line for line in reversed(logs.splitlines()) if line.strip()),
+                    f"its check job ended {status or 'not at all'}")
+        raise UserInputError(
+            f"the Ray cluster at --address {address!r} cannot run `python` for the job "
+            f"({said.strip()[:200]}); start the head (`ray start --head`) with a PATH whose "
+            "`python` has tune-bs's dependencies (activate the virtualenv first, or use the "
+            "image of docker/Dockerfile)."
+        )
+    info = json.loads(found[-1][len(_CHECK_MARK):])
+    python = ClusterPython(info["python"], info["version"], info.get("ray"))
+    if info["missing"]:
+        raise UserInputError(
+            f"the job would run with {python.describe()} — the `python` first on the PATH the "
+            f"Ray head was started with — which lacks {', '.join(info['missing'])}; start the "
+            "head from an environment with tune-bs's dependencies (activate its virtualenv "
+            "before `ray start --head`, or use the image of docker/Dockerfile), or install "
+            "them for that python."
+        )
+    import ray
+
+    if python.ray != ray.__version__:
+        logger.warning("the cluster's ray is %s, this machine's %s: Ray Jobs and tune-bs expect "
+                       "the same version.", python.ray, ray.__version__)
+    return python
+
+
 def submit_run(
     space_path: str | Path,
     address: str,
@@ -253,8 +344,10 @@ def submit_run(
     name: str | None = None,
     options: RunOptions | None = None,
     debug: bool = False,
+    check_python: bool = True,
 ) -> Submission:
-    """Validate the search space here, then submit its ``run`` to the cluster at ``address``."""
+    """Validate the search space here, check the cluster's ``python`` (rule 6, unless
+    ``check_python`` is false), then submit its ``run`` to the cluster at ``address``."""
     from tune_bs.experiment import RunOptions, experiment_name
     from tune_bs.space import load_space
 
@@ -264,6 +357,7 @@ def submit_run(
     storage = job_storage(storage)
     name = experiment_name(space, name, options)
     client = connect(address)
+    python = check_cluster_python(client, address) if check_python else None
     job_id = "tune_bs_" + re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:40] + "_" + uuid.uuid4().hex[:8]
     results = storage.rstrip("/") + "/" + name
     with tempfile.TemporaryDirectory(prefix="tune_bs_job_") as staging:
@@ -278,7 +372,7 @@ def submit_run(
                 f"the Ray cluster at --address {address!r} refused the job "
                 f"({str(exc).splitlines()[0]}); check `ray status` on the head and retry."
             ) from None
-    return Submission(job_id, dashboard_url(address), entrypoint, results)
+    return Submission(job_id, dashboard_url(address), entrypoint, results, python)
 
 
 def follow_hint(job_id: str, address: str) -> str:

@@ -10,6 +10,9 @@
   (scaled by 0.8 / 1.2 or resampled). Time is counted in reports: every ``perturbation_interval``
   reports (default a quarter of the budget's reports) a trial in the bottom ``quantile_fraction``
   clones a top trial's checkpoint and perturbs its config.
+- ``topk``: keep the top ``keep`` trials after their first report (Egele et al. 2023), stop the
+  others; :mod:`tune_bs.topk` states the rule for trials whose first reports arrive at different
+  times (they wait, paused, for the others').
 - ``extrapolation``: the loss-curve extrapolation scheduler of :mod:`tune_bs.extrapolation`;
   its options are the fields of :class:`tune_bs.switching.SwitchSettings`.
 
@@ -28,10 +31,12 @@ from typing import Any
 from tune_bs.errors import unknown_name
 from tune_bs.metrics import BATCH_SIZE, TRAINING_ITERATION
 
-SCHEDULERS: tuple[str, ...] = ("fifo", "asha", "pbt", "extrapolation")
+SCHEDULERS: tuple[str, ...] = ("fifo", "asha", "pbt", "topk", "extrapolation")
 #: PBT's defaults (the YAML may override each).
 PBT_DEFAULTS: dict[str, float] = {"quantile_fraction": 0.25, "resample_probability": 0.25,
                                   "burn_in_period": 0}
+#: Trials ``topk`` keeps after the first reports when the YAML does not say.
+TOPK_DEFAULT_KEEP = 2
 
 
 def build_scheduler(
@@ -58,6 +63,10 @@ def build_scheduler(
         )
     if name == "pbt":
         return _pbt(settings, max_reports, param_space or {})
+    if name == "topk":
+        from tune_bs.topk import TopKAfterFirstReport
+
+        return TopKAfterFirstReport(keep=int(settings.get("keep", TOPK_DEFAULT_KEEP)))
     if name == "extrapolation":
         from tune_bs.extrapolation import ExtrapolationScheduler
         from tune_bs.switching import SwitchSettings

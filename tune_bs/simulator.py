@@ -116,6 +116,8 @@ class LargeBatchModel:
         l2 = loss_to - self.min_loss
         if l2 >= l1:
             return 0.0
+        if l2 <= 0.0:  # the floor itself (or below, by round-off) is never reached
+            return math.inf
         p = self.noise_exponent
         k = self.noise_scale_initial * (self.initial_loss - self.min_loss) ** p
         noise_part = k * math.log(l1 / l2) if p == 0.0 else k * (l2**-p - l1**-p) / p
@@ -178,10 +180,18 @@ def switch(
     )
 
 
-def train(model: LargeBatchModel, state: SimState, samples: float) -> SimState:
-    """Train ``samples`` more samples at the state's batch size; records the target crossing."""
+def train(
+    model: LargeBatchModel, state: SimState, samples: float, time_factor: float = 1.0
+) -> SimState:
+    """Train ``samples`` more samples at the state's batch size; records the target crossing.
+
+    ``time_factor`` (> 0) scales the seconds of this stretch only (a machine that runs it slower
+    or faster, e.g. the jitter of a shared host); the loss depends on samples, not seconds.
+    """
+    if not time_factor > 0.0:
+        raise UserInputError(f"time_factor must be positive, but got {time_factor=}.")
     effective = state.batch_size * state.accumulation_steps
-    spp = model.seconds_per_sample(state.batch_size, state.accumulation_steps)
+    spp = time_factor * model.seconds_per_sample(state.batch_size, state.accumulation_steps)
     new_loss = model.loss_after(state.loss, samples, effective)
     crossing = state.time_to_target_s
     if math.isinf(crossing) and new_loss <= model.target_loss:

@@ -46,12 +46,13 @@ from tune_bs.probe import PROBES
 from tune_bs.samplers import MODES as SAMPLER_MODES
 from tune_bs.strategies import STRATEGIES
 from tune_bs.switching import SwitchSettings
+from tune_bs.tracking import check_tracking
 from tune_bs.training import TrainSettings
 from tune_bs.weights import LATE as WEIGHT_LATE
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
                   "schedulers",
-                  "budget", "scheduler", "search", "resources", "param_space")
+                  "budget", "scheduler", "search", "resources", "param_space", "tracking")
 DATASET_KEYS = ("name", "path", "normalise", "val_fraction", "seed", "variable_length", "length",
                 "n_series", "n_channels", "n_modes", "imbalance", "noise", "separation")
 BUDGET_KEYS = ("samples", "epochs", "reports")
@@ -60,13 +61,15 @@ SCHEDULER_OPTIONS = {
     "asha": ("grace_period", "reduction_factor", "brackets"),
     "pbt": ("batch_sizes", "perturbation_interval", "burn_in_period", "quantile_fraction",
             "resample_probability"),
+    "topk": ("keep",),
     "extrapolation": tuple(f.name for f in fields(SwitchSettings)),
 }
 #: Scheduler options by kind: integers ≥ the bound, numbers ≥ 0, probabilities / fractions.
 _SCHEDULER_INTS = {"grace_period": 1, "reduction_factor": 2, "brackets": 1,
                    "perturbation_interval": 1, "burn_in_period": 0, "grace_reports": 1,
                    "segment_reports": 5, "probe_every": 1, "tabu_reports": 1, "judge_window": 5,
-                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1}
+                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1,
+                   "keep": 1}
 _SCHEDULER_FRACTIONS = {"quantile_fraction": 0.5, "resample_probability": 1.0,
                         "plausible_weight": 1.0}
 _SCHEDULER_ACTIONS = ("loader", "accumulation")
@@ -117,6 +120,7 @@ class SearchSpace:
     search: dict[str, Any] = field(default_factory=lambda: {"name": "random"})
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     description: str = ""
+    tracking: dict[str, Any] = field(default_factory=dict)  # tune_bs.tracking
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the mapping as written
 
@@ -549,6 +553,12 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             "configurations itself, and Ray Tune refuses a search algorithm beside it); use "
             "search: {name: random} or {name: grid} with pbt."
         )
+    if search["name"] == "optuna" and "topk" in {scheduler["name"], *(c["name"] for c in compared)}:
+        raise UserInputError(
+            "search 'optuna' cannot be combined with scheduler 'topk' (top-k waits for every "
+            "trial's first report, and Optuna creates a trial only when a running one ends); use "
+            "search: {name: random} or {name: grid} with topk."
+        )
     if search["name"] == "grid":
         for key, spec in param_space.items():
             if isinstance(spec, ParamSpec) and spec.type != "categorical":
@@ -565,7 +575,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         dataset=dict(dataset), param_space=param_space, metric=metric, mode=mode,
         num_samples=num_samples, seed=seed, budget=dict(budget), scheduler=dict(scheduler),
         search=dict(search), resources=resources, description=str(raw.get("description", "")),
-        source=source, raw=dict(raw),
+        tracking=check_tracking(raw.get("tracking")), source=source, raw=dict(raw),
     )
 
 

@@ -2,11 +2,15 @@
 
 Ray Tune writes through pyarrow file systems; so does tune-bs for its own two files, so a run
 whose ``--storage`` is a URI works the same as a local one. Multi-node runs need storage every node
-shares (DESIGN §7): a URI or a shared mount.
+shares (DESIGN §7): a URI or a shared mount. ``tune-bs resume URI`` restores from the URI itself;
+``tune-bs report URI`` reads a local copy (:func:`local_copy`). Credentials and endpoints come from
+the environment, as for Ray (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, and
+``AWS_ENDPOINT_URL`` for an S3-compatible server other than AWS).
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +90,41 @@ class Location:
     def read_text(self, name: str) -> str:
         with self.fs.open_input_stream(f"{self.path}/{name}") as stream:
             return stream.read().decode("utf-8")
+
+
+#: Where :func:`local_copy` puts copies of remote results: ``COPY_ROOT/<bucket>/<path>``.
+COPY_ROOT = "tune_bs_reports"
+
+
+def local_copy(results: str | Path, root: str | Path = COPY_ROOT) -> Path:
+    """A local folder with the results at ``results``: the folder itself when it is local, else
+    a fresh copy of everything under the URI (result files, experiment state, checkpoints) in
+    ``root/<bucket>/<path>`` (relative to the working folder), replacing an older copy there.
+
+    Raises :class:`UserInputError` when the URI cannot be opened or holds nothing.
+    """
+    if "://" not in str(results):
+        return Path(results)
+    location = Location.open(results)
+    if location.is_local:  # file://
+        return Path(location.path)
+    target = Path(root).joinpath(*location.path.strip("/").split("/"))
+    info = location.fs.get_file_info(location.path)
+    try:
+        exists = info.type == pafs.FileType.Directory and location.fs.get_file_info(
+            pafs.FileSelector(location.path, recursive=False))
+    except (OSError, pyarrow.ArrowException) as exc:
+        raise UserInputError(
+            f"results {location.uri!r} cannot be read ({str(exc).splitlines()[0]}); check the "
+            "URI and the credentials and endpoint in the environment (AWS_ENDPOINT_URL, ...)."
+        ) from None
+    if not exists:
+        raise UserInputError(
+            f"results {location.uri!r} hold no files; give the folder `tune-bs run` printed, "
+            "e.g. s3://bucket/results/NAME."
+        )
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    pafs.copy_files(location.path, str(target.resolve()), source_filesystem=location.fs,
+                    destination_filesystem=pafs.LocalFileSystem())
+    return target

@@ -155,6 +155,7 @@ class ContrastiveTrainer:
         self.prepared = False
         # the config values last applied: a change of them is a scheduler's switch
         self.config_batch = (settings.batch_size, settings.accumulation_steps)
+        self.switch_at = 0  # report index of the last scheduler switch applied
         self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
         self.samples_seen = 0
         self.batch_size = settings.batch_size
@@ -175,17 +176,29 @@ class ContrastiveTrainer:
         """Samples seen at which the next report is due (capped at the budget)."""
         return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
 
-    def apply_config(self, batch_size: int, accumulation_steps: int) -> bool:
+    def apply_config(self, batch_size: int, accumulation_steps: int, switch_at: int = 0) -> bool:
         """Apply a trial config's batch size after a (re)start; True when it was changed.
 
-        Only a change of the config since it was last applied counts (a scheduler's switch): a
-        resumed trial whose strategy chose its own batch size keeps it.
+        A scheduler's switch is a config whose ``switch_at`` (the report index it was decided
+        on) is newer than the last one applied — applied even when it names the configured size
+        while the trainer runs another (``cluster_count``'s α·M, an out-of-memory back-off);
+        without one, only a change of the config since it was last applied counts, so a resumed
+        trial whose strategy chose its own batch size keeps it.
         """
         wanted = (int(batch_size), int(accumulation_steps))
+        if switch_at > self.switch_at:
+            return self.apply_switch(*wanted, switch_at)
         if wanted == self.config_batch:
             return False
         self.config_batch = wanted
         return self.set_batch_size(*wanted)
+
+    def apply_switch(self, batch_size: int, accumulation_steps: int, switch_at: int) -> bool:
+        """Train at a scheduler's size from now on (decided on report ``switch_at``); True when
+        the size in force changed."""
+        self.config_batch = (int(batch_size), int(accumulation_steps))
+        self.switch_at = max(self.switch_at, int(switch_at))
+        return self.set_batch_size(int(batch_size), int(accumulation_steps))
 
     def set_batch_size(self, batch_size: int, accumulation_steps: int | None = None) -> bool:
         """Use ``batch_size`` (and ``accumulation_steps``) from now on; record the change in the
@@ -425,6 +438,7 @@ class ContrastiveTrainer:
             "reports": self.reports,
             "settings": asdict(self.settings),
             "config_batch": self.config_batch,
+            "switch_at": self.switch_at,
             "oom_backoffs": self.oom_backoffs,
             "prepared": self.prepared,
             "clusters": self.clusters,
@@ -433,6 +447,18 @@ class ContrastiveTrainer:
             "clock": self.clock.state(),
             "diverged": self.diverged,
             "last_train_loss": self.last_train_loss,
+            "input": self.input_rule(),
+        }
+
+    def input_rule(self) -> dict[str, Any]:
+        """How the encoder's input was prepared (:mod:`tune_bs.data.dataset` rule 3): the
+        normalisation and, for ``dataset``, the training split's per-channel mean and std —
+        what :func:`tune_bs.embed` applies to new series."""
+        stats = self.data.channel_statistics
+        return {
+            "normalisation": self.data.normalisation,
+            "channel_mean": None if stats is None else [float(v) for v in stats.mean],
+            "channel_std": None if stats is None else [float(v) for v in stats.std],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -446,10 +472,15 @@ class ContrastiveTrainer:
                          for p in state["schedule"]]
         self.reports = int(state["reports"])
         self.config_batch = tuple(state.get("config_batch", self.config_batch))
+        self.switch_at = int(state.get("switch_at", 0))
         self.oom_backoffs = int(state.get("oom_backoffs", 0))
         self.clusters = state.get("clusters")
         if self.clusters is not None:
             self._attach(self.clusters)
+        else:  # a state from before the cluster step: the strategy and stream of the start
+            self.strategy = build_strategy(self.settings.strategy, self.settings,
+                                           self.data.n_train)
+            self.stream = self.strategy.make_stream(self.settings.seed)
         self.stream.load_state_dict(state["stream"])
         self.strategy.load_state_dict(state.get("strategy", {}))
         self.prepared = bool(state.get("prepared", True))

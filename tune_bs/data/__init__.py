@@ -7,6 +7,7 @@ rules).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,15 @@ import numpy as np
 
 from tune_bs.data import aeon_sets
 from tune_bs.data.dataset import NORMALISATIONS, TimeSeriesData, prepare, to_equal_length
-from tune_bs.data.npz import read_npz
+from tune_bs.data.npz import read_npz, read_npz_regression
+from tune_bs.data.targets import MultiTaskTargets, aeon_pair
 from tune_bs.errors import UserInputError
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_TEST_FRACTION = 0.25
 
-__all__ = ["NORMALISATIONS", "SYNTHETIC", "TimeSeriesData", "dataset_names", "list_datasets",
+__all__ = ["NORMALISATIONS", "SYNTHETIC", "MultiTaskTargets", "TimeSeriesData",
+           "dataset_names", "list_datasets",
            "load_dataset"]
 
 
@@ -30,18 +33,21 @@ def dataset_names() -> list[str]:
 
 
 def _load_synthetic(options: dict[str, Any], seed: int) -> tuple[np.ndarray, ...]:
-    from tune_bs.data.synthetic import make_synthetic
+    """Train and test splits of the synthetic generator, with its continuous target."""
+    from tune_bs.data.synthetic import make_synthetic_target
 
     n_train = int(options.pop("n_series", 1000))
     n_test = max(8, round(SYNTHETIC_TEST_FRACTION * n_train))
     try:
-        X, y = make_synthetic(n_series=n_train + n_test, seed=options.pop("seed", seed), **options)
+        X, y, y_reg = make_synthetic_target(n_series=n_train + n_test,
+                                            seed=options.pop("seed", seed), **options)
     except TypeError as exc:
         raise UserInputError(
             f"dataset options for 'synthetic' are n_series, n_channels, length, n_modes, "
             f"imbalance, noise, separation, seed; {exc}."
         ) from None
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    return (X[:n_train], y[:n_train], X[n_train:], y[n_train:], y_reg[:n_train],
+            y_reg[n_train:])
 
 
 def load_dataset(
@@ -69,9 +75,10 @@ def load_dataset(
         )
     if name is not None and name.lower() == SYNTHETIC:
         synthetic_options = dict(options) if length is None else {**options, "length": length}
-        X_tr, y_tr, X_te, y_te = _load_synthetic(synthetic_options, seed)
-        return prepare(SYNTHETIC, X_tr, y_tr, X_te, y_te, normalise=normalise,
+        X_tr, y_tr, X_te, y_te, r_tr, r_te = _load_synthetic(synthetic_options, seed)
+        data = prepare(SYNTHETIC, X_tr, y_tr, X_te, y_te, normalise=normalise,
                        val_fraction=val_fraction, seed=seed, task="classification")
+        return replace(data, multitask=MultiTaskTargets(y_tr, r_tr, y_te, r_te))
     if options:
         raise UserInputError(
             f"dataset options {sorted(options)} apply only to the synthetic generator, but the "
@@ -79,8 +86,12 @@ def load_dataset(
         )
     if path is not None:
         X_tr, y_tr, X_te, y_te = read_npz(path, seed=seed)
-        return prepare(Path(path).stem, X_tr, y_tr, X_te, y_te, normalise=normalise,
+        data = prepare(Path(path).stem, X_tr, y_tr, X_te, y_te, normalise=normalise,
                        val_fraction=val_fraction, seed=seed)
+        regression = read_npz_regression(path, seed=seed)
+        if regression is None or y_tr is None:
+            return data
+        return replace(data, multitask=MultiTaskTargets(y_tr, regression[0], y_te, regression[1]))
     entry = aeon_sets.resolve(name)
     X_tr, y_tr = aeon_sets.read_split(entry.train_path)
     X_te, y_te = aeon_sets.read_split(entry.test_path)
@@ -91,9 +102,10 @@ def load_dataset(
         X_te = to_equal_length(X_te, target, variable_length)
     if entry.task == "regression":
         y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
-    return prepare(entry.name, np.asarray(X_tr, np.float32), y_tr, np.asarray(X_te, np.float32),
+    data = prepare(entry.name, np.asarray(X_tr, np.float32), y_tr, np.asarray(X_te, np.float32),
                    y_te, normalise=normalise, val_fraction=val_fraction, seed=seed,
                    task=entry.task)
+    return replace(data, multitask=aeon_pair(entry))
 
 
 def _longest(X: list[np.ndarray] | np.ndarray) -> int:

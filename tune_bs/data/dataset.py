@@ -47,10 +47,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tune_bs.errors import UserInputError, unknown_name
+
+if TYPE_CHECKING:
+    from tune_bs.data.targets import MultiTaskTargets
 
 TASKS = ("classification", "regression", "unlabelled")
 #: The normalisation rules (module rule 3).
@@ -114,6 +118,12 @@ class TimeSeriesData:
     X_test: np.ndarray
     y_test: np.ndarray | None
     normalisation: str = "none"  # the rule applied to every split (module rule 3)
+    #: the training split's per-channel statistics when ``normalisation == "dataset"``: what a
+    #: trained encoder's input must be standardised with (kept in its checkpoint and export)
+    channel_statistics: ChannelStatistics | None = None
+    #: a classification and a regression target over the same series, when the data set has
+    #: both (:mod:`tune_bs.data.targets`); the multi-task head and ``val_multitask`` need it
+    multitask: MultiTaskTargets | None = None
 
     @property
     def n_channels(self) -> int:
@@ -158,10 +168,11 @@ class TimeSeriesData:
                 f"normalise={self.normalisation!r}; load it with dataset.normalise: none (a "
                 "search space that searches normalise does so itself)."
             )
-        transform = (z_normalise if rule == "series"
-                     else ChannelStatistics.of(self.X_train).apply)
+        statistics = ChannelStatistics.of(self.X_train) if rule == "dataset" else None
+        transform = z_normalise if statistics is None else statistics.apply
         return replace(
             self,
+            channel_statistics=statistics,
             X_train=transform(self.X_train),
             X_val=transform(self.X_val),
             X_probe_train=transform(self.X_probe_train),

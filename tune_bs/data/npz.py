@@ -3,6 +3,8 @@
 Keys read: ``X`` (required, numeric, 3 dimensions — a 2-D ``[N, T]`` array is taken as one
 channel), ``y`` (optional labels, one per series), and optionally ``X_test`` / ``y_test`` for the
 probe's test split. Without ``X_test`` a seeded 30 % of the series is held out as the test split.
+``y_reg`` (optional, numeric, one per series; ``y_reg_test`` beside ``X_test``) is a second,
+continuous target over the same series for the multi-task head (:func:`read_npz_regression`).
 """
 
 from __future__ import annotations
@@ -109,3 +111,36 @@ def read_npz(
         X[test],
         None if y is None else y[test],
     )
+
+
+def read_npz_regression(
+    path: str | Path, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """``(y_reg_train, y_reg_test)`` of a ``.npz`` holding ``y_reg`` (split as :func:`read_npz`
+    splits ``X``), or ``None`` without one. Call it after :func:`read_npz` checked the file."""
+    path = Path(path).expanduser()
+    data = np.load(path, allow_pickle=False)
+    if "y_reg" not in data.files:
+        return None
+    n = len(data["X"])
+    y_reg = _array(data, "y_reg", path)
+    if not np.issubdtype(y_reg.dtype, np.number) or y_reg.shape != (n,):
+        raise UserInputError(
+            f"dataset.path {str(path)!r}: y_reg must be numeric with one value per series ({n}), "
+            f"but has dtype {y_reg.dtype} and shape {tuple(y_reg.shape)}; fix the target."
+        )
+    y_reg = y_reg.astype(np.float64)
+    if "X_test" in data.files:
+        n_test = len(data["X_test"])
+        if "y_reg_test" not in data.files:
+            return y_reg, None
+        y_reg_test = _array(data, "y_reg_test", path)
+        if not np.issubdtype(y_reg_test.dtype, np.number) or y_reg_test.shape != (n_test,):
+            raise UserInputError(
+                f"dataset.path {str(path)!r}: y_reg_test must be numeric with one value per test "
+                f"series ({n_test}), but has shape {tuple(y_reg_test.shape)}; fix the target."
+            )
+        return y_reg, y_reg_test.astype(np.float64)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = max(2, round(TEST_FRACTION * n))
+    return y_reg[np.sort(perm[n_test:])], y_reg[np.sort(perm[:n_test])]

@@ -59,6 +59,58 @@ def make_synthetic(
 
     Labels lie in ``[0, n_modes)``; mode 0 is the largest. See the module docstring for the model.
     """
+    X, y, _ = _generate(n_series, n_channels, length, n_modes, imbalance, noise, separation, seed)
+    return X, y
+
+
+#: Spread of the continuous target within a mode (standard deviation, in units of the target).
+TARGET_SPREAD = 0.25
+
+
+def make_synthetic_target(
+    n_series: int = 1000,
+    n_channels: int = 3,
+    length: int = 128,
+    n_modes: int = 4,
+    imbalance: float = 1.0,
+    noise: float = 0.1,
+    separation: float = 1.0,
+    seed: int = 0,
+    target_spread: float = TARGET_SPREAD,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`make_synthetic`'s ``X`` and ``y`` (bit for bit the same) and a continuous target
+    ``y_reg`` float64 ``[N]`` for regression and multi-task heads.
+
+    ``y_reg = level[y] + target_spread · z``: every mode has a level, evenly spaced in [−1, 1]
+    and assigned to the modes in a seeded random order, and ``z ~ N(0, 1)`` is the standardised
+    log-amplitude of the series (``a = exp(0.1 · z)``, module rules). The levels are drawn from
+    their own generator (``default_rng([seed, 1])``), so ``X`` and ``y`` are untouched. Per-series
+    z-normalisation (``dataset: {normalise: true}``, the default) divides the amplitude out of
+    the signal; it then shows only through the relative size of the noise (``noise / a``).
+    """
+    if not (math.isfinite(target_spread) and target_spread >= 0.0):
+        raise UserInputError(
+            f"synthetic target_spread must be a finite number >= 0, but got "
+            f"target_spread={target_spread!r}; use e.g. 0.25."
+        )
+    X, y, z = _generate(n_series, n_channels, length, n_modes, imbalance, noise, separation, seed)
+    order = np.random.default_rng([seed, 1]).permutation(n_modes)
+    levels = np.linspace(-1.0, 1.0, n_modes) if n_modes > 1 else np.zeros(1)
+    y_reg = levels[order][y] + float(target_spread) * z.astype(np.float64)
+    return X, y, y_reg
+
+
+def _generate(
+    n_series: int,
+    n_channels: int,
+    length: int,
+    n_modes: int,
+    imbalance: float,
+    noise: float,
+    separation: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``X``, ``y`` and each series' standardised log-amplitude ``z`` (module rules)."""
     _check_arguments(n_series, n_channels, length, n_modes, imbalance, noise, separation, seed)
     rng = np.random.default_rng(seed)
     shift_sd = length / 1024.0  # in time steps
@@ -75,7 +127,8 @@ def make_synthetic(
     shift += pad + 0.5
     start = np.floor(shift).astype(np.int64)
     kernel = _catmull_rom(shift - start).astype(np.float32)  # [N, 4] weights of windows k-1..k+2
-    amplitude = np.exp(0.1 * rng.standard_normal(n_series, dtype=np.float32))
+    z = rng.standard_normal(n_series, dtype=np.float32)
+    amplitude = np.exp(0.1 * z)
 
     X = np.zeros((n_series, n_channels, length), dtype=np.float32)
     channels = np.arange(n_channels)[None, :]
@@ -90,7 +143,7 @@ def make_synthetic(
             eps = rng.standard_normal(block.shape, dtype=np.float32)
             eps *= np.float32(noise)
             block += eps
-    return X, y
+    return X, y, z
 
 
 def mode_sizes(n_series: int, n_modes: int, imbalance: float) -> np.ndarray:

@@ -106,24 +106,30 @@ def probe_vs_time_figure(frame: pd.DataFrame, metric: str = m.VAL_PROBE_ACC) -> 
 
 
 def batch_schedule_figure(frame: pd.DataFrame) -> Figure:
-    """Each trial's batch size over samples seen, as a step plot of its ``batch_size_schedule``."""
+    """Each trial's batch size over samples seen, as a step plot of its ``batch_size_schedule``;
+    each switch marked × at its new size."""
     fig, panels = _figure(frame)
     colours = _colours(frame)
     for axes, dataset, data in panels:
-        drawn = False
+        drawn = switched = False
         for trial in _trials(data, m.SAMPLES_SEEN, m.BATCH_SIZE):
             steps = _schedule_steps(trial)
             if not steps:
                 continue
             x = [s for s, _ in steps] + [max(trial[m.SAMPLES_SEEN].max(), steps[-1][0])]
             y = [b for _, b in steps] + [steps[-1][1]]
-            axes.step(x, y, where="post", color=colours[_strategy(trial)], alpha=0.8)
+            colour = colours[_strategy(trial)]
+            axes.step(x, y, where="post", color=colour, alpha=0.8)
+            marks = [(s, b) for i, (s, b) in enumerate(steps) if i and b != steps[i - 1][1]]
+            if marks:  # each switch: at the samples seen when it happened, at its new size
+                axes.plot(*zip(*marks, strict=True), "x", color=colour, markersize=8)
+                switched = True
             drawn = True
         if drawn:
             axes.set_yscale("log", base=2)
             axes.yaxis.set_major_formatter(ScalarFormatter())  # 16, 32, not 2^4, 2^5
         _decorate(axes, dataset, m.SAMPLES_SEEN, m.BATCH_SIZE, "Batch-size schedule")
-        _legend(axes, _present(colours, data))
+        _legend(axes, _present(colours, data), switch_marker=switched)
     fig.tight_layout()
     return fig
 

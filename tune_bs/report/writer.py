@@ -24,6 +24,7 @@ from tune_bs.report.tables import (
     display_comparison,
     trial_table,
 )
+from tune_bs.storage import local_copy
 
 #: The per-trial columns ``tune-bs run`` prints (DESIGN §6).
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(
@@ -57,7 +58,8 @@ def write_report(
 
     Args:
         experiment_dirs: one or more results directories (``STORAGE/NAME``, or a ``STORAGE`` whose
-            sub-directories are experiments); several combine into one report.
+            sub-directories are experiments), local or storage URIs (``s3://...``: copied into
+            ``./tune_bs_reports/<bucket>/<path>`` first); several combine into one report.
         fmt: ``markdown``, ``csv``, ``latex`` or ``html``. CSV tables keep numbers numeric (mean and
             std in separate columns); the others show ``mean ± std``.
         out_dir: where to write; default ``<first results dir>/report``.
@@ -70,7 +72,9 @@ def write_report(
     Returns:
         The paths written (``trials.<ext>``, ``comparison.<ext>``, ``val_loss_vs_samples.png``,
         ``probe_vs_time.png``, ``batch_size_schedule.png``, ``time_to_target.png``) and the text
-        to print: both tables in ``fmt``, a status line, and where the files are.
+        to print: both tables in ``fmt``, a status line, and where the files are. ``html``
+        writes one self-contained ``report.html`` instead (tables and plots inside,
+        :mod:`tune_bs.report.html`).
 
     Raises:
         UserInputError: unknown format or metric, a directory without an experiment, or an
@@ -78,11 +82,8 @@ def write_report(
     """
     if fmt not in FORMATS:
         raise unknown_name("format", fmt, FORMATS)
-    dirs = (
-        [Path(experiment_dirs)]
-        if isinstance(experiment_dirs, (str, Path))
-        else [Path(d) for d in experiment_dirs]
-    )
+    given = [experiment_dirs] if isinstance(experiment_dirs, (str, Path)) else experiment_dirs
+    dirs = [local_copy(d) for d in given]  # a storage URI is read from a local copy
     frame = load_trials(dirs)
     metric, mode = experiment_metric(dirs[0], metric, mode)
     trials = trial_table(frame, metric, mode)
@@ -99,6 +100,9 @@ def write_report(
         ) from error
     ext = FORMATS[fmt]
     shown = comparison if fmt == "csv" else display_comparison(comparison)
+    if fmt == "html":
+        return _write_html(dirs, out, frame, trials, (comparison, shown), selections, metric,
+                           mode)
     rendered = {"trials": render(trials, fmt), "comparison": render(shown, fmt)}
     paths = ReportPaths(out_dir=out)
     for name, text in rendered.items():
@@ -125,6 +129,54 @@ def write_report(
         ]
     )
     return paths
+
+
+def _write_html(dirs: list[Path], out: Path, frame: pd.DataFrame, trials: pd.DataFrame,
+                comparisons: tuple[pd.DataFrame, pd.DataFrame],
+                selections: Mapping[str, Selection], metric: str, mode: str) -> ReportPaths:
+    """The one self-contained ``report.html`` (:mod:`tune_bs.report.html`)."""
+    from tune_bs.report.best_config import best_config_text
+    from tune_bs.report.frame import find_experiments
+    from tune_bs.report.html import REPORT_FILE, Plot, report_page
+
+    comparison, shown = comparisons
+    spaces = {p.name: _saved_space(p) for d in dirs for p in find_experiments(d)}
+    best = {name: best_config_text(spaces[name], s) for name, s in selections.items()
+            if spaces.get(name)}
+    probe = metric if metric in (m.VAL_PROBE_ACC, m.VAL_PROBE_R2) else _probe_metric(frame)
+    plot_list = [
+        Plot("batch_size", "Batch-size schedule of every trial (x: a switch)",
+             plots.batch_schedule_figure(frame)),
+        Plot("val_loss", "Validation loss against samples seen (x: a batch-size switch)",
+             plots.val_loss_figure(frame)),
+        Plot("probe", f"{probe} against wall time", plots.probe_vs_time_figure(frame, probe)),
+        Plot("time_to_target", "Time to reach the target",
+             plots.time_to_target_figure(comparison)),
+    ]
+    status = status_line(trials)
+    page = report_page(
+        "tune-bs report: " + ", ".join(d.name for d in dirs), selections, best,
+        [("Trials", "trials", trials), ("Comparison", "comparison", shown)], status,
+        plot_list, note=f"Sorted and selected by {metric} ({mode}); test scores are reported, "
+                        "never used to select.")
+    path = out / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    paths = ReportPaths(out_dir=out, tables={"report": path})
+    paths.text = "\n".join([*selection_lines(selections), status,
+                            f"Report written to {path} (one self-contained page)"])
+    return paths
+
+
+def _saved_space(directory: Path) -> dict:
+    import yaml
+
+    from tune_bs.experiment import SPACE_COPY
+
+    try:
+        raw = yaml.safe_load((Path(directory) / SPACE_COPY).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return dict(raw) if isinstance(raw, Mapping) else {}
 
 
 def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min") -> str:

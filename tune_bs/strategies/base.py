@@ -76,6 +76,9 @@ class BatchStrategy:
         self.settings = settings
         self.n_train = n_train
         self.clusters: ClusterAssignment | None = None
+        #: The largest batch size a strategy that chooses its own may choose (``None``: no
+        #: limit); set by the trainable after an out-of-memory back-off.
+        self.size_cap: int | None = None
 
     def attach_clusters(self, clusters: ClusterAssignment) -> None:
         """Receive the trial's shared cluster assignment (once, before training proper)."""

@@ -2,9 +2,10 @@
 
 Rule: M is the ``n_modes`` of the trial's shared cluster assignment (``cluster_method`` over
 ``cluster_features``); the batch size is ``round(alpha · M)``, clipped to
-``[min_batch_size, max_batch_size]`` (``max_batch_size = 0`` means the training-set size) and to
-the training-set size; at least 2. The configured ``batch_size`` is used only while the encoder
-is pretrained for ``cluster_features: pretrained``. A clipped value is logged.
+``[min_batch_size, max_batch_size]`` (``max_batch_size = 0`` means the training-set size), to
+the training-set size and, after an out-of-memory back-off, to ``size_cap`` (half the smallest
+size that ran out of memory); at least 2. The configured ``batch_size`` is used only while the
+encoder is pretrained for ``cluster_features: pretrained``. A clipped value is logged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ClusterCountStrategy(BatchStrategy):
     def initial_batch_size(self, batch_size: int) -> int:
         assert self.clusters is not None, "attach_clusters() comes first"
         s = self.settings
-        high = min(s.max_batch_size or self.n_train, self.n_train)
+        high = min(s.max_batch_size or self.n_train, self.n_train, self.size_cap or self.n_train)
         size = batch_size_from_modes(self.clusters.n_modes, s.alpha, s.min_batch_size, high)
         raw = round(s.alpha * self.clusters.n_modes)
         if size != raw:

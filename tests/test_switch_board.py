@@ -1,0 +1,131 @@
+"""The switch board on a real local Ray: pinned to the driver's node, and a lost board (killed or
+hung) neither fails nor blocks the trainable's side; the scheduler's side replaces it.
+
+The fault tests on a multi-node cluster (``tests/test_cluster_faults.py``) kill the board in a
+running experiment; these check the two sides one call at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from tune_bs.switch_board import BOARD_NAME, BoardClient, BoardHost, SwitchBoard
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def kill_and_wait(ray, actor, name: str = BOARD_NAME) -> None:
+    """Kill the board and wait (with a deadline) until its name is free."""
+    ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name)
+        except ValueError:
+            return
+        time.sleep(0.05)
+    pytest.fail("the killed board kept its name for 30 s")
+
+
+def test_the_board_runs_on_the_drivers_node_and_carries_a_switch(local_ray):
+    host = BoardHost()
+    board = host.open()
+    assert local_ray.get(board.node.remote()) == local_ray.get_runtime_context().get_node_id()
+    assert host.post("t1", 32, 1, 3)
+    client = BoardClient(BOARD_NAME, "t1")
+    assert client.take(2) is None  # decided on report 3, asked after report 2: stale, dropped
+    assert host.post("t1", 32, 1, 3)
+    assert client.take(3) == (32, 1, 3)
+    assert client.take(3) is None  # taken once
+    kill_and_wait(local_ray, board)
+
+
+def test_a_killed_board_is_replaced_and_the_trainable_finds_the_new_one(local_ray):
+    host = BoardHost()
+    client = BoardClient(BOARD_NAME, "t2")
+    assert host.post("t2", 16, 1, 1) and client.take(1) == (16, 1, 1)
+    kill_and_wait(local_ray, host.open())
+    assert client.take(2) is None  # no board: the trial keeps its size, nothing raised
+    assert host.post("t2", 64, 1, 3)  # the post replaced the lost board
+    assert host.replaced == 1
+    assert client.take(3) == (64, 1, 3)  # found by name again
+    kill_and_wait(local_ray, host.open())
+
+
+@pytest.fixture
+def hung_board(local_ray):
+    """A board under the board's name whose calls never answer."""
+
+    class HungBoard(SwitchBoard):
+        def take(self, trial_id, reports):
+            time.sleep(3600)
+
+        def post(self, *args):
+            time.sleep(3600)
+
+    actor = local_ray.remote(num_cpus=0, max_concurrency=4)(HungBoard).options(
+        name=BOARD_NAME).remote()
+    local_ray.get(actor.node.remote())  # started
+    yield actor
+    with contextlib.suppress(ValueError):  # already replaced and killed by the test
+        kill_and_wait(local_ray, local_ray.get_actor(BOARD_NAME))
+
+
+def test_a_hung_board_times_out_and_is_replaced(local_ray, hung_board):
+    client = BoardClient(BOARD_NAME, "t3", timeout_s=0.5)
+    started = time.monotonic()
+    assert client.take(1) is None
+    assert time.monotonic() - started < 10  # two attempts of 0.5 s, not an hour
+    host = BoardHost(timeout_s=0.5)
+    host._actor = hung_board  # the scheduler's handle to the board that hung
+    assert host.post("t3", 8, 1, 2)
+    assert host.replaced == 1
+    assert client.take(2) == (8, 1, 2)
+    kill_and_wait(local_ray, host.open())
+
+
+def test_a_trainable_that_asks_before_reporting_finds_the_answer_waiting(local_ray):
+    host = BoardHost()
+    client = BoardClient(BOARD_NAME, "t4")
+    client.ask(1)  # before its first report: nothing decided yet
+    host.decided("t4", 1)  # the scheduler: no switch on report 1
+    assert client.take(1) is None
+    client.ask(2)
+    assert host.post("t4", 16, 1, 2)  # a switch on report 2
+    assert client.take(2) == (16, 1, 2)
+    client.ask(3)
+    host.decided("t4", 3)
+    started = time.monotonic()
+    assert client.take(3) is None
+    assert time.monotonic() - started < 5  # answered by the notice, not by a timeout
+    # a board lost between the question and the answer: the answer comes from the new board
+    client.ask(4)
+    kill_and_wait(local_ray, host.open())
+    assert host.post("t4", 32, 1, 4) and host.replaced == 1
+    assert client.take(4) == (32, 1, 4)
+    # a decision that never comes (a notice lost): the trainable stops waiting and asks
+    slow = BoardClient(BOARD_NAME, "t5", timeout_s=0.5)
+    slow.ask(1)
+    assert slow.take(1) is None
+    kill_and_wait(local_ray, host.open())
+
+
+def test_a_restarted_trial_does_not_get_its_earlier_runs_decisions(local_ray):
+    host = BoardHost()
+    assert host.post("t6", 16, 1, 3)  # decided for an earlier run of the trial, never taken
+    client = BoardClient(BOARD_NAME, "t6", timeout_s=0.5)  # the trial starts again
+    client.ask(3)
+    assert client.take(3) is None  # not the earlier run's switch (nor a wait for it)
+    kill_and_wait(local_ray, host.open())

@@ -1,0 +1,302 @@
+"""Run, resume and load experiments from Python: the functions behind ``tune-bs run``,
+``resume`` and ``report``.
+
+An :class:`ExperimentResult` is one experiment's results folder read back: the tidy per-report
+frame (:func:`tune_bs.report.load_trials`), the per-trial frame
+(:func:`tune_bs.report.trial_table`) and the trial and checkpoint selected on the experiment's
+own validation metric (:func:`tune_bs.report.selection.select`, metric and mode read from its
+saved ``tune_bs_space.yaml``). The frames are read when first asked for, so a result of a run
+on remote storage (an ``s3://`` URI) still carries its path.
+
+Example::
+
+    import tune_bs
+
+    result = tune_bs.run("search_spaces/default.yaml", smoke_test=True)
+    result.trials[["trial_id", "batch_size_initial", "val_probe_acc", "test_probe_acc"]]
+    result.selection.config, result.checkpoint
+    encoder = tune_bs.load_encoder(result)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tune_bs.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExperimentResult:
+    """One experiment's results (module docstring). ``errors`` and ``trial_count`` count the
+    trials that failed and ran in the run that made it (``None`` when loaded from disk)."""
+
+    path: Path | str
+    metric: str
+    mode: str
+    space: dict[str, Any] = field(default_factory=dict, repr=False)
+    errors: int | None = None
+    trial_count: int | None = None
+
+    @property
+    def local(self) -> bool:
+        """Whether the results are in a local folder (tables and encoders need one)."""
+        return isinstance(self.path, Path)
+
+    def _folder(self) -> Path:
+        if not self.local:
+            raise UserInputError(
+                f"the results are at {self.path}, not in a local folder; copy them here (e.g. "
+                "`aws s3 sync`) and use tune_bs.load(FOLDER)."
+            )
+        return Path(self.path)
+
+    @functools.cached_property
+    def reports(self) -> pd.DataFrame:
+        """One row per (trial, report): config columns and every reported metric."""
+        from tune_bs.report import load_trials
+
+        return load_trials([self._folder()])
+
+    @functools.cached_property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial, best first by the experiment's metric."""
+        from tune_bs.report import trial_table
+
+        return trial_table(self.reports, self.metric, self.mode)
+
+    @functools.cached_property
+    def selection(self) -> Any:
+        """The trial and checkpoint selected on validation
+        (:class:`~tune_bs.report.selection.Selection`), or ``None`` when no trial has a finite
+        value of the metric."""
+        from tune_bs.report.selection import select
+
+        chosen = select(self.reports, self.metric, self.mode)
+        return next(iter(chosen.values()), None)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The selected trial's configuration as it started (``{}`` without a selection)."""
+        return dict(self.selection.config) if self.selection is not None else {}
+
+    @property
+    def checkpoint(self) -> Path | None:
+        """The selected checkpoint folder (``None`` when it is not on disk)."""
+        selection = self.selection
+        return Path(selection.checkpoint) if selection and selection.checkpoint else None
+
+    @property
+    def best_config_path(self) -> Path | None:
+        """``best_config.yaml`` in the results folder, when written."""
+        from tune_bs.report.best_config import BEST_CONFIG
+
+        path = self._folder() / BEST_CONFIG
+        return path if path.is_file() else None
+
+    def summary(self) -> str:
+        """The per-trial table and the selection, as ``tune-bs run`` prints them."""
+        from tune_bs.report import summary_text
+
+        return summary_text(self._folder(), metric=self.metric, mode=self.mode)
+
+
+def _space_of(space_or_path: Any) -> Any:
+    from tune_bs.space import SearchSpace, load_space, parse_space
+
+    if isinstance(space_or_path, SearchSpace):
+        return space_or_path
+    if isinstance(space_or_path, Mapping):
+        return parse_space(dict(space_or_path))
+    if space_or_path is None:
+        from tune_bs.cli import default_space_path
+
+        return load_space(default_space_path())
+    return load_space(space_or_path)
+
+
+def run(
+    space_or_path: Any = None,
+    *,
+    storage: str | Path = "tune_bs_results",
+    name: str | None = None,
+    num_samples: int | None = None,
+    smoke_test: bool = False,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    address: str | None = None,
+    tracking: Mapping[str, Any] | bool | None = None,
+) -> ExperimentResult | list[ExperimentResult]:
+    """Run the search of a search space and write its ``best_config.yaml``.
+
+    Args:
+        space_or_path: a search-space YAML path, its mapping, a
+            :class:`~tune_bs.space.SearchSpace`, or ``None`` for the packaged default.
+        storage, name, num_samples, smoke_test, cpus_per_trial, gpus_per_trial, address: as the
+            ``tune-bs run`` flags of the same names.
+        tracking: ``True`` (or a ``tracking:`` mapping) turns on MLflow tracking
+            (:mod:`tune_bs.tracking`); it overrides the space's own ``tracking:`` section.
+
+    Returns:
+        The :class:`ExperimentResult`; a ``schedulers:`` comparison file gives one per compared
+        scheduler, as a list, in the file's order.
+    """
+    from dataclasses import replace
+
+    from tune_bs.experiment import RunOptions, comparison_smoke_budget, run_experiment
+
+    for flag, value, integer in (
+        ("num_samples", num_samples, True),
+        ("cpus_per_trial", cpus_per_trial, False),
+    ):
+        if value is not None and value <= 0:
+            kind = "a positive integer" if integer else "positive"
+            raise UserInputError(f"{flag} must be {kind}, but got {flag}={value}; fix the value.")
+    if gpus_per_trial is not None and gpus_per_trial < 0:
+        raise UserInputError(
+            f"gpus_per_trial must be at least 0, but got gpus_per_trial="
+            f"{gpus_per_trial}; fix the value."
+        )
+    space = _space_of(space_or_path)
+    options = RunOptions(
+        num_samples=num_samples,
+        smoke_test=smoke_test,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        tracking=_tracking_option(tracking),
+    )
+    variants = space.variants()
+    if len(variants) == 1:
+        outcome = run_experiment(
+            space, storage=storage, name=name, options=options, address=address
+        )
+        return _finished(outcome)
+    if options.smoke_test:
+        options = replace(options, smoke_budget=comparison_smoke_budget(variants))
+    results = []
+    for i, variant in enumerate(variants, 1):
+        logger.info("\ntune-bs: experiment %d/%d: %r (scheduler %s)", i, len(variants),
+                    variant.name, variant.scheduler["name"])
+        variant_name = f"{name}-{variant.scheduler['name']}" if name else None
+        outcome = run_experiment(
+            variant, storage=storage, name=variant_name, options=options, address=address
+        )
+        results.append(_finished(outcome))
+    return results
+
+
+def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any] | None:
+    if tracking is None or tracking is False:
+        return None
+    if tracking is True:
+        return {"mlflow": True}
+    if isinstance(tracking, Mapping):
+        from tune_bs.tracking import check_tracking
+
+        return check_tracking(dict(tracking))
+    raise UserInputError(
+        f"tracking must be true or a mapping such as {{mlflow: true}}, but got "
+        f"tracking={tracking!r}; fix the value."
+    )
+
+
+def _finished(outcome: Any) -> ExperimentResult:
+    """An :class:`ExperimentResult` of a run's outcome, with ``best_config.yaml`` written."""
+    from tune_bs.report.best_config import save_best_config
+
+    space = outcome.space
+    errors = len(getattr(outcome.results, "errors", []) or [])
+    count = len(outcome.results) if outcome.results is not None else None
+    result = ExperimentResult(
+        outcome.path, space.metric, space.mode, {**space.raw, "name": space.name}, errors, count
+    )
+    if result.local:
+        save_best_config(outcome.path, result.space, space.metric, space.mode)
+    return result
+
+
+def resume(path: str | Path, *, address: str | None = None) -> ExperimentResult:
+    """Finish an interrupted experiment (nothing finished is redone); its result."""
+    from tune_bs.experiment import resume_experiment
+
+    return _finished(resume_experiment(path, address=address))
+
+
+def load(path: str | Path) -> ExperimentResult:
+    """Read an experiment's results folder (``STORAGE/NAME``) back, with its own metric and mode.
+
+    Raises:
+        UserInputError: the folder holds no tune-bs experiment.
+    """
+    from tune_bs.report.frame import find_experiments
+    from tune_bs.report.writer import experiment_metric
+
+    folder = Path(path).expanduser()
+    found = find_experiments(folder)
+    if not found:
+        raise UserInputError(
+            f"{folder} holds no tune-bs experiment (no experiment_state-*.json or trial "
+            "folders); give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
+        )
+    if found != [folder]:
+        names = ", ".join(p.name for p in found)
+        raise UserInputError(
+            f"{folder} holds several experiments ({names}); load one of them, e.g. "
+            f"tune_bs.load({str(found[0])!r})."
+        )
+    metric, mode = experiment_metric(folder, None, None)
+    return ExperimentResult(folder, metric, mode, saved_space(folder))
+
+
+def saved_space(folder: Path) -> dict[str, Any]:
+    """The experiment's saved search space (``tune_bs_space.yaml``), ``{}`` when absent."""
+    import yaml
+
+    from tune_bs.experiment import SPACE_COPY
+
+    try:
+        raw = yaml.safe_load((Path(folder) / SPACE_COPY).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return dict(raw) if isinstance(raw, Mapping) else {}
+
+
+def write_report(
+    path: str | Path | ExperimentResult | Sequence[str | Path],
+    formats: str | Sequence[str] = ("markdown",),
+    *,
+    out: str | Path | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """Write the report of one or more experiments in each of ``formats``.
+
+    ``formats``: ``markdown``, ``csv``, ``latex`` and/or ``html`` (``html`` is one
+    self-contained ``report.html``, :mod:`tune_bs.report.html`). ``metric``/``mode`` default to
+    the experiment's own. Returns ``{format: ReportPaths}``.
+    """
+    from tune_bs.report import write_report as write_tables
+
+    # a storage URI stays a string: Path("s3://b/x") would become "s3:/b/x"
+    if isinstance(path, ExperimentResult):
+        dirs: list[str | Path] = [path._folder()]
+    elif isinstance(path, (str, Path)):
+        dirs = [path]
+    else:
+        dirs = list(path)
+    chosen = [formats] if isinstance(formats, str) else list(formats)
+    if not chosen:
+        raise UserInputError(
+            "formats must name at least one of markdown, csv, latex, html; e.g. formats='html'."
+        )
+    return {
+        fmt: write_tables(dirs, fmt=fmt, out_dir=out, metric=metric, mode=mode) for fmt in chosen
+    }
