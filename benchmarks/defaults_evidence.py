@@ -57,8 +57,14 @@ DEVELOPMENT_SETS: dict[str, dict[str, Any]] = {
 }
 NORMALISATIONS = ("series", "dataset", "none")
 #: Named trial configurations (TrainSettings fields; ``samples`` is the budget per trial).
-_FCN = {"encoder": "fcn", "hidden": 64, "batch_size": 16, "lr": 1e-3, "temperature": 0.2,
-        "samples": 6000}
+_FCN = {
+    "encoder": "fcn",
+    "hidden": 64,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "temperature": 0.2,
+    "samples": 6000,
+}
 CONFIGS: dict[str, dict[str, Any]] = {
     "fcn": _FCN,
     "fcn-nocrop": {**_FCN, "crop": 1.0},
@@ -67,12 +73,34 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "fcn-long": {**_FCN, "samples": 12000},
     "fcn-h128": {**_FCN, "hidden": 128},
     "fcn-nocrop-h128": {**_FCN, "crop": 1.0, "hidden": 128},
-    "cnn-nocrop": {"encoder": "causal_cnn", "hidden": 64, "depth": 10, "batch_size": 16,
-                   "lr": 1e-3, "temperature": 0.2, "crop": 1.0, "samples": 6000},
-    "cnn": {"encoder": "causal_cnn", "hidden": 64, "depth": 10, "batch_size": 16, "lr": 1e-3,
-            "temperature": 0.2, "samples": 6000},
-    "cnn-small": {"encoder": "causal_cnn", "hidden": 32, "depth": 8, "batch_size": 16,
-                  "lr": 1e-3, "temperature": 0.2, "samples": 6000},
+    "cnn-nocrop": {
+        "encoder": "causal_cnn",
+        "hidden": 64,
+        "depth": 10,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "crop": 1.0,
+        "samples": 6000,
+    },
+    "cnn": {
+        "encoder": "causal_cnn",
+        "hidden": 64,
+        "depth": 10,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "samples": 6000,
+    },
+    "cnn-small": {
+        "encoder": "causal_cnn",
+        "hidden": 32,
+        "depth": 8,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "samples": 6000,
+    },
 }
 REPORTS = 4
 

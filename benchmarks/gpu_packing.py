@@ -54,7 +54,11 @@ class UtilisationSampler:
             try:
                 out = subprocess.run(
                     [self._smi, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                    capture_output=True, text=True, timeout=5, check=True).stdout
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                    check=True,
+                ).stdout
                 values = [float(v) for v in out.split()]
                 return statistics.fmean(values) if values else None
             except (OSError, subprocess.SubprocessError, ValueError):
@@ -91,63 +95,92 @@ class UtilisationSampler:
 def packing_space(k: int, n_gpus: int, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "name": f"packing-{k}",
-        "dataset": {"name": "synthetic", "n_series": args.n_series, "n_channels": 3,
-                    "length": args.length, "n_modes": 4, "seed": 0},
+        "dataset": {
+            "name": "synthetic",
+            "n_series": args.n_series,
+            "n_channels": 3,
+            "length": args.length,
+            "n_modes": 4,
+            "seed": 0,
+        },
         "metric": "val_loss",
         "num_samples": k * n_gpus,
         "budget": {"samples": max(args.batch_size, args.samples_per_gpu // k), "reports": 2},
         "scheduler": {"name": "fifo"},
-        "param_space": {"encoder": "fcn", "hidden": args.hidden, "strategy": "fixed",
-                        "batch_size": args.batch_size,
-                        "seed": {"type": "int", "low": 0, "high": 10_000}},
+        "param_space": {
+            "encoder": "fcn",
+            "hidden": args.hidden,
+            "strategy": "fixed",
+            "batch_size": args.batch_size,
+            "seed": {"type": "int", "low": 0, "high": 10_000},
+        },
     }
 
 
-def measure(k: int, n_gpus: int, cpus: int, args: argparse.Namespace,
-            storage: Path) -> dict[str, Any]:
+def measure(
+    k: int, n_gpus: int, cpus: int, args: argparse.Namespace, storage: Path
+) -> dict[str, Any]:
     """Run one packing and return its figures."""
     from tune_bs.experiment import RunOptions, run_experiment
     from tune_bs.space import parse_space
 
     trials = k * n_gpus
-    options = RunOptions(gpus_per_trial=1.0 / k,
-                         cpus_per_trial=max(1.0, float((cpus - 1) // trials)))
+    options = RunOptions(
+        gpus_per_trial=1.0 / k, cpus_per_trial=max(1.0, float((cpus - 1) // trials))
+    )
     with UtilisationSampler() as sampler:
         started = time.perf_counter()
-        outcome = run_experiment(parse_space(packing_space(k, n_gpus, args)), storage=storage,
-                                 options=options)
+        outcome = run_experiment(
+            parse_space(packing_space(k, n_gpus, args)), storage=storage, options=options
+        )
         wall = time.perf_counter() - started
     samples, rate = 0, 0.0
     for result in (outcome.path).glob("*/result.json"):
         last = json.loads(result.read_text().splitlines()[-1])
         samples += last["samples_seen"]
         rate += last["samples_seen"] / last["time_total_s"]
-    return {"k": k, "trials": trials, "cpus_per_trial": options.cpus_per_trial,
-            "wall_s": wall, "wall_rate": samples / wall / n_gpus, "trial_rate": rate / n_gpus,
-            "util": sampler.summary(), "errors": len(outcome.results.errors)}
+    return {
+        "k": k,
+        "trials": trials,
+        "cpus_per_trial": options.cpus_per_trial,
+        "wall_s": wall,
+        "wall_rate": samples / wall / n_gpus,
+        "trial_rate": rate / n_gpus,
+        "util": sampler.summary(),
+        "errors": len(outcome.results.errors),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke-test", action="store_true", help="packings 1 and 2, tiny budget")
-    parser.add_argument("--cpu-check", action="store_true",
-                        help="run on the CPU with one fake GPU (checks the script only)")
+    parser.add_argument(
+        "--cpu-check",
+        action="store_true",
+        help="run on the CPU with one fake GPU (checks the script only)",
+    )
     parser.add_argument("--packings", type=int, nargs="+", default=list(PACKINGS))
     parser.add_argument("--samples-per-gpu", type=int, default=400_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--n-series", type=int, default=4000)
     parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--storage", type=Path, default=None,
-                        help="results folder (default: a temporary one, removed afterwards)")
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=None,
+        help="results folder (default: a temporary one, removed afterwards)",
+    )
     args = parser.parse_args()
 
     import torch
 
     n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if n_gpus == 0 and not args.cpu_check:
-        print("gpu_packing: no CUDA GPU is available here (torch.cuda.is_available() is False); "
-              "nothing to measure. Run it on a machine with a GPU.")
+        print(
+            "gpu_packing: no CUDA GPU is available here (torch.cuda.is_available() is False); "
+            "nothing to measure. Run it on a machine with a GPU."
+        )
         return 0
     if args.smoke_test or args.cpu_check:
         args.packings = [k for k in args.packings if k <= 2] or [1]
@@ -157,9 +190,14 @@ def main() -> int:
 
     import ray
 
-    ray.init(address="local", num_cpus=max(cpus, 2 * max(args.packings) * max(n_gpus, 1)),
-             num_gpus=n_gpus or 1, include_dashboard=False, configure_logging=False,
-             log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=max(cpus, 2 * max(args.packings) * max(n_gpus, 1)),
+        num_gpus=n_gpus or 1,
+        include_dashboard=False,
+        configure_logging=False,
+        log_to_driver=False,
+    )
     device = torch.cuda.get_device_name(0) if n_gpus else "CPU (fake GPU: --cpu-check)"
     storage = args.storage or Path(tempfile.mkdtemp(prefix="gpu_packing_"))
     rows = []
@@ -171,18 +209,26 @@ def main() -> int:
         if args.storage is None:
             shutil.rmtree(storage, ignore_errors=True)
 
-    print(f"\ngpu_packing on {max(n_gpus, 1)} x {device}, {cpus} CPUs; FCN hidden {args.hidden}, "
-          f"batch {args.batch_size}, synthetic {args.n_series} x 3 x {args.length}, "
-          f"{args.samples_per_gpu} training samples per GPU per packing")
-    print("| trials/GPU | trials | CPUs/trial | wall s | wall samples/s/GPU | "
-          "trial samples/s/GPU | GPU util % mean / max | errors |")
+    print(
+        f"\ngpu_packing on {max(n_gpus, 1)} x {device}, {cpus} CPUs; FCN hidden {args.hidden}, "
+        f"batch {args.batch_size}, synthetic {args.n_series} x 3 x {args.length}, "
+        f"{args.samples_per_gpu} training samples per GPU per packing"
+    )
+    print(
+        "| trials/GPU | trials | CPUs/trial | wall s | wall samples/s/GPU | "
+        "trial samples/s/GPU | GPU util % mean / max | errors |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in rows:
-        print(f"| {r['k']} | {r['trials']} | {r['cpus_per_trial']:g} | {r['wall_s']:.1f} | "
-              f"{r['wall_rate']:.0f} | {r['trial_rate']:.0f} | {r['util']} | {r['errors']} |")
+        print(
+            f"| {r['k']} | {r['trials']} | {r['cpus_per_trial']:g} | {r['wall_s']:.1f} | "
+            f"{r['wall_rate']:.0f} | {r['trial_rate']:.0f} | {r['util']} | {r['errors']} |"
+        )
     base = rows[0]
-    print("wall_rate_vs_1_per_gpu " + " ".join(
-        f"k={r['k']}:{r['wall_rate'] / base['wall_rate']:.2f}" for r in rows))
+    print(
+        "wall_rate_vs_1_per_gpu "
+        + " ".join(f"k={r['k']}:{r['wall_rate'] / base['wall_rate']:.2f}" for r in rows)
+    )
     return 1 if any(r["errors"] for r in rows) else 0
 
 

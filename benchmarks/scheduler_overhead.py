@@ -76,8 +76,11 @@ MODEL = LargeBatchModel(obs_noise=0.006)
 GOAL_MS = 1.0
 #: Driver-side arrival time of a result (seconds, ``time.time()``), added to the collected rows.
 WALL = "_arrival_s"
-ACTIONS = {TrialScheduler.CONTINUE: "continue", TrialScheduler.PAUSE: "switch",
-           TrialScheduler.STOP: "stop"}
+ACTIONS = {
+    TrialScheduler.CONTINUE: "continue",
+    TrialScheduler.PAUSE: "switch",
+    TrialScheduler.STOP: "stop",
+}
 
 
 # --- 1. decision time -----------------------------------------------------------------------
@@ -88,8 +91,9 @@ def report_period() -> float:
     return best_fixed(MODEL, SIZES)[1] / 100.0
 
 
-def trial_results(index: int, batch_size: int, points: int, seed: int,
-                  period: float) -> list[dict[str, Any]]:
+def trial_results(
+    index: int, batch_size: int, points: int, seed: int, period: float
+) -> list[dict[str, Any]]:
     """Tune results of one simulated trial: a report every ``period`` seconds of training."""
     rng = np.random.default_rng([seed, index])
     state = initial_state(MODEL, batch_size)
@@ -97,31 +101,42 @@ def trial_results(index: int, batch_size: int, points: int, seed: int,
     rows = []
     for k in range(points):
         state = train(MODEL, state, per_report)
-        rows.append({
-            m.SAMPLES_SEEN: state.samples_seen, m.VAL_LOSS: observe(MODEL, state.loss, rng),
-            m.BATCH_SIZE: batch_size, m.ACCUMULATION_STEPS: 1, m.TIME_TOTAL_S: state.time_s,
-            m.WALL_TIME_S: state.time_s + 1e-3 * index,  # round-robin order within a round
-            m.TRAINING_ITERATION: k + 1,
-        })
+        rows.append(
+            {
+                m.SAMPLES_SEEN: state.samples_seen,
+                m.VAL_LOSS: observe(MODEL, state.loss, rng),
+                m.BATCH_SIZE: batch_size,
+                m.ACCUMULATION_STEPS: 1,
+                m.TIME_TOTAL_S: state.time_s,
+                m.WALL_TIME_S: state.time_s + 1e-3 * index,  # round-robin order within a round
+                m.TRAINING_ITERATION: k + 1,
+            }
+        )
     return rows
 
 
-def time_population(points: int, n_trials: int, seed: int, period: float,
-                    profiler: cProfile.Profile | None = None) -> tuple[list[float], Counter[str]]:
+def time_population(
+    points: int, n_trials: int, seed: int, period: float, profiler: cProfile.Profile | None = None
+) -> tuple[list[float], Counter[str]]:
     """Milliseconds of the calls that bring each of ``n_trials`` trials to ``points`` reports."""
     board = _local_board()
     sched = make_scheduler(SIZES, board=board)
     sched.set_search_properties(m.VAL_LOSS, "min")
     # one budget for all (as tune_param_space sets it), beyond 150 reports of the fastest size
     budget = 150 * period / min(MODEL.seconds_per_sample(b) for b in SIZES)
-    trials = [StubTrial(f"t{i:03d}", {m.BATCH_SIZE: SIZES[i % len(SIZES)], "lr": 1e-3,
-                                      "seed": i, "budget_samples": budget})
-              for i in range(n_trials)]
+    trials = [
+        StubTrial(
+            f"t{i:03d}",
+            {m.BATCH_SIZE: SIZES[i % len(SIZES)], "lr": 1e-3, "seed": i, "budget_samples": budget},
+        )
+        for i in range(n_trials)
+    ]
     ctl = StubController(*trials)
     for t in trials:
         sched.on_trial_add(ctl, t)
-    rows = [trial_results(i, t.config[m.BATCH_SIZE], points, seed, period)
-            for i, t in enumerate(trials)]
+    rows = [
+        trial_results(i, t.config[m.BATCH_SIZE], points, seed, period) for i, t in enumerate(trials)
+    ]
     times: list[float] = []
     actions: Counter[str] = Counter()
     for k in range(points):
@@ -147,8 +162,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
-def decision_times(points: Sequence[int], trials: Sequence[int], repeats: int, min_calls: int,
-                   profiler: cProfile.Profile | None = None) -> list[dict[str, Any]]:
+def decision_times(
+    points: Sequence[int],
+    trials: Sequence[int],
+    repeats: int,
+    min_calls: int,
+    profiler: cProfile.Profile | None = None,
+) -> list[dict[str, Any]]:
     """One row per (points, trials): timed calls, median / p90 ms, action mix."""
     period = report_period()
     out = []
@@ -160,20 +180,31 @@ def decision_times(points: Sequence[int], trials: Sequence[int], repeats: int, m
             t, a = time_population(p, n, seed, period, profiler)
             times += t
             actions += a
-        out.append({"points": p, "trials": n, "calls": len(times),
-                    "median_ms": statistics.median(times), "p90_ms": percentile(times, 90),
-                    "actions": actions})
+        out.append(
+            {
+                "points": p,
+                "trials": n,
+                "calls": len(times),
+                "median_ms": statistics.median(times),
+                "p90_ms": percentile(times, 90),
+                "actions": actions,
+            }
+        )
         row = out[-1]
-        print(f"| {p:>6} | {n:>6} | {row['calls']:>5} | {row['median_ms']:>9.3f} | "
-              f"{row['p90_ms']:>9.3f} | "
-              + "/".join(str(actions[a]) for a in ("continue", "switch", "stop")) + " |",
-              flush=True)
+        print(
+            f"| {p:>6} | {n:>6} | {row['calls']:>5} | {row['median_ms']:>9.3f} | "
+            f"{row['p90_ms']:>9.3f} | "
+            + "/".join(str(actions[a]) for a in ("continue", "switch", "stop"))
+            + " |",
+            flush=True,
+        )
     return out
 
 
 # --- 2. switch cost on local Ray ----------------------------------------------------------------
-def switch_excess(rows: Sequence[Mapping[str, Any]], clock: str = WALL,
-                  own: str = m.TIME_TOTAL_S) -> list[float]:
+def switch_excess(
+    rows: Sequence[Mapping[str, Any]], clock: str = WALL, own: str = m.TIME_TOTAL_S
+) -> list[float]:
     """Seconds of every switch of one trial, measured by the policy's own estimator
     (:func:`tune_bs.switching.throughput.switch_costs`, the cost it charges a switch).
 
@@ -182,8 +213,16 @@ def switch_excess(rows: Sequence[Mapping[str, Any]], clock: str = WALL,
     clock is read (its excess over the interval's training time at the new size's pace); no
     entry for a switch to a size whose pace is unknown.
     """
-    reports = [Report(float(r[m.SAMPLES_SEEN]), 0.0, int(r[m.BATCH_SIZE]), float(r[own]),
-                      wall_time=None if clock == own else float(r[clock])) for r in rows]
+    reports = [
+        Report(
+            float(r[m.SAMPLES_SEEN]),
+            0.0,
+            int(r[m.BATCH_SIZE]),
+            float(r[own]),
+            wall_time=None if clock == own else float(r[clock]),
+        )
+        for r in rows
+    ]
     memo = FitCache()
     return switch_costs(reports, cost_model([reports], memo), memo)
 
@@ -192,8 +231,12 @@ def scripted_policy(every: int) -> Callable[..., Decision]:
     """A policy with ``decide``'s signature: after every ``every``-th report switch to the other
     of the two batch sizes of the settings; otherwise continue."""
 
-    def policy(history: Sequence[Report], peers: Mapping[str, Peer], settings: SwitchSettings,
-               cache: FitCache) -> Decision:
+    def policy(
+        history: Sequence[Report],
+        peers: Mapping[str, Peer],
+        settings: SwitchSettings,
+        cache: FitCache,
+    ) -> Decision:
         last, n = history[-1], len(history)
         if n % every == 0:
             other = next(b for b in settings.batch_sizes if b != last.batch_size)
@@ -207,11 +250,13 @@ def scripted_policy(every: int) -> Callable[..., Decision]:
 SWITCH_PATHS = ("inplace", "restart")
 
 
-def make_scheduler(sizes: Sequence[int], path: str = "inplace",
-                   **kwargs: Any) -> ExtrapolationScheduler:
+def make_scheduler(
+    sizes: Sequence[int], path: str = "inplace", **kwargs: Any
+) -> ExtrapolationScheduler:
     """The scheduler over ``sizes`` with default settings, switching by ``path``."""
-    return ExtrapolationScheduler(SwitchSettings(batch_sizes=tuple(sizes), switch_via=path),
-                                  **kwargs)
+    return ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=tuple(sizes), switch_via=path), **kwargs
+    )
 
 
 def _local_board() -> Any:
@@ -221,8 +266,9 @@ def _local_board() -> Any:
     return SwitchBoard()
 
 
-def run_switch_experiment(path: str, storage: str, reports: int, every: int
-                          ) -> list[list[dict[str, Any]]]:
+def run_switch_experiment(
+    path: str, storage: str, reports: int, every: int
+) -> list[list[dict[str, Any]]]:
     """Run two trials under the scripted policy; their result rows (with arrival times)."""
     from ray import tune
 
@@ -237,26 +283,34 @@ def run_switch_experiment(path: str, storage: str, reports: int, every: int
             row = {**result, WALL: time.time()}
             arrivals.setdefault(trial.trial_id, {})[int(result[m.TRAINING_ITERATION])] = row
 
-    space = parse_space({
-        "name": f"switch-cost-{path}",
-        "dataset": {"name": "synthetic", "n_series": 200, "length": 64},
-        "metric": m.VAL_LOSS,
-        "budget": {"samples": 800 * reports, "reports": reports},
-        "search": {"name": "grid"},
-        "resources": {"cpu": 1, "gpu": 0},
-        "param_space": {"batch_size": {"type": "categorical", "choices": [8, 16]},
-                        "hidden": 8, "encoder": "fcn"},
-    })
+    space = parse_space(
+        {
+            "name": f"switch-cost-{path}",
+            "dataset": {"name": "synthetic", "n_series": 200, "length": 64},
+            "metric": m.VAL_LOSS,
+            "budget": {"samples": 800 * reports, "reports": reports},
+            "search": {"name": "grid"},
+            "resources": {"cpu": 1, "gpu": 0},
+            "param_space": {
+                "batch_size": {"type": "categorical", "choices": [8, 16]},
+                "hidden": 8,
+                "encoder": "fcn",
+            },
+        }
+    )
     data = load_space_data(space)
     scheduler = make_scheduler((8, 16), path, policy=scripted_policy(every))
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     tuner = tune.Tuner(
         resourced_trainable(space, data),
         param_space=tune_param_space(space, data),
-        tune_config=tune.TuneConfig(metric=m.VAL_LOSS, mode="min", scheduler=scheduler,
-                                    reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            metric=m.VAL_LOSS, mode="min", scheduler=scheduler, reuse_actors=True
+        ),
         run_config=tune.RunConfig(
-            name=space.name, storage_path=storage, verbose=0,
+            name=space.name,
+            storage_path=storage,
+            verbose=0,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
             callbacks=[*logger_callbacks(), Arrivals()],
         ),
@@ -272,8 +326,13 @@ def measure_switch_costs(reports: int, every: int) -> dict[str, list[float]]:
     import ray
 
     out: dict[str, list[float]] = {}
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False,
-             log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        configure_logging=False,
+        log_to_driver=False,
+    )
     try:
         for path in SWITCH_PATHS:
             label = path
@@ -288,20 +347,32 @@ def measure_switch_costs(reports: int, every: int) -> dict[str, list[float]]:
                 continue
             wall = [x for rows in trials for x in switch_excess(rows, WALL)]
             own = [x for rows in trials for x in switch_excess(rows, m.TIME_TOTAL_S)]
-            steady = [float(b[WALL]) - float(a[WALL]) for rows in trials
-                      for a, b in itertools.pairwise(rows) if a[m.BATCH_SIZE] == b[m.BATCH_SIZE]]
-            seen = sum(a[m.BATCH_SIZE] != b[m.BATCH_SIZE]
-                       for rows in trials for a, b in itertools.pairwise(rows))
+            steady = [
+                float(b[WALL]) - float(a[WALL])
+                for rows in trials
+                for a, b in itertools.pairwise(rows)
+                if a[m.BATCH_SIZE] == b[m.BATCH_SIZE]
+            ]
+            seen = sum(
+                a[m.BATCH_SIZE] != b[m.BATCH_SIZE]
+                for rows in trials
+                for a, b in itertools.pairwise(rows)
+            )
             scripted = len(trials) * len(range(every, reports, every))
             out[path] = wall
-            print(f"| {label} | {len(trials)} | {sum(len(r) for r in trials)} | "
-                  f"{seen}/{scripted} | {_median(wall):.3f} | {_median(own):.3f} | "
-                  f"{_median(steady):.3f} | {took:.1f} |", flush=True)
+            print(
+                f"| {label} | {len(trials)} | {sum(len(r) for r in trials)} | "
+                f"{seen}/{scripted} | {_median(wall):.3f} | {_median(own):.3f} | "
+                f"{_median(steady):.3f} | {took:.1f} |",
+                flush=True,
+            )
             if not seen:
                 print(f"WARNING: no {path} switch took effect", flush=True)
         if "inplace" in out:
-            print(f"switch board round trip from the driver (blocking actor call): "
-                  f"{board_round_trip_ms():.2f} ms median")
+            print(
+                f"switch board round trip from the driver (blocking actor call): "
+                f"{board_round_trip_ms():.2f} ms median"
+            )
     finally:
         ray.shutdown()
     return out
@@ -345,27 +416,44 @@ def _median(values: Sequence[float]) -> float:
 # --- main ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, nargs="+", default=[10, 25, 50, 100],
-                        help="reports per trial at the timed call")
-    parser.add_argument("--trials", type=int, nargs="+", default=[8, 16, 32, 64],
-                        help="trials in the population")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="populations per setting (raised to reach --min-calls)")
+    parser.add_argument(
+        "--points",
+        type=int,
+        nargs="+",
+        default=[10, 25, 50, 100],
+        help="reports per trial at the timed call",
+    )
+    parser.add_argument(
+        "--trials", type=int, nargs="+", default=[8, 16, 32, 64], help="trials in the population"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="populations per setting (raised to reach --min-calls)",
+    )
     parser.add_argument("--min-calls", type=int, default=30, help="timed calls per setting")
     parser.add_argument("--no-ray", action="store_true", help="skip the switch cost on Ray")
     parser.add_argument("--quick", action="store_true", help="tiny settings (seconds; tests)")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the timed calls; print the top functions")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the timed calls; print the top functions"
+    )
     parser.add_argument("--reports", type=int, default=15, help="Ray part: reports per trial")
-    parser.add_argument("--switch-every", type=int, default=3,
-                        help="Ray part: the scripted policy switches after every k-th report")
+    parser.add_argument(
+        "--switch-every",
+        type=int,
+        default=3,
+        help="Ray part: the scripted policy switches after every k-th report",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.points, args.trials, args.min_calls, args.reports = [10, 12], [4, 8], 8, 7
     started = time.perf_counter()
 
-    print(f"## decision time: ExtrapolationScheduler.on_trial_result, batch sizes {SIZES}, "
-          f"report every {report_period():.3g}s of training, ms per call")
+    print(
+        f"## decision time: ExtrapolationScheduler.on_trial_result, batch sizes {SIZES}, "
+        f"report every {report_period():.3g}s of training, ms per call"
+    )
     print("| points | trials | calls | median ms |    p90 ms | continue/switch/stop |")
     print("|---|---|---|---|---|---|")
     profiler = cProfile.Profile() if args.profile else None
@@ -377,23 +465,31 @@ def main(argv: list[str] | None = None) -> int:
     medians = [r["median_ms"] for r in rows]
     over = [r for r in rows if r["median_ms"] > GOAL_MS]
     overall = statistics.median(medians)
-    print(f"machine reference: one cold fit_curve of 25 points takes {reference_fit_ms():.3f} ms "
-          "here now (the same code measured 0.9-1.1 ms on a quiet machine)")
+    print(
+        f"machine reference: one cold fit_curve of 25 points takes {reference_fit_ms():.3f} ms "
+        "here now (the same code measured 0.9-1.1 ms on a quiet machine)"
+    )
     verdict = "met" if overall <= GOAL_MS else "NOT met"
-    print(f"goal: decision_ms_median <= {GOAL_MS:g} ms: {verdict} ({overall:.3f} ms, the median "
-          f"of the settings' medians); {len(over)}/{len(rows)} settings above {GOAL_MS:g} ms, "
-          f"range {min(medians):.3f}-{max(medians):.3f} ms")
+    print(
+        f"goal: decision_ms_median <= {GOAL_MS:g} ms: {verdict} ({overall:.3f} ms, the median "
+        f"of the settings' medians); {len(over)}/{len(rows)} settings above {GOAL_MS:g} ms, "
+        f"range {min(medians):.3f}-{max(medians):.3f} ms"
+    )
     if profiler is not None:
         print("\n## cProfile of the timed calls (top 15 by own time)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
     costs: dict[str, list[float]] = {}
     if not args.no_ray:
-        print(f"\n## switch cost on local Ray: 2 trials (8, 16), {args.reports} reports, a "
-              f"switch after reports {args.switch_every}, {2 * args.switch_every}, ...; "
-              "excess seconds per switch (negative: below the interval noise)")
-        print("| path | trials | reports | switches seen/scripted | median excess (arrival) | "
-              "median excess (time_total_s) | median steady interval | run s |")
+        print(
+            f"\n## switch cost on local Ray: 2 trials (8, 16), {args.reports} reports, a "
+            f"switch after reports {args.switch_every}, {2 * args.switch_every}, ...; "
+            "excess seconds per switch (negative: below the interval noise)"
+        )
+        print(
+            "| path | trials | reports | switches seen/scripted | median excess (arrival) | "
+            "median excess (time_total_s) | median steady interval | run s |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         costs = measure_switch_costs(args.reports, args.switch_every)
 

@@ -1,7 +1,8 @@
 """Benchmark: the switching policy vs the oracle, the best fixed size and five baselines, simulated.
 
 Every method runs the same population on the simulator of ``tune_bs.simulator`` (the empirical
-model of large-batch training, DESIGN §8): one trial per candidate batch size (8…1024) as its
+model of large-batch training, docs/design.md §8): one trial per candidate batch size (8…1024) as
+its
 starting size, ``--parallel`` slots (default: all at once), a report every ``D`` samples (``D`` =
 the oracle's samples to target / the setting's report count, at least the largest batch). An
 event loop replays the reports in wall-clock order; the experiment ends when some trial's true

@@ -42,8 +42,9 @@ def slice_batches(X: torch.Tensor, batch_size: int, steps: int, generator: torch
 
 
 def loader_batches(X: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator):
-    loader = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True, drop_last=True,
-                        generator=generator)
+    loader = DataLoader(
+        TensorDataset(X), batch_size=batch_size, shuffle=True, drop_last=True, generator=generator
+    )
     done = 0
     while True:
         for (x,) in loader:
@@ -85,8 +86,10 @@ def main() -> None:
     repeats = 1 if args.smoke_test else args.repeats
     X_np, _ = make_synthetic(n_series=2048, n_channels=3, length=128, n_modes=4, seed=0)
     X = torch.tensor(X_np)
-    print(f"synthetic data {tuple(X.shape)}, {args.threads} torch thread(s), median of "
-          f"{repeats} interleaved run(s); samples/s")
+    print(
+        f"synthetic data {tuple(X.shape)}, {args.threads} torch thread(s), median of "
+        f"{repeats} interleaved run(s); samples/s"
+    )
 
     print("\n## data path only (no model)")
     print(f"{'batch':>6} {'slice':>12} {'loader':>12} {'ratio':>7}")

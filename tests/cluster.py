@@ -58,8 +58,7 @@ def cluster() -> Iterator[Any]:
         yield started
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
-             poll_s: float = 0.2) -> Any:
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.2) -> Any:
     """Poll ``condition`` until it returns something true, or fail the test after
     ``timeout_s`` naming ``what``."""
     deadline = time.monotonic() + timeout_s

@@ -30,8 +30,10 @@ DATASET = "ItalyPowerDemand"
 BOARDLOSS_REPORTS, BOARDLOSS_EVERY = 24, 100
 OOM_REPORTS, OOM_EVERY = 8, 64
 OOM_FAULTS = [
-    *({"at": "first", "strategy": s}
-      for s in ("fixed", "cluster_count", "stratified", "accumulate", "weighted")),
+    *(
+        {"at": "first", "strategy": s}
+        for s in ("fixed", "cluster_count", "stratified", "accumulate", "weighted")
+    ),
     {"at": "eval", "strategy": "fixed"},
     {"at": "train", "limit": 16, "strategy": "fixed"},
 ]
@@ -70,17 +72,21 @@ def run(scenario: str, address: str, storage: str) -> dict[str, Any]:
     from tune_bs.switching import SwitchSettings
     from tune_bs.trainable import train_trial
 
-    ray.init(address=address, include_dashboard=False, configure_logging=False,
-             log_to_driver=False)
+    ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=False)
     data = load_dataset(name=DATASET)
     notes: dict[str, Any] = {}
     if scenario == "boardloss":
-        scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16)),
-                                           policy=every_third_report)
+        scheduler = ExtrapolationScheduler(
+            SwitchSettings(batch_sizes=(8, 16)), policy=every_third_report
+        )
         trainable = tune.with_parameters(train_trial, data=data)
-        space = {"batch_size": 8, "hidden": 8, "lr": tune.grid_search([1e-3, 3e-3]),
-                 "budget_samples": BOARDLOSS_REPORTS * BOARDLOSS_EVERY,
-                 "report_every": BOARDLOSS_EVERY}
+        space = {
+            "batch_size": 8,
+            "hidden": 8,
+            "lr": tune.grid_search([1e-3, 3e-3]),
+            "budget_samples": BOARDLOSS_REPORTS * BOARDLOSS_EVERY,
+            "report_every": BOARDLOSS_EVERY,
+        }
 
         def kill_board() -> None:  # once two switches went through it
             deadline = time.monotonic() + 600
@@ -93,26 +99,39 @@ def run(scenario: str, address: str, storage: str) -> dict[str, Any]:
         threading.Thread(target=kill_board, daemon=True).start()
     elif scenario == "oom":
         cloudpickle.register_pickle_by_value(oom_faults)  # the workers cannot import tests/
-        scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(4, 8, 16)),
-                                           policy=up_to_16)
+        scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(4, 8, 16)), policy=up_to_16)
         trainable = tune.with_parameters(oom_faults.train_with_oom, data=data)
-        space = {"batch_size": 8, "hidden": 8, "_oom": tune.grid_search(OOM_FAULTS),
-                 "strategy": tune.sample_from(lambda spec: spec.config["_oom"]["strategy"]),
-                 "budget_samples": OOM_REPORTS * OOM_EVERY, "report_every": OOM_EVERY}
+        space = {
+            "batch_size": 8,
+            "hidden": 8,
+            "_oom": tune.grid_search(OOM_FAULTS),
+            "strategy": tune.sample_from(lambda spec: spec.config["_oom"]["strategy"]),
+            "budget_samples": OOM_REPORTS * OOM_EVERY,
+            "report_every": OOM_EVERY,
+        }
     else:
         raise SystemExit(f"unknown scenario {scenario!r}; give boardloss or oom")
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space=space,
-        tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=scheduler,
-                                    reuse_actors=True),
-        run_config=tune.RunConfig(name=scenario, storage_path=storage, verbose=0,
-                                  callbacks=logger_callbacks(),
-                                  failure_config=tune.FailureConfig(max_failures=2)),
+        tune_config=tune.TuneConfig(
+            metric="val_loss", mode="min", scheduler=scheduler, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(
+            name=scenario,
+            storage_path=storage,
+            verbose=0,
+            callbacks=logger_callbacks(),
+            failure_config=tune.FailureConfig(max_failures=2),
+        ),
     )
     grid = tuner.fit()
-    return {"debug": scheduler.debug_string(), "errors": len(grid.errors),
-            "trials": len(grid), **notes}
+    return {
+        "debug": scheduler.debug_string(),
+        "errors": len(grid.errors),
+        "trials": len(grid),
+        **notes,
+    }
 
 
 if __name__ == "__main__":

@@ -26,16 +26,19 @@ ROOT = Path(__file__).parents[1]
 
 SPACE = {
     "name": "api",
-    "dataset": {"name": "synthetic", "n_series": 120, "n_modes": 3, "n_channels": 2,
-                "length": 32},
+    "dataset": {"name": "synthetic", "n_series": 120, "n_modes": 3, "n_channels": 2, "length": 32},
     "metric": "val_probe_acc",
     "num_samples": 2,
     "budget": {"samples": 128, "reports": 2},
     "scheduler": {"name": "fifo"},
     "search": {"name": "optuna", "max_concurrent": 2},
     "tracking": {"mlflow": True},
-    "param_space": {"batch_size": 16, "hidden": 8, "encoder": "fcn",
-                    "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
+    "param_space": {
+        "batch_size": 16,
+        "hidden": 8,
+        "encoder": "fcn",
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    },
 }
 
 
@@ -95,8 +98,9 @@ def test_load_encoder_and_embed_reproduce_the_selected_test_score(result):
     Z_train = tune_bs.embed(encoder, data.X_probe_train, normalise=False)
     Z_test = tune_bs.embed(encoder, data.X_test, normalise=False)
     assert Z_train.shape == (len(data.X_probe_train), 8) and Z_train.dtype == np.float32
-    scores = probe_scores(Z_train, data.y_probe_train, Z_test, data.y_test, data.task,
-                          seed=EVAL_SEED)
+    scores = probe_scores(
+        Z_train, data.y_probe_train, Z_test, data.y_test, data.task, seed=EVAL_SEED
+    )
     assert abs(scores[m.TEST_PROBE_ACC] - result.selection.test_value) <= 1e-6
     assert abs(scores[m.VAL_PROBE_ACC] - result.selection.value) <= 1e-6
     # the same encoder from the checkpoint folder, the trial folder and a named trial
@@ -122,7 +126,11 @@ def test_export_round_trip_reproduces_test_probe_acc(result, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "tune_bs.load_encoder(" in printed and "round trip" in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        "best_config.yaml", "embeddings.npz", "encoder.pt", "encoder.yaml"]
+        "best_config.yaml",
+        "embeddings.npz",
+        "encoder.pt",
+        "encoder.yaml",
+    ]
     spec = yaml.safe_load((out / "encoder.yaml").read_text())
     assert spec["spec"]["encoder"] == "fcn" and spec["spec"]["in_channels"] == 2
     assert spec["source"]["trial_id"] == result.selection.trial_id
@@ -130,12 +138,14 @@ def test_export_round_trip_reproduces_test_probe_acc(result, tmp_path, capsys):
     data = load_dataset(**SPACE["dataset"])
     Z_train = tune_bs.embed(encoder, data.X_probe_train, normalise=False)
     Z_test = tune_bs.embed(encoder, data.X_test, normalise=False)
-    scores = probe_scores(Z_train, data.y_probe_train, Z_test, data.y_test, data.task,
-                          seed=EVAL_SEED)
+    scores = probe_scores(
+        Z_train, data.y_probe_train, Z_test, data.y_test, data.task, seed=EVAL_SEED
+    )
     assert abs(scores[m.TEST_PROBE_ACC] - result.selection.test_value) <= 1e-6
     arrays = np.load(out / "embeddings.npz")
-    assert np.array_equal(arrays["Z_test"], Z_test) and np.array_equal(arrays["y_test"],
-                                                                      data.y_test)
+    assert np.array_equal(arrays["Z_test"], Z_test) and np.array_equal(
+        arrays["y_test"], data.y_test
+    )
     assert arrays["y_reg_train"].shape == (len(data.X_probe_train),)
     best = yaml.safe_load((out / "best_config.yaml").read_text())
     assert best["num_samples"] == 1 and best["dataset"] == SPACE["dataset"]
@@ -152,12 +162,31 @@ def test_export_of_a_named_and_of_an_unknown_trial(result, tmp_path, capsys):
 
 
 def test_downstream_multitask_on_the_encoder(result, capsys):
-    assert main(["downstream", str(result.path), "--task", "multitask", "--alpha", "0", "0.5",
-                 "1", "--freeze", "--pretrain-epochs", "3", "--finetune-epochs", "2"]) == 0
+    assert (
+        main(
+            [
+                "downstream",
+                str(result.path),
+                "--task",
+                "multitask",
+                "--alpha",
+                "0",
+                "0.5",
+                "1",
+                "--freeze",
+                "--pretrain-epochs",
+                "3",
+                "--finetune-epochs",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| alpha |" in out.replace("  ", " ") or "alpha" in out.splitlines()[3]
-    table = tune_bs.run_downstream(result, alphas=[0.0, 1.0], heads=["linear", "mlp"],
-                               pretrain_epochs=3, finetune_epochs=2).table
+    table = tune_bs.run_downstream(
+        result, alphas=[0.0, 1.0], heads=["linear", "mlp"], pretrain_epochs=3, finetune_epochs=2
+    ).table
     assert list(table["alpha"]) == [0.0, 0.0, 1.0, 1.0]
     assert list(table["head"]) == ["linear", "mlp", "linear", "mlp"]
     assert table["accuracy"].between(0, 1).all() and (table["rmse"] > 0).all()
@@ -182,8 +211,9 @@ def test_mlflow_store_has_a_run_per_trial_with_params_and_per_report_metrics(res
     assert len(runs) == 2 and {s for _, s in runs} == {"FINISHED"}
     params = _mlflow_rows(db, "select key, value from params where key in ('lr', 'batch_size')")
     assert sorted(k for k, _ in params) == ["batch_size", "batch_size", "lr", "lr"]
-    steps = _mlflow_rows(db, "select run_uuid, step, value from metrics where key = "
-                             "'val_probe_acc'")
+    steps = _mlflow_rows(
+        db, "select run_uuid, step, value from metrics where key = 'val_probe_acc'"
+    )
     assert sorted({s for _, s, _ in steps}) == [1, 2]  # every report, at its iteration
     reported = sorted(result.reports[m.VAL_PROBE_ACC])
     assert sorted(v for _, _, v in steps) == pytest.approx(reported)
@@ -193,8 +223,7 @@ def test_mlflow_store_has_a_run_per_trial_with_params_and_per_report_metrics(res
 def test_optuna_study_is_in_the_experiment_folder(result):
     import optuna
 
-    study = optuna.load_study(study_name="api",
-                              storage=f"sqlite:///{result.path / 'optuna.db'}")
+    study = optuna.load_study(study_name="api", storage=f"sqlite:///{result.path / 'optuna.db'}")
     assert len(study.trials) == 2
     assert all(1e-4 <= t.params["lr"] <= 1e-2 for t in study.trials)
 
@@ -234,7 +263,7 @@ def test_debug_is_accepted_after_the_subcommand(result, capsys):
 
 def test_readme_python_snippet_runs(local_ray, tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Python API"):]
+    section = readme[readme.index("## Python API") :]
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}

@@ -1,4 +1,5 @@
-"""The catalogue of inputs a real user gets wrong (DESIGN §9), each run through the real CLI.
+"""The catalogue of inputs a real user gets wrong (docs/design.md §9), each run through the real
+CLI.
 
 Every case goes through ``tune_bs.cli.main`` and must give exit status 2, exactly one line on
 stderr, no traceback, and a message naming the field or flag and the bad value. None of them
@@ -101,21 +102,27 @@ import yaml
 
 from tune_bs.cli import main
 
-MINIMAL = {"dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8},
-           "budget": {"samples": 32, "reports": 1}}
+MINIMAL = {
+    "dataset": {"name": "GunPoint"},
+    "param_space": {"batch_size": 8},
+    "budget": {"samples": 32, "reports": 1},
+}
 
 
 def _yaml(text: str) -> Callable[[Path], list[str]]:
     """``validate`` a space file holding ``text``."""
+
     def make(tmp: Path) -> list[str]:
         path = tmp / "space.yaml"
         path.write_text(text)
         return ["validate", str(path)]
+
     return make
 
 
 def _space(command: str = "validate", *flags: str, **changes) -> Callable[[Path], list[str]]:
     """``command`` on MINIMAL with top-level ``changes`` (``param_space`` entries are merged)."""
+
     def make(tmp: Path) -> list[str]:
         raw = {**MINIMAL, **{k: v for k, v in changes.items() if k != "params"}}
         raw["param_space"] = {**raw["param_space"], **changes.get("params", {})}
@@ -123,14 +130,17 @@ def _space(command: str = "validate", *flags: str, **changes) -> Callable[[Path]
         path.write_text(yaml.safe_dump(raw))
         extra = [f.replace("TMP", str(tmp)) for f in flags]
         return [command, str(path), *extra]
+
     return make
 
 
 def _npz(**arrays: np.ndarray) -> Callable[[Path], list[str]]:
     """``validate`` a space whose data set is an .npz file holding ``arrays``."""
+
     def make(tmp: Path) -> list[str]:
         np.savez(tmp / "data.npz", **arrays)
         return _space(dataset={"path": str(tmp / "data.npz")})(tmp)
+
     return make
 
 
@@ -142,6 +152,7 @@ def _data_path(kind: str) -> Callable[[Path], list[str]]:
         elif kind == "junk":
             path.write_text("this is not a zip archive")
         return _space(dataset={"path": str(path)})(tmp)
+
     return make
 
 
@@ -152,8 +163,9 @@ def _closed_port() -> int:
 
 
 def _run_address(tmp: Path) -> list[str]:
-    return _space("run", "--storage", "TMP/results",
-                  "--address", f"127.0.0.1:{_closed_port()}")(tmp)
+    return _space("run", "--storage", "TMP/results", "--address", f"127.0.0.1:{_closed_port()}")(
+        tmp
+    )
 
 
 def _submit_address(tmp: Path) -> list[str]:
@@ -167,9 +179,11 @@ def _storage_under_file(tmp: Path) -> list[str]:
 
 def _npz_space(**changes) -> Callable[[Path], list[str]]:
     """``validate`` a space with ``changes`` on an unlabelled .npz data set."""
+
     def make(tmp: Path) -> list[str]:
         np.savez(tmp / "data.npz", X=np.random.default_rng(0).normal(size=(20, 1, 8)))
         return _space(dataset={"path": str(tmp / "data.npz")}, **changes)(tmp)
+
     return make
 
 
@@ -177,6 +191,7 @@ def _report_metric(metric: str) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
         args = _report_unknown_metric(tmp)
         return [*args[:3], metric, *args[4:]]
+
     return make
 
 
@@ -185,8 +200,14 @@ def _report_unknown_metric(tmp: Path) -> list[str]:
     trial.mkdir(parents=True)
     (tmp / "exp" / "experiment_state-2026.json").write_text("{}")
     (trial / "params.json").write_text(json.dumps({"batch_size": 8}))
-    row = {"training_iteration": 1, "val_loss": 1.0, "val_probe_acc": 0.5, "samples_seen": 8,
-           "trial_id": "t0", "config": {"batch_size": 8}}
+    row = {
+        "training_iteration": 1,
+        "val_loss": 1.0,
+        "val_probe_acc": 0.5,
+        "samples_seen": 8,
+        "trial_id": "t0",
+        "config": {"batch_size": 8},
+    }
     (trial / "result.json").write_text(json.dumps(row) + "\n")
     return ["report", str(tmp / "exp"), "--metric", "accuracy", "--out", str(tmp / "out")]
 
@@ -197,6 +218,7 @@ def _empty_folder(command: str, missing: bool = False) -> Callable[[Path], list[
         if not missing:
             folder.mkdir()
         return [command, str(folder)]
+
     return make
 
 
@@ -207,161 +229,344 @@ def _grid(choices: list) -> dict:
 # (case id, argv maker, strings the one line must contain: the field or flag and the bad value)
 CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
     # --- the file itself
-    ("yaml-syntax", _yaml("name: x\ndataset: {name: GunPoint\nparam_space: {}\n"),
-     ("not valid YAML at line", "space.yaml")),
+    (
+        "yaml-syntax",
+        _yaml("name: x\ndataset: {name: GunPoint\nparam_space: {}\n"),
+        ("not valid YAML at line", "space.yaml"),
+    ),
     ("empty-file", _yaml(""), ("space.yaml", "is empty")),
     ("top-level-list", _yaml("- 1\n- 2\n"), ("mapping at the top level", "list")),
     ("top-level-string", _yaml("GunPoint\n"), ("mapping at the top level", "str")),
-    ("space-missing", lambda tmp: ["validate", str(tmp / "nope.yaml")],
-     ("search space", "nope.yaml", "does not exist")),
+    (
+        "space-missing",
+        lambda tmp: ["validate", str(tmp / "nope.yaml")],
+        ("search space", "nope.yaml", "does not exist"),
+    ),
     ("space-is-folder", lambda tmp: ["validate", str(tmp)], ("search space", "not a file")),
-    ("space-not-utf8", lambda tmp: (tmp / "bin.yaml").write_bytes(b"\xff\xfe\x00bad") and
-     ["validate", str(tmp / "bin.yaml")], ("bin.yaml", "cannot be read", "UTF-8")),
+    (
+        "space-not-utf8",
+        lambda tmp: (
+            (tmp / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
+            and ["validate", str(tmp / "bin.yaml")]
+        ),
+        ("bin.yaml", "cannot be read", "UTF-8"),
+    ),
     # --- unknown keys, with a suggestion
-    ("unknown-top-key", _space(shceduler={"name": "fifo"}),
-     ("shceduler is not a known key", "did you mean 'scheduler'")),
-    ("unknown-scheduler-key", _space(scheduler={"name": "asha", "grace_peroid": 2}),
-     ("scheduler.grace_peroid", "did you mean 'grace_period'")),
-    ("unknown-param-key", _space(params={"batchsize": 8}),
-     ("param_space.batchsize", "did you mean 'batch_size'")),
-    ("unknown-dataset-key", _space(dataset={"name": "GunPoint", "normalize": True}),
-     ("dataset.normalize", "did you mean 'normalise'")),
+    (
+        "unknown-top-key",
+        _space(shceduler={"name": "fifo"}),
+        ("shceduler is not a known key", "did you mean 'scheduler'"),
+    ),
+    (
+        "unknown-scheduler-key",
+        _space(scheduler={"name": "asha", "grace_peroid": 2}),
+        ("scheduler.grace_peroid", "did you mean 'grace_period'"),
+    ),
+    (
+        "unknown-param-key",
+        _space(params={"batchsize": 8}),
+        ("param_space.batchsize", "did you mean 'batch_size'"),
+    ),
+    (
+        "unknown-dataset-key",
+        _space(dataset={"name": "GunPoint", "normalize": True}),
+        ("dataset.normalize", "did you mean 'normalise'"),
+    ),
     ("missing-param-space", _yaml("dataset: {name: GunPoint}\n"), ("'param_space'",)),
     # --- wrong types
-    ("dataset-not-mapping", _space(dataset="GunPoint"), ("dataset must be a mapping",
-                                                         "dataset='GunPoint'")),
-    ("num-samples-string", _space(num_samples="four"), ("num_samples must be an integer",
-                                                       "'four'")),
+    (
+        "dataset-not-mapping",
+        _space(dataset="GunPoint"),
+        ("dataset must be a mapping", "dataset='GunPoint'"),
+    ),
+    (
+        "num-samples-string",
+        _space(num_samples="four"),
+        ("num_samples must be an integer", "'four'"),
+    ),
     ("lr-string", _space(params={"lr": "fast"}), ("param_space.lr must be a number", "'fast'")),
-    ("low-string", _space(params={"lr": {"type": "float", "low": "small", "high": 0.1}}),
-     ("param_space.lr.low must be a number", "'small'")),
+    (
+        "low-string",
+        _space(params={"lr": {"type": "float", "low": "small", "high": 0.1}}),
+        ("param_space.lr.low must be a number", "'small'"),
+    ),
     # --- impossible ranges
-    ("low-above-high", _space(params={"lr": {"type": "float", "low": 0.1, "high": 0.01}}),
-     ("param_space.lr", "low=0.1, high=0.01")),
-    ("low-equals-high", _space(params={"batch_size": {"type": "int", "low": 8, "high": 8}}),
-     ("param_space.batch_size", "low=8, high=8")),
-    ("log-low-zero", _space(params={"lr": {"type": "float", "low": 0, "high": 1, "log": True}}),
-     ("param_space.lr", "log: true", "low=0")),
-    ("unknown-param-type", _space(params={"batch_size": {"type": "categorial", "choices": [8]}}),
-     ("param_space.batch_size.type", "'categorial'", "did you mean 'categorical'")),
-    ("empty-choices", _space(params={"batch_size": _grid([])}),
-     ("param_space.batch_size.choices must be a non-empty list", "choices=[]")),
+    (
+        "low-above-high",
+        _space(params={"lr": {"type": "float", "low": 0.1, "high": 0.01}}),
+        ("param_space.lr", "low=0.1, high=0.01"),
+    ),
+    (
+        "low-equals-high",
+        _space(params={"batch_size": {"type": "int", "low": 8, "high": 8}}),
+        ("param_space.batch_size", "low=8, high=8"),
+    ),
+    (
+        "log-low-zero",
+        _space(params={"lr": {"type": "float", "low": 0, "high": 1, "log": True}}),
+        ("param_space.lr", "log: true", "low=0"),
+    ),
+    (
+        "unknown-param-type",
+        _space(params={"batch_size": {"type": "categorial", "choices": [8]}}),
+        ("param_space.batch_size.type", "'categorial'", "did you mean 'categorical'"),
+    ),
+    (
+        "empty-choices",
+        _space(params={"batch_size": _grid([])}),
+        ("param_space.batch_size.choices must be a non-empty list", "choices=[]"),
+    ),
     # --- counts
-    ("num-samples-zero", _space(num_samples=0), ("num_samples must be at least 1",
-                                                 "num_samples=0")),
+    (
+        "num-samples-zero",
+        _space(num_samples=0),
+        ("num_samples must be at least 1", "num_samples=0"),
+    ),
     ("num-samples-negative", _space(num_samples=-3), ("num_samples", "num_samples=-3")),
-    ("budget-epochs-zero", _space(budget={"epochs": 0}), ("budget.epochs must be greater than 0",
-                                                         "budget.epochs=0")),
-    ("budget-samples-negative", _space(budget={"samples": -5}), ("budget.samples",
-                                                                "budget.samples=-5")),
-    ("budget-reports-zero", _space(budget={"samples": 32, "reports": 0}),
-     ("budget.reports", "budget.reports=0")),
+    (
+        "budget-epochs-zero",
+        _space(budget={"epochs": 0}),
+        ("budget.epochs must be greater than 0", "budget.epochs=0"),
+    ),
+    (
+        "budget-samples-negative",
+        _space(budget={"samples": -5}),
+        ("budget.samples", "budget.samples=-5"),
+    ),
+    (
+        "budget-reports-zero",
+        _space(budget={"samples": 32, "reports": 0}),
+        ("budget.reports", "budget.reports=0"),
+    ),
     ("resources-cpu-zero", _space(resources={"cpu": 0}), ("resources.cpu", "resources.cpu=0")),
-    ("asha-reduction-factor-1", _space(scheduler={"name": "asha", "reduction_factor": 1}),
-     ("scheduler.reduction_factor must be at least 2", "scheduler.reduction_factor=1")),
-    ("flag-num-samples-zero", _space("run", "--num-samples", "0", "--storage", "TMP/r"),
-     ("--num-samples must be a positive integer", "--num-samples 0")),
-    ("flag-num-samples-negative-submit",
-     _space("submit", "--num-samples", "-1", "--address", "http://127.0.0.1:1"),
-     ("--num-samples", "-1")),
-    ("flag-cpus-zero", _space("run", "--cpus-per-trial", "0", "--storage", "TMP/r"),
-     ("--cpus-per-trial must be positive", "0.0")),
-    ("flag-cpus-negative-submit",
-     _space("submit", "--cpus-per-trial", "-2", "--address", "http://127.0.0.1:1"),
-     ("--cpus-per-trial", "-2.0")),
-    ("flag-gpus-negative", _space("run", "--gpus-per-trial", "-1", "--storage", "TMP/r"),
-     ("--gpus-per-trial must be at least 0", "-1.0")),
+    (
+        "asha-reduction-factor-1",
+        _space(scheduler={"name": "asha", "reduction_factor": 1}),
+        ("scheduler.reduction_factor must be at least 2", "scheduler.reduction_factor=1"),
+    ),
+    (
+        "flag-num-samples-zero",
+        _space("run", "--num-samples", "0", "--storage", "TMP/r"),
+        ("--num-samples must be a positive integer", "--num-samples 0"),
+    ),
+    (
+        "flag-num-samples-negative-submit",
+        _space("submit", "--num-samples", "-1", "--address", "http://127.0.0.1:1"),
+        ("--num-samples", "-1"),
+    ),
+    (
+        "flag-cpus-zero",
+        _space("run", "--cpus-per-trial", "0", "--storage", "TMP/r"),
+        ("--cpus-per-trial must be positive", "0.0"),
+    ),
+    (
+        "flag-cpus-negative-submit",
+        _space("submit", "--cpus-per-trial", "-2", "--address", "http://127.0.0.1:1"),
+        ("--cpus-per-trial", "-2.0"),
+    ),
+    (
+        "flag-gpus-negative",
+        _space("run", "--gpus-per-trial", "-1", "--storage", "TMP/r"),
+        ("--gpus-per-trial must be at least 0", "-1.0"),
+    ),
     # --- unknown names
     ("unknown-metric", _space(metric="accuracy"), ("metric must be one of", "'accuracy'")),
-    ("test-metric", _space(metric="test_probe_acc"),
-     ("metric must be a validation metric", "'test_probe_acc'", "use metric: val_probe_acc")),
-    ("old-metric-name", _space(metric="probe_acc"),
-     ("metric must be one of", "'probe_acc'", "did you mean 'val_probe_acc'")),
-    ("probe-metric-unlabelled", _npz_space(metric="val_probe_acc"),
-     ("metric val_probe_acc needs a classification data set", "has no labels",
-      "use metric: val_loss")),
-    ("eval-batch-size-searched", _space(params={"eval_batch_size": 8}),
-     ("param_space.eval_batch_size cannot be set", "remove eval_batch_size")),
+    (
+        "test-metric",
+        _space(metric="test_probe_acc"),
+        ("metric must be a validation metric", "'test_probe_acc'", "use metric: val_probe_acc"),
+    ),
+    (
+        "old-metric-name",
+        _space(metric="probe_acc"),
+        ("metric must be one of", "'probe_acc'", "did you mean 'val_probe_acc'"),
+    ),
+    (
+        "probe-metric-unlabelled",
+        _npz_space(metric="val_probe_acc"),
+        (
+            "metric val_probe_acc needs a classification data set",
+            "has no labels",
+            "use metric: val_loss",
+        ),
+    ),
+    (
+        "eval-batch-size-searched",
+        _space(params={"eval_batch_size": 8}),
+        ("param_space.eval_batch_size cannot be set", "remove eval_batch_size"),
+    ),
     ("unknown-mode", _space(mode="maximize"), ("mode must be one of max, min", "'maximize'")),
-    ("mode-against-metric", _space(metric="val_loss", mode="max"),
-     ("mode must be 'min' for metric val_loss", "mode='max'")),
-    ("unknown-dataset", _space(dataset={"name": "GunPont"}),
-     ("dataset.name", "'GunPont'", "did you mean 'GunPoint'")),
-    ("unknown-encoder", _space(params={"encoder": "transformer"}),
-     ("param_space.encoder must be one of", "'transformer'")),
-    ("unknown-strategy", _space(params={"strategy": "magic"}),
-     ("param_space.strategy must be one of", "'magic'")),
-    ("unknown-strategy-choice", _space(params={"strategy": _grid(["fixed", "stratifed"])}),
-     ("param_space.strategy", "'stratifed'", "did you mean 'stratified'")),
-    ("unknown-probe", _space(params={"probe": "svn"}),
-     ("param_space.probe must be one of logistic, svm", "'svn'", "did you mean 'svm'")),
-    ("unknown-normalise", _space(dataset={"name": "GunPoint", "normalise": "zscore"}),
-     ("dataset.normalise must be one of dataset, none, series", "'zscore'")),
-    ("unknown-normalise-searched", _space(params={"normalise": _grid(["dataset", "serie"])}),
-     ("param_space.normalise", "'serie'", "did you mean 'series'")),
-    ("normalise-twice", _space(dataset={"name": "GunPoint", "normalise": "series"},
-                               params={"normalise": _grid(["series", "dataset"])}),
-     ("normalise is given twice", "dataset.normalise='series'", "remove dataset.normalise")),
-    ("causal-depth-zero", _space(params={"encoder": "causal_cnn", "depth": 0}),
-     ("param_space.depth must be at least 1", "param_space.depth=0")),
-    ("unknown-scheduler", _space(scheduler={"name": "hyperband"}),
-     ("scheduler.name must be one of", "'hyperband'")),
-    ("unknown-search", _space(search={"name": "bayes"}),
-     ("search.name must be one of grid, optuna, random", "'bayes'")),
-    ("unknown-switch-path",
-     _space(scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "switch_via": "teleport"}),
-     ("scheduler.switch_via must be one of inplace, restart", "'teleport'")),
-    ("explore-not-a-flag",
-     _space(scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "explore": "yes"}),
-     ("scheduler.explore must be true or false", "'yes'")),
+    (
+        "mode-against-metric",
+        _space(metric="val_loss", mode="max"),
+        ("mode must be 'min' for metric val_loss", "mode='max'"),
+    ),
+    (
+        "unknown-dataset",
+        _space(dataset={"name": "GunPont"}),
+        ("dataset.name", "'GunPont'", "did you mean 'GunPoint'"),
+    ),
+    (
+        "unknown-encoder",
+        _space(params={"encoder": "transformer"}),
+        ("param_space.encoder must be one of", "'transformer'"),
+    ),
+    (
+        "unknown-strategy",
+        _space(params={"strategy": "magic"}),
+        ("param_space.strategy must be one of", "'magic'"),
+    ),
+    (
+        "unknown-strategy-choice",
+        _space(params={"strategy": _grid(["fixed", "stratifed"])}),
+        ("param_space.strategy", "'stratifed'", "did you mean 'stratified'"),
+    ),
+    (
+        "unknown-probe",
+        _space(params={"probe": "svn"}),
+        ("param_space.probe must be one of logistic, svm", "'svn'", "did you mean 'svm'"),
+    ),
+    (
+        "unknown-normalise",
+        _space(dataset={"name": "GunPoint", "normalise": "zscore"}),
+        ("dataset.normalise must be one of dataset, none, series", "'zscore'"),
+    ),
+    (
+        "unknown-normalise-searched",
+        _space(params={"normalise": _grid(["dataset", "serie"])}),
+        ("param_space.normalise", "'serie'", "did you mean 'series'"),
+    ),
+    (
+        "normalise-twice",
+        _space(
+            dataset={"name": "GunPoint", "normalise": "series"},
+            params={"normalise": _grid(["series", "dataset"])},
+        ),
+        ("normalise is given twice", "dataset.normalise='series'", "remove dataset.normalise"),
+    ),
+    (
+        "causal-depth-zero",
+        _space(params={"encoder": "causal_cnn", "depth": 0}),
+        ("param_space.depth must be at least 1", "param_space.depth=0"),
+    ),
+    (
+        "unknown-scheduler",
+        _space(scheduler={"name": "hyperband"}),
+        ("scheduler.name must be one of", "'hyperband'"),
+    ),
+    (
+        "unknown-search",
+        _space(search={"name": "bayes"}),
+        ("search.name must be one of grid, optuna, random", "'bayes'"),
+    ),
+    (
+        "unknown-switch-path",
+        _space(
+            scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "switch_via": "teleport"}
+        ),
+        ("scheduler.switch_via must be one of inplace, restart", "'teleport'"),
+    ),
+    (
+        "explore-not-a-flag",
+        _space(scheduler={"name": "extrapolation", "batch_sizes": [8, 16], "explore": "yes"}),
+        ("scheduler.explore must be true or false", "'yes'"),
+    ),
     # --- batch sizes and alpha
-    ("batch-above-training-set", _space(params={"batch_size": _grid([8, 64])}),
-     ("batch_size must be at most the number of training series (40)", "batch_size=64")),
-    ("pbt-batch-sizes-above-training-set",
-     _space(scheduler={"name": "pbt", "batch_sizes": [8, 128]}),
-     ("scheduler.batch_sizes must be at most the number of training series (40)", "128")),
-    ("batch-size-1", _space(params={"batch_size": 1}),
-     ("param_space.batch_size must be at least 2", "param_space.batch_size=1")),
-    ("batch-size-0-choice", _space(params={"batch_size": _grid([0, 8])}),
-     ("param_space.batch_size must be at least 2", "param_space.batch_size=0")),
-    ("alpha-zero", _space(params={"strategy": "stratified", "alpha": 0}),
-     ("param_space.alpha must be greater than 0", "param_space.alpha=0")),
-    ("alpha-negative", _space(params={"strategy": "stratified", "alpha": -0.5}),
-     ("param_space.alpha must be greater than 0", "param_space.alpha=-0.5")),
+    (
+        "batch-above-training-set",
+        _space(params={"batch_size": _grid([8, 64])}),
+        ("batch_size must be at most the number of training series (40)", "batch_size=64"),
+    ),
+    (
+        "pbt-batch-sizes-above-training-set",
+        _space(scheduler={"name": "pbt", "batch_sizes": [8, 128]}),
+        ("scheduler.batch_sizes must be at most the number of training series (40)", "128"),
+    ),
+    (
+        "batch-size-1",
+        _space(params={"batch_size": 1}),
+        ("param_space.batch_size must be at least 2", "param_space.batch_size=1"),
+    ),
+    (
+        "batch-size-0-choice",
+        _space(params={"batch_size": _grid([0, 8])}),
+        ("param_space.batch_size must be at least 2", "param_space.batch_size=0"),
+    ),
+    (
+        "alpha-zero",
+        _space(params={"strategy": "stratified", "alpha": 0}),
+        ("param_space.alpha must be greater than 0", "param_space.alpha=0"),
+    ),
+    (
+        "alpha-negative",
+        _space(params={"strategy": "stratified", "alpha": -0.5}),
+        ("param_space.alpha must be greater than 0", "param_space.alpha=-0.5"),
+    ),
     # --- data files
-    ("data-path-missing", _data_path("missing"), ("dataset.path", "missing.npz",
-                                                 "does not exist")),
+    ("data-path-missing", _data_path("missing"), ("dataset.path", "missing.npz", "does not exist")),
     ("data-path-folder", _data_path("folder"), ("dataset.path", "data.npz", "cannot be read")),
-    ("data-path-not-npz", _data_path("junk"), ("dataset.path", "data.npz",
-                                              "cannot be read as a .npz file")),
+    (
+        "data-path-not-npz",
+        _data_path("junk"),
+        ("dataset.path", "data.npz", "cannot be read as a .npz file"),
+    ),
     ("npz-without-X", _npz(Z=np.zeros((8, 1, 4))), ("must contain an array named 'X'", "['Z']")),
-    ("npz-4-dims", _npz(X=np.zeros((8, 1, 4, 2))), ("X must have shape [N, C, T]",
-                                                    "(8, 1, 4, 2)")),
+    ("npz-4-dims", _npz(X=np.zeros((8, 1, 4, 2))), ("X must have shape [N, C, T]", "(8, 1, 4, 2)")),
     ("npz-1-dim", _npz(X=np.zeros(8)), ("X must have shape [N, C, T]", "(8,)")),
-    ("npz-nan", _npz(X=np.where(np.eye(8)[:, None, :4] > 0, np.nan, 1.0)),
-     ("dataset.path", "data.npz", "X must hold only finite values", "series 0", "NaN")),
-    ("npz-labels-length", _npz(X=np.random.default_rng(0).normal(size=(8, 1, 4)), y=np.zeros(3)),
-     ("y must have one label per series (8)", "has 3")),
+    (
+        "npz-nan",
+        _npz(X=np.where(np.eye(8)[:, None, :4] > 0, np.nan, 1.0)),
+        ("dataset.path", "data.npz", "X must hold only finite values", "series 0", "NaN"),
+    ),
+    (
+        "npz-labels-length",
+        _npz(X=np.random.default_rng(0).normal(size=(8, 1, 4)), y=np.zeros(3)),
+        ("y must have one label per series (8)", "has 3"),
+    ),
     # --- cluster and storage
     ("run-address-unreachable", _run_address, ("--address '127.0.0.1:", "cannot be reached")),
-    ("run-address-malformed", _space("run", "--storage", "TMP/r", "--address", "nohost"),
-     ("--address must be HOST:PORT", "'nohost'")),
-    ("submit-address-unreachable", _submit_address,
-     ("--address 'http://127.0.0.1:", "cannot be reached")),
+    (
+        "run-address-malformed",
+        _space("run", "--storage", "TMP/r", "--address", "nohost"),
+        ("--address must be HOST:PORT", "'nohost'"),
+    ),
+    (
+        "submit-address-unreachable",
+        _submit_address,
+        ("--address 'http://127.0.0.1:", "cannot be reached"),
+    ),
     ("storage-under-a-file", _storage_under_file, ("--storage", "file", "cannot be written")),
     # --- results folders
-    ("report-empty-folder", _empty_folder("report"), ("empty", "holds no tune-bs experiment",
-                                                     "tune-bs run")),
-    ("report-missing-folder", _empty_folder("report", missing=True),
-     ("nothing", "holds no tune-bs experiment")),
-    ("report-test-metric", _report_metric("test_probe_acc"),
-     ("--metric must be a validation metric", "'test_probe_acc'", "use val_probe_acc")),
-    ("report-unknown-metric", _report_unknown_metric,
-     ("metric must be one the trials reported", "'accuracy'")),
-    ("resume-empty-folder", _empty_folder("resume"), ("empty", "holds no resumable tune-bs "
-                                                     "experiment")),
-    ("resume-missing-folder", _empty_folder("resume", missing=True),
-     ("nothing", "holds no resumable tune-bs experiment")),
+    (
+        "report-empty-folder",
+        _empty_folder("report"),
+        ("empty", "holds no tune-bs experiment", "tune-bs run"),
+    ),
+    (
+        "report-missing-folder",
+        _empty_folder("report", missing=True),
+        ("nothing", "holds no tune-bs experiment"),
+    ),
+    (
+        "report-test-metric",
+        _report_metric("test_probe_acc"),
+        ("--metric must be a validation metric", "'test_probe_acc'", "use val_probe_acc"),
+    ),
+    (
+        "report-unknown-metric",
+        _report_unknown_metric,
+        ("metric must be one the trials reported", "'accuracy'"),
+    ),
+    (
+        "resume-empty-folder",
+        _empty_folder("resume"),
+        ("empty", "holds no resumable tune-bs experiment"),
+    ),
+    (
+        "resume-missing-folder",
+        _empty_folder("resume", missing=True),
+        ("nothing", "holds no resumable tune-bs experiment"),
+    ),
 ]
 
 

@@ -45,10 +45,15 @@ def row(samples: float, size: int, wall: float, own: float) -> dict:
 
 def test_switch_excess_on_hand_made_rows(bench: ModuleType) -> None:
     # 100 samples per report; at 8: 1.0 s per report, at 16: 0.5 s; switches 8→16 and 16→8
-    rows = [row(100, 8, 10.0, 1.0), row(200, 8, 11.0, 2.0), row(300, 8, 12.0, 3.0),
-            row(400, 16, 14.5, 3.6),  # straddles 8→16: 2.5 s for 0.5 s of training
-            row(500, 16, 15.0, 4.1), row(600, 16, 15.5, 4.6),
-            row(700, 8, 17.0, 5.7)]  # straddles 16→8: 1.5 s for 1.0 s of training
+    rows = [
+        row(100, 8, 10.0, 1.0),
+        row(200, 8, 11.0, 2.0),
+        row(300, 8, 12.0, 3.0),
+        row(400, 16, 14.5, 3.6),  # straddles 8→16: 2.5 s for 0.5 s of training
+        row(500, 16, 15.0, 4.1),
+        row(600, 16, 15.5, 4.6),
+        row(700, 8, 17.0, 5.7),
+    ]  # straddles 16→8: 1.5 s for 1.0 s of training
     assert bench.switch_excess(rows) == pytest.approx([2.0, 0.5])
     assert bench.switch_excess(rows, "time_total_s") == pytest.approx([0.1, 0.1])
     # pace per sample: an interval of other length at the new size scales its training time

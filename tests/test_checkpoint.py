@@ -28,8 +28,14 @@ def gunpoint():
 
 
 def settings(strategy: str) -> TrainSettings:
-    return TrainSettings(batch_size=8, hidden=8, projection_dim=8, budget_samples=64,
-                         report_every=32, strategy=strategy)
+    return TrainSettings(
+        batch_size=8,
+        hidden=8,
+        projection_dim=8,
+        budget_samples=64,
+        report_every=32,
+        strategy=strategy,
+    )
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
@@ -54,8 +60,12 @@ def test_a_trainer_resumes_exactly_from_its_checkpoint_file(gunpoint, strategy, 
 
 
 def test_plain_conversion_round_trips_and_refuses_other_types():
-    value = {"a": np.arange(3, dtype=np.int64), "b": (np.float64(1.5), [torch.ones(2)]),
-             "c": OrderedDict(x=None), 3: "three"}
+    value = {
+        "a": np.arange(3, dtype=np.int64),
+        "b": (np.float64(1.5), [torch.ones(2)]),
+        "c": OrderedDict(x=None),
+        3: "three",
+    }
     plain = checkpoint.to_plain(value)
     back = checkpoint.from_plain(plain)
     assert isinstance(back["a"], np.ndarray) and back["a"].tolist() == [0, 1, 2]
@@ -82,8 +92,9 @@ def test_a_tampered_checkpoint_is_refused_in_one_line_naming_the_file(tmp_path):
     path = tmp_path / "checkpoint_000003" / "trainer_state.pt"
     path.parent.mkdir()
     buffer = io.BytesIO()
-    torch.save({"format": checkpoint.FORMAT, "trainer": {"x": RunsCode(marker)}, "trial": {}},
-               buffer)
+    torch.save(
+        {"format": checkpoint.FORMAT, "trainer": {"x": RunsCode(marker)}, "trial": {}}, buffer
+    )
     path.write_bytes(buffer.getvalue())
     with pytest.raises(UserInputError) as refused:
         checkpoint.loads(path)

@@ -30,8 +30,10 @@ def test_datasets_lists_shipped_sets(capsys):
     ("content", "message"),
     [
         ("dataset: {name: Nope}\nparam_space: {batch_size: 8}\n", "dataset.name must be one of"),
-        ("dataset: {name: GunPoint}\nparam_space: {batch_size: 64}\n",
-         "at most the number of training series (40)"),
+        (
+            "dataset: {name: GunPoint}\nparam_space: {batch_size: 64}\n",
+            "at most the number of training series (40)",
+        ),
         ("dataset: [\n", "not valid YAML at line"),
     ],
 )
@@ -54,8 +56,9 @@ def test_run_rejects_bad_flags_before_starting_ray(capsys):
 
 
 def test_python_dash_m_entry_point():
-    out = subprocess.run([sys.executable, "-m", "tune_bs", "--help"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "tune_bs", "--help"], capture_output=True, text=True, check=True
+    )
     assert "resume" in out.stdout and "validate" in out.stdout
 
 
@@ -79,10 +82,16 @@ def test_storage_uris_are_opened_through_pyarrow(tmp_path):
     assert folder.read_text("x.txt") == "hello" and not folder.holds_experiment()
 
 
-@pytest.mark.parametrize("command", [
-    ["validate", "missing.yaml"], ["report", "missing"], ["export", "missing", "--out", "x"],
-    ["downstream", "missing"], ["resume", "missing"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate", "missing.yaml"],
+        ["report", "missing"],
+        ["export", "missing", "--out", "x"],
+        ["downstream", "missing"],
+        ["resume", "missing"],
+    ],
+)
 def test_debug_is_accepted_after_every_subcommand(tmp_path, capsys, command):
     """--debug before or after the subcommand's name: the one-line error gains the traceback."""
     args = [str(tmp_path / a) if a.startswith("missing") else a for a in command]

@@ -44,9 +44,15 @@ pytestmark = pytest.mark.cluster
 
 DATASET = "ItalyPowerDemand"
 #: The extrapolation scheduler, restart-free; a lone trial explores 16 after five reports at 8.
-SCHEDULER = {"name": "extrapolation", "batch_sizes": [8, 16], "grace_reports": 1,
-             "segment_reports": 5, "probe_every": 5, "switch_cost_s": 0.0,
-             "switch_via": "inplace"}
+SCHEDULER = {
+    "name": "extrapolation",
+    "batch_sizes": [8, 16],
+    "grace_reports": 1,
+    "segment_reports": 5,
+    "probe_every": 5,
+    "switch_cost_s": 0.0,
+    "switch_via": "inplace",
+}
 RUN_TIMEOUT_S = 900
 
 
@@ -67,15 +73,20 @@ def space(name: str, reports: int, every: int, lrs: list[float]) -> dict[str, An
         "search": {"name": "grid"},
         "budget": {"samples": reports * every, "reports": reports},
         "scheduler": SCHEDULER,
-        "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn",
-                        "lr": {"type": "categorical", "choices": lrs}},
+        "param_space": {
+            "batch_size": 8,
+            "hidden": 8,
+            "encoder": "fcn",
+            "lr": {"type": "categorical", "choices": lrs},
+        },
     }
 
 
 def tune_bs(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen:
     """``tune-bs ARGS`` in its own session (stopped by its process group id)."""
-    return subprocess.Popen([sys.executable, "-m", "tune_bs", *args], env=env,
-                            start_new_session=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tune_bs", *args], env=env, start_new_session=True, **kw
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = RUN_TIMEOUT_S) -> int:
@@ -87,8 +98,12 @@ def finish(proc: subprocess.Popen, timeout: float = RUN_TIMEOUT_S) -> int:
         pytest.fail(f"tune-bs did not finish within {timeout} s")
 
 
-def check_trials(rows: dict[str, list[dict[str, Any]]], reports: int, budget: int,
-                 before_fault: Callable[[str, dict[str, Any]], bool]) -> None:
+def check_trials(
+    rows: dict[str, list[dict[str, Any]]],
+    reports: int,
+    budget: int,
+    before_fault: Callable[[str, dict[str, Any]], bool],
+) -> None:
     """The promises of the module docstring, for every trial (``rows``: one per iteration)."""
     assert rows, "no trial wrote results to the object store"
     for trial, found in rows.items():
@@ -105,7 +120,10 @@ def check_trials(rows: dict[str, list[dict[str, Any]]], reports: int, budget: in
             start = found.index(before[-1])
             for r in found[start:]:
                 assert r["batch_size_schedule"].startswith(before[-1]["batch_size_schedule"]), (
-                    trial, before[-1]["batch_size_schedule"], r["batch_size_schedule"])
+                    trial,
+                    before[-1]["batch_size_schedule"],
+                    r["batch_size_schedule"],
+                )
 
 
 def statuses(uri: str, folder: Path) -> list[str]:
@@ -167,14 +185,17 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
     def watch() -> None:  # kill the victim while it runs a trial in the middle of its budget
         while not stop.is_set():
             live = process_groups({survivor.pid, victim.pid})
-            seen.update({pid: group for pid, (group, cmd) in live.items()
-                         if "ImplicitFunc" in cmd})
+            seen.update({pid: group for pid, (group, cmd) in live.items() if "ImplicitFunc" in cmd})
             on_victim = {pid for pid, group in seen.items() if group == victim.pid}
             saved = checkpoints(experiment)  # written by the trials: no delay
             rows = s3_result_rows(cluster.s3, experiment)  # written by the driver: late
-            middle = [trial for trial, found in rows.items() if found
-                      and found[-1]["pid"] in on_victim and 2 <= saved.get(trial, -1)
-                      <= reports - 12]
+            middle = [
+                trial
+                for trial, found in rows.items()
+                if found
+                and found[-1]["pid"] in on_victim
+                and 2 <= saved.get(trial, -1) <= reports - 12
+            ]
             if not killed and middle:
                 killed.extend(on_victim)
                 cluster.kill_worker(cluster.worker_nodes.index(victim))
@@ -183,8 +204,12 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
     watcher = threading.Thread(target=watch, daemon=True)
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
-        run = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage",
-                       storage], cluster.env(), stdout=out, stderr=subprocess.STDOUT)
+        run = tune_bs(
+            ["run", str(path), "--address", cluster.gcs_address, "--storage", storage],
+            cluster.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     watcher.start()
     try:
         status = finish(run)
@@ -208,8 +233,7 @@ def test_a_lost_worker_nodes_trials_resume_on_the_other_node(cluster, tmp_path):
     assert statuses(experiment, tmp_path) == [TERMINATED] * 3
 
 
-def test_a_killed_driver_is_resumed_from_object_storage_by_another_process(
-        cluster, tmp_path):  # noqa: F811
+def test_a_killed_driver_is_resumed_from_object_storage_by_another_process(cluster, tmp_path):  # noqa: F811
     """The driver dies mid-run; what the experiment had recorded in storage by then (result
     rows, switches) is kept as it was, and the trials finish. Work after the experiment's last
     saved state (Tune saves it every ~10 s) is done again from the checkpoint that state names.
@@ -223,16 +247,21 @@ def test_a_killed_driver_is_resumed_from_object_storage_by_another_process(
     env = cluster.env()
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
-        driver = tune_bs(["run", str(path), "--address", cluster.gcs_address, "--storage",
-                          storage], env, stdout=out, stderr=subprocess.STDOUT)
+        driver = tune_bs(
+            ["run", str(path), "--address", cluster.gcs_address, "--storage", storage],
+            env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
     def switched_and_going() -> bool:  # a recorded switch, and the trial far from its end
         if driver.poll() is not None:
-            pytest.fail(f"the run ended before the driver was killed:\n"
-                        f"{log.read_text()[-3000:]}")
+            pytest.fail(f"the run ended before the driver was killed:\n{log.read_text()[-3000:]}")
         saved = checkpoints(experiment)
-        return any(found and found[-1]["switches"] >= 1 and saved.get(trial, 0) <= reports - 15
-                   for trial, found in s3_result_rows(cluster.s3, experiment).items())
+        return any(
+            found and found[-1]["switches"] >= 1 and saved.get(trial, 0) <= reports - 15
+            for trial, found in s3_result_rows(cluster.s3, experiment).items()
+        )
 
     try:
         wait_for(switched_and_going, 600, "a recorded switch, mid-run")
@@ -245,24 +274,37 @@ def test_a_killed_driver_is_resumed_from_object_storage_by_another_process(
 
     log = tmp_path / "resume.log"
     with open(log, "w") as out:
-        resume = tune_bs(["resume", experiment, "--address", cluster.gcs_address], env,
-                         stdout=out, stderr=subprocess.STDOUT)
+        resume = tune_bs(
+            ["resume", experiment, "--address", cluster.gcs_address],
+            env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     assert finish(resume) == 0, log.read_text()[-3000:]
     assert "TERMINATED" in log.read_text()
     rows = s3_result_rows(cluster.s3, experiment)
     assert len(rows) == 2 and set(before) <= set(rows)
     last = {trial: found[-1]["training_iteration"] for trial, found in before.items() if found}
-    check_trials(rows, reports, reports * every,
-                 lambda trial, r: r["training_iteration"] <= last.get(trial, 0))
+    check_trials(
+        rows,
+        reports,
+        reports * every,
+        lambda trial, r: r["training_iteration"] <= last.get(trial, 0),
+    )
     for trial, found in before.items():  # the recorded rows are kept as they were
         for row in found:
             kept = rows[trial][row["training_iteration"] - 1]
             assert kept["batch_size_schedule"] == row["batch_size_schedule"], (trial, row)
     assert any(r["pid"] not in old_pids for found in rows.values() for r in found)
 
-    report = subprocess.run([sys.executable, "-m", "tune_bs", "report", experiment,
-                             "--metric", "val_loss"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    report = subprocess.run(
+        [sys.executable, "-m", "tune_bs", "report", experiment, "--metric", "val_loss"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     assert report.stdout.count("TERMINATED") >= 2 and "Report written to" in report.stdout
 
@@ -274,9 +316,13 @@ def drive(started: Any, scenario: str, storage: str, folder: Path) -> dict[str, 
     """Run ``tests/cluster_driver.py SCENARIO`` on the cluster ``started``; its summary."""
     summary, log = folder / "summary.json", folder / "driver.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(DRIVER), scenario, started.gcs_address,
-                                 storage, str(summary)], env=started.env(),
-                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(DRIVER), scenario, started.gcs_address, storage, str(summary)],
+            env=started.env(),
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     assert finish(proc) == 0, log.read_text()[-3000:]
     return json.loads(summary.read_text())
 

@@ -18,9 +18,14 @@ from cluster import local_cluster_module
 
 pytestmark = pytest.mark.cluster
 
-SPACE = {"name": "jobs-python", "dataset": {"name": "ItalyPowerDemand"}, "num_samples": 1,
-         "budget": {"samples": 32, "reports": 1}, "scheduler": {"name": "fifo"},
-         "param_space": {"batch_size": 8, "hidden": 8}}
+SPACE = {
+    "name": "jobs-python",
+    "dataset": {"name": "ItalyPowerDemand"},
+    "num_samples": 1,
+    "budget": {"samples": 32, "reports": 1},
+    "scheduler": {"name": "fifo"},
+    "param_space": {"batch_size": 8, "hidden": 8},
+}
 
 
 def bare_path(folder: Path) -> str | None:
@@ -42,12 +47,35 @@ def test_submit_names_the_heads_python_and_refuses_one_without_the_dependencies(
     module = local_cluster_module()
     with module.LocalCluster(workers=0, dashboard=True, node_env={"PATH": path}) as head:
         done = subprocess.run(
-            [sys.executable, "-m", "tune_bs", "submit", str(space), "--address",
-             head.dashboard_url, "--storage", str(tmp_path / "results")],
-            env=head.env(), capture_output=True, text=True, timeout=300)
-        jobs = subprocess.run([str(Path(sys.executable).with_name("ray")), "job", "list",
-                               "--address", head.dashboard_url], env=head.env(),
-                              capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "tune_bs",
+                "submit",
+                str(space),
+                "--address",
+                head.dashboard_url,
+                "--storage",
+                str(tmp_path / "results"),
+            ],
+            env=head.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        jobs = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("ray")),
+                "job",
+                "list",
+                "--address",
+                head.dashboard_url,
+            ],
+            env=head.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

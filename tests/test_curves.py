@@ -127,7 +127,7 @@ def test_a_warm_started_chain_of_fits_agrees_with_a_cold_fit(seed: int) -> None:
     previous one: after 55 such steps the curve and its extrapolation match a cold fit."""
     rng = np.random.default_rng(seed)
     x = np.arange(1, 61) * 100.0
-    shapes = (1.0 + 30 * (x + 300) ** -0.7, 0.8 + 1.5 * np.exp(-x / 1500), 0.5 + 5 * x ** -0.4)
+    shapes = (1.0 + 30 * (x + 300) ** -0.7, 0.8 + 1.5 * np.exp(-x / 1500), 0.5 + 5 * x**-0.4)
     y = shapes[seed % 3] + rng.normal(0.0, 0.01 * (seed % 2 + 1), x.size)
     chain = fit_curve(x[:5], y[:5])
     for k in range(6, x.size + 1):

@@ -12,8 +12,11 @@ from tune_bs.data.dataset import (
 )
 from tune_bs.errors import UserInputError
 
-DEVELOPMENT_SETS = {"GunPoint": (1, 150, 2), "BasicMotions": (6, 100, 4),
-                    "ItalyPowerDemand": (1, 24, 2)}
+DEVELOPMENT_SETS = {
+    "GunPoint": (1, 150, 2),
+    "BasicMotions": (6, 100, 4),
+    "ItalyPowerDemand": (1, 24, 2),
+}
 
 
 @pytest.mark.parametrize("name", sorted(DEVELOPMENT_SETS))
@@ -36,8 +39,11 @@ def test_development_sets_load_offline_with_splits(name):
 
 def test_name_lookup_is_case_insensitive_and_unknown_names_list_valid_ones():
     assert load_dataset("gunpoint").name == "GunPoint"
-    with pytest.raises(UserInputError, match=r"dataset.name must be one of .*GunPoint.*"
-                                             r"did you mean 'GunPoint'"):
+    with pytest.raises(
+        UserInputError,
+        match=r"dataset.name must be one of .*GunPoint.*"
+        r"did you mean 'GunPoint'",
+    ):
         load_dataset("GunPont")
 
 
@@ -134,8 +140,15 @@ def test_dataset_statistics_come_from_the_encoders_training_split_only(seed):
     _, val_idx = validation_split(len(X_train), 0.2, seed, y)
     changed = X_train.copy()
     changed[val_idx] = rng.normal(1e3, 1e3, size=changed[val_idx].shape)  # new validation values
-    other = prepare("p", changed, y, rng.normal(-1e3, 1e2, size=X_test.shape).astype(np.float32),
-                    y_test, normalise="dataset", seed=seed)
+    other = prepare(
+        "p",
+        changed,
+        y,
+        rng.normal(-1e3, 1e2, size=X_test.shape).astype(np.float32),
+        y_test,
+        normalise="dataset",
+        seed=seed,
+    )
     assert np.array_equal(base.X_train, other.X_train)
     stats = ChannelStatistics.of(raw.X_train)
     assert np.allclose(base.X_test, stats.apply(raw.X_test), atol=1e-5)  # the same transform
@@ -177,13 +190,19 @@ def test_raw_data_normalises_later_to_the_same_arrays():
         later = raw.normalised(rule)
         for field in ("X_train", "X_val", "X_probe_train", "X_test"):
             assert np.array_equal(getattr(direct, field), getattr(later, field))
-    with pytest.raises(UserInputError, match=r"needs the raw series, but this data set was "
-                                             r"loaded with normalise='series'"):
+    with pytest.raises(
+        UserInputError,
+        match=r"needs the raw series, but this data set was "
+        r"loaded with normalise='series'",
+    ):
         raw.normalised("series").normalised("dataset")
 
 
 def test_unknown_normalisation_is_one_line_with_a_suggestion():
-    with pytest.raises(UserInputError, match=r"dataset.normalise must be one of dataset, none, "
-                                             r"series, but got dataset.normalise='serie' "
-                                             r"\(did you mean 'series'\?\)"):
+    with pytest.raises(
+        UserInputError,
+        match=r"dataset.normalise must be one of dataset, none, "
+        r"series, but got dataset.normalise='serie' "
+        r"\(did you mean 'series'\?\)",
+    ):
         load_dataset("GunPoint", normalise="serie")

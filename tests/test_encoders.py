@@ -32,8 +32,11 @@ def test_bidirectional_doubles_rnn_width():
 
 
 def test_unknown_encoder_lists_valid_names():
-    with pytest.raises(UserInputError, match=r"encoder must be one of causal_cnn, fcn, gru, lstm, "
-                                             r"lstm_fcn.*did you mean 'gru'"):
+    with pytest.raises(
+        UserInputError,
+        match=r"encoder must be one of causal_cnn, fcn, gru, lstm, "
+        r"lstm_fcn.*did you mean 'gru'",
+    ):
         build_encoder("gruu", 1)
 
 
@@ -69,4 +72,3 @@ def test_causal_cnn_gradient_reaches_every_input_step_in_its_receptive_field():
     x = torch.randn(1, 1, 29, requires_grad=True)
     encoder.timesteps(x)[:, :, -1].sum().backward()
     assert (x.grad[0, 0] != 0).all()  # the last output sees all 29 steps, the first included
-

@@ -26,8 +26,11 @@ SPACE = {
     "num_samples": 2,
     "budget": {"samples": 96, "reports": 3},
     "scheduler": {"name": "fifo"},
-    "param_space": {"batch_size": {"type": "categorical", "choices": [8, 16]}, "hidden": 8,
-                    "encoder": "fcn"},
+    "param_space": {
+        "batch_size": {"type": "categorical", "choices": [8, 16]},
+        "hidden": 8,
+        "encoder": "fcn",
+    },
 }
 
 
@@ -36,8 +39,9 @@ def local_ray():
     import ray
 
     # two declared (fake) GPUs: trials are scheduled on them and must fall back to the CPU
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False,
-             configure_logging=False)
+    ray.init(
+        address="local", num_cpus=2, num_gpus=2, include_dashboard=False, configure_logging=False
+    )
     yield
     ray.shutdown()
 
@@ -46,8 +50,12 @@ SMOKE_SPACE = {
     **SPACE,
     "search": {"name": "grid"},
     "num_samples": 1,
-    "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn",
-                    "strategy": {"type": "categorical", "choices": ["stratified", "accumulate"]}},
+    "param_space": {
+        "batch_size": 8,
+        "hidden": 8,
+        "encoder": "fcn",
+        "strategy": {"type": "categorical", "choices": ["stratified", "accumulate"]},
+    },
 }
 
 
@@ -62,8 +70,16 @@ def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
         rows = result_rows(trial)
         assert len(rows) == 2  # the smoke budget: two reports
         last = rows[-1]
-        for key in ("val_loss", "val_probe_acc", "train_loss", "samples_seen", "batch_size",
-                    "switches", "batch_size_schedule", "time_total_s"):
+        for key in (
+            "val_loss",
+            "val_probe_acc",
+            "train_loss",
+            "samples_seen",
+            "batch_size",
+            "switches",
+            "batch_size_schedule",
+            "time_total_s",
+        ):
             assert key in last
         assert last["samples_seen"] >= last["config"]["budget_samples"]
         assert last["batch_size"] == last["config"]["batch_size"]
@@ -80,14 +96,17 @@ def _cli(*args: str) -> list[str]:
 
 
 def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
-    space = {**SPACE, "name": "killed", "budget": {"samples": 1600, "reports": 8},
-             "num_samples": 2}
+    space = {**SPACE, "name": "killed", "budget": {"samples": 1600, "reports": 8}, "num_samples": 2}
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(space))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_cli("run", str(path), "--storage", str(tmp_path)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        _cli("run", str(path), "--storage", str(tmp_path)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
     folder = tmp_path / "killed"
     deadline = time.monotonic() + 180
     try:
@@ -101,12 +120,21 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
         proc.wait()
-    partial = {t.name: result_rows(t)[-1]["samples_seen"] for t in trial_dirs(folder)
-               if (t / "result.json").stat().st_size}
+    partial = {
+        t.name: result_rows(t)[-1]["samples_seen"]
+        for t in trial_dirs(folder)
+        if (t / "result.json").stat().st_size
+    }
     assert partial and min(partial.values()) < 1600  # it really was interrupted
 
-    done = subprocess.run(_cli("resume", str(folder)), capture_output=True, text=True,
-                          env=env, timeout=300, start_new_session=True)
+    done = subprocess.run(
+        _cli("resume", str(folder)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        start_new_session=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     trials = trial_dirs(folder)
     assert len(trials) == 2
@@ -125,12 +153,18 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
 
 
 def test_optuna_search_runs_with_asha(local_ray, tmp_path):
-    space = parse_space({
-        **SPACE, "name": "optuna", "search": {"name": "optuna", "max_concurrent": 2},
-        "scheduler": {"name": "asha", "grace_period": 1},
-        "param_space": {**SPACE["param_space"],
-                        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
-    })
+    space = parse_space(
+        {
+            **SPACE,
+            "name": "optuna",
+            "search": {"name": "optuna", "max_concurrent": 2},
+            "scheduler": {"name": "asha", "grace_period": 1},
+            "param_space": {
+                **SPACE["param_space"],
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            },
+        }
+    )
     outcome = run_experiment(space, storage=tmp_path, options=RunOptions(smoke_test=True))
     trials = trial_dirs(outcome.path)
     assert len(trials) == 2
@@ -138,21 +172,34 @@ def test_optuna_search_runs_with_asha(local_ray, tmp_path):
     assert all(1e-4 <= lr <= 1e-2 for lr in lrs) and lrs[0] != lrs[1]  # sampled by TPE
 
 
-@pytest.mark.parametrize(("dataset", "true_modes"), [
-    ({"name": "GunPoint"}, None),
-    ({"name": "synthetic", "n_series": 300, "n_modes": 4, "n_channels": 3, "length": 64}, 4),
-])
-def test_pretrained_cluster_features_train_and_find_modes(local_ray, tmp_path, dataset,
-                                                          true_modes):
+@pytest.mark.parametrize(
+    ("dataset", "true_modes"),
+    [
+        ({"name": "GunPoint"}, None),
+        ({"name": "synthetic", "n_series": 300, "n_modes": 4, "n_channels": 3, "length": 64}, 4),
+    ],
+)
+def test_pretrained_cluster_features_train_and_find_modes(local_ray, tmp_path, dataset, true_modes):
     """Pretraining (2 epochs) spans four report intervals (half an epoch each): every report
     is finite, then the cluster step finds the modes (the synthetic set's true count)."""
-    space = parse_space({
-        "name": "pretrained", "dataset": dataset, "metric": "val_probe_acc", "num_samples": 1,
-        "budget": {"epochs": 4, "reports": 8}, "scheduler": {"name": "fifo"},
-        "param_space": {"batch_size": 16, "hidden": 32, "strategy": "cluster_count",
-                        "cluster_features": "pretrained", "cluster_pretrain_epochs": 2.0,
-                        "cluster_method": "kmeans_silhouette"},
-    })
+    space = parse_space(
+        {
+            "name": "pretrained",
+            "dataset": dataset,
+            "metric": "val_probe_acc",
+            "num_samples": 1,
+            "budget": {"epochs": 4, "reports": 8},
+            "scheduler": {"name": "fifo"},
+            "param_space": {
+                "batch_size": 16,
+                "hidden": 32,
+                "strategy": "cluster_count",
+                "cluster_features": "pretrained",
+                "cluster_pretrain_epochs": 2.0,
+                "cluster_method": "kmeans_silhouette",
+            },
+        }
+    )
     outcome = run_experiment(space, storage=tmp_path)
     (trial,) = trial_dirs(outcome.path)
     rows = result_rows(trial)
@@ -161,3 +208,35 @@ def test_pretrained_cluster_features_train_and_find_modes(local_ray, tmp_path, d
     assert "n_modes" not in rows[2] and all(r["n_modes"] >= 2 for r in rows[4:])
     if true_modes is not None:
         assert rows[-1]["n_modes"] == true_modes
+
+
+def test_a_search_on_val_multitask_reports_it_and_selects_on_it(local_ray, tmp_path):
+    """Synthetic series carry a class and a continuous target: every report has val_multitask
+    (= α·val accuracy + (1 − α)·val R², both cross-validated on the train split) and the
+    selection is made on it; test_multitask is reported beside it."""
+    from tune_bs.report.frame import load_trials
+    from tune_bs.report.selection import select
+
+    space = parse_space(
+        {
+            **SPACE,
+            "name": "multitask",
+            "metric": "val_multitask",
+            "dataset": {"name": "synthetic", "n_series": 96, "n_modes": 3, "length": 32},
+            "param_space": {
+                "batch_size": 16,
+                "hidden": 8,
+                "encoder": "fcn",
+                "multitask_alpha": 0.25,
+                "lr": {"type": "categorical", "choices": [0.001, 0.003]},
+            },
+        }
+    )
+    outcome = run_experiment(space, storage=tmp_path)
+    assert not outcome.results.errors
+    rows = [row for trial in trial_dirs(outcome.path) for row in result_rows(trial)]
+    assert rows and all(math.isfinite(r["val_multitask"]) and "test_multitask" in r for r in rows)
+    frame = load_trials([outcome.path])
+    selected = select(frame, "val_multitask", "max")
+    chosen = next(iter(selected.values()))
+    assert chosen.metric == "val_multitask" and chosen.test_metric == "test_multitask"

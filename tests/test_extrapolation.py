@@ -33,8 +33,6 @@ BUDGET = 1_000_000
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
 
-
-
 def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str, Any]]:
     """Tune results of a simulated trial: ``pieces`` = [(reports, batch_size), ...]."""
     state = initial_state(FLAT, pieces[0][1])
@@ -43,10 +41,17 @@ def results(pieces: list[tuple[int, int]], wall0: float = 0.0) -> list[dict[str,
         state = switch(FLAT, state, size)
         for _ in range(count):
             state = train(FLAT, state, EVERY)
-            out.append({m.SAMPLES_SEEN: state.samples_seen, m.VAL_LOSS: state.loss,
-                        m.BATCH_SIZE: size, m.TIME_TOTAL_S: state.time_s,
-                        "accumulation_steps": 1, m.WALL_TIME_S: wall0 + state.time_s,
-                        m.TRAINING_ITERATION: len(out) + 1})
+            out.append(
+                {
+                    m.SAMPLES_SEEN: state.samples_seen,
+                    m.VAL_LOSS: state.loss,
+                    m.BATCH_SIZE: size,
+                    m.TIME_TOTAL_S: state.time_s,
+                    "accumulation_steps": 1,
+                    m.WALL_TIME_S: wall0 + state.time_s,
+                    m.TRAINING_ITERATION: len(out) + 1,
+                }
+            )
     return out
 
 
@@ -59,14 +64,18 @@ def scheduler(board: SwitchBoard | None = None, **kw: Any) -> ExtrapolationSched
     """Switches by restart, no exploration, stops on the first dominated report (unless given):
     the rules in isolation; the restart-free path has its own tests."""
     base = {"switch_via": "restart", "explore": False, "stop_confirm_reports": 1}
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **{**base, **kw}),
-                                   board=board)
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **{**base, **kw}), board=board)
     sched.set_search_properties("val_probe_acc", "max")
     return sched
 
 
-def feed(sched: ExtrapolationScheduler, ctl: StubController, t: StubTrial,
-         rows: list[dict[str, Any]], complete: bool = False) -> list[str]:
+def feed(
+    sched: ExtrapolationScheduler,
+    ctl: StubController,
+    t: StubTrial,
+    rows: list[dict[str, Any]],
+    complete: bool = False,
+) -> list[str]:
     """Report ``rows`` for ``t``; stop at the first non-CONTINUE decision."""
     if t not in ctl.trials:
         ctl.trials.append(t)
@@ -84,8 +93,18 @@ def feed(sched: ExtrapolationScheduler, ctl: StubController, t: StubTrial,
 
 
 def as_reports(rows: list[dict[str, Any]]) -> list[Report]:
-    return [Report(r[m.SAMPLES_SEEN], r[m.VAL_LOSS], r[m.BATCH_SIZE], r[m.TIME_TOTAL_S], 1,
-                   r[m.WALL_TIME_S], BUDGET) for r in rows]
+    return [
+        Report(
+            r[m.SAMPLES_SEEN],
+            r[m.VAL_LOSS],
+            r[m.BATCH_SIZE],
+            r[m.TIME_TOTAL_S],
+            1,
+            r[m.WALL_TIME_S],
+            BUDGET,
+        )
+        for r in rows
+    ]
 
 
 def test_continues_during_grace() -> None:
@@ -190,8 +209,9 @@ def test_stops_a_clearly_worse_trial() -> None:
 
 
 @pytest.mark.parametrize("slow_probe, stopped", [(0.9, False), (0.7, True)])
-def test_the_leader_on_the_experiments_metric_is_never_stopped(slow_probe: float,
-                                                               stopped: bool) -> None:
+def test_the_leader_on_the_experiments_metric_is_never_stopped(
+    slow_probe: float, stopped: bool
+) -> None:
     sched, ctl = scheduler(), StubController()  # metric probe_acc (max), curves on val_loss
     fast = [{**r, "val_probe_acc": 0.8} for r in results([(2, 64)])]
     feed(sched, ctl, trial("fast", 64), fast)
@@ -228,8 +248,9 @@ def test_a_scripted_policy_and_mode_max_on_the_metric() -> None:
         seen.append(history[-1].val_loss)
         return Decision("continue", history[-1].batch_size, report_index=len(history))
 
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), curve_metric="val_probe_acc",
-                                   policy=policy)
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES), curve_metric="val_probe_acc", policy=policy
+    )
     sched.set_search_properties("val_probe_acc", "max")
     row = {**results([(1, 64)])[0], "val_probe_acc": 0.75}
     assert feed(sched, StubController(), trial("t", 64), [row]) == [CONTINUE]
@@ -298,8 +319,9 @@ def test_a_restored_trial_follows_its_recorded_schedule(tmp_path: Path) -> None:
     def restored(known: int) -> tuple[ExtrapolationScheduler, StubController, StubTrial]:
         own = trial("t", 16)
         own.status, own.local_path, own.last_result = Trial.PENDING, folder, rows[known - 1]
-        sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
-                                       policy=_never_switch)
+        sched = ExtrapolationScheduler(
+            SwitchSettings(batch_sizes=SIZES, switch_via="restart"), policy=_never_switch
+        )
         ctl = StubController(own)
         sched.on_trial_add(ctl, own)
         return sched, ctl, own
@@ -326,8 +348,9 @@ class _LoggedTrial:
     def __init__(self, local: Path, remote: Path) -> None:
         self.local_path, self.config, self.checkpoint = str(local), {}, object()
         local.mkdir(parents=True, exist_ok=True)
-        self.storage = SimpleNamespace(trial_fs_path=str(remote),
-                                       storage_filesystem=pyarrow.fs.LocalFileSystem())
+        self.storage = SimpleNamespace(
+            trial_fs_path=str(remote), storage_filesystem=pyarrow.fs.LocalFileSystem()
+        )
 
     def init_local_path(self) -> None:
         pass
@@ -345,8 +368,10 @@ def test_a_restarted_trial_keeps_the_rows_of_this_session(tmp_path: Path, safe: 
     callback.log_trial_result(2, t, {"training_iteration": 2})  # the trial pauses here
     callback.log_trial_start(t)  # and restarts in the same session
     callback.log_trial_result(3, t, {"training_iteration": 3})
-    rows = [json.loads(line)["training_iteration"]
-            for line in (local / "result.json").read_text().splitlines()]
+    rows = [
+        json.loads(line)["training_iteration"]
+        for line in (local / "result.json").read_text().splitlines()
+    ]
     assert rows == ([1, 2, 3] if safe else [1, 3])  # Ray 2.60's own logger drops report 2
 
 
@@ -368,9 +393,13 @@ def test_start_up_seconds_do_not_count_as_compute() -> None:
 
 
 # --- the scheduler sections of a search space -------------------------------------------------
-SPACE = {"dataset": {"name": "GunPoint"},
-         "param_space": {"batch_size": {"type": "categorical", "choices": [16, 8, 32]},
-                         "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}
+SPACE = {
+    "dataset": {"name": "GunPoint"},
+    "param_space": {
+        "batch_size": {"type": "categorical", "choices": [16, 8, 32]},
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    },
+}
 
 
 def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
@@ -379,13 +408,18 @@ def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
     from tune_bs.schedulers import build_scheduler
     from tune_bs.space import parse_space
 
-    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "stop_margin": 0.2,
-                                                "action": "accumulation"}})
+    space = parse_space(
+        {
+            **SPACE,
+            "scheduler": {"name": "extrapolation", "stop_margin": 0.2, "action": "accumulation"},
+        }
+    )
     assert space.scheduler["batch_sizes"] == [8, 16, 32]  # from param_space.batch_size
     built = build_scheduler(space.scheduler, 10, space.param_space)
     assert isinstance(built, ExtrapolationScheduler)
-    assert built.settings == SwitchSettings(batch_sizes=(8, 16, 32), stop_margin=0.2,
-                                            action="accumulation")
+    assert built.settings == SwitchSettings(
+        batch_sizes=(8, 16, 32), stop_margin=0.2, action="accumulation"
+    )
     space = parse_space({**SPACE, "scheduler": {"name": "pbt", "batch_sizes": [8, 16]}})
     pbt = build_scheduler(space.scheduler, 10, space.param_space)
     assert isinstance(pbt, PopulationBasedTraining)
@@ -394,17 +428,26 @@ def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
     assert pbt._perturbation_interval == 2  # a quarter of the reports by default
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ({"name": "extrapolation", "stop_margn": 0.1}, r"stop_margn is not a known key \(did you "
-                                                   r"mean 'stop_margin'\?\)"),
-    ({"name": "extrapolation", "segment_reports": 3}, r"segment_reports must be at least 5"),
-    ({"name": "extrapolation", "batch_sizes": [8]}, r"at least two batch sizes"),
-    ({"name": "extrapolation", "action": "bigger"}, r"action must be one of accumulation, "
-                                                    r"loader"),
-    ({"name": "extrapolation", "switch_margin": -1}, r"switch_margin must be at least 0"),
-    ({"name": "pbt", "quantile_fraction": 0.7}, r"between 0 and 0.5"),
-    ({"name": "pbt", "perturbation_interval": 0}, r"perturbation_interval must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"name": "extrapolation", "stop_margn": 0.1},
+            r"stop_margn is not a known key \(did you "
+            r"mean 'stop_margin'\?\)",
+        ),
+        ({"name": "extrapolation", "segment_reports": 3}, r"segment_reports must be at least 5"),
+        ({"name": "extrapolation", "batch_sizes": [8]}, r"at least two batch sizes"),
+        (
+            {"name": "extrapolation", "action": "bigger"},
+            r"action must be one of accumulation, "
+            r"loader",
+        ),
+        ({"name": "extrapolation", "switch_margin": -1}, r"switch_margin must be at least 0"),
+        ({"name": "pbt", "quantile_fraction": 0.7}, r"between 0 and 0.5"),
+        ({"name": "pbt", "perturbation_interval": 0}, r"perturbation_interval must be at least 1"),
+    ],
+)
 def test_bad_scheduler_options_are_refused_in_one_line(section: dict, message: str) -> None:
     from tune_bs.errors import UserInputError
     from tune_bs.space import parse_space
@@ -418,14 +461,24 @@ def test_scheduler_batch_sizes_must_fit_the_training_set() -> None:
     from tune_bs.errors import UserInputError
     from tune_bs.space import check_against_data, parse_space
 
-    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation",
-                                                "batch_sizes": [8, 64]}})
-    with pytest.raises(UserInputError, match=r"scheduler.batch_sizes must be at most the number "
-                                             r"of training series \(40\), but got 64"):
+    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "batch_sizes": [8, 64]}})
+    with pytest.raises(
+        UserInputError,
+        match=r"scheduler.batch_sizes must be at most the number "
+        r"of training series \(40\), but got 64",
+    ):
         check_against_data(space, 40, "classification")
-    space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "batch_sizes": [8, 64],
-                                                "action": "accumulation",
-                                                "max_loader_batch_size": 16}})
+    space = parse_space(
+        {
+            **SPACE,
+            "scheduler": {
+                "name": "extrapolation",
+                "batch_sizes": [8, 64],
+                "action": "accumulation",
+                "max_loader_batch_size": 16,
+            },
+        }
+    )
     check_against_data(space, 40, "classification")  # 64 = 16 x 4 accumulated
 
 
@@ -441,8 +494,9 @@ def _double_after(*reports: int):
 
 
 def _scripted_inplace(board: SwitchBoard, *reports: int) -> ExtrapolationScheduler:
-    return ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), board=board,
-                                  policy=_double_after(*reports))
+    return ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES), board=board, policy=_double_after(*reports)
+    )
 
 
 def test_a_restart_free_switch_not_taken_is_carried_out_by_restart() -> None:
@@ -498,8 +552,9 @@ def test_a_function_trial_without_any_checkpoint_is_not_switched_by_restart(capl
         def get_trainable_cls(self) -> type:
             return FunctionTrainable
 
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
-                                   policy=_double_after(2))
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES, switch_via="restart"), policy=_double_after(2)
+    )
     own = FunctionTrial("t", {"batch_size": 16, "budget_samples": BUDGET})
     rows = results([(3, 16)])  # no "should_checkpoint": the trainable reports no checkpoint
     with caplog.at_level("WARNING", logger="tune_bs.extrapolation"):
@@ -507,8 +562,9 @@ def test_a_function_trial_without_any_checkpoint_is_not_switched_by_restart(capl
     assert own.config["batch_size"] == 16 and sched.pending("t") is None
     assert "reported no checkpoint, so a switch by restart would start it over" in caplog.text
     # one that reports a checkpoint with its results is switched
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, switch_via="restart"),
-                                   policy=_double_after(2))
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES, switch_via="restart"), policy=_double_after(2)
+    )
     other = FunctionTrial("u", {"batch_size": 16, "budget_samples": BUDGET})
     checkpointed = [{**r, "should_checkpoint": True} for r in rows]
     assert feed(sched, StubController(), other, checkpointed) == [CONTINUE, PAUSE]

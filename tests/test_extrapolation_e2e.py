@@ -42,8 +42,9 @@ def switch_after_two_reports(history, peers, settings, cache) -> Decision:
 
 
 @pytest.mark.parametrize("switch_via", ["inplace", "restart"])
-def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path, switch_via: str
-                                                            ) -> None:
+def test_a_switch_changes_the_batch_size_the_trainable_uses(
+    tmp_path: Path, switch_via: str
+) -> None:
     import ray
     from ray import tune
 
@@ -54,17 +55,24 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(tmp_path: Path, swit
     from tune_bs.trainable import train_trial
 
     data = load_dataset(name=DATASET)
-    scheduler = ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16), switch_via=switch_via),
-                                       policy=switch_after_two_reports)
+    scheduler = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=(8, 16), switch_via=switch_via), policy=switch_after_two_reports
+    )
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 1}),
-            param_space={"batch_size": 8, "hidden": 8, "budget_samples": 500,
-                         "report_every": 100, "seed": 0},
+            param_space={
+                "batch_size": 8,
+                "hidden": 8,
+                "budget_samples": 500,
+                "report_every": 100,
+                "seed": 0,
+            },
             tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=scheduler),
-            run_config=tune.RunConfig(name="switch", storage_path=str(tmp_path), verbose=0,
-                                      callbacks=logger_callbacks()),
+            run_config=tune.RunConfig(
+                name="switch", storage_path=str(tmp_path), verbose=0, callbacks=logger_callbacks()
+            ),
         )
         grid = tuner.fit()
     finally:
@@ -102,9 +110,15 @@ SPACE = {
     "budget": {"samples": 4000, "reports": 40},
     # one trial, no peers: rule 6 explores batch size 16 once five reports at 8 are in (no
     # restart cost assumed: this tiny budget would not pay for the default 2 s)
-    "scheduler": {"name": "extrapolation", "batch_sizes": [8, 16], "grace_reports": 1,
-                  "segment_reports": 5, "probe_every": 5, "probe_slowdown": 0.5,
-                  "switch_cost_s": 0.0},
+    "scheduler": {
+        "name": "extrapolation",
+        "batch_sizes": [8, 16],
+        "grace_reports": 1,
+        "segment_reports": 5,
+        "probe_every": 5,
+        "probe_slowdown": 0.5,
+        "switch_cost_s": 0.0,
+    },
     "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn"},
 }
 
@@ -125,9 +139,13 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(SPACE))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", SIMULATED_CLOCK_ENV: COST_MODEL}
-    proc = subprocess.Popen(_cli("run", str(path), "--storage", str(tmp_path)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        _cli("run", str(path), "--storage", str(tmp_path)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
     folder = tmp_path / SPACE["name"]
     deadline = time.monotonic() + 180
     try:
@@ -146,8 +164,14 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     assert killed[-1]["samples_seen"] < 4000  # it really was interrupted
     assert killed[-1]["switches"] >= 1
 
-    done = subprocess.run(_cli("resume", str(folder)), capture_output=True, text=True,
-                          env=env, timeout=300, start_new_session=True)
+    done = subprocess.run(
+        _cli("resume", str(folder)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        start_new_session=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = result_rows(trial)
     assert [r["training_iteration"] for r in rows] == list(range(1, 41))
@@ -173,9 +197,14 @@ COST_MODEL = "0.02,0.001,0.05"
 def test_the_switching_smoke_test_trains_a_trial_at_two_batch_sizes(tmp_path: Path) -> None:
     space = Path(__file__).parents[1] / "search_spaces" / "switching.yaml"
     env = {**os.environ, SIMULATED_CLOCK_ENV: COST_MODEL}
-    done = subprocess.run(_cli("run", str(space), "--smoke-test", "--storage", str(tmp_path)),
-                          capture_output=True, text=True, timeout=300, start_new_session=True,
-                          env=env)
+    done = subprocess.run(
+        _cli("run", str(space), "--smoke-test", "--storage", str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     trials = trial_dirs(tmp_path / "switching-smoke")
     assert len(trials) == 2

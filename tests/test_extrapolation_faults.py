@@ -33,8 +33,9 @@ class RecordingBoard(SwitchBoard):
         super().__init__()
         self.posted: list[tuple[str, int, int, int]] = []
 
-    def post(self, trial_id: str, batch_size: int, accumulation_steps: int,
-             report_index: int) -> bool:
+    def post(
+        self, trial_id: str, batch_size: int, accumulation_steps: int, report_index: int
+    ) -> bool:
         self.posted.append((trial_id, batch_size, accumulation_steps, report_index))
         return super().post(trial_id, batch_size, accumulation_steps, report_index)
 
@@ -64,8 +65,9 @@ def test_a_switch_back_to_a_size_that_ran_out_of_memory_is_not_made() -> None:
         return Decision("switch", 64, 1, "switch back", len(history))
 
     board = RecordingBoard()
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), policy=back_to_64,
-                                   board=board)
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES), policy=back_to_64, board=board
+    )
     sched.set_search_properties("val_loss", "min")
     own = trial("t", 32)
     rows = [{**row, OOM_BATCH_SIZE: 64} for row in results([(4, 32)])]
@@ -82,8 +84,9 @@ def test_a_switch_lost_with_the_board_is_made_by_a_restart_once() -> None:
         return Decision("continue", history[-1].batch_size, 1, "", n)
 
     board = RecordingBoard()
-    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), policy=to_64_after_two,
-                                   board=board)
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES), policy=to_64_after_two, board=board
+    )
     sched.set_search_properties("val_loss", "min")
     ctl, own = StubController(), trial("t", 32)
     rows = results([(5, 32)])

@@ -1,4 +1,4 @@
-"""Faults end to end on a real local Ray (DESIGN §9), through the CLI's ``run`` in-process.
+"""Faults end to end on a real local Ray (docs/design.md §9), through the CLI's ``run`` in-process.
 
 - divergence: in a two-trial grid, the trial whose learning rate blows the loss up to NaN is
   stopped and marked DIVERGED in the trial table; the other finishes; ``run`` exits 0.
@@ -48,9 +48,16 @@ def write_space(tmp_path: Path, name: str, **changes) -> Path:
 
 
 def test_a_diverging_trial_is_marked_and_the_experiment_goes_on(local_ray, tmp_path, capsys):
-    space = write_space(tmp_path, "diverge", budget={"samples": 64, "reports": 2},
-                        param_space={"batch_size": 8, "hidden": 8,
-                                     "lr": {"type": "categorical", "choices": [1.0e-3, 1.0e30]}})
+    space = write_space(
+        tmp_path,
+        "diverge",
+        budget={"samples": 64, "reports": 2},
+        param_space={
+            "batch_size": 8,
+            "hidden": 8,
+            "lr": {"type": "categorical", "choices": [1.0e-3, 1.0e30]},
+        },
+    )
     assert main(["run", str(space), "--storage", str(tmp_path)]) == 0
     frame = load_trials([tmp_path / "diverge"])
     table = trial_table(frame)
@@ -76,13 +83,16 @@ def _kill_worker_once(folder: Path, after_rows: int, killed: list[int], stop: th
 
 def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_path):
     reports = 6
-    space = write_space(tmp_path, "killed-worker", budget={"samples": 480, "reports": reports},
-                        param_space={"batch_size": 8, "hidden": 8})
+    space = write_space(
+        tmp_path,
+        "killed-worker",
+        budget={"samples": 480, "reports": reports},
+        param_space={"batch_size": 8, "hidden": 8},
+    )
     folder = tmp_path / "killed-worker"
     killed: list[int] = []
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_worker_once, args=(folder, 2, killed, stop),
-                              daemon=True)
+    killer = threading.Thread(target=_kill_worker_once, args=(folder, 2, killed, stop), daemon=True)
     killer.start()
     try:
         status = main(["run", str(space), "--storage", str(tmp_path)])

@@ -17,8 +17,13 @@ from tune_bs.cli import build_parser, main
 from tune_bs.errors import UserInputError
 from tune_bs.experiment import RunOptions
 
-SPACE = {"name": "tiny", "dataset": {"name": "ItalyPowerDemand"}, "num_samples": 2,
-         "scheduler": {"name": "fifo"}, "param_space": {"batch_size": 8}}
+SPACE = {
+    "name": "tiny",
+    "dataset": {"name": "ItalyPowerDemand"},
+    "num_samples": 2,
+    "scheduler": {"name": "fifo"},
+    "param_space": {"batch_size": 8},
+}
 
 
 def closed_port() -> int:
@@ -27,12 +32,15 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize(("given", "url"), [
-    ("http://head:8265", "http://head:8265"),
-    ("head:8265", "http://head:8265"),
-    ("https://ray.example.org:443/", "https://ray.example.org:443"),
-    (" 127.0.0.1:1234 ", "http://127.0.0.1:1234"),
-])
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("http://head:8265", "http://head:8265"),
+        ("head:8265", "http://head:8265"),
+        ("https://ray.example.org:443/", "https://ray.example.org:443"),
+        (" 127.0.0.1:1234 ", "http://127.0.0.1:1234"),
+    ],
+)
 def test_dashboard_url_normalises(given, url):
     assert jobs.dashboard_url(given) == url
 
@@ -62,16 +70,28 @@ def test_entrypoint_is_a_valid_run_command_with_the_same_options():
     assert (args.num_samples, args.smoke_test) == (3, True)
     assert (args.cpus_per_trial, args.gpus_per_trial) == (2.0, 0.25)
     plain = shlex.split(jobs.build_entrypoint("s.yaml", "~/x", "e", RunOptions()))
-    assert plain == ["python", "-m", "tune_bs", "run", "s.yaml", "--address", "auto",
-                     "--storage", "~/x", "--name", "e"]
+    assert plain == [
+        "python",
+        "-m",
+        "tune_bs",
+        "run",
+        "s.yaml",
+        "--address",
+        "auto",
+        "--storage",
+        "~/x",
+        "--name",
+        "e",
+    ]
 
 
 def test_experiment_name_matches_run():
     from tune_bs.experiment import RunOptions, experiment_name
     from tune_bs.space import parse_space
 
-    space = parse_space({"name": "default", "dataset": {"name": "GunPoint"},
-                         "param_space": {"batch_size": 8}})
+    space = parse_space(
+        {"name": "default", "dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8}}
+    )
     assert experiment_name(space, None, RunOptions()) == "default"
     assert experiment_name(space, None, RunOptions(smoke_test=True)) == "default-smoke"
     assert experiment_name(space, "mine", RunOptions(smoke_test=True)) == "mine"
@@ -122,9 +142,14 @@ def test_runtime_env_carries_this_package_and_the_staged_folder(tmp_path):
     assert (Path(package) / "search_spaces" / "default.yaml").is_file()
 
 
-@pytest.mark.parametrize("command", [
-    ["status", "some_job"], ["logs", "some_job"], ["submit", "SPACE"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "some_job"],
+        ["logs", "some_job"],
+        ["submit", "SPACE"],
+    ],
+)
 def test_unreachable_address_is_one_line_naming_address_and_fix(command, capsys, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump(SPACE))
@@ -186,8 +211,9 @@ class FakeClient:
 
 @pytest.mark.parametrize(("status", "code"), [("SUCCEEDED", 0), ("FAILED", 1), ("STOPPED", 1)])
 @pytest.mark.parametrize("breaks", [None, 1, 0])
-def test_follow_prints_every_log_line_once_and_returns_the_outcome(monkeypatch, status, code,
-                                                                   breaks):
+def test_follow_prints_every_log_line_once_and_returns_the_outcome(
+    monkeypatch, status, code, breaks
+):
     monkeypatch.setattr(jobs, "connect", lambda address: FakeClient(status, breaks))
     out = io.StringIO()
     state = jobs.follow_job("job_1", "http://h:8265", out=out, poll_s=0)
@@ -227,8 +253,14 @@ class ShellClient:
     def submit_job(self, entrypoint, submission_id, runtime_env):
         import subprocess
 
-        done = subprocess.run(entrypoint, shell=True, capture_output=True, text=True,
-                              env={"PATH": self.path, **runtime_env["env_vars"]}, timeout=120)
+        done = subprocess.run(
+            entrypoint,
+            shell=True,
+            capture_output=True,
+            text=True,
+            env={"PATH": self.path, **runtime_env["env_vars"]},
+            timeout=120,
+        )
         status = "SUCCEEDED" if done.returncode == 0 else "FAILED"
         self.jobs[submission_id] = (status, done.stdout + done.stderr)
 
@@ -247,8 +279,11 @@ def python_lacking_sklearn(folder: Path) -> Path | None:
     import subprocess
 
     for candidate in ("/usr/bin/python3", "/bin/python3"):
-        if Path(candidate).exists() and subprocess.run(
-                [candidate, "-c", "import sklearn"], capture_output=True).returncode != 0:
+        if (
+            Path(candidate).exists()
+            and subprocess.run([candidate, "-c", "import sklearn"], capture_output=True).returncode
+            != 0
+        ):
             (folder / "python").symlink_to(candidate)
             return folder
     return None

@@ -36,8 +36,12 @@ SPACE = {
     "num_samples": 2,
     "budget": {"samples": 96, "reports": 2},
     "scheduler": {"name": "fifo"},
-    "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn",
-                    "lr": {"type": "categorical", "choices": [0.001, 0.003]}},
+    "param_space": {
+        "batch_size": 8,
+        "hidden": 8,
+        "encoder": "fcn",
+        "lr": {"type": "categorical", "choices": [0.001, 0.003]},
+    },
 }
 START_TIMEOUT_S = 90
 JOB_TIMEOUT_S = 300
@@ -64,8 +68,9 @@ def client_env(mode: str) -> dict[str, str]:
     """This environment for the head and the clients, with the test's interpreter first on the
     PATH (as an activated virtualenv has it): the head runs jobs with the ``python`` it finds
     there, and ``submit`` checks that one."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",
-                                                             "RAY_API_SERVER_ADDRESS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
+    }
     env["RAY_AUTH_MODE"] = mode
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -83,8 +88,9 @@ def wait_for_dashboard(url: str, head: subprocess.Popen, log: Path) -> None:
             return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"the Ray dashboard did not answer within {START_TIMEOUT_S} s:\n"
-                f"{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"the Ray dashboard did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def stop_head(head: subprocess.Popen) -> None:
@@ -113,18 +119,46 @@ def ray_head():
     mode = auth_mode()
     env = {**client_env(mode), "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     ray_bin = Path(sys.executable).with_name("ray")
-    cmd = [str(ray_bin) if ray_bin.exists() else "ray", "start", "--head",
-           "--node-ip-address", "127.0.0.1", "--port", str(port),
-           "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
-           "--ray-client-server-port", str(client), "--node-manager-port", str(node_mgr),
-           "--object-manager-port", str(obj_mgr), "--dashboard-agent-listen-port", str(agent),
-           "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port",
-           str(rt_env), "--metrics-export-port", str(metrics), "--num-cpus", "2",
-           "--num-gpus", "0", "--temp-dir", temp_dir, "--disable-usage-stats", "--block"]
+    cmd = [
+        str(ray_bin) if ray_bin.exists() else "ray",
+        "start",
+        "--head",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dashboard-host",
+        "127.0.0.1",
+        "--dashboard-port",
+        str(dash),
+        "--ray-client-server-port",
+        str(client),
+        "--node-manager-port",
+        str(node_mgr),
+        "--object-manager-port",
+        str(obj_mgr),
+        "--dashboard-agent-listen-port",
+        str(agent),
+        "--dashboard-agent-grpc-port",
+        str(agent_grpc),
+        "--runtime-env-agent-port",
+        str(rt_env),
+        "--metrics-export-port",
+        str(metrics),
+        "--num-cpus",
+        "2",
+        "--num-gpus",
+        "0",
+        "--temp-dir",
+        temp_dir,
+        "--disable-usage-stats",
+        "--block",
+    ]
     log = Path(temp_dir) / "ray_start.log"
     with open(log, "w") as out:
-        head = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        head = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     url = f"http://127.0.0.1:{dash}"
     try:
         wait_for_dashboard(url, head, log)
@@ -134,10 +168,17 @@ def ray_head():
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def tune_bs(args: list[str], env: dict[str, str], cwd: Path,
-            timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tune_bs", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def tune_bs(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tune_bs", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_submit_wait_runs_the_search_on_the_cluster_and_writes_to_storage(ray_head, tmp_path):
@@ -148,8 +189,21 @@ def test_submit_wait_runs_the_search_on_the_cluster_and_writes_to_storage(ray_he
     # run from a folder where the space is not: it must travel with the job
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = tune_bs(["submit", str(space), "--address", url, "--storage", str(storage),
-                    "--smoke-test", "--wait"], env, elsewhere, timeout=JOB_TIMEOUT_S)
+    done = tune_bs(
+        [
+            "submit",
+            str(space),
+            "--address",
+            url,
+            "--storage",
+            str(storage),
+            "--smoke-test",
+            "--wait",
+        ],
+        env,
+        elsewhere,
+        timeout=JOB_TIMEOUT_S,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     import ray
@@ -195,8 +249,9 @@ def test_missing_token_is_one_line_naming_the_fix(ray_head, tmp_path):
     url, env = ray_head
     if env["RAY_AUTH_MODE"] != "token":
         pytest.skip("this head runs without token authentication (no ~/.ray/auth_token)")
-    done = tune_bs(["status", "any_job", "--address", url],
-                   {**env, "RAY_AUTH_MODE": "disabled"}, tmp_path)
+    done = tune_bs(
+        ["status", "any_job", "--address", url], {**env, "RAY_AUTH_MODE": "disabled"}, tmp_path
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "RAY_AUTH_MODE=token" in lines[0], done.stderr

@@ -43,16 +43,19 @@ def test_agrees_with_naive_loop(temperature):
     z1, z2 = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g)
     w = torch.rand(6, generator=g) + 0.1
     assert nt_xent(z1, z2, temperature).item() == pytest.approx(
-        naive_nt_xent(z1, z2, temperature).item(), rel=1e-5)
+        naive_nt_xent(z1, z2, temperature).item(), rel=1e-5
+    )
     assert nt_xent(z1, z2, temperature, w).item() == pytest.approx(
-        naive_nt_xent(z1, z2, temperature, w).item(), rel=1e-5)
+        naive_nt_xent(z1, z2, temperature, w).item(), rel=1e-5
+    )
 
 
 def test_unit_weights_equal_no_weights_and_aligned_views_score_lower():
     g = torch.Generator().manual_seed(2)
     z1 = torch.randn(8, 4, generator=g)
     assert nt_xent(z1, z1 + 0.01, weights=torch.ones(8)).item() == pytest.approx(
-        nt_xent(z1, z1 + 0.01).item())
+        nt_xent(z1, z1 + 0.01).item()
+    )
     assert nt_xent(z1, z1 + 0.01).item() < nt_xent(z1, torch.randn(8, 4, generator=g)).item()
 
 

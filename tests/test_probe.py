@@ -115,14 +115,36 @@ def test_svm_probe_picks_c_from_the_grid_and_falls_back_on_tiny_classes():
     f = rng.normal(size=(60, 2)) + 0.7 * y[:, None]
     fitted = make_probe("classification", "svm", seed=1).fit(f, y)
     assert fitted.C_ in SVM_C_GRID
-    manual = GridSearchCV(SVMProbe._pipeline(SVM_DEFAULT_C), {"svc__C": list(SVM_C_GRID)},
-                          cv=StratifiedKFold(SVM_INNER_FOLDS, shuffle=True, random_state=1))
+    manual = GridSearchCV(
+        SVMProbe._pipeline(SVM_DEFAULT_C),
+        {"svc__C": list(SVM_C_GRID)},
+        cv=StratifiedKFold(SVM_INNER_FOLDS, shuffle=True, random_state=1),
+    )
     assert manual.fit(f, y).best_params_["svc__C"] == fitted.C_
     one_each = make_probe("classification", "svm").fit(f[[0, 59]], y[[0, 59]])
     assert one_each.C_ == SVM_DEFAULT_C
 
 
 def test_unknown_probe_is_one_line_with_a_suggestion():
-    with pytest.raises(UserInputError, match=r"probe must be one of logistic, svm, but got "
-                                             r"probe='svn' \(did you mean 'svm'\?\)"):
+    with pytest.raises(
+        UserInputError,
+        match=r"probe must be one of logistic, svm, but got "
+        r"probe='svn' \(did you mean 'svm'\?\)",
+    ):
         make_probe("classification", "svn")
+
+
+def test_multitask_combines_accuracy_and_r2_with_alpha() -> None:
+    from tune_bs.probe import multitask_scores
+
+    classes = {"val_probe_acc": 0.8, "test_probe_acc": 0.7}
+    values = {"val_probe_r2": 0.4, "test_probe_r2": -0.2}
+    out = multitask_scores(classes, values, alpha=0.25)
+    assert out["val_multitask"] == pytest.approx(0.25 * 0.8 + 0.75 * 0.4)
+    assert out["test_multitask"] == pytest.approx(0.25 * 0.7 + 0.75 * -0.2)
+    assert multitask_scores(classes, values, 1.0)["val_multitask"] == pytest.approx(0.8)
+    assert multitask_scores(classes, values, 0.0)["val_multitask"] == pytest.approx(0.4)
+    # without test scores, no test_multitask
+    assert set(multitask_scores({"val_probe_acc": 1.0}, {"val_probe_r2": 0.0})) == {"val_multitask"}
+    with pytest.raises(ValueError):
+        multitask_scores(classes, values, 1.5)

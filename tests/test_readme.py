@@ -16,3 +16,6 @@ def test_readme_holds_both_commands_and_ci_runs_the_test_command():
     # their own after it
     assert ci_lines.index("python -m pytest -m cluster") > ci_lines.index(TEST_COMMAND)
     assert "-m cluster" in readme
+    # and the lint, over every Python folder
+    for check in ("ruff check", "ruff format --check"):
+        assert f"{check} tune_bs tests benchmarks examples" in ci_lines

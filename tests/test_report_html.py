@@ -21,9 +21,16 @@ from tune_bs import metrics as m
 from tune_bs.report import write_report
 
 PLOTS = ("plot-batch_size", "plot-val_loss", "plot-probe", "plot-time_to_target")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 PROBE_SCRIPT = """<script>
 window.addEventListener("load", () => {
   const images = [...document.images].map(
@@ -41,8 +48,9 @@ window.addEventListener("load", () => {
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     experiment = gunpoint_experiment(tmp_path_factory.mktemp("results"))
-    written = write_report([experiment], fmt="html", out_dir=experiment / "out",
-                           metric=m.VAL_PROBE_ACC)
+    written = write_report(
+        [experiment], fmt="html", out_dir=experiment / "out", metric=m.VAL_PROBE_ACC
+    )
     assert [p.name for p in written.files] == ["report.html"]
     return written.tables["report"]
 
@@ -67,8 +75,8 @@ def test_page_is_self_contained_with_selection_first(page: Path) -> None:
     assert "http://" not in text and "https://" not in text  # nothing fetched
     ids = [a.get("id") for _, a in parser.tags if a.get("id")]
     assert ids[:3] == ["selection", "status", "trials"]  # the selected trial is at the top
-    assert ids[-len(PLOTS):] == list(PLOTS)
-    selection = text[text.index('id="selection"'):text.index('id="status"')]
+    assert ids[-len(PLOTS) :] == list(PLOTS)
+    selection = text[text.index('id="selection"') : text.index('id="status"')]
     assert "val_probe_acc (validation, selected on)" in selection
     assert "Its configuration" in selection
 
@@ -76,14 +84,24 @@ def test_page_is_self_contained_with_selection_first(page: Path) -> None:
 def test_chromium_renders_every_table_and_plot(page: Path, tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium); "
-                    "the page's structure is checked by the other tests here")
+        pytest.skip(
+            "headless Chromium is not installed (Debian: apt-get install chromium); "
+            "the page's structure is checked by the other tests here"
+        )
     probed = tmp_path / "probed.html"
     probed.write_text(page.read_text().replace("</body>", PROBE_SCRIPT + "</body>"))
     done = subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     match = re.search(r'<pre id="render-probe">(.*?)</pre>', done.stdout, re.S)

@@ -93,7 +93,8 @@ def test_summary_text_explains_an_experiment_without_results(tmp_path: Path) -> 
 
 
 def test_comparison_text_is_the_markdown_comparison_of_several_experiments(
-        experiment: Path, tmp_path: Path) -> None:
+    experiment: Path, tmp_path: Path
+) -> None:
     text = comparison_text([experiment, synthetic_experiment(tmp_path)])
     header, _, *rows = text.splitlines()
     assert "scheduler" in header and "dataset" in header

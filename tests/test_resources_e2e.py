@@ -26,8 +26,12 @@ SPACE = {
     # staggered start-up on a loaded 2-core machine
     "budget": {"samples": 3456, "reports": 2},
     "scheduler": {"name": "fifo"},
-    "param_space": {"batch_size": 8, "hidden": 8, "encoder": "fcn",
-                    "lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-3, "log": True}},
+    "param_space": {
+        "batch_size": 8,
+        "hidden": 8,
+        "encoder": "fcn",
+        "lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-3, "log": True},
+    },
 }
 
 
@@ -36,8 +40,9 @@ def ray_with_two_fake_gpus():
     import ray
 
     # CPUs may be declared beyond the physical count; the GPUs exist only in Ray's books
-    ray.init(address="local", num_cpus=4, num_gpus=2, include_dashboard=False,
-             configure_logging=False)
+    ray.init(
+        address="local", num_cpus=4, num_gpus=2, include_dashboard=False, configure_logging=False
+    )
     yield
     ray.shutdown()
 
@@ -52,8 +57,9 @@ def running_interval(trial: Path) -> tuple[float, float]:
     return rows[0]["timestamp"] - rows[0]["time_this_iter_s"], float(rows[-1]["timestamp"])
 
 
-def test_half_a_gpu_per_trial_runs_four_trials_at_once_on_two_gpus(ray_with_two_fake_gpus,
-                                                                    tmp_path):
+def test_half_a_gpu_per_trial_runs_four_trials_at_once_on_two_gpus(
+    ray_with_two_fake_gpus, tmp_path
+):
     options = RunOptions(gpus_per_trial=0.5, cpus_per_trial=1)
     outcome = run_experiment(parse_space(SPACE), storage=tmp_path, options=options)
     assert not outcome.results.errors  # without CUDA the trials fell back to the CPU

@@ -33,8 +33,13 @@ def trial_folder(root: Path, name: str, losses: list[float]) -> Path:
     for i, loss in enumerate(losses):
         (folder / f"checkpoint_{i:06d}").mkdir()
         (folder / f"checkpoint_{i:06d}" / "trainer_state.pt").write_bytes(b"x")
-        rows.append({"training_iteration": i + 1, "val_loss": loss,
-                     "checkpoint_dir_name": f"checkpoint_{i:06d}"})
+        rows.append(
+            {
+                "training_iteration": i + 1,
+                "val_loss": loss,
+                "checkpoint_dir_name": f"checkpoint_{i:06d}",
+            }
+        )
     (folder / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder
 

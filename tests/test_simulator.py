@@ -51,7 +51,7 @@ def test_growing_noise_scale_makes_the_oracle_switch_and_win() -> None:
     best = oracle(m, SIZES)
     _, fixed = best_fixed(m, SIZES)
     assert len(best.pieces) >= 3
-    assert 1.02 < fixed / best.time_to_target_s < 1.2  # the 5-10 % of DESIGN §8
+    assert 1.02 < fixed / best.time_to_target_s < 1.2  # the 5-10 % of docs/design.md §8
 
 
 def test_oracle_pieces_pick_the_fastest_candidate_at_their_level() -> None:

@@ -26,8 +26,9 @@ def s3_env(object_store, monkeypatch):  # noqa: F811
 
 def upload(folder: Path, uri: str) -> None:
     fs, path = pafs.FileSystem.from_uri(uri)
-    pafs.copy_files(str(folder), path, source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=fs)
+    pafs.copy_files(
+        str(folder), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
+    )
 
 
 def test_report_reads_an_experiment_in_object_storage(s3_env, tmp_path, monkeypatch, capsys):
@@ -59,8 +60,9 @@ def test_a_fresh_copy_replaces_the_old_one(s3_env, tmp_path, monkeypatch):
     assert (copy / "tune_bs_space.yaml").exists() or any(copy.glob("*/result.json"))
 
 
-def test_storage_uris_keep_their_scheme_and_mistakes_are_one_line(s3_env, tmp_path, monkeypatch,
-                                                                  capsys):
+def test_storage_uris_keep_their_scheme_and_mistakes_are_one_line(
+    s3_env, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     missing = s3_env.uri("nothing/here")
     assert main(["report", missing]) == 2

@@ -90,8 +90,12 @@ def test_a_switch_to_the_configured_size_is_applied(synthetic):
 
 
 def test_pretrained_cluster_features_spend_samples_first(synthetic):
-    s = settings(strategy="cluster_count", alpha=2.0, cluster_features="pretrained",
-                 cluster_pretrain_epochs=0.2)
+    s = settings(
+        strategy="cluster_count",
+        alpha=2.0,
+        cluster_features="pretrained",
+        cluster_pretrain_epochs=0.2,
+    )
     trainer = ContrastiveTrainer(synthetic, s, "cpu")
     trainer.prepare()
     assert trainer.samples_seen >= round(0.2 * synthetic.n_train)
@@ -108,8 +112,9 @@ def test_stratified_batches_follow_cluster_shares(synthetic):
         if len(batch) == 8:
             counts = np.bincount(labels[batch], minlength=4)
             assert np.all(np.abs(counts - quota) < 1)  # within ±1 of every cluster's quota
-    hard = ContrastiveTrainer(synthetic, settings(strategy="stratified", stratify="homogeneous"),
-                              "cpu")
+    hard = ContrastiveTrainer(
+        synthetic, settings(strategy="stratified", stratify="homogeneous"), "cpu"
+    )
     hard.prepare()
     batch = hard.stream.next(8).numpy()
     assert len(set(hard.clusters.labels[batch])) == 1
@@ -134,8 +139,9 @@ def test_accumulate_reports_accumulated_batches(synthetic):
 
 
 def test_weighted_strategy_feeds_centre_heavy_weights_to_the_loss(synthetic):
-    trainer = ContrastiveTrainer(synthetic, settings(strategy="weighted", weight_strength=2.0),
-                                 "cpu")
+    trainer = ContrastiveTrainer(
+        synthetic, settings(strategy="weighted", weight_strength=2.0), "cpu"
+    )
     trainer.prepare()
     idx = torch.arange(synthetic.n_train)
     early = trainer.strategy.sample_weights(idx, 0.0, torch.zeros(len(idx), 2))
@@ -145,6 +151,7 @@ def test_weighted_strategy_feeds_centre_heavy_weights_to_the_loss(synthetic):
     d = torch.as_tensor(trainer.clusters.distances)
     central = d < d.median()
     assert early[central].mean() > early[~central].mean()
-    batch = ContrastiveTrainer(synthetic, settings(strategy="weighted", weight_scope="batch"),
-                               "cpu")
+    batch = ContrastiveTrainer(
+        synthetic, settings(strategy="weighted", weight_scope="batch"), "cpu"
+    )
     assert math.isfinite(batch.train_until(16))

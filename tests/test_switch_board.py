@@ -75,8 +75,9 @@ def hung_board(local_ray):
         def post(self, *args):
             time.sleep(3600)
 
-    actor = local_ray.remote(num_cpus=0, max_concurrency=4)(HungBoard).options(
-        name=BOARD_NAME).remote()
+    actor = (
+        local_ray.remote(num_cpus=0, max_concurrency=4)(HungBoard).options(name=BOARD_NAME).remote()
+    )
     local_ray.get(actor.node.remote())  # started
     yield actor
     with contextlib.suppress(ValueError):  # already replaced and killed by the test

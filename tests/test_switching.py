@@ -192,13 +192,16 @@ def test_a_switch_costs_only_the_overhead_beyond_every_report_s() -> None:
     from tune_bs.switching.throughput import cost_model, switch_costs
 
     own = history(FLAT, [(6, 64), (4, 128)])
-    with_overhead = [replace(r, wall_time=r.time_s + 0.3 * i, own_clock=True)
-                     for i, r in enumerate(own)]
+    with_overhead = [
+        replace(r, wall_time=r.time_s + 0.3 * i, own_clock=True) for i, r in enumerate(own)
+    ]
     model = cost_model([own], FitCache())
     assert switch_costs(with_overhead, model, FitCache()) == pytest.approx([0.0], abs=1e-9)
     # a restart adds 2 s of wall time to the interval that straddles it
-    restarted = [replace(r, wall_time=r.wall_time + (2.0 if i >= 6 else 0.0))
-                 for i, r in enumerate(with_overhead)]
+    restarted = [
+        replace(r, wall_time=r.wall_time + (2.0 if i >= 6 else 0.0))
+        for i, r in enumerate(with_overhead)
+    ]
     assert switch_costs(restarted, model, FitCache()) == pytest.approx([2.0], abs=1e-9)
 
 
@@ -282,8 +285,9 @@ def test_exploration_visits_every_uncovered_size_nearest_the_start_first() -> No
 
 
 def test_exploration_by_accumulation_carries_loader_and_steps() -> None:
-    explore = settings(explore=True, switch_via="inplace", action="accumulation",
-                       max_loader_batch_size=64)
+    explore = settings(
+        explore=True, switch_via="inplace", action="accumulation", max_loader_batch_size=64
+    )
     d = decide(history(FLAT, [(5, 64)]), {}, explore)
     assert (d.action, d.batch_size, d.accumulation_steps) == ("switch", 64, 2)
 
@@ -304,13 +308,14 @@ def test_the_exploration_budget_is_bounded() -> None:
 
 def test_an_unjudgeable_switch_is_reverted_only_when_the_loss_rose() -> None:
     # the curve left behind is flat noise around 2.0 (it cannot be fitted or extrapolated)
-    flat = [Report(2_000.0 * (i + 1), 2.0 + 0.01 * (-1) ** i, 64, 10.0 * (i + 1))
-            for i in range(6)]
+    flat = [Report(2_000.0 * (i + 1), 2.0 + 0.01 * (-1) ** i, 64, 10.0 * (i + 1)) for i in range(6)]
 
     def after(losses: list[float]) -> list[Report]:
         last = flat[-1]
-        return flat + [Report(last.samples_seen + 2_000.0 * (i + 1), v, 128,
-                              last.time_s + 8.0 * (i + 1)) for i, v in enumerate(losses)]
+        return flat + [
+            Report(last.samples_seen + 2_000.0 * (i + 1), v, 128, last.time_s + 8.0 * (i + 1))
+            for i, v in enumerate(losses)
+        ]
 
     rising = after([2.05 + 0.025 * i for i in range(10)])
     d = decide(rising, {}, settings())

@@ -23,8 +23,9 @@ def test_covid3month_and_its_discretised_twin_are_one_pair():
         assert len(targets.y_class_test) == len(targets.y_reg_test) == len(data.X_test)
     np.testing.assert_array_equal(regression.X_probe_train, classification.X_probe_train)
     np.testing.assert_array_equal(regression.multitask.y_reg_train, regression.y_probe_train)
-    np.testing.assert_array_equal(classification.multitask.y_class_train,
-                                  classification.y_probe_train)
+    np.testing.assert_array_equal(
+        classification.multitask.y_class_train, classification.y_probe_train
+    )
     assert sorted(set(regression.multitask.y_class_train)) == ["0.0", "1.0", "2.0"]
 
 
@@ -32,14 +33,19 @@ def test_sets_without_a_twin_have_no_pair():
     assert load_dataset("GunPoint").multitask is None
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n_series": 300, "seed": 0},
-    {"n_series": 500, "n_modes": 4, "imbalance": 3.0, "seed": 1, "length": 64, "n_channels": 2},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_series": 300, "seed": 0},
+        {"n_series": 500, "n_modes": 4, "imbalance": 3.0, "seed": 1, "length": 64, "n_channels": 2},
+    ],
+)
 def test_synthetic_output_is_unchanged_and_the_target_follows_the_modes(kwargs):
     # digests of make_synthetic's output before the continuous target was added
-    before = {300: "45960ee865f34aa44b9e7a7ded34b58f13017baf29183086fef472b8424d5326",
-              500: "9b19f75179f31f57f912d4b7b8f0a6b2757d9e58cda694f78056d98e304a03d8"}
+    before = {
+        300: "45960ee865f34aa44b9e7a7ded34b58f13017baf29183086fef472b8424d5326",
+        500: "9b19f75179f31f57f912d4b7b8f0a6b2757d9e58cda694f78056d98e304a03d8",
+    }
     X, y = make_synthetic(**kwargs)
     assert hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest() == before[kwargs["n_series"]]
     X2, y2, y_reg = make_synthetic_target(**kwargs)

@@ -20,15 +20,19 @@ from tune_bs.tracking import (
 SPACE = {"dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8}}
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ({"mlfow": True}, "tracking.mlfow is not a known key (did you mean 'mlflow'?)"),
-    ({"mlflow": "yes"}, "tracking.mlflow must be true or false"),
-    ({"mlflow": True, "tracking_uri": ""}, "tracking.tracking_uri must be a non-empty string"),
-    ([1], "tracking must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"mlfow": True}, "tracking.mlfow is not a known key (did you mean 'mlflow'?)"),
+        ({"mlflow": "yes"}, "tracking.mlflow must be true or false"),
+        ({"mlflow": True, "tracking_uri": ""}, "tracking.tracking_uri must be a non-empty string"),
+        ([1], "tracking must be a mapping"),
+    ],
+)
 def test_bad_sections_are_one_line(section, message):
-    with pytest.raises(UserInputError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("?", r"\?")):
+    with pytest.raises(
+        UserInputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
         parse_space({**SPACE, "tracking": section})
 
 
@@ -51,8 +55,11 @@ def test_callbacks():
     (logger,) = tracking_callbacks({"mlflow": True}, Path("/tmp/exp"), "exp")
     assert logger.tracking_uri == "sqlite:////tmp/exp/mlflow.db"
     assert logger.experiment_name == "exp"
-    (named,) = tracking_callbacks({"mlflow": True, "tracking_uri": "http://127.0.0.1:5000",
-                                   "experiment_name": "mine"}, "s3://bucket/exp", "exp")
+    (named,) = tracking_callbacks(
+        {"mlflow": True, "tracking_uri": "http://127.0.0.1:5000", "experiment_name": "mine"},
+        "s3://bucket/exp",
+        "exp",
+    )
     assert (named.tracking_uri, named.experiment_name) == ("http://127.0.0.1:5000", "mine")
     with pytest.raises(UserInputError, match="tracking_uri is needed"):
         tracking_callbacks({"mlflow": True}, "s3://bucket/exp", "exp")

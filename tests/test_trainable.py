@@ -159,8 +159,9 @@ def test_out_of_memory_in_the_first_interval_of_every_strategy(gunpoint, strateg
     if strategy != "fixed":
         assert reports[-1][0]["n_modes"] >= 1  # the cluster step ran again after the restore
     # the last checkpoint resumes: clusters, stream and the memory limit come back
-    resumed = FirstSizeTooBig(gunpoint, settings(batch_size=16, strategy=strategy,
-                                                 budget_samples=160), "cpu")
+    resumed = FirstSizeTooBig(
+        gunpoint, settings(batch_size=16, strategy=strategy, budget_samples=160), "cpu"
+    )
     resumed.limit = first
     memory = MemoryLimit()
     state, trial = checkpoint.loads(reports[-1][1])
@@ -201,8 +202,9 @@ def test_out_of_memory_after_a_switch_goes_back_and_refuses_that_size_again(gunp
         return (16, 1, reports)
 
     reports = []
-    run_to_budget(trainer, lambda metrics, state: reports.append(metrics), poll=poll,
-                  on_switch=applied.append)
+    run_to_budget(
+        trainer, lambda metrics, state: reports.append(metrics), poll=poll, on_switch=applied.append
+    )
     assert [r["batch_size"] for r in reports] == [8] * 5
     assert applied == [(16, 1, 1)]  # taken once; every later switch to 16 is refused
     assert all(r["batch_size_schedule"] == "0:8" for r in reports)  # the attempt is undone

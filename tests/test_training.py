@@ -88,8 +88,10 @@ def test_accumulation_averages_the_minibatch_gradients(gunpoint):
     trainer = ContrastiveTrainer(gunpoint, settings, "cpu")
     reference = ContrastiveTrainer(gunpoint, settings, "cpu")
     # replay the same two minibatches and views by hand on the reference copy
-    stream_state = {k: (v.clone() if torch.is_tensor(v) else v)
-                    for k, v in reference.stream.state_dict().items()}
+    stream_state = {
+        k: (v.clone() if torch.is_tensor(v) else v)
+        for k, v in reference.stream.state_dict().items()
+    }
     view_state = reference.view_generator.get_state()
     trainer.train_step()
     reference.stream.load_state_dict(stream_state)
@@ -122,8 +124,9 @@ def test_divergence_is_reported_not_raised(gunpoint):
 
 
 def test_settings_from_config_casts_and_ignores_other_keys():
-    s = TrainSettings.from_config({"batch_size": 16.0, "lr": "0.01", "strategy": "fixed",
-                                   "dataset": "GunPoint"})
+    s = TrainSettings.from_config(
+        {"batch_size": 16.0, "lr": "0.01", "strategy": "fixed", "dataset": "GunPoint"}
+    )
     assert s.batch_size == 16 and isinstance(s.batch_size, int) and s.lr == 0.01
 
 
@@ -136,8 +139,13 @@ def test_val_loss_does_not_depend_on_the_training_temperature(gunpoint):
 def test_pretrained_cluster_features_report_finite_losses_through_pretraining(gunpoint):
     """Pretraining (here 3 epochs = 120 samples) spans several report intervals (32 samples):
     every report has a finite training loss, then the cluster step runs once and stays."""
-    settings = small(strategy="cluster_count", cluster_features="pretrained",
-                     cluster_pretrain_epochs=3.0, budget_samples=192, report_every=32)
+    settings = small(
+        strategy="cluster_count",
+        cluster_features="pretrained",
+        cluster_pretrain_epochs=3.0,
+        budget_samples=192,
+        report_every=32,
+    )
     trainer = ContrastiveTrainer(gunpoint, settings, "cpu")
     reports = []
     while not trainer.finished:
@@ -150,8 +158,13 @@ def test_pretrained_cluster_features_report_finite_losses_through_pretraining(gu
 
 
 def test_a_checkpoint_taken_before_the_cluster_step_restores_unprepared(gunpoint):
-    settings = small(strategy="stratified", cluster_features="pretrained",
-                     cluster_pretrain_epochs=2.0, budget_samples=160, report_every=40)
+    settings = small(
+        strategy="stratified",
+        cluster_features="pretrained",
+        cluster_pretrain_epochs=2.0,
+        budget_samples=160,
+        report_every=40,
+    )
     first = ContrastiveTrainer(gunpoint, settings, "cpu")
     first.train_until(40)
     state = first.state_dict()
@@ -194,9 +207,18 @@ def test_the_trial_clock_counts_training_and_evaluation_and_survives_a_restore(g
 
 def test_a_trial_normalises_raw_data_itself_and_probes_with_its_probe():
     raw = load_dataset("BasicMotions", normalise="none")
-    trainer = ContrastiveTrainer(raw, small(encoder="causal_cnn", depth=2, normalise="dataset",
-                                            probe="svm", budget_samples=16, report_every=16),
-                                 "cpu")
+    trainer = ContrastiveTrainer(
+        raw,
+        small(
+            encoder="causal_cnn",
+            depth=2,
+            normalise="dataset",
+            probe="svm",
+            budget_samples=16,
+            report_every=16,
+        ),
+        "cpu",
+    )
     assert trainer.data.normalisation == "dataset" and raw.normalisation == "none"
     assert np.array_equal(trainer.data.X_test, raw.normalised("dataset").X_test)
     assert float(trainer.X_train.abs().max()) < float(np.abs(raw.X_train).max())  # not raw
@@ -204,3 +226,47 @@ def test_a_trial_normalises_raw_data_itself_and_probes_with_its_probe():
     assert 0.0 <= metrics["val_probe_acc"] <= 1.0 and 0.0 <= metrics["test_probe_acc"] <= 1.0
     as_loaded = ContrastiveTrainer(raw, small(), "cpu")
     assert as_loaded.data is raw  # no normalise setting: the data set as it was loaded
+
+
+def test_multitask_probe_reports_the_weighted_pair_of_validation_probes():
+    """val_multitask = α·(classification probe, CV on train) + (1 − α)·(ridge probe, CV on
+    train), from the same representations; only when asked (multitask_probe)."""
+    from tune_bs.evaluation import EVAL_SEED
+    from tune_bs.probe import probe_scores
+
+    data = load_dataset("synthetic", n_series=80, n_modes=3, length=32, seed=1)
+    settings = TrainSettings(
+        batch_size=16,
+        hidden=8,
+        budget_samples=32,
+        report_every=32,
+        multitask_probe=True,
+        multitask_alpha=0.3,
+    )
+    trainer = ContrastiveTrainer(data, settings, torch.device("cpu"))
+    out = trainer.probe()
+    targets = data.multitask
+    Z_train, Z_test = trainer.represent(data.X_probe_train), trainer.represent(data.X_test)
+    classes = probe_scores(
+        Z_train,
+        targets.y_class_train,
+        Z_test,
+        targets.y_class_test,
+        "classification",
+        seed=EVAL_SEED,
+    )
+    values = probe_scores(
+        Z_train, targets.y_reg_train, Z_test, targets.y_reg_test, "regression", seed=EVAL_SEED
+    )
+    assert out["val_multitask"] == pytest.approx(
+        0.3 * classes["val_probe_acc"] + 0.7 * values["val_probe_r2"]
+    )
+    assert out["test_multitask"] == pytest.approx(
+        0.3 * classes["test_probe_acc"] + 0.7 * values["test_probe_r2"]
+    )
+    plain = ContrastiveTrainer(
+        data,
+        TrainSettings(batch_size=16, hidden=8, budget_samples=32, report_every=32),
+        torch.device("cpu"),
+    )
+    assert "val_multitask" not in plain.probe()

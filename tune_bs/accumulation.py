@@ -1,4 +1,4 @@
-"""Score-weighted adaptive gradient accumulation, the ``accumulate`` strategy (DESIGN §2).
+"""Score-weighted adaptive gradient accumulation, the ``accumulate`` strategy (docs/design.md §2).
 
 Training runs on small batches; each batch ``i`` gets a distribution-match score
 ``s_i ∈ (0, 1]`` (:func:`tune_bs.scores.match_score`). Gradients accumulate until the scores add up

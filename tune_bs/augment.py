@@ -28,8 +28,9 @@ def jitter(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.T
 
 def scaling(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     b, c, _ = x.shape
-    factor = 1.0 + sigma * torch.randn((b, c, 1), generator=generator, device=x.device,
-                                       dtype=x.dtype)
+    factor = 1.0 + sigma * torch.randn(
+        (b, c, 1), generator=generator, device=x.device, dtype=x.dtype
+    )
     return x * factor
 
 

@@ -24,26 +24,41 @@ def default_space_path() -> Path:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("space", nargs="?", type=Path, default=None,
-                   help="search-space YAML (default: the packaged search_spaces/default.yaml)")
-    p.add_argument("--storage", default="tune_bs_results",
-                   help="folder (or URI) for results (default: ./tune_bs_results)")
+    p.add_argument(
+        "space",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="search-space YAML (default: the packaged search_spaces/default.yaml)",
+    )
+    p.add_argument(
+        "--storage",
+        default="tune_bs_results",
+        help="folder (or URI) for results (default: ./tune_bs_results)",
+    )
     p.add_argument("--name", default=None, help="experiment name (default: the space's name)")
     p.add_argument("--num-samples", type=int, default=None, help="number of trials")
-    p.add_argument("--smoke-test", action="store_true",
-                   help="tiny budget (2 trials x 2 short reports), for CI and a first check")
+    p.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="tiny budget (2 trials x 2 short reports), for CI and a first check",
+    )
     p.add_argument("--cpus-per-trial", type=float, default=None)
     p.add_argument("--gpus-per-trial", type=float, default=None, help="fractions allowed")
-    p.add_argument("--address", default=None,
-                   help="run on an existing Ray cluster (e.g. ray://host:10001 or auto)")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="run on an existing Ray cluster (e.g. ray://host:10001 or auto)",
+    )
 
 
 def _debug_flag() -> argparse.ArgumentParser:
     """``--debug``, accepted before or after the subcommand's name (a parent of every
     subcommand; ``SUPPRESS`` keeps a ``--debug`` given before the name)."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks on errors")
+    parent.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
     return parent
 
 
@@ -59,16 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tune-bs",
         description="Ray Tune search over batch sizes, batch strategies and batch-size schedules "
-                    "for contrastive time-series representation learning.",
+        "for contrastive time-series representation learning.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.register("action", "parsers", _SubParsers)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a search (default: the packaged default)")
     _add_run_options(p)
-    p.add_argument("--tracking", action="store_true",
-                   help="log every trial to MLflow (default store: sqlite:///RESULTS/mlflow.db; "
-                        "the space's tracking: section sets another)")
+    p.add_argument(
+        "--tracking",
+        action="store_true",
+        help="log every trial to MLflow (default store: sqlite:///RESULTS/mlflow.db; "
+        "the space's tracking: section sets another)",
+    )
     p = sub.add_parser("resume", help="finish an interrupted experiment")
     p.add_argument("results_dir", help="the experiment's folder or storage URI (s3://...)")
     p.add_argument("--address", default=None)
@@ -76,20 +94,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
     p = sub.add_parser("report", help="tables and plots of one or more results folders")
-    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR",
-                   help="results folders or storage URIs (s3://...: read from a local copy)")
+    p.add_argument(
+        "results_dirs",
+        nargs="+",
+        metavar="RESULTS_DIR",
+        help="results folders or storage URIs (s3://...: read from a local copy)",
+    )
     p.add_argument("--format", default="markdown", choices=("markdown", "csv", "latex", "html"))
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder for the tables and PNGs (default: RESULTS_DIR/report)")
-    p.add_argument("--metric", default=None,
-                   help="validation metric to sort, select and measure time-to-target on "
-                        "(default: the experiment's own metric)")
-    p.add_argument("--mode", default=None, choices=("min", "max"),
-                   help="direction of --metric (default: the metric's own)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the tables and PNGs (default: RESULTS_DIR/report)",
+    )
+    p.add_argument(
+        "--metric",
+        default=None,
+        help="validation metric to sort, select and measure time-to-target on "
+        "(default: the experiment's own metric)",
+    )
+    p.add_argument(
+        "--mode",
+        default=None,
+        choices=("min", "max"),
+        help="direction of --metric (default: the metric's own)",
+    )
     p = sub.add_parser("export", help="write a trial's encoder, config and representations")
     p.add_argument("results_dir", type=Path, metavar="RESULTS")
-    p.add_argument("--trial", default=None, help="trial id (default: the trial selected on "
-                                                 "the experiment's validation metric)")
+    p.add_argument(
+        "--trial",
+        default=None,
+        help="trial id (default: the trial selected on the experiment's validation metric)",
+    )
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
     _add_downstream_parser(sub)
     _add_job_parsers(sub)
@@ -97,26 +133,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_downstream_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("downstream", help="multi-task head (classes + continuous target) on a "
-                                          "trial's encoder")
-    p.add_argument("results_dir", type=Path, metavar="RESULTS",
-                   help="results folder (its selected trial) or an exported encoder folder")
-    p.add_argument("--task", default="multitask", choices=("multitask", "classification",
-                                                          "regression"))
-    p.add_argument("--alpha", type=float, nargs="+", default=None,
-                   help="weight(s) α of the classification loss, α·CE + (1−α)·MSE "
-                        "(default: 0 0.25 0.5 0.75 1, a table)")
+    p = sub.add_parser(
+        "downstream", help="multi-task head (classes + continuous target) on a trial's encoder"
+    )
+    p.add_argument(
+        "results_dir",
+        type=Path,
+        metavar="RESULTS",
+        help="results folder (its selected trial) or an exported encoder folder",
+    )
+    p.add_argument(
+        "--task", default="multitask", choices=("multitask", "classification", "regression")
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        nargs="+",
+        default=None,
+        help="weight(s) α of the classification loss, α·CE + (1−α)·MSE "
+        "(default: 0 0.25 0.5 0.75 1, a table)",
+    )
     p.add_argument("--head", nargs="+", default=["linear"], choices=("linear", "mlp"))
     p.add_argument("--freeze", action="store_true", help="train the heads only (frozen encoder)")
     p.add_argument("--trial", default=None, help="trial id (default: the selected trial)")
-    p.add_argument("--data", default=None,
-                   help="data set with both targets: a name (Covid3Month, synthetic) or a .npz "
-                        "with y and y_reg (default: the experiment's)")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="data set with both targets: a name (Covid3Month, synthetic) or a .npz "
+        "with y and y_reg (default: the experiment's)",
+    )
     p.add_argument("--pretrain-epochs", type=int, default=None)
     p.add_argument("--finetune-epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None,
-                   help="also write the table as downstream.md and downstream.csv here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the table as downstream.md and downstream.csv here",
+    )
 
 
 def _add_job_parsers(sub: argparse._SubParsersAction) -> None:
@@ -124,15 +178,22 @@ def _add_job_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("submit", help="submit a run to a Ray cluster as a Ray job")
     p.add_argument("space", type=Path, help="search-space YAML (it travels with the job)")
     p.add_argument("--address", required=True, help=address_help)
-    p.add_argument("--storage", default=None,
-                   help="results folder on the cluster: an absolute path shared by all nodes "
-                        "or a URI such as s3://bucket/results (default: ~/tune_bs_results)")
-    p.add_argument("--wait", action="store_true",
-                   help="stream the job's logs and exit with its outcome (0 = SUCCEEDED)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="results folder on the cluster: an absolute path shared by all nodes "
+        "or a URI such as s3://bucket/results (default: ~/tune_bs_results)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="stream the job's logs and exit with its outcome (0 = SUCCEEDED)",
+    )
     p.add_argument("--name", default=None, help="experiment name (default: the space's name)")
     p.add_argument("--num-samples", type=int, default=None, help="number of trials")
-    p.add_argument("--smoke-test", action="store_true",
-                   help="tiny budget (2 trials x 2 short reports)")
+    p.add_argument(
+        "--smoke-test", action="store_true", help="tiny budget (2 trials x 2 short reports)"
+    )
     p.add_argument("--cpus-per-trial", type=float, default=None)
     p.add_argument("--gpus-per-trial", type=float, default=None, help="fractions allowed")
     p = sub.add_parser("status", help="status of a submitted job")
@@ -141,8 +202,9 @@ def _add_job_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("logs", help="logs of a submitted job")
     p.add_argument("job_id", metavar="JOB")
     p.add_argument("--address", required=True, help=address_help)
-    p.add_argument("--follow", action="store_true",
-                   help="stream until the job ends and exit with its outcome")
+    p.add_argument(
+        "--follow", action="store_true", help="stream until the job ends and exit with its outcome"
+    )
 
 
 def _positive(value: int | float | None, flag: str, integer: bool = False) -> None:
@@ -158,17 +220,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_run_options(args)
     space = load_space(args.space or default_space_path())
     variants = space.variants()
-    options = dict(storage=args.storage, name=args.name, num_samples=args.num_samples,
-                   smoke_test=args.smoke_test, cpus_per_trial=args.cpus_per_trial,
-                   gpus_per_trial=args.gpus_per_trial, address=args.address,
-                   tracking=True if args.tracking else None)
+    options = dict(
+        storage=args.storage,
+        name=args.name,
+        num_samples=args.num_samples,
+        smoke_test=args.smoke_test,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        address=args.address,
+        tracking=True if args.tracking else None,
+    )
     if len(variants) == 1:
         print(f"tune-bs: running {space.name!r} from {space.source}", flush=True)
         return _finish(tune_bs.run(space, **options))
     names = [v.scheduler["name"] for v in variants]
-    print(f"tune-bs: comparing schedulers {', '.join(names)} on {space.name!r} from "
-          f"{space.source}: {len(variants)} experiments with the same trials and budget",
-          flush=True)
+    print(
+        f"tune-bs: comparing schedulers {', '.join(names)} on {space.name!r} from "
+        f"{space.source}: {len(variants)} experiments with the same trials and budget",
+        flush=True,
+    )
     results = tune_bs.run(space, **options)
     return _finish_comparison(results, [_finish(r) for r in results])
 
@@ -184,8 +254,9 @@ def _check_run_options(args: argparse.Namespace) -> None:
     _positive(args.num_samples, "--num-samples", integer=True)
     _positive(args.cpus_per_trial, "--cpus-per-trial")
     if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
-        raise UserInputError(f"--gpus-per-trial must be at least 0, but got "
-                             f"{args.gpus_per_trial}; fix the value.")
+        raise UserInputError(
+            f"--gpus-per-trial must be at least 0, but got {args.gpus_per_trial}; fix the value."
+        )
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -193,14 +264,27 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from tune_bs.jobs import follow_hint, submit_run
 
     _check_run_options(args)
-    options = RunOptions(num_samples=args.num_samples, smoke_test=args.smoke_test,
-                         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
-    job = submit_run(args.space, args.address, storage=args.storage, name=args.name,
-                     options=options, debug=args.debug)
-    print(f"tune-bs: submitted job {job.job_id} to {job.address}\n"
-          f"  results (on the cluster): {job.results}\n"
-          + (f"  runs with: {job.python.describe()}\n" if job.python else "")
-          + follow_hint(job.job_id, job.address), flush=True)
+    options = RunOptions(
+        num_samples=args.num_samples,
+        smoke_test=args.smoke_test,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+    )
+    job = submit_run(
+        args.space,
+        args.address,
+        storage=args.storage,
+        name=args.name,
+        options=options,
+        debug=args.debug,
+    )
+    print(
+        f"tune-bs: submitted job {job.job_id} to {job.address}\n"
+        f"  results (on the cluster): {job.results}\n"
+        + (f"  runs with: {job.python.describe()}\n" if job.python else "")
+        + follow_hint(job.job_id, job.address),
+        flush=True,
+    )
     return _follow(job.job_id, job.address) if args.wait else EXIT_OK
 
 
@@ -227,11 +311,16 @@ def _follow(job_id: str, address: str) -> int:
     try:
         state = follow_job(job_id, address)
     except KeyboardInterrupt:
-        print(f"tune-bs: stopped following; job {job_id} goes on (stop it with `ray job stop "
-              f"{job_id} --address {address}`).", file=sys.stderr)
+        print(
+            f"tune-bs: stopped following; job {job_id} goes on (stop it with `ray job stop "
+            f"{job_id} --address {address}`).",
+            file=sys.stderr,
+        )
         return 130
-    print(f"tune-bs: job {job_id} {state.status}"
-          + (f" — {state.message}" if state.message else ""), flush=True)
+    print(
+        f"tune-bs: job {job_id} {state.status}" + (f" — {state.message}" if state.message else ""),
+        flush=True,
+    )
     if state.results and state.status == "SUCCEEDED":
         print(f"results (on the cluster): {state.results}")
     return exit_status(state)
@@ -275,9 +364,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     data = load_space_data(space)
     schedulers = ", ".join(v.scheduler["name"] for v in space.variants())
     kind = "schedulers (compared)" if space.compared else "scheduler"
-    print(f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), {kind} "
-          f"{schedulers}, search {space.search['name']}, metric {space.metric} "
-          f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial")
+    print(
+        f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), {kind} "
+        f"{schedulers}, search {space.search['name']}, metric {space.metric} "
+        f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial"
+    )
     return EXIT_OK
 
 
@@ -290,16 +381,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
-    print("synthetic  (generated: dataset: {name: synthetic, n_series, n_modes, n_channels, "
-          "length, imbalance, noise, separation, seed})")
+    print(
+        "synthetic  (generated: dataset: {name: synthetic, n_series, n_modes, n_channels, "
+        "length, imbalance, noise, separation, seed})"
+    )
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     import tune_bs
 
-    written = tune_bs.write_report(args.results_dirs, formats=args.format, out=args.out,
-                                   metric=args.metric, mode=args.mode)
+    written = tune_bs.write_report(
+        args.results_dirs, formats=args.format, out=args.out, metric=args.metric, mode=args.mode
+    )
     print(written[args.format].text)
     return EXIT_OK
 
@@ -314,12 +408,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_downstream(args: argparse.Namespace) -> int:
     import tune_bs
 
-    settings = {k: getattr(args, k) for k in ("pretrain_epochs", "finetune_epochs", "seed")
-                if getattr(args, k) is not None}
+    settings = {
+        k: getattr(args, k)
+        for k in ("pretrain_epochs", "finetune_epochs", "seed")
+        if getattr(args, k) is not None
+    }
     alphas = {} if args.alpha is None else {"alphas": args.alpha}
-    result = tune_bs.run_downstream(args.results_dir, task=args.task, heads=args.head,
-                                freeze=args.freeze, trial=args.trial, data=args.data,
-                                **alphas, **settings)
+    result = tune_bs.run_downstream(
+        args.results_dir,
+        task=args.task,
+        heads=args.head,
+        freeze=args.freeze,
+        trial=args.trial,
+        data=args.data,
+        **alphas,
+        **settings,
+    )
     print(result.text())
     if args.out is not None:
         from tune_bs.report.formats import render
@@ -331,10 +435,18 @@ def cmd_downstream(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate,
-            "datasets": cmd_datasets, "report": cmd_report, "submit": cmd_submit,
-            "status": cmd_status, "logs": cmd_logs, "export": cmd_export,
-            "downstream": cmd_downstream}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "validate": cmd_validate,
+    "datasets": cmd_datasets,
+    "report": cmd_report,
+    "submit": cmd_submit,
+    "status": cmd_status,
+    "logs": cmd_logs,
+    "export": cmd_export,
+    "downstream": cmd_downstream,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -350,8 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tune-bs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("tune-bs: interrupted; finish the experiment with `tune-bs resume RESULTS_DIR`.",
-              file=sys.stderr)
+        print(
+            "tune-bs: interrupted; finish the experiment with `tune-bs resume RESULTS_DIR`.",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -1,4 +1,4 @@
-"""The one cluster-assignment step shared by every cluster-based batch strategy (DESIGN §2).
+"""The one cluster-assignment step shared by every cluster-based batch strategy (docs/design.md §2).
 
 ``cluster_count`` reads the number of modes, ``stratified`` the labels, ``weighted`` the distances
 to the centres. All of them call :func:`assign_clusters` on features — raw-series features from

@@ -183,8 +183,7 @@ class CurveFit:
     r2: float
     #: every family's fitted nonlinear parameters (weight 0 too), in original units of ``x``
     #: (``b`` 1/samples; ``α``; ``α, d`` samples): where a warm-started refit begins.
-    starts: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False,
-                                                 compare=False)
+    starts: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def best(self) -> FamilyFit:
@@ -266,8 +265,14 @@ def fit_curve(
     y_range = float(ys.max() - ys.min())
     sse_floor = n * (1e-9 * max(y_range, abs(y_mean), 1e-12)) ** 2
 
-    warm = {family: _rescaled_nonlinear(family, params, x_scale)
-            for family, params in start.starts.items()} if start else {}
+    warm = (
+        {
+            family: _rescaled_nonlinear(family, params, x_scale)
+            for family, params in start.starts.items()
+        }
+        if start
+        else {}
+    )
     raw: list[tuple[str, tuple[float, ...], float]] = []
     for family in families:
         k = _N_PARAMS[family]
@@ -329,8 +334,7 @@ def fit_curve(
         y_last=float(ys[-1]),
         residual_std=residual_std,
         r2=float(r2),
-        starts={family: _original_nonlinear(family, theta, x_scale)
-                for family, theta, _ in raw},
+        starts={family: _original_nonlinear(family, theta, x_scale) for family, theta, _ in raw},
     )
 
 
@@ -390,8 +394,10 @@ def _fit_family(
         axes = [np.geomspace(*b, c) for b, c in zip(bounds, counts, strict=True)]
         rounds = _ZOOM_ROUNDS
     else:
-        axes = [np.exp(np.clip(math.log(v) + np.array([-s, 0.0, s]), a, b))
-                for v, s, a, b in zip(centre, step, lo, hi, strict=True)]
+        axes = [
+            np.exp(np.clip(math.log(v) + np.array([-s, 0.0, s]), a, b))
+            for v, s, a, b in zip(centre, step, lo, hi, strict=True)
+        ]
         rounds = 0
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
     best = _zoom(family, u, y, grid, step, lo, hi, rounds)
@@ -404,8 +410,13 @@ def _fit_family(
 
 
 def _polish(
-    family: str, theta: tuple[float, ...], sse: float, u: np.ndarray, y: np.ndarray,
-    tolerance: float = 1e-6, warm: bool = False,
+    family: str,
+    theta: tuple[float, ...],
+    sse: float,
+    u: np.ndarray,
+    y: np.ndarray,
+    tolerance: float = 1e-6,
+    warm: bool = False,
 ) -> tuple[tuple[float, ...], float]:
     """A few Levenberg–Marquardt steps on all parameters from the grid optimum.
 
@@ -515,8 +526,7 @@ def _jacobian(family: str, theta: tuple[float, ...], u: np.ndarray) -> np.ndarra
     return np.stack([ones, p, -a * np.log(v) * p, -a * alpha * p / v], axis=1)
 
 
-def _original_nonlinear(family: str, theta: tuple[float, ...], x_scale: float
-                        ) -> tuple[float, ...]:
+def _original_nonlinear(family: str, theta: tuple[float, ...], x_scale: float) -> tuple[float, ...]:
     """Nonlinear parameters of rescaled ``theta`` in original units of ``x``."""
     if family == "exp3":
         return (theta[2] / x_scale,)
@@ -525,8 +535,9 @@ def _original_nonlinear(family: str, theta: tuple[float, ...], x_scale: float
     return theta[2], theta[3] * x_scale
 
 
-def _rescaled_nonlinear(family: str, params: tuple[float, ...], x_scale: float
-                        ) -> tuple[float, ...]:
+def _rescaled_nonlinear(
+    family: str, params: tuple[float, ...], x_scale: float
+) -> tuple[float, ...]:
     """Nonlinear parameters in original units, rescaled to ``x / x_scale``."""
     if family == "exp3":
         return (params[0] * x_scale,)

@@ -47,8 +47,12 @@ class FCNEncoder(nn.Module):
         prev = in_channels
         for width, kernel in zip(widths, (8, 5, 3), strict=True):
             # "same" padding written out: (k-1)//2 left, k//2 right (even k too, without a copy).
-            layers += [nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0),
-                       nn.Conv1d(prev, width, kernel), nn.BatchNorm1d(width), nn.ReLU()]
+            layers += [
+                nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0),
+                nn.Conv1d(prev, width, kernel),
+                nn.BatchNorm1d(width),
+                nn.ReLU(),
+            ]
             prev = width
         self.blocks = nn.Sequential(*layers)
         self.output_dim = hidden
@@ -71,15 +75,20 @@ class RNNEncoder(nn.Module):
     ) -> None:
         super().__init__()
         rnn_cls = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.rnn = rnn_cls(in_channels, hidden, num_layers=num_layers, batch_first=True,
-                           bidirectional=bidirectional)
+        self.rnn = rnn_cls(
+            in_channels,
+            hidden,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+        )
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden * self.directions
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, state = self.rnn(x.transpose(1, 2))  # [B, T, C] in
         h_n = state[0] if isinstance(state, tuple) else state  # [layers*dirs, B, h]
-        last = h_n[-self.directions:]  # [dirs, B, h]
+        last = h_n[-self.directions :]  # [dirs, B, h]
         return last.transpose(0, 1).reshape(x.shape[0], -1)  # [B, dirs*h]
 
 
@@ -117,10 +126,16 @@ class CausalBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, dilation: int) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            nn.GELU(), CausalConv1d(in_channels, out_channels, kernel, dilation),
-            nn.GELU(), CausalConv1d(out_channels, out_channels, kernel, dilation))
-        self.residual = (nn.Identity() if in_channels == out_channels
-                         else nn.Conv1d(in_channels, out_channels, 1))
+            nn.GELU(),
+            CausalConv1d(in_channels, out_channels, kernel, dilation),
+            nn.GELU(),
+            CausalConv1d(out_channels, out_channels, kernel, dilation),
+        )
+        self.residual = (
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv1d(in_channels, out_channels, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.convs(x) + self.residual(x)  # [B, C_in, T] -> [B, C_out, T]
@@ -179,8 +194,9 @@ def build_encoder(
     shape ``causal_cnn`` only."""
     if name not in ENCODERS:
         raise unknown_name("encoder", name, ENCODERS)
-    return ENCODERS[name](in_channels, hidden=hidden, bidirectional=bidirectional, depth=depth,
-                          repr_dim=repr_dim)
+    return ENCODERS[name](
+        in_channels, hidden=hidden, bidirectional=bidirectional, depth=depth, repr_dim=repr_dim
+    )
 
 
 class ProjectionHead(nn.Module):

@@ -1,6 +1,6 @@
 """Run and resume experiments: a validated search space → Ray Tune ``Tuner`` → results folder.
 
-Layout of a run (Ray Tune's own, DESIGN §6): ``STORAGE/NAME/`` with one folder per trial
+Layout of a run (Ray Tune's own, docs/design.md §6): ``STORAGE/NAME/`` with one folder per trial
 (``result.json``, ``params.json``, checkpoints) plus two files of ours that make ``resume``
 possible: ``tune_bs_space.yaml`` (a copy of the search space) and ``tune_bs_run.json`` (the
 command-line overrides used). The data set is loaded once in the driver and shared with every
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
 from tune_bs.retention import prune_experiment
@@ -108,7 +109,7 @@ def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
 def load_space_data(space: SearchSpace) -> TimeSeriesData:
     """Load the space's data set and run the checks that need it."""
     data = load_dataset(**space.dataset)
-    check_against_data(space, data.n_train, data.task)
+    check_against_data(space, data.n_train, data.task, multitask=data.multitask is not None)
     return data
 
 
@@ -119,12 +120,15 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
     grid = space.search["name"] == "grid"
     # Defaults recorded in every trial config, so the tables can group by them.
     config: dict[str, Any] = {"strategy": "fixed", "encoder": "fcn", "seed": 0}
+    if space.metric == m.VAL_MULTITASK:
+        config["multitask_probe"] = True  # the trials report val_multitask
     for key, spec in space.param_space.items():
         if not isinstance(spec, ParamSpec):
             config[key] = spec
         elif spec.type == "categorical":
-            config[key] = tune.grid_search(list(spec.choices)) if grid else tune.choice(
-                list(spec.choices))
+            config[key] = (
+                tune.grid_search(list(spec.choices)) if grid else tune.choice(list(spec.choices))
+            )
         elif spec.type == "float":
             if spec.log:
                 config[key] = tune.loguniform(spec.low, spec.high)
@@ -146,8 +150,9 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
     return config
 
 
-def build_search_alg(space: SearchSpace, experiment_dir: Path | str | None = None,
-                     experiment: str | None = None) -> Any:
+def build_search_alg(
+    space: SearchSpace, experiment_dir: Path | str | None = None, experiment: str | None = None
+) -> Any:
     """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE.
 
     An Optuna study of a local experiment is stored in ``optuna.db`` (SQLite) in its folder,
@@ -166,8 +171,11 @@ def build_search_alg(space: SearchSpace, experiment_dir: Path | str | None = Non
             from tune_bs.tracking import optuna_storage_uri
 
             storage = optuna.storages.RDBStorage(optuna_storage_uri(experiment_dir))
-        searcher = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=space.seed),
-                                storage=storage, study_name=experiment)
+        searcher = OptunaSearch(
+            sampler=optuna.samplers.TPESampler(seed=space.seed),
+            storage=storage,
+            study_name=experiment,
+        )
         return ConcurrencyLimiter(searcher, int(space.search.get("max_concurrent", 2)))
     return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
 
@@ -211,8 +219,12 @@ def _ensure_ray(address: str | None) -> None:
     if address:
         _check_reachable(address)
     try:
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=True,
-                 configure_logging=False)
+        ray.init(
+            address=address or "local",
+            include_dashboard=False,
+            log_to_driver=True,
+            configure_logging=False,
+        )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         if address:
             raise UserInputError(
@@ -232,8 +244,14 @@ def resourced_trainable(space: SearchSpace, data: TimeSeriesData) -> Any:
     )
 
 
-def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: str,
-                options: RunOptions, experiment_dir: Path | str | None = None) -> Any:
+def build_tuner(
+    space: SearchSpace,
+    data: TimeSeriesData,
+    storage: str,
+    name: str,
+    options: RunOptions,
+    experiment_dir: Path | str | None = None,
+) -> Any:
     from ray import tune
 
     from tune_bs.tracking import tracking_callbacks
@@ -244,18 +262,23 @@ def build_tuner(space: SearchSpace, data: TimeSeriesData, storage: str, name: st
         trainable,
         param_space=tune_param_space(space, data),
         tune_config=tune.TuneConfig(
-            metric=space.metric, mode=space.mode, num_samples=space.num_samples,
+            metric=space.metric,
+            mode=space.mode,
+            num_samples=space.num_samples,
             scheduler=build_scheduler(space.scheduler, space.reports, space.param_space),
-            search_alg=build_search_alg(space, experiment_dir, name), reuse_actors=True,
+            search_alg=build_search_alg(space, experiment_dir, name),
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=name, storage_path=storage,
+            name=name,
+            storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=checkpoint_config(space),
             # Tune's own loggers drop the result rows of a trial that paused (a switch, PBT)
-            callbacks=[*logger_callbacks(),
-                       *tracking_callbacks(tracking_section(space, options), experiment_dir,
-                                           name)],
+            callbacks=[
+                *logger_callbacks(),
+                *tracking_callbacks(tracking_section(space, options), experiment_dir, name),
+            ],
             verbose=1,
         ),
     )
@@ -274,11 +297,12 @@ def _snapshot_often(storage: Location) -> None:
     experiment resumes from, and what a report read while the run goes on shows. Tune used to
     save it as often only as a side effect of deleting checkpoints during the run, which
     :mod:`tune_bs.retention` no longer does. A ``TUNE_GLOBAL_CHECKPOINT_S`` set by the user
-    wins. Every report carries a checkpoint (DESIGN §7), so Tune would warn about frequent
+    wins. Every report carries a checkpoint (docs/design.md §7), so Tune would warn about frequent
     snapshots; that is intended."""
     if not _SNAPSHOT_SET_BY_USER:
-        os.environ[_SNAPSHOT_ENV] = str(SNAPSHOT_PERIOD_S["local" if storage.is_local
-                                                          else "remote"])
+        os.environ[_SNAPSHOT_ENV] = str(
+            SNAPSHOT_PERIOD_S["local" if storage.is_local else "remote"]
+        )
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
@@ -365,8 +389,9 @@ def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcom
     _ensure_ray(address)
     _snapshot_often(folder)
     trainable = resourced_trainable(space, data)
-    tuner = tune.Tuner.restore(folder.uri, trainable=trainable, resume_unfinished=True,
-                               resume_errored=True)
+    tuner = tune.Tuner.restore(
+        folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
+    )
     results = tuner.fit()
     prune_checkpoints(space, folder)
     return RunOutcome(folder.display(), space, results)

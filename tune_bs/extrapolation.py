@@ -2,7 +2,8 @@
 
 :class:`ExtrapolationScheduler` is a Ray Tune ``FIFOScheduler`` that applies the pure policy
 :func:`tune_bs.switching.decide` to every result and carries its decisions out through Tune itself
-(DESIGN §7). What it decides — explore the candidate sizes nothing covers, switch to the size
+(docs/design.md §7). What it decides — explore the candidate sizes nothing covers, switch to the
+size
 whose curve promises the fastest loss decrease, judge and revert switches, stop hopeless
 trials — is stated once, with its units and margins, in the docstring of
 :mod:`tune_bs.switching`; this module only carries the decisions out, with one exception of
@@ -152,7 +153,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             it is ``curve_metric``: with ``mode="max"`` that metric is negated before fitting.
         mode: ``"min"`` or ``"max"`` (taken from ``TuneConfig`` when ``None``).
         curve_metric: the reported value whose curve is fitted, when not ``keys.val_loss``
-            (DESIGN §4: ``val_loss`` is the only loss comparable across batch sizes).
+            (docs/design.md §4: ``val_loss`` is the only loss comparable across batch sizes).
         policy: the decision function (``decide``); tests pass a scripted one.
         board: where restart-free switches are posted (``settings.switch_via == "inplace"``):
             ``None`` for the named Ray actor of :mod:`tune_bs.switch_board` (created on the
@@ -221,11 +222,26 @@ class ExtrapolationScheduler(FIFOScheduler):
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a pickled copy (``tuner.pkl``) starts empty and rebuilds from disk."""
         state = self.__dict__.copy()
-        state.update(_board=None, _cache=FitCache(), _trials={}, _raw={}, _histories={},
-                     _finished=set(), _pending={}, _restored=[], _startups={}, _recorded={},
-                     _counts=Counter(), _groups={}, _last_metric={},
-                     _peer_memo={}, _awaiting={}, _polling=set(), _checkpointed=set(),
-                     _warned=set())
+        state.update(
+            _board=None,
+            _cache=FitCache(),
+            _trials={},
+            _raw={},
+            _histories={},
+            _finished=set(),
+            _pending={},
+            _restored=[],
+            _startups={},
+            _recorded={},
+            _counts=Counter(),
+            _groups={},
+            _last_metric={},
+            _peer_memo={},
+            _awaiting={},
+            _polling=set(),
+            _checkpointed=set(),
+            _warned=set(),
+        )
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -248,8 +264,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             self._finished.add(trial.trial_id)
         elif history:
             self._restored.append(trial.trial_id)
-            self._recorded[trial.trial_id] = [(r.batch_size, r.accumulation_steps)
-                                              for r in history]
+            self._recorded[trial.trial_id] = [(r.batch_size, r.accumulation_steps) for r in history]
 
     def on_trial_complete(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
@@ -275,8 +290,9 @@ class ExtrapolationScheduler(FIFOScheduler):
     def _on_result(self, trial: Trial, result: dict[str, Any]) -> str:
         self._trials.setdefault(trial.trial_id, trial)
         if _carries_metrics(result):
-            self._keys.check_result(result, trial.trial_id,
-                                    accumulation=self._settings.action == "accumulation")
+            self._keys.check_result(
+                result, trial.trial_id, accumulation=self._settings.action == "accumulation"
+            )
         if result.get(SHOULD_CHECKPOINT):
             self._checkpointed.add(trial.trial_id)
         history = self._record(trial, result)
@@ -288,26 +304,46 @@ class ExtrapolationScheduler(FIFOScheduler):
         if self._metric and self._metric in result:
             self._last_metric[trial.trial_id] = result[self._metric]
         if decision.action == "stop" and not decision.diverged and self._leads(trial):
-            logger.info("trial %s is not stopped at report %d: it leads its group on %s (%s)",
-                        trial.trial_id, decision.report_index, self._metric, decision.reason)
-            decision = Decision("continue", decision.batch_size, decision.accumulation_steps,
-                                "leads on the experiment's metric", decision.report_index)
+            logger.info(
+                "trial %s is not stopped at report %d: it leads its group on %s (%s)",
+                trial.trial_id,
+                decision.report_index,
+                self._metric,
+                decision.reason,
+            )
+            decision = Decision(
+                "continue",
+                decision.batch_size,
+                decision.accumulation_steps,
+                "leads on the experiment's metric",
+                decision.report_index,
+            )
         if decision.action == "stop":
             self._counts["diverged" if decision.diverged else "stopped"] += 1
             self._finished.add(trial.trial_id)
-            logger.info("trial %s stops at report %d: %s", trial.trial_id,
-                        decision.report_index, decision.reason)
+            logger.info(
+                "trial %s stops at report %d: %s",
+                trial.trial_id,
+                decision.report_index,
+                decision.reason,
+            )
             return TrialScheduler.STOP
         if missed is not None and decision.action != "switch":
-            decision = Decision("switch", missed.batch_size, missed.accumulation_steps,
-                                "the trainable did not take the restart-free switch decided "
-                                f"after report {missed.report_index}", len(history))
+            decision = Decision(
+                "switch",
+                missed.batch_size,
+                missed.accumulation_steps,
+                "the trainable did not take the restart-free switch decided "
+                f"after report {missed.report_index}",
+                len(history),
+            )
         if decision.action == "switch" and self._applicable(trial, decision, result):
             return self._switch(trial, decision, result, by_restart=missed is not None)
         return TrialScheduler.CONTINUE
 
-    def _switch(self, trial: Trial, decision: Decision, result: Mapping[str, Any],
-                by_restart: bool = False) -> str:
+    def _switch(
+        self, trial: Trial, decision: Decision, result: Mapping[str, Any], by_restart: bool = False
+    ) -> str:
         """Carry a switch out: restart-free when the trial takes those (and did take the last
         one), else by restart (when the trial can restart from a checkpoint)."""
         by_restart = by_restart or trial.config.get(SWITCH_VIA) == "restart"
@@ -317,27 +353,41 @@ class ExtrapolationScheduler(FIFOScheduler):
             self._awaiting[trial.trial_id] = decision
             return TrialScheduler.CONTINUE
         if not self._restorable(trial):
-            self._warn_once(trial, "no checkpoint",
-                            "trial %s reported no checkpoint, so a switch by restart would "
-                            "start it over: it keeps batch size %s. Report one with every result "
-                            "(tune.report(metrics, checkpoint=...)), or take restart-free "
-                            "switches with tune_bs.BatchSizeUpdates.",
-                            trial.trial_id, trial.config.get(self._keys.config_batch_size))
+            self._warn_once(
+                trial,
+                "no checkpoint",
+                "trial %s reported no checkpoint, so a switch by restart would "
+                "start it over: it keeps batch size %s. Report one with every result "
+                "(tune.report(metrics, checkpoint=...)), or take restart-free "
+                "switches with tune_bs.BatchSizeUpdates.",
+                trial.trial_id,
+                trial.config.get(self._keys.config_batch_size),
+            )
             return TrialScheduler.CONTINUE
         if not result.get(SHOULD_CHECKPOINT, True):
-            self._warn_once(trial, "old checkpoint",
-                            "trial %s switches by restart from an older checkpoint than its "
-                            "report %d, and repeats the reports since; report a checkpoint with "
-                            "every result to avoid that.", trial.trial_id, decision.report_index)
+            self._warn_once(
+                trial,
+                "old checkpoint",
+                "trial %s switches by restart from an older checkpoint than its "
+                "report %d, and repeats the reports since; report a checkpoint with "
+                "every result to avoid that.",
+                trial.trial_id,
+                decision.report_index,
+            )
         self._log_switch(trial, decision)
         self._pending[trial.trial_id] = decision
         return TrialScheduler.PAUSE
 
     def _log_switch(self, trial: Trial, decision: Decision) -> None:
         self._counts["switches"] += 1
-        logger.info("trial %s switches to batch size %d x %d after report %d: %s",
-                    trial.trial_id, decision.batch_size, decision.accumulation_steps,
-                    decision.report_index, decision.reason)
+        logger.info(
+            "trial %s switches to batch size %d x %d after report %d: %s",
+            trial.trial_id,
+            decision.batch_size,
+            decision.accumulation_steps,
+            decision.report_index,
+            decision.reason,
+        )
 
     def _missed_switch(self, trial: Trial, history: Sequence[Report]) -> Decision | None:
         """The restart-free switch posted after the previous report when this report shows the
@@ -355,22 +405,29 @@ class ExtrapolationScheduler(FIFOScheduler):
         if len(history) != awaited.report_index + 1:
             return None  # restarted in between: it started with the new config
         before, now = history[-2], history[-1]
-        if (now.batch_size, now.accumulation_steps) != (before.batch_size,
-                                                        before.accumulation_steps):
+        if (now.batch_size, now.accumulation_steps) != (
+            before.batch_size,
+            before.accumulation_steps,
+        ):
             self._polling.add(trial.trial_id)
             return None
         self._counts["switches"] -= 1  # counted again when it is carried out by restart
         board_lost = getattr(self._board, "replaced", 0) > 0  # it may have lost the post
         if trial.trial_id not in self._polling and not board_lost:
             trial.set_config({**trial.config, SWITCH_VIA: "restart"})
-            self._warn_once(trial, "no polling",
-                            "trial %s did not take the restart-free switch to batch size %d "
-                            "decided after its report %d (its next report is still at %d); it "
-                            "switches by restart from now on. To switch it in place, call "
-                            "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
-                            "to say it never will, use SwitchSettings(switch_via='restart').",
-                            trial.trial_id, awaited.batch_size, awaited.report_index,
-                            now.batch_size)
+            self._warn_once(
+                trial,
+                "no polling",
+                "trial %s did not take the restart-free switch to batch size %d "
+                "decided after its report %d (its next report is still at %d); it "
+                "switches by restart from now on. To switch it in place, call "
+                "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
+                "to say it never will, use SwitchSettings(switch_via='restart').",
+                trial.trial_id,
+                awaited.batch_size,
+                awaited.report_index,
+                now.batch_size,
+            )
         return awaited
 
     def _restorable(self, trial: Trial) -> bool:
@@ -433,15 +490,18 @@ class ExtrapolationScheduler(FIFOScheduler):
         """Put a restart-free switch on the board (blocking: it is there before the trial's
         ``tune.report`` returns). False when the board cannot be reached, even after being
         replaced (then: pause)."""
-        args = (trial.trial_id, decision.batch_size, decision.accumulation_steps,
-                decision.report_index)
+        args = (
+            trial.trial_id,
+            decision.batch_size,
+            decision.accumulation_steps,
+            decision.report_index,
+        )
         if isinstance(self._board, SwitchBoard):
             return self._board.post(*args)
         self._open_board()
         if self._board is not None and self._board.post(*args):
             return True
-        logger.warning("switch board unreachable; trial %s switches by a restart.",
-                       trial.trial_id)
+        logger.warning("switch board unreachable; trial %s switches by a restart.", trial.trial_id)
         return False
 
     def _notify_board(self, trial: Trial, result: Mapping[str, Any]) -> None:
@@ -493,8 +553,9 @@ class ExtrapolationScheduler(FIFOScheduler):
             val_loss=self._sign() * value if math.isfinite(value) else value,
             batch_size=int(result[keys.batch_size]),
             time_s=float(result[time_key]),
-            accumulation_steps=int(result.get(keys.accumulation_steps,
-                                              config.get(keys.config_accumulation_steps, 1))),
+            accumulation_steps=int(
+                result.get(keys.accumulation_steps, config.get(keys.config_accumulation_steps, 1))
+            ),
             wall_time=None if wall is None else float(wall),
             budget_samples=_budget(config, keys.config_budget),
             own_clock=own_clock,
@@ -520,8 +581,11 @@ class ExtrapolationScheduler(FIFOScheduler):
         raw = self._raw[trial_id]
         startup = 0.0 if raw and raw[0].own_clock else _startup(raw)
         history = self._histories.get(trial_id)
-        if history is not None and len(history) == len(raw) - 1 and (
-                startup == self._startups.get(trial_id)):
+        if (
+            history is not None
+            and len(history) == len(raw) - 1
+            and (startup == self._startups.get(trial_id))
+        ):
             history.append(_shift(raw[-1], startup))  # the usual case: one more report
         else:
             history = [_shift(r, startup) for r in raw]
@@ -535,8 +599,11 @@ class ExtrapolationScheduler(FIFOScheduler):
         group = self._groups.get(trial.trial_id)
         if group is None:
             own = {self._keys.config_batch_size, self._keys.config_accumulation_steps}
-            config = {k: v for k, v in trial.config.items()
-                      if k not in NOT_GROUPING | own and not str(k).startswith("_")}
+            config = {
+                k: v
+                for k, v in trial.config.items()
+                if k not in NOT_GROUPING | own and not str(k).startswith("_")
+            }
             group = self._groups[trial.trial_id] = json.dumps(config, sort_keys=True, default=str)
         return group
 
@@ -568,9 +635,11 @@ class ExtrapolationScheduler(FIFOScheduler):
             return False
         group = self._group(trial)
         sign = 1.0 if self._mode == "max" else -1.0
-        others = (_finite(self._last_metric.get(trial_id))
-                  for trial_id, other in self._trials.items()
-                  if trial_id != trial.trial_id and self._group(other) == group)
+        others = (
+            _finite(self._last_metric.get(trial_id))
+            for trial_id, other in self._trials.items()
+            if trial_id != trial.trial_id and self._group(other) == group
+        )
         return all(v is None or sign * own >= sign * v for v in others)
 
     def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
@@ -578,8 +647,9 @@ class ExtrapolationScheduler(FIFOScheduler):
         settings = self._settings_within_memory(history, _memory_limit(trial, result))
         return self._policy(history, self._peers(trial), settings, self._cache)
 
-    def _settings_within_memory(self, history: Sequence[Report], limit: int | None
-                                ) -> SwitchSettings:
+    def _settings_within_memory(
+        self, history: Sequence[Report], limit: int | None
+    ) -> SwitchSettings:
         """The settings without the candidates a trial ran out of memory at: loader batches of
         ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
         settings = self._settings
@@ -598,8 +668,12 @@ class ExtrapolationScheduler(FIFOScheduler):
             return False
         limit = _memory_limit(trial, result)
         if limit is not None and decision.batch_size >= limit:
-            logger.info("trial %s is not switched to batch size %d: it ran out of memory at %d",
-                        trial.trial_id, decision.batch_size, limit)
+            logger.info(
+                "trial %s is not switched to batch size %d: it ran out of memory at %d",
+                trial.trial_id,
+                decision.batch_size,
+                limit,
+            )
             return False
         budget = _budget(trial.config, self._keys.config_budget)
         samples = result.get(self._keys.samples_seen, 0)
@@ -640,16 +714,21 @@ class ExtrapolationScheduler(FIFOScheduler):
             if trial_id in self._finished or trial.status not in (Trial.PENDING, Trial.PAUSED):
                 continue
             known = (trial.last_result or {}).get(m.TRAINING_ITERATION)
-            del raw[int(known) if known is not None else len(raw):]
+            del raw[int(known) if known is not None else len(raw) :]
             history = self._sync(trial_id)
             if not history:
                 continue
             decision = self._recorded_decision(trial) or self._decide(trial)
             last = {self._keys.samples_seen: history[-1].samples_seen}
             if decision.action == "switch" and self._applicable(trial, decision, last):
-                logger.info("restored trial %s: applying the switch to batch size %d x %d "
-                            "decided after report %d", trial_id, decision.batch_size,
-                            decision.accumulation_steps, decision.report_index)
+                logger.info(
+                    "restored trial %s: applying the switch to batch size %d x %d "
+                    "decided after report %d",
+                    trial_id,
+                    decision.batch_size,
+                    decision.accumulation_steps,
+                    decision.report_index,
+                )
                 self._apply(trial, decision)
         self._restored.clear()
 
@@ -667,9 +746,13 @@ class ExtrapolationScheduler(FIFOScheduler):
         history: list[Report] = []
         for iteration in sorted(by_iteration):
             if iteration != len(history) + 1:
-                logger.warning("result.json of trial %s lacks report %d; the scheduler uses its "
-                               "first %d reports.", trial.trial_id, len(history) + 1,
-                               len(history))
+                logger.warning(
+                    "result.json of trial %s lacks report %d; the scheduler uses its "
+                    "first %d reports.",
+                    trial.trial_id,
+                    len(history) + 1,
+                    len(history),
+                )
                 break
             history.append(by_iteration[iteration])
         return history
@@ -678,8 +761,11 @@ class ExtrapolationScheduler(FIFOScheduler):
 def _carries_metrics(result: Mapping[str, Any]) -> bool:
     """Whether a result holds anything the trainable reported (Tune's rule for its own metric
     check: a trial that returned without reporting yields a result of bookkeeping keys only)."""
-    own = {k for k in result
-           if k not in DEBUG_METRICS and k != DONE and not str(k).startswith("config/")}
+    own = {
+        k
+        for k in result
+        if k not in DEBUG_METRICS and k != DONE and not str(k).startswith("config/")
+    }
     return len(own) > 1
 
 
@@ -704,8 +790,9 @@ def _finite(value: Any) -> float | None:
 def _start_size(config: Mapping[str, Any], keys: ReportKeys) -> int | None:
     """The effective batch size a trial's config sets (``batch_size × accumulation_steps``)."""
     try:
-        return (int(config[keys.config_batch_size])
-                * int(config.get(keys.config_accumulation_steps, 1)))
+        return int(config[keys.config_batch_size]) * int(
+            config.get(keys.config_accumulation_steps, 1)
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -758,6 +845,7 @@ def _read_results(trial: Trial) -> str:
             return stream.read().decode()
     except (FileNotFoundError, OSError, RuntimeError):
         return ""
+
 
 class _KeepSessionRows:
     """Copy a trial's stored result file back only when this driver session has none.

@@ -1,6 +1,6 @@
 """Ray Jobs client: submit a ``tune-bs run`` to a Ray cluster, then follow its status and logs.
 
-Rules (DESIGN §6, §7):
+Rules (docs/design.md §6, §7):
 
 1. ``address`` is the Ray dashboard's URL, ``http(s)://HOST:PORT`` (Ray's default port is 8265);
    a bare ``HOST:PORT`` gets ``http://``. It wins over the ``RAY_ADDRESS`` and
@@ -72,8 +72,19 @@ EXIT_STATUS = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 1}
 RESULTS_KEY = "tune_bs_results"
 _ENV_OVERRIDES = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
 #: What the job's ``python`` must import (import names; ``tune_bs`` itself travels with the job).
-REQUIRED_MODULES = ("ray", "torch", "sklearn", "aeon", "optuna", "pandas", "numpy", "scipy",
-                    "yaml", "matplotlib", "pyarrow")
+REQUIRED_MODULES = (
+    "ray",
+    "torch",
+    "sklearn",
+    "aeon",
+    "optuna",
+    "pandas",
+    "numpy",
+    "scipy",
+    "yaml",
+    "matplotlib",
+    "pyarrow",
+)
 #: Seconds the interpreter check job may take (it starts a Python and looks up modules).
 CHECK_TIMEOUT_S = 120.0
 _CHECK_MARK = "TUNE_BS_PYTHON "
@@ -133,8 +144,9 @@ class JobState:
         if self.start_time is not None:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.start_time))
             ran = (self.end_time or time.time()) - self.start_time
-            lines.append(f"  started {stamp}, {'ran' if self.end_time else 'running for'} "
-                         f"{ran:.0f} s")
+            lines.append(
+                f"  started {stamp}, {'ran' if self.end_time else 'running for'} {ran:.0f} s"
+            )
         if self.results:
             lines.append(f"  results (on the cluster): {self.results}")
         lines.append(f"  entrypoint: {self.entrypoint}")
@@ -233,8 +245,9 @@ def job_storage(storage: str | None) -> str:
     )
 
 
-def build_entrypoint(space_file: str, storage: str, name: str, options: RunOptions,
-                     debug: bool = False) -> str:
+def build_entrypoint(
+    space_file: str, storage: str, name: str, options: RunOptions, debug: bool = False
+) -> str:
     """The job's shell command: ``python -m tune_bs run`` with the same options (rule 2)."""
     argv = ["python", "-m", "tune_bs"] + (["--debug"] if debug else [])
     argv += ["run", space_file, "--address", "auto", "--storage", storage, "--name", name]
@@ -285,15 +298,19 @@ def runtime_env(working_dir: Path) -> dict[str, Any]:
     }
 
 
-def check_cluster_python(client: Any, address: str,
-                         timeout_s: float = CHECK_TIMEOUT_S) -> ClusterPython:
+def check_cluster_python(
+    client: Any, address: str, timeout_s: float = CHECK_TIMEOUT_S
+) -> ClusterPython:
     """Run a check job with the ``python`` the job will use; refuse one that lacks a required
     module, or cannot be run, in one line naming it and the fix (rule 6)."""
     script = _CHECK_SCRIPT.format(modules=REQUIRED_MODULES, mark=_CHECK_MARK)
     job_id = f"tune_bs_check_python_{uuid.uuid4().hex[:8]}"
     try:
-        client.submit_job(entrypoint=f"python -c {shlex.quote(script)}", submission_id=job_id,
-                          runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}})
+        client.submit_job(
+            entrypoint=f"python -c {shlex.quote(script)}",
+            submission_id=job_id,
+            runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}},
+        )
     except RuntimeError as exc:
         raise UserInputError(
             f"the Ray cluster at --address {address!r} refused the interpreter check job "
@@ -311,15 +328,17 @@ def check_cluster_python(client: Any, address: str,
         client.delete_job(job_id)
     found = [line for line in logs.splitlines() if line.startswith(_CHECK_MARK)]
     if not found:
-        said = next((line for line in reversed(logs.splitlines()) if line.strip()),
-                    f"its check job ended {status or 'not at all'}")
+        said = next(
+            (line for line in reversed(logs.splitlines()) if line.strip()),
+            f"its check job ended {status or 'not at all'}",
+        )
         raise UserInputError(
             f"the Ray cluster at --address {address!r} cannot run `python` for the job "
             f"({said.strip()[:200]}); start the head (`ray start --head`) with a PATH whose "
             "`python` has tune-bs's dependencies (activate the virtualenv first, or use the "
             "image of docker/Dockerfile)."
         )
-    info = json.loads(found[-1][len(_CHECK_MARK):])
+    info = json.loads(found[-1][len(_CHECK_MARK) :])
     python = ClusterPython(info["python"], info["version"], info.get("ray"))
     if info["missing"]:
         raise UserInputError(
@@ -332,8 +351,12 @@ def check_cluster_python(client: Any, address: str,
     import ray
 
     if python.ray != ray.__version__:
-        logger.warning("the cluster's ray is %s, this machine's %s: Ray Jobs and tune-bs expect "
-                       "the same version.", python.ray, ray.__version__)
+        logger.warning(
+            "the cluster's ray is %s, this machine's %s: Ray Jobs and tune-bs expect "
+            "the same version.",
+            python.ray,
+            ray.__version__,
+        )
     return python
 
 
@@ -364,9 +387,12 @@ def submit_run(
         space_file = stage_space(space_path, Path(staging))
         entrypoint = build_entrypoint(space_file, storage, name, options, debug)
         try:
-            client.submit_job(entrypoint=entrypoint, submission_id=job_id,
-                              runtime_env=runtime_env(Path(staging)),
-                              metadata={RESULTS_KEY: results})
+            client.submit_job(
+                entrypoint=entrypoint,
+                submission_id=job_id,
+                runtime_env=runtime_env(Path(staging)),
+                metadata={RESULTS_KEY: results},
+            )
         except RuntimeError as exc:
             raise UserInputError(
                 f"the Ray cluster at --address {address!r} refused the job "
@@ -408,8 +434,11 @@ def job_state(job_id: str, address: str) -> JobState:
     info = _job_call(connect(address), "get_job_info", job_id, address)
     metadata = info.metadata or {}
     return JobState(
-        job_id=job_id, status=str(info.status), message=info.message or "",
-        entrypoint=info.entrypoint, results=metadata.get(RESULTS_KEY),
+        job_id=job_id,
+        status=str(info.status),
+        message=info.message or "",
+        entrypoint=info.entrypoint,
+        results=metadata.get(RESULTS_KEY),
         start_time=info.start_time / 1000 if info.start_time else None,
         end_time=info.end_time / 1000 if info.end_time else None,
     )
@@ -420,8 +449,9 @@ def job_logs(job_id: str, address: str) -> str:
     return _job_call(connect(address), "get_job_logs", job_id, address)
 
 
-def follow_job(job_id: str, address: str, out: IO[str] | None = None,
-               poll_s: float = 1.0) -> JobState:
+def follow_job(
+    job_id: str, address: str, out: IO[str] | None = None, poll_s: float = 1.0
+) -> JobState:
     """Stream the job's logs to ``out`` until it ends; return its final state.
 
     The logs come from Ray's websocket tail; if that stream breaks, the rest is polled with
@@ -443,8 +473,10 @@ def follow_job(job_id: str, address: str, out: IO[str] | None = None,
     try:
         asyncio.run(tail())
     except Exception as exc:  # the stream is a convenience: any failure falls back to polling
-        logger.warning("the log stream broke (%s); polling the job's logs until it ends.",
-                       str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        logger.warning(
+            "the log stream broke (%s); polling the job's logs until it ends.",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
     while True:
         status = str(_job_call(client, "get_job_status", job_id, address))
         logs = _job_call(client, "get_job_logs", job_id, address)

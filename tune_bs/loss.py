@@ -10,7 +10,7 @@ with cosine similarity ``sim``. The loss is the mean of ℓ over all 2B anchors,
 weights ``w`` (one per series, applied to both of its views), Σ w_i ℓ_i / Σ w_i.
 
 Because of the 2B − 2 negatives the value depends on B (identical embeddings give exactly
-log(2B − 1)): never compare training losses across batch sizes (DESIGN §4).
+log(2B − 1)): never compare training losses across batch sizes (docs/design.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Names of the metrics every trial reports, defined once (DESIGN §4, §6).
+"""Names of the metrics every trial reports, defined once (docs/design.md §4, §6).
 
 Import these constants instead of writing the strings: the trainable, the schedulers, the
 report and the tests all agree on them through this module.
@@ -13,6 +13,12 @@ Units and rules:
 - ``TEST_PROBE_ACC`` / ``TEST_PROBE_R2``: the probe fitted on the whole train split and scored on
   the test split. Reported for the trial and checkpoint selected on validation; **never** a
   search metric (:data:`TEST_METRICS`), never used to stop, rank, exploit or select.
+- ``VAL_MULTITASK`` / ``TEST_MULTITASK``: on a data set with a class label *and* a continuous
+  target per series (:mod:`tune_bs.data.targets`), ``α·accuracy + (1 − α)·R²`` of the two probes
+  (classifier on the labels, ridge on the continuous target) on the same representations, α =
+  ``multitask_alpha`` (default 0.5, a constant of a search). ``VAL_MULTITASK`` is
+  cross-validated on the train split like ``VAL_PROBE_ACC``; ``TEST_MULTITASK`` is scored on the
+  test split and only reported. R² may be negative, so the value may be too.
 - ``TRAIN_LOSS``: mean NT-Xent of the training batches since the previous report. Depends on the
   batch size: never compare it across batch sizes.
 - ``SAMPLES_SEEN``: training series consumed so far (one series = one anchor, two views).
@@ -37,6 +43,8 @@ VAL_PROBE_ACC = "val_probe_acc"
 VAL_PROBE_R2 = "val_probe_r2"
 TEST_PROBE_ACC = "test_probe_acc"
 TEST_PROBE_R2 = "test_probe_r2"
+VAL_MULTITASK = "val_multitask"
+TEST_MULTITASK = "test_multitask"
 TRAIN_LOSS = "train_loss"
 SAMPLES_SEEN = "samples_seen"
 BATCH_SIZE = "batch_size"
@@ -56,14 +64,23 @@ OPTIMISABLE: dict[str, str] = {
     VAL_LOSS: "min",
     VAL_PROBE_ACC: "max",
     VAL_PROBE_R2: "max",
+    VAL_MULTITASK: "max",
 }
 #: Test-split metrics: reported, never optimised; each with the validation metric to use instead.
-TEST_METRICS: dict[str, str] = {TEST_PROBE_ACC: VAL_PROBE_ACC, TEST_PROBE_R2: VAL_PROBE_R2}
+TEST_METRICS: dict[str, str] = {
+    TEST_PROBE_ACC: VAL_PROBE_ACC,
+    TEST_PROBE_R2: VAL_PROBE_R2,
+    TEST_MULTITASK: VAL_MULTITASK,
+}
 #: Names of earlier versions (test-scored), with their validation replacement.
 RENAMED: dict[str, str] = {"probe_acc": VAL_PROBE_ACC, "probe_r2": VAL_PROBE_R2}
 #: The labelled task each probe metric needs.
-TASK_OF: dict[str, str] = {VAL_PROBE_ACC: "classification", TEST_PROBE_ACC: "classification",
-                           VAL_PROBE_R2: "regression", TEST_PROBE_R2: "regression"}
+TASK_OF: dict[str, str] = {
+    VAL_PROBE_ACC: "classification",
+    TEST_PROBE_ACC: "classification",
+    VAL_PROBE_R2: "regression",
+    TEST_PROBE_R2: "regression",
+}
 #: Every probe metric: (validation, test) by task.
 PROBE_METRICS: dict[str, tuple[str, str]] = {
     "classification": (VAL_PROBE_ACC, TEST_PROBE_ACC),

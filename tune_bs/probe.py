@@ -21,6 +21,12 @@ The probe (``probe``, :data:`PROBES`) works on standardised representations:
 
 Both scores come from one representation pass of each split.
 
+Multi-task (``val_multitask`` / ``test_multitask``, :func:`multitask_scores`): on a data set
+with a class label and a continuous target per series, ``α·accuracy + (1 − α)·R²`` of the
+classification probe and the ridge probe on the same representations, each scored as above
+(cross-validated on the train split for ``val_``, on the test split for ``test_``); α is
+``multitask_alpha`` in [0, 1].
+
 Rules: with fewer than ``folds`` members in the smallest class, the folds drop to that count; a
 class with a single member makes the folds unstratified; with fewer than 2 folds possible (or
 only one class) the validation score is NaN (and a warning says so). At most ``max_train`` /
@@ -62,8 +68,9 @@ class SVMProbe(ClassifierMixin, BaseEstimator):
     """Standardise → RBF SVM, C chosen by stratified CV on the series given to :meth:`fit`
     (module rules); ``C_`` is the chosen value."""
 
-    def __init__(self, folds: int = SVM_INNER_FOLDS, seed: int = 0,
-                 c_grid: tuple[float, ...] = SVM_C_GRID) -> None:
+    def __init__(
+        self, folds: int = SVM_INNER_FOLDS, seed: int = 0, c_grid: tuple[float, ...] = SVM_C_GRID
+    ) -> None:
         self.folds = folds
         self.seed = seed
         self.c_grid = c_grid
@@ -80,8 +87,10 @@ class SVMProbe(ClassifierMixin, BaseEstimator):
             self.model_ = self._pipeline(self.C_).fit(X, y)
         else:
             search = GridSearchCV(
-                self._pipeline(SVM_DEFAULT_C), {"svc__C": list(self.c_grid)},
-                cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed))
+                self._pipeline(SVM_DEFAULT_C),
+                {"svc__C": list(self.c_grid)},
+                cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed),
+            )
             search.fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
             self.model_ = search.best_estimator_
@@ -201,4 +210,23 @@ def probe_scores(
     if test_features is not None and y_test is not None:
         model = _fit(make_probe(task, probe, seed), train_features, y_train)
         out[test_name] = float(model.score(test_features, y_test))
+    return out
+
+
+def multitask_scores(
+    classification: dict[str, float], regression: dict[str, float], alpha: float = 0.5
+) -> dict[str, float]:
+    """``val_multitask`` (and ``test_multitask`` when both test scores are there) from the
+    classification probe's scores and the ridge probe's (:func:`probe_scores` of each task):
+    ``alpha`` × accuracy + (1 − ``alpha``) × R² (module rules)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    out = {
+        m.VAL_MULTITASK: alpha * classification[m.VAL_PROBE_ACC]
+        + (1.0 - alpha) * regression[m.VAL_PROBE_R2]
+    }
+    if m.TEST_PROBE_ACC in classification and m.TEST_PROBE_R2 in regression:
+        out[m.TEST_MULTITASK] = (
+            alpha * classification[m.TEST_PROBE_ACC] + (1.0 - alpha) * regression[m.TEST_PROBE_R2]
+        )
     return out

@@ -7,7 +7,7 @@ are tune-bs's own (:mod:`tune_bs.metrics`), and a user whose trainable reports `
 Every result must carry (units as in :mod:`tune_bs.metrics`):
 
 - ``val_loss``: a validation loss, lower is better, comparable across batch sizes (the training
-  loss is not: DESIGN §4);
+  loss is not: docs/design.md §4);
 - ``samples_seen``: training samples consumed so far (the curves' x-axis);
 - ``batch_size``: the batch size the trial trained at since its previous report;
 - ``wall_time``: a float clock shared by all trials, in seconds (``time.time()`` will do);

@@ -1,6 +1,7 @@
 """Which checkpoints an experiment keeps, and when the others are deleted: after it ends.
 
-Every report carries a checkpoint (DESIGN §7). While the experiment runs, all are kept: Ray Tune
+Every report carries a checkpoint (docs/design.md §7). While the experiment runs, all are kept: Ray
+Tune
 deletes surplus checkpoints at once, but the experiment state it saves to storage (which says
 from which checkpoint each trial resumes) is uploaded only every so often, so a driver killed in
 between leaves a state that names a deleted checkpoint, and ``tune-bs resume`` fails on it
@@ -56,9 +57,13 @@ def prune_experiment(folder: Location, metric: str, mode: str, keep_best: int) -
     :func:`checkpoints_to_keep` does not keep; the number deleted. Failures are logged (the
     results stay as they are), never raised."""
     try:
-        trials = [info.path for info in folder.fs.get_file_info(
-            pafs.FileSelector(folder.path, allow_not_found=True))
-            if info.type == pafs.FileType.Directory]
+        trials = [
+            info.path
+            for info in folder.fs.get_file_info(
+                pafs.FileSelector(folder.path, allow_not_found=True)
+            )
+            if info.type == pafs.FileType.Directory
+        ]
         deleted = 0
         for trial in trials:
             deleted += _prune_trial(folder.fs, trial, metric, mode, keep_best)
@@ -69,12 +74,16 @@ def prune_experiment(folder: Location, metric: str, mode: str, keep_best: int) -
 
 
 def _prune_trial(fs: pafs.FileSystem, trial: str, metric: str, mode: str, keep_best: int) -> int:
-    names = [info.base_name for info in fs.get_file_info(pafs.FileSelector(trial))
-             if info.type == pafs.FileType.Directory and CHECKPOINT.match(info.base_name)]
+    names = [
+        info.base_name
+        for info in fs.get_file_info(pafs.FileSelector(trial))
+        if info.type == pafs.FileType.Directory and CHECKPOINT.match(info.base_name)
+    ]
     if not names:
         return 0
-    keep = checkpoints_to_keep(names, _scores(fs, f"{trial}/{RESULT_FILE}", metric), mode,
-                               keep_best)
+    keep = checkpoints_to_keep(
+        names, _scores(fs, f"{trial}/{RESULT_FILE}", metric), mode, keep_best
+    )
     for name in names:
         if name not in keep:
             fs.delete_dir(f"{trial}/{name}")

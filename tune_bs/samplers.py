@@ -1,4 +1,4 @@
-"""Batch samplers: plain shuffled batches and batches stratified by cluster (DESIGN §2).
+"""Batch samplers: plain shuffled batches and batches stratified by cluster (docs/design.md §2).
 
 Both yield one list of dataset indices per batch — the training loop slices its in-memory tensor
 with it (``X[torch.as_tensor(batch)]``), there is no per-sample collate. Like

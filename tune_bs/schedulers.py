@@ -33,8 +33,11 @@ from tune_bs.metrics import BATCH_SIZE, TRAINING_ITERATION
 
 SCHEDULERS: tuple[str, ...] = ("fifo", "asha", "pbt", "topk", "extrapolation")
 #: PBT's defaults (the YAML may override each).
-PBT_DEFAULTS: dict[str, float] = {"quantile_fraction": 0.25, "resample_probability": 0.25,
-                                  "burn_in_period": 0}
+PBT_DEFAULTS: dict[str, float] = {
+    "quantile_fraction": 0.25,
+    "resample_probability": 0.25,
+    "burn_in_period": 0,
+}
 #: Trials ``topk`` keeps after the first reports when the YAML does not say.
 TOPK_DEFAULT_KEEP = 2
 
@@ -89,8 +92,7 @@ def _pbt(settings: dict[str, Any], max_reports: int, param_space: Mapping[str, A
     values = {**PBT_DEFAULTS, **settings}
     return PopulationBasedTraining(
         time_attr=TRAINING_ITERATION,
-        perturbation_interval=int(settings.get("perturbation_interval",
-                                               max(1, max_reports // 4))),
+        perturbation_interval=int(settings.get("perturbation_interval", max(1, max_reports // 4))),
         burn_in_period=int(values["burn_in_period"]),
         hyperparam_mutations=mutations,
         quantile_fraction=float(values["quantile_fraction"]),

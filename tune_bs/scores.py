@@ -1,4 +1,4 @@
-"""Distribution-match score of a minibatch, for the ``accumulate`` strategy (DESIGN §2).
+"""Distribution-match score of a minibatch, for the ``accumulate`` strategy (docs/design.md §2).
 
 How well does a batch's distribution match the full training data? Both are summarised by the
 histogram of their cluster labels (the shared :func:`tune_bs.clustering.assign_clusters` step), and

@@ -1,4 +1,5 @@
-"""A deterministic simulator of training under a batch-size schedule (DESIGN §8); pure numpy/scipy.
+"""A deterministic simulator of training under a batch-size schedule (docs/design.md §8); pure
+numpy/scipy.
 
 The model is the empirical model of large-batch training (McCandlish et al. 2018, "An empirical
 model of large-batch training"), with the loss ``L`` above its floor ``L_min`` (excess

@@ -1,4 +1,4 @@
-"""Search-space files: load, validate and turn into what the Tuner needs (DESIGN §6).
+"""Search-space files: load, validate and turn into what the Tuner needs (docs/design.md §6).
 
 A search space is a YAML mapping with these keys (only ``dataset`` and ``param_space`` are
 required)::
@@ -50,41 +50,91 @@ from tune_bs.tracking import check_tracking
 from tune_bs.training import TrainSettings
 from tune_bs.weights import LATE as WEIGHT_LATE
 
-TOP_LEVEL_KEYS = ("name", "description", "dataset", "metric", "mode", "num_samples", "seed",
-                  "schedulers",
-                  "budget", "scheduler", "search", "resources", "param_space", "tracking")
-DATASET_KEYS = ("name", "path", "normalise", "val_fraction", "seed", "variable_length", "length",
-                "n_series", "n_channels", "n_modes", "imbalance", "noise", "separation")
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "dataset",
+    "metric",
+    "mode",
+    "num_samples",
+    "seed",
+    "schedulers",
+    "budget",
+    "scheduler",
+    "search",
+    "resources",
+    "param_space",
+    "tracking",
+)
+DATASET_KEYS = (
+    "name",
+    "path",
+    "normalise",
+    "val_fraction",
+    "seed",
+    "variable_length",
+    "length",
+    "n_series",
+    "n_channels",
+    "n_modes",
+    "imbalance",
+    "noise",
+    "separation",
+)
 BUDGET_KEYS = ("samples", "epochs", "reports")
 SCHEDULER_OPTIONS = {
     "fifo": (),
     "asha": ("grace_period", "reduction_factor", "brackets"),
-    "pbt": ("batch_sizes", "perturbation_interval", "burn_in_period", "quantile_fraction",
-            "resample_probability"),
+    "pbt": (
+        "batch_sizes",
+        "perturbation_interval",
+        "burn_in_period",
+        "quantile_fraction",
+        "resample_probability",
+    ),
     "topk": ("keep",),
     "extrapolation": tuple(f.name for f in fields(SwitchSettings)),
 }
 #: Scheduler options by kind: integers ≥ the bound, numbers ≥ 0, probabilities / fractions.
-_SCHEDULER_INTS = {"grace_period": 1, "reduction_factor": 2, "brackets": 1,
-                   "perturbation_interval": 1, "burn_in_period": 0, "grace_reports": 1,
-                   "segment_reports": 5, "probe_every": 1, "tabu_reports": 1, "judge_window": 5,
-                   "min_alive": 1, "max_loader_batch_size": 2, "stop_confirm_reports": 1,
-                   "keep": 1}
-_SCHEDULER_FRACTIONS = {"quantile_fraction": 0.5, "resample_probability": 1.0,
-                        "plausible_weight": 1.0}
+_SCHEDULER_INTS = {
+    "grace_period": 1,
+    "reduction_factor": 2,
+    "brackets": 1,
+    "perturbation_interval": 1,
+    "burn_in_period": 0,
+    "grace_reports": 1,
+    "segment_reports": 5,
+    "probe_every": 1,
+    "tabu_reports": 1,
+    "judge_window": 5,
+    "min_alive": 1,
+    "max_loader_batch_size": 2,
+    "stop_confirm_reports": 1,
+    "keep": 1,
+}
+_SCHEDULER_FRACTIONS = {
+    "quantile_fraction": 0.5,
+    "resample_probability": 1.0,
+    "plausible_weight": 1.0,
+}
 _SCHEDULER_ACTIONS = ("loader", "accumulation")
 _SCHEDULER_SWITCH_PATHS = ("inplace", "restart")
 _SCHEDULER_FLAGS = ("explore",)
 SEARCH_OPTIONS = {"random": (), "grid": (), "optuna": ("max_concurrent",)}
 RESOURCE_KEYS = ("cpu", "gpu")
-SPEC_KEYS = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "log", "step"),
-             "categorical": ("choices",)}
+SPEC_KEYS = {
+    "float": ("low", "high", "log", "step"),
+    "int": ("low", "high", "log", "step"),
+    "categorical": ("choices",),
+}
 #: Trial-config keys the budget section sets; they may not appear in param_space.
 BUDGET_CONFIG_KEYS = ("budget_samples", "report_every")
 #: Keys of the trial config the experiment fills in (recorded for the tables).
 RECORDED_KEYS = ("dataset", "scheduler")
-PARAM_KEYS = (*(f.name for f in fields(TrainSettings) if f.name not in BUDGET_CONFIG_KEYS),
-              "strategy")
+PARAM_KEYS = (
+    *(f.name for f in fields(TrainSettings) if f.name not in BUDGET_CONFIG_KEYS),
+    "strategy",
+)
 DEFAULT_REPORTS = 8
 
 
@@ -147,8 +197,10 @@ class SearchSpace:
             return [self]
         base = {k: v for k, v in self.raw.items() if k != "schedulers"}
         return [
-            parse_space({**base, "name": f"{self.name}-{section['name']}", "scheduler": section},
-                        source=self.source)
+            parse_space(
+                {**base, "name": f"{self.name}-{section['name']}", "scheduler": section},
+                source=self.source,
+            )
             for section in self.compared
         ]
 
@@ -192,8 +244,14 @@ def _mapping(section: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def _number(where: str, value: Any, *, integer: bool = False, minimum: float | None = None,
-            exclusive: bool = False) -> float:
+def _number(
+    where: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    exclusive: bool = False,
+) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if ok and integer and float(value) != int(value):
         ok = False
@@ -276,7 +334,10 @@ NUMERIC_RANGES: dict[str, tuple[bool, float, bool]] = {
     "projection_dim": (True, 1, False),
     "depth": (True, 1, False),
     "repr_dim": (True, 0, False),
+    "multitask_alpha": (False, 0, False),
 }
+#: Upper bounds (inclusive) of the parameters that have one.
+NUMERIC_MAXIMA: dict[str, float] = {"multitask_alpha": 1.0}
 
 
 def _check_param_values(key: str, spec: Any) -> None:
@@ -287,8 +348,12 @@ def _check_param_values(key: str, spec: Any) -> None:
             raise unknown_name(f"param_space.{key}", value, NAMED_VALUES[key])
         if key in NUMERIC_RANGES:
             integer, low, exclusive = NUMERIC_RANGES[key]
-            _number(f"param_space.{key}", value, integer=integer, minimum=low,
-                    exclusive=exclusive)
+            _number(f"param_space.{key}", value, integer=integer, minimum=low, exclusive=exclusive)
+        if key in NUMERIC_MAXIMA and value > NUMERIC_MAXIMA[key]:
+            raise UserInputError(
+                f"param_space.{key} must be at most {NUMERIC_MAXIMA[key]:g}, but got {value!r}; "
+                f"give a value between {NUMERIC_RANGES[key][1]:g} and {NUMERIC_MAXIMA[key]:g}."
+            )
 
 
 def _check_metric(metric: Any) -> str:
@@ -313,14 +378,16 @@ def _check_metric(metric: Any) -> str:
 #: Trial-config keys that were searchable once and are fixed now, with the reason.
 FIXED_KEYS = {
     "eval_batch_size": "the evaluation batch size is fixed (tune_bs.evaluation) so that val_loss "
-                       "means the same thing in every trial",
+    "means the same thing in every trial",
 }
 
 
 #: Trial-config keys that must be constants of a search, with the reason.
 CONSTANT_KEYS = {
     "probe": "the probe defines val_probe_acc, and the trials of a search must be compared on "
-             "the same metric",
+    "the same metric",
+    "multitask_alpha": "it weighs val_multitask, and the trials of a search must be compared "
+    "on the same metric",
 }
 
 
@@ -332,8 +399,10 @@ def _check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     sections = raw["schedulers"]
     if "scheduler" in raw:
-        raise UserInputError("give either scheduler (one experiment) or schedulers (a comparison), "
-                             "not both; remove one of them.")
+        raise UserInputError(
+            "give either scheduler (one experiment) or schedulers (a comparison), "
+            "not both; remove one of them."
+        )
     if not isinstance(sections, list) or len(sections) < 2:
         raise UserInputError(
             f"schedulers must list two or more scheduler sections, but got schedulers={sections!r}"
@@ -341,8 +410,10 @@ def _check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
         )
     names = [_mapping(f"schedulers[{i}]", s).get("name") for i, s in enumerate(sections)]
     if len(set(names)) != len(names):
-        raise UserInputError(f"schedulers lists a scheduler twice, in {names}; each experiment is "
-                             "named after its scheduler, so list each once.")
+        raise UserInputError(
+            f"schedulers lists a scheduler twice, in {names}; each experiment is "
+            "named after its scheduler, so list each once."
+        )
     return [dict(s) for s in sections]
 
 
@@ -376,8 +447,10 @@ def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
                 raise unknown_name(where, value, _SCHEDULER_SWITCH_PATHS)
         elif key in _SCHEDULER_FLAGS:
             if not isinstance(value, bool):
-                raise UserInputError(f"{where} must be true or false, but got {where}={value!r}; "
-                                     "write true or false.")
+                raise UserInputError(
+                    f"{where} must be true or false, but got {where}={value!r}; "
+                    "write true or false."
+                )
         elif key == "batch_sizes":
             if not isinstance(value, list) or len(value) < 2:
                 raise UserInputError(
@@ -387,8 +460,9 @@ def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
             for size in value:
                 _number(where, size, integer=True, minimum=2)
             if len(set(value)) != len(value):
-                raise UserInputError(f"{where} lists a batch size twice, in {value}; "
-                                     "remove the duplicate.")
+                raise UserInputError(
+                    f"{where} lists a batch size twice, in {value}; remove the duplicate."
+                )
         elif key != "name":
             _number(where, value, minimum=0)
     if name == "extrapolation":
@@ -400,14 +474,18 @@ def _check_scheduler(scheduler: dict[str, Any]) -> dict[str, Any]:
     return dict(scheduler)
 
 
-def _scheduler_batch_sizes(scheduler: dict[str, Any], param_space: dict[str, Any]
-                           ) -> dict[str, Any]:
+def _scheduler_batch_sizes(
+    scheduler: dict[str, Any], param_space: dict[str, Any]
+) -> dict[str, Any]:
     """Default ``batch_sizes`` of pbt / extrapolation to ``param_space.batch_size``'s choices."""
     if scheduler["name"] not in ("pbt", "extrapolation") or "batch_sizes" in scheduler:
         return scheduler
     spec = param_space.get("batch_size")
-    choices = sorted({int(v) for v in spec.choices}) if isinstance(spec, ParamSpec) and (
-        spec.type == "categorical") else []
+    choices = (
+        sorted({int(v) for v in spec.choices})
+        if isinstance(spec, ParamSpec) and (spec.type == "categorical")
+        else []
+    )
     if len(choices) < 2:
         raise UserInputError(
             f"scheduler {scheduler['name']} needs candidate batch sizes, but got no "
@@ -425,8 +503,7 @@ def _scheduler_batch_limit(scheduler: dict[str, Any]) -> tuple[str, list[int]]:
     return "scheduler.batch_sizes", [int(b) for b in scheduler.get("batch_sizes", ())]
 
 
-def _searched_normalisation(dataset: dict[str, Any], param_space: dict[str, Any]
-                            ) -> dict[str, Any]:
+def _searched_normalisation(dataset: dict[str, Any], param_space: dict[str, Any]) -> dict[str, Any]:
     """With ``normalise`` in ``param_space`` every trial normalises the raw series itself: the
     data set is then loaded with ``normalise: none`` (another ``dataset.normalise`` is refused)."""
     if "normalise" not in param_space:
@@ -454,8 +531,9 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     _check_keys("", raw, TOP_LEVEL_KEYS)
     for required in ("dataset", "param_space"):
         if required not in raw:
-            raise UserInputError(f"{source} needs a '{required}' section; see search_spaces/"
-                                 "default.yaml.")
+            raise UserInputError(
+                f"{source} needs a '{required}' section; see search_spaces/default.yaml."
+            )
 
     dataset = _mapping("dataset", raw["dataset"])
     _check_keys("dataset", dataset, DATASET_KEYS)
@@ -466,8 +544,11 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
         )
     normalise = dataset.get("normalise")
-    if not isinstance(normalise, bool) and "normalise" in dataset and (
-            normalise not in NORMALISATIONS):
+    if (
+        not isinstance(normalise, bool)
+        and "normalise" in dataset
+        and (normalise not in NORMALISATIONS)
+    ):
         raise unknown_name("dataset.normalise", normalise, NORMALISATIONS)
     if "name" in dataset:
         from tune_bs.data import dataset_names
@@ -502,7 +583,8 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
 
     compared = _check_compared(raw)
     scheduler = _check_scheduler(
-        _mapping("scheduler", compared[0] if compared else raw.get("scheduler", {"name": "fifo"})))
+        _mapping("scheduler", compared[0] if compared else raw.get("scheduler", {"name": "fifo"}))
+    )
 
     search = _mapping("search", raw.get("search", {"name": "random"}))
     if search.get("name") not in SEARCH_OPTIONS:
@@ -524,8 +606,10 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
             )
     for key in params_raw:
         if key in FIXED_KEYS:
-            raise UserInputError(f"param_space.{key} cannot be set: {FIXED_KEYS[key]}; remove "
-                                 f"{key} from param_space.")
+            raise UserInputError(
+                f"param_space.{key} cannot be set: {FIXED_KEYS[key]}; remove "
+                f"{key} from param_space."
+            )
     _check_keys("param_space", params_raw, PARAM_KEYS)
     param_space: dict[str, Any] = {}
     for key, spec in params_raw.items():
@@ -572,10 +656,20 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
 
     return SearchSpace(
         name=str(raw.get("name") or Path(source).stem or "experiment"),
-        dataset=dict(dataset), param_space=param_space, metric=metric, mode=mode,
-        num_samples=num_samples, seed=seed, budget=dict(budget), scheduler=dict(scheduler),
-        search=dict(search), resources=resources, description=str(raw.get("description", "")),
-        tracking=check_tracking(raw.get("tracking")), source=source, raw=dict(raw),
+        dataset=dict(dataset),
+        param_space=param_space,
+        metric=metric,
+        mode=mode,
+        num_samples=num_samples,
+        seed=seed,
+        budget=dict(budget),
+        scheduler=dict(scheduler),
+        search=dict(search),
+        resources=resources,
+        description=str(raw.get("description", "")),
+        tracking=check_tracking(raw.get("tracking")),
+        source=source,
+        raw=dict(raw),
     )
 
 
@@ -590,8 +684,10 @@ def load_space(path: str | Path) -> SearchSpace:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"search space {str(path)!r} cannot be read ({exc}); check the "
-                             "file's permissions and encoding (UTF-8).") from None
+        raise UserInputError(
+            f"search space {str(path)!r} cannot be read ({exc}); check the "
+            "file's permissions and encoding (UTF-8)."
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -604,8 +700,18 @@ def load_space(path: str | Path) -> SearchSpace:
     return parse_space(raw, source=str(path))
 
 
-def check_against_data(space: SearchSpace, n_train: int, task: str) -> None:
-    """Checks that need the loaded data set: batch sizes, budget, metric vs task."""
+def check_against_data(
+    space: SearchSpace, n_train: int, task: str, multitask: bool = False
+) -> None:
+    """Checks that need the loaded data set: batch sizes, budget, metric vs task (``multitask``:
+    the data set has a class label and a continuous target per series)."""
+    if space.metric == m.VAL_MULTITASK and not multitask:
+        raise UserInputError(
+            f"metric {m.VAL_MULTITASK} needs a data set with a class label and a continuous "
+            f"target per series, but {space.dataset.get('name') or space.dataset.get('path')} "
+            "has one target; use the Covid3Month pair, the synthetic generator or an .npz with "
+            "y and y_reg, or metric: val_probe_acc."
+        )
     for value in space.values_of("batch_size"):
         if value is not None and value > n_train:
             raise UserInputError(
@@ -620,8 +726,10 @@ def check_against_data(space: SearchSpace, n_train: int, task: str) -> None:
         )
     budget = space.budget_samples(n_train)
     if budget < 2:
-        raise UserInputError(f"budget must give at least 2 training samples per trial, but gives "
-                             f"{budget}; raise budget.samples or budget.epochs.")
+        raise UserInputError(
+            f"budget must give at least 2 training samples per trial, but gives "
+            f"{budget}; raise budget.samples or budget.epochs."
+        )
     needed = m.TASK_OF.get(space.metric)
     if needed is not None and task != needed:
         fix = m.PROBE_METRICS.get(task, (m.VAL_LOSS,))[0]

@@ -2,7 +2,8 @@
 
 Ray Tune writes through pyarrow file systems; so does tune-bs for its own two files, so a run
 whose ``--storage`` is a URI works the same as a local one. Multi-node runs need storage every node
-shares (DESIGN §7): a URI or a shared mount. ``tune-bs resume URI`` restores from the URI itself;
+shares (docs/design.md §7): a URI or a shared mount. ``tune-bs resume URI`` restores from the URI
+itself;
 ``tune-bs report URI`` reads a local copy (:func:`local_copy`). Credentials and endpoints come from
 the environment, as for Ray (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, and
 ``AWS_ENDPOINT_URL`` for an S3-compatible server other than AWS).
@@ -63,8 +64,10 @@ class Location:
     def holds_experiment(self) -> bool:
         """True when the folder holds a Tune experiment state file."""
         selector = pafs.FileSelector(self.path, allow_not_found=True)
-        return any(Path(info.path).name.startswith("experiment_state-")
-                   for info in self.fs.get_file_info(selector))
+        return any(
+            Path(info.path).name.startswith("experiment_state-")
+            for info in self.fs.get_file_info(selector)
+        )
 
     def is_file(self, name: str) -> bool:
         return self.fs.get_file_info(f"{self.path}/{name}").type == pafs.FileType.File
@@ -112,7 +115,8 @@ def local_copy(results: str | Path, root: str | Path = COPY_ROOT) -> Path:
     info = location.fs.get_file_info(location.path)
     try:
         exists = info.type == pafs.FileType.Directory and location.fs.get_file_info(
-            pafs.FileSelector(location.path, recursive=False))
+            pafs.FileSelector(location.path, recursive=False)
+        )
     except (OSError, pyarrow.ArrowException) as exc:
         raise UserInputError(
             f"results {location.uri!r} cannot be read ({str(exc).splitlines()[0]}); check the "
@@ -125,6 +129,10 @@ def local_copy(results: str | Path, root: str | Path = COPY_ROOT) -> Path:
         )
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    pafs.copy_files(location.path, str(target.resolve()), source_filesystem=location.fs,
-                    destination_filesystem=pafs.LocalFileSystem())
+    pafs.copy_files(
+        location.path,
+        str(target.resolve()),
+        source_filesystem=location.fs,
+        destination_filesystem=pafs.LocalFileSystem(),
+    )
     return target

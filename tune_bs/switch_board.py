@@ -2,7 +2,7 @@
 
 The extrapolation scheduler (in the driver) posts a decision for a trial; the trial's trainable
 takes it right after its next ``tune.report`` returns and continues at the new batch size,
-without a pause or a checkpoint restore (DESIGN §7, restart-free variant).
+without a pause or a checkpoint restore (docs/design.md §7, restart-free variant).
 
 Why the trainable always sees a decision in time: Tune's function trainables report
 synchronously — ``tune.report`` blocks until the driver has processed the result (the scheduler's
@@ -65,8 +65,9 @@ class SwitchBoard:
         self._decided: dict[str, int] = {}
         self._waiting: dict[str, tuple[int, Any]] = {}  # trial id -> (report, asyncio.Event)
 
-    def post(self, trial_id: str, batch_size: int, accumulation_steps: int,
-             report_index: int) -> bool:
+    def post(
+        self, trial_id: str, batch_size: int, accumulation_steps: int, report_index: int
+    ) -> bool:
         """Record the switch decided for ``trial_id`` after its ``report_index``-th report."""
         self._pending[trial_id] = (int(batch_size), int(accumulation_steps), int(report_index))
         self.decided(trial_id, report_index)
@@ -88,8 +89,7 @@ class SwitchBoard:
             return None
         return switch
 
-    async def take_decided(self, trial_id: str, reports: int,
-                           wait_s: float) -> Switch | str | None:
+    async def take_decided(self, trial_id: str, reports: int, wait_s: float) -> Switch | str | None:
         """:meth:`take`, once the decision on report ``reports`` is in; :data:`UNDECIDED` when
         it is not within ``wait_s`` seconds (the caller then asks :meth:`take` itself)."""
         import asyncio
@@ -180,8 +180,9 @@ class BoardHost:
             self._actor = actor
         return self._actor
 
-    def post(self, trial_id: str, batch_size: int, accumulation_steps: int,
-             report_index: int) -> bool:
+    def post(
+        self, trial_id: str, batch_size: int, accumulation_steps: int, report_index: int
+    ) -> bool:
         """Put a decision on the board (blocking); on a lost board, replace it and post once
         more. False when that fails too (the caller then switches by a restart)."""
         import ray
@@ -191,8 +192,11 @@ class BoardHost:
             try:
                 return bool(ray.get(self.open().post.remote(*args), timeout=self.timeout_s))
             except board_errors() as exc:
-                logger.warning("the switch board is lost (%s)%s", _first_line(exc),
-                               "; replacing it." if attempt == 1 else "")
+                logger.warning(
+                    "the switch board is lost (%s)%s",
+                    _first_line(exc),
+                    "; replacing it." if attempt == 1 else "",
+                )
                 self._replace()
         return False
 
@@ -205,8 +209,9 @@ class BoardHost:
 
         try:
             if len(self._notices) >= NOTICES_CHECKED_EVERY:  # collect the ones that arrived
-                done, self._notices = ray.wait(self._notices, num_returns=len(self._notices),
-                                               timeout=0)
+                done, self._notices = ray.wait(
+                    self._notices, num_returns=len(self._notices), timeout=0
+                )
                 ray.get(done, timeout=0)  # an error shows a lost board
             self._notices.append(self.open().decided.remote(trial_id, report_index))
         except board_errors() as exc:
@@ -293,8 +298,9 @@ class BoardClient:
             if actor is None:
                 return None
             try:
-                switch = self._ray.get(actor.take.remote(self._trial_id, reports),
-                                       timeout=self._timeout_s)
+                switch = self._ray.get(
+                    actor.take.remote(self._trial_id, reports), timeout=self._timeout_s
+                )
             except board_errors() as exc:
                 self._actor = None  # the scheduler replaces a lost board: look it up again
                 self._warn(f"the switch board is lost ({_first_line(exc)})")
@@ -314,8 +320,11 @@ class BoardClient:
 
     def _warn(self, what: str) -> None:
         if not self._warned:
-            logger.warning("%s; this trial keeps its batch size until the board answers again "
-                           "(the scheduler switches it by a restart meanwhile).", what)
+            logger.warning(
+                "%s; this trial keeps its batch size until the board answers again "
+                "(the scheduler switches it by a restart meanwhile).",
+                what,
+            )
             self._warned = True
 
 

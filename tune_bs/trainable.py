@@ -1,6 +1,6 @@
 """The Ray Tune function trainable: one trial = one :class:`~tune_bs.training.ContrastiveTrainer`.
 
-Protocol with Tune and the schedulers (DESIGN §7):
+Protocol with Tune and the schedulers (docs/design.md §7):
 
 - The data set arrives once through ``tune.with_parameters`` (object store), never reloaded
   per trial.
@@ -69,8 +69,9 @@ def trial_device() -> torch.device:
     if gpu_ids and torch.cuda.is_available():
         return torch.device("cuda")
     if gpu_ids:
-        logger.warning("Ray assigned GPU %s but CUDA is not available; this trial trains on the "
-                       "CPU.", gpu_ids)
+        logger.warning(
+            "Ray assigned GPU %s but CUDA is not available; this trial trains on the CPU.", gpu_ids
+        )
     return torch.device("cpu")
 
 
@@ -93,19 +94,26 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     saved = tune.get_checkpoint()
     if saved is not None:
         with saved.as_directory() as folder:
-            state, trial = checkpoint.loads(Path(folder) / STATE_FILE, trainer.device,
-                                            name=_checkpoint_name(saved))
+            state, trial = checkpoint.loads(
+                Path(folder) / STATE_FILE, trainer.device, name=_checkpoint_name(saved)
+            )
         _load(trainer, state, trial, memory)
     # a scheduler's switch arrives as a changed config (a no-op on a fresh start)
     wanted = int(config.get("batch_size", settings.batch_size))
     if memory.allows(wanted):
-        trainer.apply_config(wanted,
-                             int(config.get("accumulation_steps", settings.accumulation_steps)),
-                             int(config.get(SWITCH_AT, 0)))
+        trainer.apply_config(
+            wanted,
+            int(config.get("accumulation_steps", settings.accumulation_steps)),
+            int(config.get(SWITCH_AT, 0)),
+        )
     else:
-        logger.warning("the config's batch size %d is not applied: this trial ran out of memory "
-                       "at batch size %d; it keeps batch size %d.", wanted, memory.limit,
-                       trainer.batch_size)
+        logger.warning(
+            "the config's batch size %d is not applied: this trial ran out of memory "
+            "at batch size %d; it keeps batch size %d.",
+            wanted,
+            memory.limit,
+            trainer.batch_size,
+        )
 
     client = None
     if config.get(BOARD_KEY):
@@ -121,8 +129,9 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     poll = client.take if client is not None else None
 
     def switched(switch: Switch) -> None:  # later results (and Result.config) show the size
-        config.update({"batch_size": switch[0], "accumulation_steps": switch[1],
-                       SWITCH_AT: switch[2]})
+        config.update(
+            {"batch_size": switch[0], "accumulation_steps": switch[1], SWITCH_AT: switch[2]}
+        )
 
     run_to_budget(trainer, report, poll=poll, on_switch=switched, memory=memory)
 
@@ -168,8 +177,9 @@ def _serialise(trainer: ContrastiveTrainer, memory: MemoryLimit) -> bytes:
     return checkpoint.dumps(trainer.state_dict(), memory.state())
 
 
-def _load(trainer: ContrastiveTrainer, state: dict[str, Any], trial: dict[str, Any],
-          memory: MemoryLimit) -> None:
+def _load(
+    trainer: ContrastiveTrainer, state: dict[str, Any], trial: dict[str, Any], memory: MemoryLimit
+) -> None:
     trainer.load_state_dict(state)
     if trial.get(OOM_BATCH_SIZE) is not None:
         memory.mark(int(trial[OOM_BATCH_SIZE]))
@@ -221,22 +231,35 @@ def run_to_budget(
         last_state = _serialise(trainer, memory)
         report(metrics, last_state)
         if metrics[m.DIVERGED]:
-            logger.warning("trial diverged (training loss is %s at %d samples); it stops here and "
-                           "is marked diverged.", train_loss, trainer.samples_seen)
+            logger.warning(
+                "trial diverged (training loss is %s at %d samples); it stops here and "
+                "is marked diverged.",
+                train_loss,
+                trainer.samples_seen,
+            )
             return
         switch = poll(trainer.reports) if poll is not None and not trainer.finished else None
         if switch is not None and not memory.allows(switch[0]):
-            logger.warning("switch to batch size %d refused: this trial ran out of memory at "
-                           "batch size %d; it keeps batch size %d.", switch[0], memory.limit,
-                           trainer.batch_size)
+            logger.warning(
+                "switch to batch size %d refused: this trial ran out of memory at "
+                "batch size %d; it keeps batch size %d.",
+                switch[0],
+                memory.limit,
+                trainer.batch_size,
+            )
         elif switch is not None and trainer.apply_switch(*switch):
             if on_switch is not None:
                 on_switch(switch)
             last_state = _serialise(trainer, memory)  # an out-of-memory back-off returns here
 
 
-def _back_off(trainer: ContrastiveTrainer, last_state: bytes, memory: MemoryLimit,
-              min_batch_size: int, exc: BaseException) -> None:
+def _back_off(
+    trainer: ContrastiveTrainer,
+    last_state: bytes,
+    memory: MemoryLimit,
+    min_batch_size: int,
+    exc: BaseException,
+) -> None:
     """Out of memory at batch size B: mark B (never again B or above), go back to the state of
     the last report (or the start, or the last switch), continue at B // 2 (recorded in the
     schedule, counted in ``oom_backoffs``). Below ``min_batch_size``: :class:`TrialOutOfMemory`.
@@ -260,11 +283,19 @@ def _back_off(trainer: ContrastiveTrainer, last_state: bytes, memory: MemoryLimi
     # the failed attempt's seconds were spent: they stay on the trial's clock
     trainer.oom_backoffs, trainer.trial_time_s = backoffs + 1, spent
     trainer.clock.restore(clock)
-    logger.warning("out of memory at batch size %d; this trial goes back to %d samples and "
-                   "continues at batch size %d (never again %d or more).", failed,
-                   trainer.samples_seen, smaller, failed)
+    logger.warning(
+        "out of memory at batch size %d; this trial goes back to %d samples and "
+        "continues at batch size %d (never again %d or more).",
+        failed,
+        trainer.samples_seen,
+        smaller,
+        failed,
+    )
     trainer.set_batch_size(smaller)
     schedule = trainer.schedule
-    if (len(schedule) > 1 and schedule[-1][0] == trainer.samples_seen
-            and schedule[-1][1:] == schedule[-2][1:]):
+    if (
+        len(schedule) > 1
+        and schedule[-1][0] == trainer.samples_seen
+        and schedule[-1][1:] == schedule[-2][1:]
+    ):
         schedule.pop()

@@ -56,7 +56,7 @@ from tune_bs.data import TimeSeriesData
 from tune_bs.encoders import ContrastiveModel, build_encoder
 from tune_bs.evaluation import EVAL_SEED, EVAL_TEMPERATURE, validation_views
 from tune_bs.loss import nt_xent
-from tune_bs.probe import probe_indices, probe_names, probe_scores
+from tune_bs.probe import multitask_scores, probe_indices, probe_names, probe_scores
 from tune_bs.strategies import BatchStream, build_strategy
 
 __all__ = ["BatchStream", "ContrastiveTrainer", "TrainSettings", "format_schedule"]
@@ -87,6 +87,8 @@ class TrainSettings:
     probe_max_train: int = 2000
     probe_max_test: int = 5000
     probe: str = "logistic"  # logistic | svm (tune_bs.probe), for val_probe_acc and test_probe_acc
+    multitask_alpha: float = 0.5  # weight of accuracy in val_multitask (tune_bs.probe), [0, 1]
+    multitask_probe: bool = False  # report val_multitask (set when it is the search's metric)
     normalise: str = ""  # series | dataset | none, applied to the raw data set; "": as loaded
     # --- batch strategy (tune_bs.strategies) ---
     strategy: str = "fixed"
@@ -131,8 +133,13 @@ def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
 class ContrastiveTrainer:
     """One trial's model, optimiser, data on device, generators and progress (module rules)."""
 
-    def __init__(self, data: TimeSeriesData, settings: TrainSettings, device: torch.device,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        data: TimeSeriesData,
+        settings: TrainSettings,
+        device: torch.device,
+        clock: Clock | None = None,
+    ) -> None:
         if settings.normalise:
             data = data.normalised(settings.normalise)
         self.data, self.settings, self.device = data, settings, torch.device(device)
@@ -141,11 +148,18 @@ class ContrastiveTrainer:
         self.diverged = False
         self.last_train_loss = float("nan")
         torch.manual_seed(settings.seed)
-        encoder = build_encoder(settings.encoder, data.n_channels, settings.hidden,
-                                settings.bidirectional, settings.depth, settings.repr_dim)
+        encoder = build_encoder(
+            settings.encoder,
+            data.n_channels,
+            settings.hidden,
+            settings.bidirectional,
+            settings.depth,
+            settings.repr_dim,
+        )
         self.model = ContrastiveModel(encoder, settings.projection_dim).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr,
-                                          weight_decay=settings.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
         self.augmenter = settings.augmenter()
         # The object store hands out read-only arrays: copy once into a tensor on the device.
         self.X_train = torch.tensor(data.X_train, device=self.device)  # [N, C, T]
@@ -161,7 +175,8 @@ class ContrastiveTrainer:
         self.batch_size = settings.batch_size
         self.accumulation_steps = settings.accumulation_steps
         self.schedule: list[tuple[int, int, int]] = [
-            (0, settings.batch_size, settings.accumulation_steps)]
+            (0, settings.batch_size, settings.accumulation_steps)
+        ]
         self.reports = 0
         self.oom_backoffs = 0
         self._val_views = self._make_val_views()
@@ -245,8 +260,9 @@ class ContrastiveTrainer:
             features = self.represent(self.data.X_train)
         else:
             features = series_features(self.data.X_train, seed=s.seed)
-        self.clusters = assign_clusters(features, s.cluster_method, s.cluster_k_min,
-                                        s.cluster_k_max, seed=s.seed)
+        self.clusters = assign_clusters(
+            features, s.cluster_method, s.cluster_k_min, s.cluster_k_max, seed=s.seed
+        )
         self._attach(self.clusters)
         self.set_batch_size(self.strategy.initial_batch_size(self.batch_size))
 
@@ -266,8 +282,9 @@ class ContrastiveTrainer:
         x = self.X_train[idx.to(self.device)]  # [B, C, T], an index slice of the on-device tensor
         v1, v2 = self.augmenter.views(x, self.view_generator)
         z1, z2 = self.model(v1), self.model(v2)  # [B, D] each
-        weights = (self.strategy.sample_weights(idx, self.progress, z1.detach())
-                   if self.prepared else None)  # plain batches while pretraining
+        weights = (
+            self.strategy.sample_weights(idx, self.progress, z1.detach()) if self.prepared else None
+        )  # plain batches while pretraining
         return nt_xent(z1, z2, self.settings.temperature, weights), idx
 
     def train_step(self) -> float:
@@ -282,7 +299,8 @@ class ContrastiveTrainer:
             accumulator = ScoreWeightedAccumulator(
                 self.model.parameters(),
                 self.strategy.accumulation_target(self.accumulation_steps),
-                self.settings.max_accumulated)
+                self.settings.max_accumulated,
+            )
             ready = False
             while not ready:
                 loss, idx = self._minibatch_loss()
@@ -342,8 +360,9 @@ class ContrastiveTrainer:
     # --- evaluation -----------------------------------------------------------------------
     def _make_val_views(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The fixed validation batches (drawn on the CPU), on this trial's device."""
-        return [(v1.to(self.device), v2.to(self.device))
-                for v1, v2 in validation_views(self.data.X_val)]
+        return [
+            (v1.to(self.device), v2.to(self.device)) for v1, v2 in validation_views(self.data.X_val)
+        ]
 
     @torch.no_grad()
     def val_loss(self) -> float:
@@ -369,17 +388,52 @@ class ContrastiveTrainer:
 
     def probe(self) -> dict[str, float]:
         """``val_probe_*`` (cross-validated on the train split) and ``test_probe_*`` (on the test
-        split, when it has labels); ``{}`` without train labels."""
+        split, when it has labels) — and with ``multitask_probe``, on a data set with both
+        targets, ``val_multitask``/``test_multitask`` — from one representation pass; ``{}``
+        without train labels."""
         d, s = self.data, self.settings
-        if d.y_probe_train is None or probe_names(d.task) is None:
+        targets = d.multitask if s.multitask_probe else None
+        if (d.y_probe_train is None or probe_names(d.task) is None) and targets is None:
             return {}
-        tr, te = probe_indices(len(d.X_probe_train), len(d.X_test), s.probe_max_train,
-                               s.probe_max_test, EVAL_SEED)
-        labelled_test = d.y_test is not None and len(d.X_test) > 0
-        return probe_scores(
-            self.represent(d.X_probe_train[tr]), d.y_probe_train[tr],
-            self.represent(d.X_test[te]) if labelled_test else None,
-            d.y_test[te] if labelled_test else None, d.task, seed=EVAL_SEED, probe=s.probe)
+        tr, te = probe_indices(
+            len(d.X_probe_train), len(d.X_test), s.probe_max_train, s.probe_max_test, EVAL_SEED
+        )
+        Z_train = self.represent(d.X_probe_train[tr])
+        Z_test = self.represent(d.X_test[te]) if len(d.X_test) > 0 else None
+
+        def scores(y_train: Any, y_test: Any, task: str) -> dict[str, float]:
+            tested = Z_test is not None and y_test is not None
+            return probe_scores(
+                Z_train,
+                np.asarray(y_train)[tr],
+                Z_test if tested else None,
+                np.asarray(y_test)[te] if tested else None,
+                task,
+                seed=EVAL_SEED,
+                probe=s.probe,
+            )
+
+        out: dict[str, float] = {}
+        if d.y_probe_train is not None and probe_names(d.task) is not None:
+            out.update(scores(d.y_probe_train, d.y_test, d.task))
+        if targets is not None:
+            own = d.y_probe_train is not None and probe_names(d.task) is not None
+            same_class = own and np.array_equal(targets.y_class_train, d.y_probe_train)
+            same_value = own and np.array_equal(targets.y_reg_train, d.y_probe_train)
+            classes = (
+                out
+                if same_class
+                else scores(targets.y_class_train, targets.y_class_test, "classification")
+            )
+            values = (
+                out
+                if same_value
+                else scores(
+                    np.asarray(targets.y_reg_train, float), targets.y_reg_test, "regression"
+                )
+            )
+            out.update(multitask_scores(classes, values, s.multitask_alpha))
+        return out
 
     def _nan_metrics(self) -> dict[str, float]:
         """Every metric Tune may optimise, as NaN (a diverged report must still carry them, or
@@ -390,6 +444,8 @@ class ContrastiveTrainer:
             out[names[0]] = float("nan")
             if self.data.y_test is not None:
                 out[names[1]] = float("nan")
+        if self.settings.multitask_probe and self.data.multitask is not None:
+            out[m.VAL_MULTITASK] = float("nan")
         return out
 
     def report(self, train_loss: float) -> dict[str, Any]:
@@ -468,8 +524,9 @@ class ContrastiveTrainer:
         self.samples_seen = int(state["samples_seen"])
         self.batch_size = int(state["batch_size"])
         self.accumulation_steps = int(state.get("accumulation_steps", 1))
-        self.schedule = [(int(p[0]), int(p[1]), int(p[2]) if len(p) > 2 else 1)
-                         for p in state["schedule"]]
+        self.schedule = [
+            (int(p[0]), int(p[1]), int(p[2]) if len(p) > 2 else 1) for p in state["schedule"]
+        ]
         self.reports = int(state["reports"])
         self.config_batch = tuple(state.get("config_batch", self.config_batch))
         self.switch_at = int(state.get("switch_at", 0))
@@ -478,8 +535,7 @@ class ContrastiveTrainer:
         if self.clusters is not None:
             self._attach(self.clusters)
         else:  # a state from before the cluster step: the strategy and stream of the start
-            self.strategy = build_strategy(self.settings.strategy, self.settings,
-                                           self.data.n_train)
+            self.strategy = build_strategy(self.settings.strategy, self.settings, self.data.n_train)
             self.stream = self.strategy.make_stream(self.settings.seed)
         self.stream.load_state_dict(state["stream"])
         self.strategy.load_state_dict(state.get("strategy", {}))

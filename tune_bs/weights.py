@@ -1,4 +1,4 @@
-"""Centre-versus-periphery per-sample weights, the ``weighted`` strategy (DESIGN §2).
+"""Centre-versus-periphery per-sample weights, the ``weighted`` strategy (docs/design.md §2).
 
 Samples at the centre of a mode weigh more early in training, peripheral ones later. Two variants:
 :func:`centre_weights` from full-data statistics fixed at the start (the distances of a

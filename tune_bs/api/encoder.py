@@ -92,8 +92,14 @@ class EncoderSpec:
         """A fresh (untrained) encoder of this shape."""
         from tune_bs.encoders import build_encoder
 
-        return build_encoder(self.encoder, self.in_channels, self.hidden, self.bidirectional,
-                             depth=self.depth, repr_dim=self.repr_dim)
+        return build_encoder(
+            self.encoder,
+            self.in_channels,
+            self.hidden,
+            self.bidirectional,
+            depth=self.depth,
+            repr_dim=self.repr_dim,
+        )
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Raw series ``[N, C, T]`` prepared as the encoder's training input was (module

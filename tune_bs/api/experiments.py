@@ -183,8 +183,13 @@ def run(
         options = replace(options, smoke_budget=comparison_smoke_budget(variants))
     results = []
     for i, variant in enumerate(variants, 1):
-        logger.info("\ntune-bs: experiment %d/%d: %r (scheduler %s)", i, len(variants),
-                    variant.name, variant.scheduler["name"])
+        logger.info(
+            "\ntune-bs: experiment %d/%d: %r (scheduler %s)",
+            i,
+            len(variants),
+            variant.name,
+            variant.scheduler["name"],
+        )
         variant_name = f"{name}-{variant.scheduler['name']}" if name else None
         outcome = run_experiment(
             variant, storage=storage, name=variant_name, options=options, address=address

@@ -22,9 +22,15 @@ from tune_bs.errors import UserInputError
 SYNTHETIC = "synthetic"
 SYNTHETIC_TEST_FRACTION = 0.25
 
-__all__ = ["NORMALISATIONS", "SYNTHETIC", "MultiTaskTargets", "TimeSeriesData",
-           "dataset_names", "list_datasets",
-           "load_dataset"]
+__all__ = [
+    "NORMALISATIONS",
+    "SYNTHETIC",
+    "MultiTaskTargets",
+    "TimeSeriesData",
+    "dataset_names",
+    "list_datasets",
+    "load_dataset",
+]
 
 
 def dataset_names() -> list[str]:
@@ -39,15 +45,15 @@ def _load_synthetic(options: dict[str, Any], seed: int) -> tuple[np.ndarray, ...
     n_train = int(options.pop("n_series", 1000))
     n_test = max(8, round(SYNTHETIC_TEST_FRACTION * n_train))
     try:
-        X, y, y_reg = make_synthetic_target(n_series=n_train + n_test,
-                                            seed=options.pop("seed", seed), **options)
+        X, y, y_reg = make_synthetic_target(
+            n_series=n_train + n_test, seed=options.pop("seed", seed), **options
+        )
     except TypeError as exc:
         raise UserInputError(
             f"dataset options for 'synthetic' are n_series, n_channels, length, n_modes, "
             f"imbalance, noise, separation, seed; {exc}."
         ) from None
-    return (X[:n_train], y[:n_train], X[n_train:], y[n_train:], y_reg[:n_train],
-            y_reg[n_train:])
+    return (X[:n_train], y[:n_train], X[n_train:], y[n_train:], y_reg[:n_train], y_reg[n_train:])
 
 
 def load_dataset(
@@ -76,8 +82,17 @@ def load_dataset(
     if name is not None and name.lower() == SYNTHETIC:
         synthetic_options = dict(options) if length is None else {**options, "length": length}
         X_tr, y_tr, X_te, y_te, r_tr, r_te = _load_synthetic(synthetic_options, seed)
-        data = prepare(SYNTHETIC, X_tr, y_tr, X_te, y_te, normalise=normalise,
-                       val_fraction=val_fraction, seed=seed, task="classification")
+        data = prepare(
+            SYNTHETIC,
+            X_tr,
+            y_tr,
+            X_te,
+            y_te,
+            normalise=normalise,
+            val_fraction=val_fraction,
+            seed=seed,
+            task="classification",
+        )
         return replace(data, multitask=MultiTaskTargets(y_tr, r_tr, y_te, r_te))
     if options:
         raise UserInputError(
@@ -86,8 +101,16 @@ def load_dataset(
         )
     if path is not None:
         X_tr, y_tr, X_te, y_te = read_npz(path, seed=seed)
-        data = prepare(Path(path).stem, X_tr, y_tr, X_te, y_te, normalise=normalise,
-                       val_fraction=val_fraction, seed=seed)
+        data = prepare(
+            Path(path).stem,
+            X_tr,
+            y_tr,
+            X_te,
+            y_te,
+            normalise=normalise,
+            val_fraction=val_fraction,
+            seed=seed,
+        )
         regression = read_npz_regression(path, seed=seed)
         if regression is None or y_tr is None:
             return data
@@ -102,9 +125,17 @@ def load_dataset(
         X_te = to_equal_length(X_te, target, variable_length)
     if entry.task == "regression":
         y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
-    data = prepare(entry.name, np.asarray(X_tr, np.float32), y_tr, np.asarray(X_te, np.float32),
-                   y_te, normalise=normalise, val_fraction=val_fraction, seed=seed,
-                   task=entry.task)
+    data = prepare(
+        entry.name,
+        np.asarray(X_tr, np.float32),
+        y_tr,
+        np.asarray(X_te, np.float32),
+        y_te,
+        normalise=normalise,
+        val_fraction=val_fraction,
+        seed=seed,
+        task=entry.task,
+    )
     return replace(data, multitask=aeon_pair(entry))
 
 
@@ -120,13 +151,15 @@ def list_datasets() -> list[dict[str, Any]]:
         X_te, _ = aeon_sets.read_split(entry.test_path)
         variable = isinstance(X_tr, list)
         lengths = [s.shape[-1] for s in X_tr] if variable else [X_tr.shape[-1]]
-        rows.append({
-            "name": entry.name,
-            "task": entry.task,
-            "train": len(X_tr),
-            "test": len(X_te),
-            "channels": int(X_tr[0].shape[0]),
-            "length": f"{min(lengths)}-{max(lengths)}" if variable else str(lengths[0]),
-            "classes": len(np.unique(y_tr)) if entry.task == "classification" else "",
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "task": entry.task,
+                "train": len(X_tr),
+                "test": len(X_te),
+                "channels": int(X_tr[0].shape[0]),
+                "length": f"{min(lengths)}-{max(lengths)}" if variable else str(lengths[0]),
+                "classes": len(np.unique(y_tr)) if entry.task == "classification" else "",
+            }
+        )
     return rows

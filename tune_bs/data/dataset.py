@@ -6,7 +6,7 @@ steps), already split:
 - ``X_train``: series the contrastive encoder trains on (the data set's train split minus the
   validation split);
 - ``X_val``: a seeded validation split carved from the train split; ``val_loss`` is computed on it
-  with a fixed evaluation batch size and fixed augmentation seed (DESIGN §4);
+  with a fixed evaluation batch size and fixed augmentation seed (docs/design.md §4);
 - ``X_probe_train`` / ``y_probe_train``: the whole original train split with its labels, on which
   the linear probe is fitted;
 - ``X_test`` / ``y_test``: the data set's own test split, on which the probe is scored.

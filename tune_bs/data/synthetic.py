@@ -1,7 +1,8 @@
 """Seeded synthetic multimodal multivariate time series with a known number of modes.
 
 The ground truth for the cluster-based strategies (``cluster_count``, ``stratified``,
-``weighted``) and for scale tests (DESIGN §3). Every series belongs to one of ``n_modes`` modes;
+``weighted``) and for scale tests (docs/design.md §3). Every series belongs to one of ``n_modes``
+modes;
 a mode is a prototype per channel, and a series is its mode's prototype, shifted a little in time,
 scaled a little in amplitude, plus Gaussian noise.
 

@@ -43,12 +43,18 @@ def aeon_pair(entry: aeon_sets.AeonDataset) -> MultiTaskTargets | None:
         regression, classification = sets.get(entry.name[: -len(DISCRETISED_SUFFIX)]), entry
     else:
         regression, classification = entry, sets.get(entry.name + DISCRETISED_SUFFIX)
-    if (regression is None or classification is None or regression.task != "regression"
-            or classification.task != "classification"):
+    if (
+        regression is None
+        or classification is None
+        or regression.task != "regression"
+        or classification.task != "classification"
+    ):
         return None
     splits = []
-    for reg_path, cls_path in ((regression.train_path, classification.train_path),
-                               (regression.test_path, classification.test_path)):
+    for reg_path, cls_path in (
+        (regression.train_path, classification.train_path),
+        (regression.test_path, classification.test_path),
+    ):
         X_reg, y_reg = aeon_sets.read_split(reg_path)
         X_cls, y_cls = aeon_sets.read_split(cls_path)
         if isinstance(X_reg, list) or isinstance(X_cls, list) or not np.array_equal(X_reg, X_cls):

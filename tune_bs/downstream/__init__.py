@@ -138,8 +138,11 @@ def run_downstream(
     prepared = _load(dataset, data)  # raw series, prepared below as the encoder's input was
     spec = encoder.tune_bs_spec
     if prepared.n_channels == spec.in_channels:
-        prepared = replace(prepared, X_probe_train=spec.prepare(prepared.X_probe_train),
-                           X_test=spec.prepare(prepared.X_test))
+        prepared = replace(
+            prepared,
+            X_probe_train=spec.prepare(prepared.X_probe_train),
+            X_test=spec.prepare(prepared.X_test),
+        )
     split = downstream_data(prepared, seed=base.seed)  # first: a set without both targets
     if prepared.n_channels != spec.in_channels:
         raise UserInputError(

@@ -137,8 +137,12 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
             for key in trial.config:
                 config_keys.setdefault(key)
             for row in trial.rows or [{}]:
-                record = {EXPERIMENT: names[path], TRIAL_ID: trial.trial_id, STATUS: status,
-                          TRIAL_DIR: None if trial.folder is None else str(trial.folder)}
+                record = {
+                    EXPERIMENT: names[path],
+                    TRIAL_ID: trial.trial_id,
+                    STATUS: status,
+                    TRIAL_DIR: None if trial.folder is None else str(trial.folder),
+                }
                 config = dict(trial.config)
                 if isinstance(row.get("config"), Mapping):
                     config.update(_flatten_config(row["config"]))

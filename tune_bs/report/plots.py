@@ -3,7 +3,8 @@ time to target.
 
 Figures are drawn on matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``), so nothing
 here touches ``pyplot``'s global state or needs a display. Per-trial plots draw one panel per data
-set, one line per trial, coloured by strategy (DESIGN §4: x is samples seen or wall time, never
+set, one line per trial, coloured by strategy (docs/design.md §4: x is samples seen or wall time,
+never
 iterations). Each function returns the path it wrote.
 """
 

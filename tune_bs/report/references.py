@@ -1,4 +1,4 @@
-"""Published test accuracies for the development data sets (DESIGN §10).
+"""Published test accuracies for the development data sets (docs/design.md §10).
 
 TS2Vec and T-Loss learn an unsupervised representation and fit a classifier on top (TS2Vec: an
 RBF-SVM); ROCKET is supervised. Our ``probe_acc`` is a logistic-regression probe on frozen

@@ -97,7 +97,11 @@ def check_selection_metric(metric: str) -> None:
 
 
 def _test_metric(metric: str, frame: pd.DataFrame) -> str | None:
-    """The test score shown beside a selection: the probe of the same task when reported."""
+    """The test score shown beside a selection: the test counterpart of ``metric`` when
+    reported, else the probe of the same task."""
+    paired = {v: k for k, v in m.TEST_METRICS.items()}.get(metric)
+    if paired is not None and paired in frame and frame[paired].notna().any():
+        return paired
     for task_metric in (m.TASK_OF.get(metric), "classification", "regression"):
         names = m.PROBE_METRICS.get(task_metric or "")
         if names and names[1] in frame and frame[names[1]].notna().any():

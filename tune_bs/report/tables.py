@@ -32,7 +32,7 @@ BATCH_SIZE_FINAL = "batch_size_final"
 #: The comparison table's grouping keys, coarsest first.
 GROUP_KEYS: tuple[str, ...] = (DATASET, STRATEGY, SCHEDULER, ENCODER)
 
-#: Columns of the per-trial table (DESIGN §6, plus experiment and data set); extras follow.
+#: Columns of the per-trial table (docs/design.md §6, plus experiment and data set); extras follow.
 TRIAL_COLUMNS: tuple[str, ...] = (
     EXPERIMENT,
     TRIAL_ID,
@@ -76,7 +76,8 @@ RAY_KEYS = frozenset(
 #: The default target is this fraction of the best final value of the metric, per data set.
 TARGET_FRACTION = 0.95
 
-# NOTE [train_loss]: the NT-Xent training loss depends on the batch size (DESIGN §4); it stays in
+# NOTE [train_loss]: the NT-Xent training loss depends on the batch size (docs/design.md §4); it
+# stays in
 # the tidy frame but is left out of the tables so nobody ranks trials by it.
 _NOT_EXTRA = frozenset({m.TRAIN_LOSS, m.DIVERGED, m.BATCH_SIZE, m.TRAINING_ITERATION})
 
@@ -120,7 +121,11 @@ def trial_table(frame: pd.DataFrame, metric: str = m.VAL_LOSS, mode: str = "min"
 
     columns = list(TRIAL_COLUMNS)
     at = columns.index(m.TEST_PROBE_ACC) + 1
-    columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in frame]
+    columns[at:at] = [
+        c
+        for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2, m.VAL_MULTITASK, m.TEST_MULTITASK)
+        if c in frame
+    ]
     columns += [SEED, LR, "reports"]
     config_keys = set(frame.attrs.get("config_keys", ()))
     extras = [
@@ -140,8 +145,13 @@ def trial_table(frame: pd.DataFrame, metric: str = m.VAL_LOSS, mode: str = "min"
         if column not in table:
             table[column] = np.nan
     probes = (m.VAL_PROBE_ACC, m.TEST_PROBE_ACC)  # shown when reported (not for regression)
-    table = table[[c for c in columns + extras
-                   if (c not in optional and c not in probes) or table[c].notna().any()]]
+    table = table[
+        [
+            c
+            for c in columns + extras
+            if (c not in optional and c not in probes) or table[c].notna().any()
+        ]
+    ]
     return sort_by_metric(table, metric, mode)
 
 
@@ -314,8 +324,11 @@ def comparison_table(
     trials["_samples_to_target"] = [h[0] for h in hits]
     trials["_time_to_target_s"] = [h[1] for h in hits]
 
-    value_metrics = [c for c in (m.VAL_PROBE_ACC, m.TEST_PROBE_ACC, m.VAL_PROBE_R2,
-                                 m.TEST_PROBE_R2) if c in frame] + [m.VAL_LOSS]
+    value_metrics = [
+        c
+        for c in (m.VAL_PROBE_ACC, m.TEST_PROBE_ACC, m.VAL_PROBE_R2, m.TEST_PROBE_R2)
+        if c in frame
+    ] + [m.VAL_LOSS]
     if metric not in value_metrics:
         value_metrics.append(metric)
     rows: list[dict[str, Any]] = []

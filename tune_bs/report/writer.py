@@ -26,9 +26,8 @@ from tune_bs.report.tables import (
 )
 from tune_bs.storage import local_copy
 
-#: The per-trial columns ``tune-bs run`` prints (DESIGN §6).
-SUMMARY_COLUMNS: tuple[str, ...] = tuple(
-    c for c in TRIAL_COLUMNS if c not in (EXPERIMENT, DATASET))
+#: The per-trial columns ``tune-bs run`` prints (docs/design.md §6).
+SUMMARY_COLUMNS: tuple[str, ...] = tuple(c for c in TRIAL_COLUMNS if c not in (EXPERIMENT, DATASET))
 
 
 @dataclass
@@ -101,8 +100,7 @@ def write_report(
     ext = FORMATS[fmt]
     shown = comparison if fmt == "csv" else display_comparison(comparison)
     if fmt == "html":
-        return _write_html(dirs, out, frame, trials, (comparison, shown), selections, metric,
-                           mode)
+        return _write_html(dirs, out, frame, trials, (comparison, shown), selections, metric, mode)
     rendered = {"trials": render(trials, fmt), "comparison": render(shown, fmt)}
     paths = ReportPaths(out_dir=out)
     for name, text in rendered.items():
@@ -131,9 +129,16 @@ def write_report(
     return paths
 
 
-def _write_html(dirs: list[Path], out: Path, frame: pd.DataFrame, trials: pd.DataFrame,
-                comparisons: tuple[pd.DataFrame, pd.DataFrame],
-                selections: Mapping[str, Selection], metric: str, mode: str) -> ReportPaths:
+def _write_html(
+    dirs: list[Path],
+    out: Path,
+    frame: pd.DataFrame,
+    trials: pd.DataFrame,
+    comparisons: tuple[pd.DataFrame, pd.DataFrame],
+    selections: Mapping[str, Selection],
+    metric: str,
+    mode: str,
+) -> ReportPaths:
     """The one self-contained ``report.html`` (:mod:`tune_bs.report.html`)."""
     from tune_bs.report.best_config import best_config_text
     from tune_bs.report.frame import find_experiments
@@ -141,29 +146,47 @@ def _write_html(dirs: list[Path], out: Path, frame: pd.DataFrame, trials: pd.Dat
 
     comparison, shown = comparisons
     spaces = {p.name: _saved_space(p) for d in dirs for p in find_experiments(d)}
-    best = {name: best_config_text(spaces[name], s) for name, s in selections.items()
-            if spaces.get(name)}
+    best = {
+        name: best_config_text(spaces[name], s)
+        for name, s in selections.items()
+        if spaces.get(name)
+    }
     probe = metric if metric in (m.VAL_PROBE_ACC, m.VAL_PROBE_R2) else _probe_metric(frame)
     plot_list = [
-        Plot("batch_size", "Batch-size schedule of every trial (x: a switch)",
-             plots.batch_schedule_figure(frame)),
-        Plot("val_loss", "Validation loss against samples seen (x: a batch-size switch)",
-             plots.val_loss_figure(frame)),
+        Plot(
+            "batch_size",
+            "Batch-size schedule of every trial (x: a switch)",
+            plots.batch_schedule_figure(frame),
+        ),
+        Plot(
+            "val_loss",
+            "Validation loss against samples seen (x: a batch-size switch)",
+            plots.val_loss_figure(frame),
+        ),
         Plot("probe", f"{probe} against wall time", plots.probe_vs_time_figure(frame, probe)),
-        Plot("time_to_target", "Time to reach the target",
-             plots.time_to_target_figure(comparison)),
+        Plot("time_to_target", "Time to reach the target", plots.time_to_target_figure(comparison)),
     ]
     status = status_line(trials)
     page = report_page(
-        "tune-bs report: " + ", ".join(d.name for d in dirs), selections, best,
-        [("Trials", "trials", trials), ("Comparison", "comparison", shown)], status,
-        plot_list, note=f"Sorted and selected by {metric} ({mode}); test scores are reported, "
-                        "never used to select.")
+        "tune-bs report: " + ", ".join(d.name for d in dirs),
+        selections,
+        best,
+        [("Trials", "trials", trials), ("Comparison", "comparison", shown)],
+        status,
+        plot_list,
+        note=f"Sorted and selected by {metric} ({mode}); test scores are reported, "
+        "never used to select.",
+    )
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8")
     paths = ReportPaths(out_dir=out, tables={"report": path})
-    paths.text = "\n".join([*selection_lines(selections), status,
-                            f"Report written to {path} (one self-contained page)"])
+    paths.text = "\n".join(
+        [
+            *selection_lines(selections),
+            status,
+            f"Report written to {path} (one self-contained page)",
+        ]
+    )
     return paths
 
 
@@ -209,8 +232,9 @@ def selection_lines(selections: Mapping[str, Selection]) -> list[str]:
     return out
 
 
-def experiment_metric(experiment_dir: Path | str, metric: str | None, mode: str | None
-                      ) -> tuple[str, str]:
+def experiment_metric(
+    experiment_dir: Path | str, metric: str | None, mode: str | None
+) -> tuple[str, str]:
     """``(metric, mode)``: the given ones, else the experiment's own (its saved search space),
     else ``val_loss`` / ``min``; ``mode`` defaults to the metric's direction."""
     if metric is None:
@@ -234,8 +258,9 @@ def _saved_metric(experiment_dir: Path) -> tuple[str, str | None]:
     return m.VAL_LOSS, None
 
 
-def comparison_text(experiment_dirs: Sequence[Path], metric: str = m.VAL_LOSS,
-                    mode: str = "min") -> str:
+def comparison_text(
+    experiment_dirs: Sequence[Path], metric: str = m.VAL_LOSS, mode: str = "min"
+) -> str:
     """The comparison table (one row per data set × strategy × scheduler × encoder) of several
     experiments, in markdown; the one-line explanation when none has results."""
     try:

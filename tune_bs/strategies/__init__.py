@@ -1,4 +1,4 @@
-"""Registry of batch strategies (DESIGN §2), selected by the trial config key ``strategy``.
+"""Registry of batch strategies (docs/design.md §2), selected by the trial config key ``strategy``.
 
 =================  ==========================================================================
 ``fixed``          one batch size for the whole trial (changed only by a scheduler)
@@ -26,8 +26,13 @@ from tune_bs.strategies.weighted import WeightedStrategy
 
 STRATEGIES: dict[str, type[BatchStrategy]] = {
     cls.name: cls
-    for cls in (FixedStrategy, ClusterCountStrategy, StratifiedStrategy, AccumulateStrategy,
-                WeightedStrategy)
+    for cls in (
+        FixedStrategy,
+        ClusterCountStrategy,
+        StratifiedStrategy,
+        AccumulateStrategy,
+        WeightedStrategy,
+    )
 }
 
 __all__ = ["STRATEGIES", "BatchSource", "BatchStrategy", "BatchStream", "build_strategy"]

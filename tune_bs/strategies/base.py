@@ -51,8 +51,12 @@ class BatchStream:
         return idx
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "epoch": self.epoch,
-                "perm": self.perm.clone(), "cursor": self.cursor}
+        return {
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "perm": self.perm.clone(),
+            "cursor": self.cursor,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])

@@ -33,7 +33,14 @@ class ClusterCountStrategy(BatchStrategy):
         size = batch_size_from_modes(self.clusters.n_modes, s.alpha, s.min_batch_size, high)
         raw = round(s.alpha * self.clusters.n_modes)
         if size != raw:
-            logger.warning("cluster_count: alpha=%s x %d modes = %d is outside [%d, %d]; this "
-                           "trial uses batch size %d.", s.alpha, self.clusters.n_modes, raw,
-                           max(2, s.min_batch_size), high, size)
+            logger.warning(
+                "cluster_count: alpha=%s x %d modes = %d is outside [%d, %d]; this "
+                "trial uses batch size %d.",
+                s.alpha,
+                self.clusters.n_modes,
+                raw,
+                max(2, s.min_batch_size),
+                high,
+                size,
+            )
         return size

@@ -42,11 +42,15 @@ class StratifiedStream:
         except UserInputError as exc:
             if mode != "equal":
                 raise
-            logger.warning("%s This trial uses stratify='proportional' at batch size %d.",
-                           str(exc).rstrip("."), self.batch_size)
+            logger.warning(
+                "%s This trial uses stratify='proportional' at batch size %d.",
+                str(exc).rstrip("."),
+                self.batch_size,
+            )
             self.fallbacks += 1
-            sampler = StratifiedBatchSampler(self.labels, self.batch_size, "proportional",
-                                             seed=self.seed)
+            sampler = StratifiedBatchSampler(
+                self.labels, self.batch_size, "proportional", seed=self.seed
+            )
         sampler.set_epoch(self.epoch)
         batches = [b for b in sampler.batches() if len(b) >= 2]
         if not batches:
@@ -70,8 +74,12 @@ class StratifiedStream:
         return torch.as_tensor(batch, dtype=torch.long)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "cursor": self.cursor, "batch_size": self.batch_size,
-                "fallbacks": self.fallbacks}
+        return {
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "batch_size": self.batch_size,
+            "fallbacks": self.fallbacks,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self.cursor = state["epoch"], state["cursor"]

@@ -37,12 +37,14 @@ class WeightedStrategy(BatchStrategy):
         assert self.clusters is not None
         s = self.settings
         if s.weight_scope == "batch":
-            labels = torch.as_tensor(self.clusters.labels[idx.cpu().numpy()],
-                                     device=embeddings.device)
+            labels = torch.as_tensor(
+                self.clusters.labels[idx.cpu().numpy()], device=embeddings.device
+            )
             return batch_weights(embeddings, labels, progress, s.weight_strength, s.weight_late)
         p = round(progress / PROGRESS_RESOLUTION) * PROGRESS_RESOLUTION
         if self._cache is None or self._cache[0] != p:
-            w = centre_weights(self.clusters.distances, self.clusters.labels, p,
-                               s.weight_strength, s.weight_late)
+            w = centre_weights(
+                self.clusters.distances, self.clusters.labels, p, s.weight_strength, s.weight_late
+            )
             self._cache = (p, torch.as_tensor(w.astype(np.float32)))
         return self._cache[1][idx.cpu()].to(embeddings.device)
