@@ -53,7 +53,7 @@ def timed_trainable(timings_dir: str) -> Any:
     def train(config: dict[str, Any], data: Any) -> None:
         from ray import tune
 
-        from tune_bs import switch_board, trainable
+        from tune_bs.schedule import switch_board, trainable
 
         take = switch_board.BoardClient.take
         spent: list[float] = []
@@ -96,9 +96,9 @@ def run(cluster: LocalCluster, trials: int, reports: int, snapshot_s: str) -> di
     from tune_bs.data import load_dataset
 
     os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = snapshot_s  # as `tune-bs run` does by default
-    from tune_bs.extrapolation import ExtrapolationScheduler
-    from tune_bs.schedulers import logger_callbacks
-    from tune_bs.switching import SwitchSettings
+    from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+    from tune_bs.schedule.schedulers import logger_callbacks
+    from tune_bs.schedule.switching import SwitchSettings
 
     decision_ms: list[float] = []
     notice_ms: list[float] = []
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "default: tune-bs's for remote storage; 'auto': Tune's own)",
     )
     args = parser.parse_args(argv)
-    from tune_bs.experiment import SNAPSHOT_PERIOD_S
+    from tune_bs.search.experiment import SNAPSHOT_PERIOD_S
 
     snapshot_s = args.snapshot_s or str(SNAPSHOT_PERIOD_S["remote"])
     with LocalCluster(workers=args.workers, cpus_per_worker=1) as cluster:

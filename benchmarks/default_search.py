@@ -27,11 +27,11 @@ from pathlib import Path
 
 import yaml
 
-from tune_bs.experiment import RunOptions, run_experiment
 from tune_bs.report.frame import load_trials
 from tune_bs.report.references import METHODS, reference
 from tune_bs.report.selection import select
-from tune_bs.space import parse_space
+from tune_bs.search.experiment import RunOptions, run_experiment
+from tune_bs.search.space import parse_space
 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 

@@ -41,9 +41,9 @@ from typing import Any
 import torch
 
 from tune_bs.data import load_dataset
-from tune_bs.evaluation import EVAL_SEED
-from tune_bs.probe import PROBES, probe_indices, probe_scores
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.train.evaluation import EVAL_SEED
+from tune_bs.train.probe import PROBES, probe_indices, probe_scores
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "defaults_evidence.jsonl"
 #: The development data sets (README "Data"): the only ones a default may be chosen on.

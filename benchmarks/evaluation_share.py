@@ -37,10 +37,10 @@ import torch
 import yaml
 
 from tune_bs.data import load_dataset
-from tune_bs.evaluation import EVAL_SEED
-from tune_bs.probe import cross_validated_score, make_probe, probe_indices
-from tune_bs.space import parse_space
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.search.space import parse_space
+from tune_bs.train.evaluation import EVAL_SEED
+from tune_bs.train.probe import cross_validated_score, make_probe, probe_indices
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 GOAL = 0.15

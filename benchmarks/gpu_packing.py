@@ -121,8 +121,8 @@ def measure(
     k: int, n_gpus: int, cpus: int, args: argparse.Namespace, storage: Path
 ) -> dict[str, Any]:
     """Run one packing and return its figures."""
-    from tune_bs.experiment import RunOptions, run_experiment
-    from tune_bs.space import parse_space
+    from tune_bs.search.experiment import RunOptions, run_experiment
+    from tune_bs.search.space import parse_space
 
     trials = k * n_gpus
     options = RunOptions(

@@ -8,7 +8,7 @@ Two measurements:
    (default 10, 25, 50, 100) and populations of ``--trials`` trials (default 8, 16, 32, 64).
    A population: ``N`` trials of one peer group (configs differ only in ``batch_size`` and
    ``seed``), trial ``i`` at batch size ``(8, 16, 32, 64)[i % 4]``, its ``val_loss`` the
-   simulator's curve (``tune_bs.simulator``, default large-batch model, observation noise
+   simulator's curve (``tune_bs.schedule.simulator``, default large-batch model, observation noise
    σ = 0.006) plus noise. Every trial reports every ``T`` seconds of its own training
    (``T`` = the best fixed size's time to target / 100), so results arrive round-robin
    (trial 1's report k, trial 2's report k, …) and ``timestamp`` agrees with that order. All
@@ -25,9 +25,9 @@ Two measurements:
 
 2. **Switch cost on local Ray** (skipped with ``--no-ray``) — a real Tune experiment:
    ``ray.init(address="local", num_cpus=2)``, the project's trainable built as
-   ``tune_bs.experiment`` builds it (``resourced_trainable`` / ``tune_param_space`` of a parsed
-   search space: synthetic data, an 8-wide FCN, 1 CPU per trial), two trials (batch sizes 8 and
-   16), ``reuse_actors=True``, storage in a temporary folder. The scheduler gets a scripted
+   ``tune_bs.search.experiment`` builds it (``resourced_trainable`` / ``tune_param_space`` of a
+   parsed search space: synthetic data, an 8-wide FCN, 1 CPU per trial), two trials (batch sizes 8
+   and 16), ``reuse_actors=True``, storage in a temporary folder. The scheduler gets a scripted
    ``policy`` that switches between 8 and 16 after every ``--switch-every`` (3rd) report and
    continues otherwise. Per switch, from the trial's result rows: the seconds of the report
    interval that straddles it (the batch size differs from the previous row) less the interval's
@@ -65,10 +65,10 @@ import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.extrapolation import ExtrapolationScheduler
-from tune_bs.simulator import LargeBatchModel, best_fixed, initial_state, observe, train
-from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings
-from tune_bs.switching.throughput import cost_model, switch_costs
+from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+from tune_bs.schedule.simulator import LargeBatchModel, best_fixed, initial_state, observe, train
+from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings
+from tune_bs.schedule.switching.throughput import cost_model, switch_costs
 from tune_bs.testing import StubController, StubTrial
 
 SIZES = (8, 16, 32, 64)
@@ -206,7 +206,7 @@ def switch_excess(
     rows: Sequence[Mapping[str, Any]], clock: str = WALL, own: str = m.TIME_TOTAL_S
 ) -> list[float]:
     """Seconds of every switch of one trial, measured by the policy's own estimator
-    (:func:`tune_bs.switching.throughput.switch_costs`, the cost it charges a switch).
+    (:func:`tune_bs.schedule.switching.throughput.switch_costs`, the cost it charges a switch).
 
     ``rows``: the trial's results in iteration order (``batch_size``, ``samples_seen``, the trial's
     own clock ``own`` and the shared clock ``clock``). With ``clock == own`` only the trial's own
@@ -261,7 +261,7 @@ def make_scheduler(
 
 def _local_board() -> Any:
     """An in-process switch board for the stub runs (no Ray)."""
-    from tune_bs.switch_board import SwitchBoard
+    from tune_bs.schedule.switch_board import SwitchBoard
 
     return SwitchBoard()
 
@@ -272,9 +272,9 @@ def run_switch_experiment(
     """Run two trials under the scripted policy; their result rows (with arrival times)."""
     from ray import tune
 
-    from tune_bs.experiment import load_space_data, resourced_trainable, tune_param_space
-    from tune_bs.schedulers import logger_callbacks
-    from tune_bs.space import parse_space
+    from tune_bs.schedule.schedulers import logger_callbacks
+    from tune_bs.search.experiment import load_space_data, resourced_trainable, tune_param_space
+    from tune_bs.search.space import parse_space
 
     arrivals: dict[str, dict[int, dict[str, Any]]] = {}
 
@@ -381,7 +381,7 @@ def measure_switch_costs(reports: int, every: int) -> dict[str, list[float]]:
 def reference_fit_ms(calls: int = 200) -> float:
     """Median milliseconds of one cold ``fit_curve`` on a fixed noisy 25-point curve: how fast
     this machine is right now (the figures of a shared machine vary between runs)."""
-    from tune_bs.curves import fit_curve
+    from tune_bs.schedule.curves import fit_curve
 
     rng = np.random.default_rng(0)
     x = np.arange(1, 26) * 100.0
@@ -398,7 +398,7 @@ def board_round_trip_ms(calls: int = 50) -> float:
     """Median milliseconds of one blocking call to the switch-board actor (needs Ray up)."""
     import ray
 
-    from tune_bs.switch_board import board_actor
+    from tune_bs.schedule.switch_board import board_actor
 
     board = board_actor()
     times = []

@@ -81,7 +81,7 @@ from tune_bs import metrics as m
 from tune_bs.report.formats import render
 from tune_bs.report.frame import load_trials
 from tune_bs.report.selection import select
-from tune_bs.space import SearchSpace, parse_space
+from tune_bs.search.space import SearchSpace, parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
@@ -189,7 +189,7 @@ def digest(space: SearchSpace) -> str:
 def run_or_read(space: SearchSpace, storage: Path, log: Path) -> float:
     """Run the experiment unless ``storage`` holds it finished (module: resuming); its wall
     seconds (as recorded when it ran)."""
-    from tune_bs.experiment import RunOptions, run_experiment
+    from tune_bs.search.experiment import RunOptions, run_experiment
 
     folder = storage / space.name
     marker = folder / MARKER

@@ -1,8 +1,8 @@
 """Benchmark: the switching policy vs the oracle, the best fixed size and five baselines, simulated.
 
-Every method runs the same population on the simulator of ``tune_bs.simulator`` (the empirical
-model of large-batch training, docs/design.md §8): one trial per candidate batch size (8…1024) as
-its
+Every method runs the same population on the simulator of ``tune_bs.schedule.simulator`` (the
+empirical model of large-batch training, docs/design.md §8): one trial per candidate batch size
+(8…1024) as its
 starting size, ``--parallel`` slots (default: all at once), a report every ``D`` samples (``D`` =
 the oracle's samples to target / the setting's report count, at least the largest batch). An
 event loop replays the reports in wall-clock order; the experiment ends when some trial's true
@@ -32,7 +32,7 @@ best fixed size are computed at the nominal pace, so under jitter a run can beat
 (by about σ/√reports, well under 1 %).
 
 Methods:
-- ``policy``: :func:`tune_bs.switching.decide` with its default settings, except
+- ``policy``: :func:`tune_bs.schedule.switching.decide` with its default settings, except
   ``switch_cost_s`` (the restart cost it assumes until it has measured one) = the simulated
   switch cost; each report carries the trial's budget in samples (its budget seconds at its
   starting size's pace); every other trial is a peer (with the size it starts at);
@@ -76,8 +76,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tune_bs.curves import fit_curve
-from tune_bs.simulator import (
+from tune_bs.schedule.curves import fit_curve
+from tune_bs.schedule.simulator import (
     LargeBatchModel,
     OracleSchedule,
     SimState,
@@ -88,7 +88,7 @@ from tune_bs.simulator import (
     switch,
     train,
 )
-from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 
 CANDIDATES = (8, 16, 32, 64, 128, 256, 512, 1024)
 ASHA_ETA = 4
@@ -400,8 +400,8 @@ def _report(
 
 
 def policy_hook(settings: SwitchSettings) -> Hook:
-    """The switching policy: :func:`tune_bs.switching.decide` on every report; every other trial
-    is a peer, with the size it starts at (as the scheduler adapter passes them)."""
+    """The switching policy: :func:`tune_bs.schedule.switching.decide` on every report; every other
+    trial is a peer, with the size it starts at (as the scheduler adapter passes them)."""
     cache = FitCache()
 
     def hook(trial: Trial, trials: list[Trial], wall: float) -> Decision:

@@ -25,10 +25,10 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from tune_bs.augment import Augmenter
 from tune_bs.data.synthetic import make_synthetic
-from tune_bs.encoders import ENCODERS, ContrastiveModel, build_encoder
-from tune_bs.loss import nt_xent
+from tune_bs.train.augment import Augmenter
+from tune_bs.train.encoders import ENCODERS, ContrastiveModel, build_encoder
+from tune_bs.train.loss import nt_xent
 
 
 def slice_batches(X: torch.Tensor, batch_size: int, steps: int, generator: torch.Generator):

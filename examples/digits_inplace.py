@@ -15,7 +15,7 @@ checkpoint, so a trial can also be restarted (after a failure, ``Tuner.restore``
 is switched by restart).
 
 Timing: with ``TUNE_BS_SIMULATED_CLOCK="step_s,per_sample_s,eval_s"`` set, the clock is a cost
-model (:mod:`tune_bs.clock`) and the scheduler decides the same on every run; otherwise it is
+model (:mod:`tune_bs.train.clock`) and the scheduler decides the same on every run; otherwise it is
 real time.
 
 Run: ``python examples/digits_inplace.py`` (``--smoke-test``: 2 trials of 12 epochs, seconds).
@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import tune_bs
-from tune_bs.clock import clock_from_env
+from tune_bs.train.clock import clock_from_env
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 

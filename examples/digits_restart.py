@@ -17,7 +17,7 @@ loggers drop some); the scheduler reads ``val_loss``, ``samples_seen``, ``batch_
 ``wall_time_s`` and ``trial_time_s`` from each result.
 
 Timing: with ``TUNE_BS_SIMULATED_CLOCK="step_s,per_sample_s,eval_s"`` set, the clock is a cost
-model (:mod:`tune_bs.clock`) and the scheduler decides the same on every run; otherwise it is
+model (:mod:`tune_bs.train.clock`) and the scheduler decides the same on every run; otherwise it is
 real time.
 
 Run: ``python examples/digits_restart.py`` (``--smoke-test``: 2 trials of 12 epochs, seconds).
@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import tune_bs
-from tune_bs.clock import clock_from_env
+from tune_bs.train.clock import clock_from_env
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 

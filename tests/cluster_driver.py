@@ -24,7 +24,7 @@ from typing import Any
 
 import oom_faults
 
-from tune_bs.switching import Decision
+from tune_bs.schedule.switching import Decision
 
 DATASET = "ItalyPowerDemand"
 BOARDLOSS_REPORTS, BOARDLOSS_EVERY = 24, 100
@@ -66,11 +66,11 @@ def run(scenario: str, address: str, storage: str) -> dict[str, Any]:
     from ray import tune
 
     from tune_bs.data import load_dataset
-    from tune_bs.extrapolation import ExtrapolationScheduler
-    from tune_bs.schedulers import logger_callbacks
-    from tune_bs.switch_board import BOARD_NAME
-    from tune_bs.switching import SwitchSettings
-    from tune_bs.trainable import train_trial
+    from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+    from tune_bs.schedule.schedulers import logger_callbacks
+    from tune_bs.schedule.switch_board import BOARD_NAME
+    from tune_bs.schedule.switching import SwitchSettings
+    from tune_bs.search.trainable import train_trial
 
     ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=False)
     data = load_dataset(name=DATASET)

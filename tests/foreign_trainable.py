@@ -20,7 +20,7 @@ from typing import Any
 from ray import tune
 
 from tune_bs import BatchSizeUpdates, ReportKeys
-from tune_bs.switching import Decision
+from tune_bs.schedule.switching import Decision
 
 #: The trainable's own names for what the scheduler reads.
 KEYS = ReportKeys(

@@ -1,8 +1,8 @@
 """Out-of-memory faults for end-to-end tests: the real trainable on a device that holds less.
 
 A CPU cannot run out of memory on demand, so :func:`train_with_oom` runs
-:func:`tune_bs.trainable.train_trial` with the trainer's minibatch (or its evaluation) raising
-CUDA's out-of-memory error at and above a batch size, as a device with a fixed memory would.
+:func:`tune_bs.search.trainable.train_trial` with the trainer's minibatch (or its evaluation)
+raising CUDA's out-of-memory error at and above a batch size, as a device with a fixed memory would.
 The trial config's ``_oom`` key says where (``_`` keys are not trial settings):
 
 - ``{"at": "first"}``: training at the batch size of the trial's first minibatch or more (it
@@ -24,8 +24,8 @@ def train_with_oom(config: dict[str, Any], data: Any) -> None:
     """``train_trial`` on a device that runs out of memory as ``config["_oom"]`` says."""
     import torch
 
-    from tune_bs import trainable
-    from tune_bs.training import ContrastiveTrainer
+    from tune_bs.search import trainable
+    from tune_bs.train.trainer import ContrastiveTrainer
 
     fault = dict(config["_oom"])
     limits: dict[str, int | None] = {"train": fault.get("limit"), "eval": None}

@@ -1,12 +1,12 @@
-"""Tests for tune_bs.accumulation: the applied gradient is the score-weighted mean."""
+"""Tests for tune_bs.train.accumulation: the applied gradient is the score-weighted mean."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tune_bs.accumulation import AccumulatedStep, ScoreWeightedAccumulator
 from tune_bs.errors import UserInputError
+from tune_bs.train.accumulation import AccumulatedStep, ScoreWeightedAccumulator
 
 
 def _model_and_batches(n_batches: int = 5) -> tuple[torch.nn.Linear, list[tuple]]:

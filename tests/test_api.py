@@ -43,15 +43,6 @@ SPACE = {
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def result(local_ray, tmp_path_factory):
     return tune_bs.run(SPACE, storage=tmp_path_factory.mktemp("results"))
 
@@ -89,8 +80,8 @@ def test_load_reads_back_the_same_result(result):
 
 def test_load_encoder_and_embed_reproduce_the_selected_test_score(result):
     from tune_bs.data import load_dataset
-    from tune_bs.evaluation import EVAL_SEED
-    from tune_bs.probe import probe_scores
+    from tune_bs.train.evaluation import EVAL_SEED
+    from tune_bs.train.probe import probe_scores
 
     encoder = tune_bs.load_encoder(result)
     assert not encoder.training and encoder.tune_bs_spec.in_channels == 2
@@ -118,8 +109,8 @@ def test_load_encoder_and_embed_reproduce_the_selected_test_score(result):
 
 def test_export_round_trip_reproduces_test_probe_acc(result, tmp_path, capsys):
     from tune_bs.data import load_dataset
-    from tune_bs.evaluation import EVAL_SEED
-    from tune_bs.probe import probe_scores
+    from tune_bs.train.evaluation import EVAL_SEED
+    from tune_bs.train.probe import probe_scores
 
     out = tmp_path / "export"
     assert main(["export", str(result.path), "--out", str(out)]) == 0

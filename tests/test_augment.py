@@ -1,6 +1,6 @@
 import torch
 
-from tune_bs.augment import Augmenter, crop, jitter, scaling, time_mask
+from tune_bs.train.augment import Augmenter, crop, jitter, scaling, time_mask
 
 
 def _gen(seed=0):

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from tune_bs.switching import Decision, Report, SwitchSettings
+from tune_bs.schedule.switching import Decision, Report, SwitchSettings
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scheduler_overhead.py"
 

@@ -256,7 +256,7 @@ def test_the_synthetic_workload_is_large_enough(bench) -> None:
 def test_finished_experiments_are_read_and_half_finished_ones_redone(
     bench, tmp_path, monkeypatch
 ) -> None:
-    import tune_bs.experiment
+    import tune_bs.search.experiment
 
     runs = []
 
@@ -264,7 +264,7 @@ def test_finished_experiments_are_read_and_half_finished_ones_redone(
         runs.append(name)
         (Path(storage) / name / "trial").mkdir(parents=True)
 
-    monkeypatch.setattr(tune_bs.experiment, "run_experiment", fake_run)
+    monkeypatch.setattr(tune_bs.search.experiment, "run_experiment", fake_run)
     space = bench.method_space(bench.WORKLOADS["ucr"], "GunPoint", 0, "fifo", 2, smoke=True)
     log = tmp_path / "log"
     half = tmp_path / space.name / "left-over"

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from tune_bs.simulator import LargeBatchModel, initial_state, train
+from tune_bs.schedule.simulator import LargeBatchModel, initial_state, train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "simulator.py"
 

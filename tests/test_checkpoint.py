@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from tune_bs import checkpoint
-from tune_bs.clustering import ClusterAssignment
 from tune_bs.data import load_dataset
 from tune_bs.errors import UserInputError
-from tune_bs.strategies import STRATEGIES
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.search import checkpoint
+from tune_bs.train.clustering import ClusterAssignment
+from tune_bs.train.strategies import STRATEGIES
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 
 @pytest.fixture(scope="module")

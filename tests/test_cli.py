@@ -69,7 +69,7 @@ def test_report_on_a_folder_without_an_experiment_says_what_to_run(tmp_path, cap
 
 
 def test_storage_uris_are_opened_through_pyarrow(tmp_path):
-    from tune_bs.storage import Location
+    from tune_bs.search.storage import Location
 
     local = Location.open(tmp_path / "a")
     assert local.is_local and local.local_path == tmp_path / "a"

@@ -38,7 +38,7 @@ from cluster import cluster, s3_result_rows, wait_for  # noqa: F401 (fixture)
 
 from tune_bs.report import load_trials, trial_table
 from tune_bs.report.frame import STATUS, TERMINATED
-from tune_bs.storage import local_copy
+from tune_bs.search.storage import local_copy
 
 pytestmark = pytest.mark.cluster
 

@@ -1,4 +1,5 @@
-"""Tests for tune_bs.clustering: mode-count recovery, determinism, canonical labels, fallbacks."""
+"""Tests for tune_bs.train.clustering: mode-count recovery, determinism, canonical labels,
+fallbacks."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from tune_bs.clustering import (
+from tune_bs.data.synthetic import make_synthetic
+from tune_bs.errors import UserInputError
+from tune_bs.train.clustering import (
     METHODS,
     ClusterAssignment,
     assign_clusters,
     canonical_labels,
     series_features,
 )
-from tune_bs.data.synthetic import make_synthetic
-from tune_bs.errors import UserInputError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -86,7 +87,7 @@ def test_large_data_are_fitted_on_a_subsample_and_all_points_labelled() -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_identical_rows_give_one_cluster_with_a_warning(method, caplog) -> None:
     F = np.ones((50, 4))
-    with caplog.at_level(logging.WARNING, logger="tune_bs.clustering"):
+    with caplog.at_level(logging.WARNING, logger="tune_bs.train.clustering"):
         a = assign_clusters(F, method=method)
     assert a.n_modes == 1 and np.all(a.labels == 0) and np.all(a.distances == 0)
     assert "identical" in caplog.text and "one cluster" in caplog.text
@@ -95,7 +96,7 @@ def test_identical_rows_give_one_cluster_with_a_warning(method, caplog) -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_a_single_gaussian_blob_gives_one_cluster_with_a_warning(method, caplog) -> None:
     F = np.random.default_rng(0).standard_normal((400, 8))
-    with caplog.at_level(logging.WARNING, logger="tune_bs.clustering"):
+    with caplog.at_level(logging.WARNING, logger="tune_bs.train.clustering"):
         a = assign_clusters(F, method=method, seed=0)
     assert a.n_modes == 1 and a.centres.shape == (1, 8)
     assert "one cluster" in caplog.text

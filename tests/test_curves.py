@@ -1,11 +1,11 @@
-"""Tests of tune_bs.curves: recovery, extrapolation, refusal, bands, level-rate algebra."""
+"""Tests of tune_bs.schedule.curves: recovery, extrapolation, refusal, bands, level-rate algebra."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tune_bs.curves import FAMILIES, CurveFitError, fit_curve
+from tune_bs.schedule.curves import FAMILIES, CurveFitError, fit_curve
 
 X = np.linspace(1_000.0, 30_000.0, 30)
 

@@ -6,8 +6,8 @@ import pytest
 
 from tune_bs import metrics as m
 from tune_bs.data import load_dataset
-from tune_bs.trainable import run_to_budget
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.search.trainable import run_to_budget
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 
 class RecordingTrainer(ContrastiveTrainer):

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tune_bs.cli import build_parser
-from tune_bs.space import parse_space
+from tune_bs.search.space import parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

@@ -12,8 +12,8 @@ from tune_bs.data import load_dataset
 from tune_bs.downstream import DownstreamSettings, downstream_data, fit_multitask
 from tune_bs.downstream.data import DownstreamData, Split
 from tune_bs.downstream.model import MultiTaskModel, make_head, multitask_loss
-from tune_bs.encoders import build_encoder
 from tune_bs.errors import UserInputError
+from tune_bs.train.encoders import build_encoder
 
 SYNTHETIC = {"name": "synthetic", "n_series": 160, "n_modes": 3, "n_channels": 2, "length": 32}
 QUICK = {"pretrain_epochs": 5, "finetune_epochs": 3}

@@ -9,8 +9,8 @@ import yaml
 
 from tune_bs.api.encoder import EncoderSpec, build_loaded, embed, encoder_weights
 from tune_bs.data.dataset import ChannelStatistics, prepare, z_normalise
-from tune_bs.encoders import ContrastiveModel, build_encoder
 from tune_bs.errors import UserInputError
+from tune_bs.train.encoders import ContrastiveModel, build_encoder
 
 
 def _raw(seed: int = 0) -> np.ndarray:

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from tune_bs.encoders import ENCODERS, CausalCNNEncoder, ContrastiveModel, build_encoder
 from tune_bs.errors import UserInputError
+from tune_bs.train.encoders import ENCODERS, CausalCNNEncoder, ContrastiveModel, build_encoder
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))

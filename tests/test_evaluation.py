@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tune_bs.data import load_dataset
-from tune_bs.evaluation import EVAL_BATCH_SIZE, EVAL_DRAWS, validation_views
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.train.evaluation import EVAL_BATCH_SIZE, EVAL_DRAWS, validation_views
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_the_same_weights_give_the_same_val_loss_whatever_the_trial_searches(
 def test_a_declared_gpu_without_cuda_falls_back_to_the_same_val_loss(gunpoint, monkeypatch) -> None:
     import ray
 
-    from tune_bs.trainable import trial_device
+    from tune_bs.search.trainable import trial_device
 
     monkeypatch.setattr(ray, "get_gpu_ids", lambda: [0])  # Ray assigned a GPU ...
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # ... CUDA is absent

@@ -1,7 +1,7 @@
 """The examples' smoke tests, run as CI runs them (a subprocess each), on the cost-model clock so
 that the scheduler decides the same on every run: each trial's seconds come from
 ``TUNE_BS_SIMULATED_CLOCK`` (a step over B samples costs 0.2 + 0.001·B s, an evaluation 0.1 s),
-which the examples' trials read through :func:`tune_bs.clock.clock_from_env`."""
+which the examples' trials read through :func:`tune_bs.train.clock.clock_from_env`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from trial_files import result_rows, trial_dirs
 
-from tune_bs.clock import SIMULATED_CLOCK_ENV
+from tune_bs.train.clock import SIMULATED_CLOCK_ENV
 
 pytestmark = pytest.mark.ray
 

@@ -12,10 +12,11 @@ import time
 
 import pytest
 import yaml
+from conftest import local_ray_session
 from trial_files import result_rows, trial_dirs
 
-from tune_bs.experiment import RunOptions, resume_experiment, run_experiment
-from tune_bs.space import parse_space
+from tune_bs.search.experiment import RunOptions, resume_experiment, run_experiment
+from tune_bs.search.space import parse_space
 
 pytestmark = pytest.mark.ray
 
@@ -36,14 +37,9 @@ SPACE = {
 
 @pytest.fixture(scope="module")
 def local_ray():
-    import ray
-
     # two declared (fake) GPUs: trials are scheduled on them and must fall back to the CPU
-    ray.init(
-        address="local", num_cpus=2, num_gpus=2, include_dashboard=False, configure_logging=False
-    )
-    yield
-    ray.shutdown()
+    with local_ray_session(num_gpus=2) as ray:
+        yield ray
 
 
 SMOKE_SPACE = {

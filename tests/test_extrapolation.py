@@ -1,4 +1,4 @@
-"""Tests of tune_bs.extrapolation.ExtrapolationScheduler with stub trials (no ray.init).
+"""Tests of tune_bs.schedule.extrapolation.ExtrapolationScheduler with stub trials (no ray.init).
 
 Results come from the deterministic simulator (as in tests/test_switching.py): a constant
 gradient-noise scale with ``c0/c1 = 256`` makes 64 the fastest batch size. The stub controller
@@ -20,10 +20,10 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
-from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
-from tune_bs.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
-from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
+from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
+from tune_bs.schedule.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
+from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 from tune_bs.testing import StubController, StubTrial
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -405,8 +405,8 @@ SPACE = {
 def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
     from ray.tune.schedulers import PopulationBasedTraining
 
-    from tune_bs.schedulers import build_scheduler
-    from tune_bs.space import parse_space
+    from tune_bs.schedule.schedulers import build_scheduler
+    from tune_bs.search.space import parse_space
 
     space = parse_space(
         {
@@ -450,7 +450,7 @@ def test_extrapolation_and_pbt_sections_build_their_schedulers() -> None:
 )
 def test_bad_scheduler_options_are_refused_in_one_line(section: dict, message: str) -> None:
     from tune_bs.errors import UserInputError
-    from tune_bs.space import parse_space
+    from tune_bs.search.space import parse_space
 
     with pytest.raises(UserInputError, match=message) as info:
         parse_space({**SPACE, "scheduler": section})
@@ -459,7 +459,7 @@ def test_bad_scheduler_options_are_refused_in_one_line(section: dict, message: s
 
 def test_scheduler_batch_sizes_must_fit_the_training_set() -> None:
     from tune_bs.errors import UserInputError
-    from tune_bs.space import check_against_data, parse_space
+    from tune_bs.search.space import check_against_data, parse_space
 
     space = parse_space({**SPACE, "scheduler": {"name": "extrapolation", "batch_sizes": [8, 64]}})
     with pytest.raises(
@@ -557,7 +557,7 @@ def test_a_function_trial_without_any_checkpoint_is_not_switched_by_restart(capl
     )
     own = FunctionTrial("t", {"batch_size": 16, "budget_samples": BUDGET})
     rows = results([(3, 16)])  # no "should_checkpoint": the trainable reports no checkpoint
-    with caplog.at_level("WARNING", logger="tune_bs.extrapolation"):
+    with caplog.at_level("WARNING", logger="tune_bs.schedule.extrapolation"):
         assert feed(sched, StubController(), own, rows) == [CONTINUE] * 3
     assert own.config["batch_size"] == 16 and sched.pending("t") is None
     assert "reported no checkpoint, so a switch by restart would start it over" in caplog.text

@@ -19,9 +19,9 @@ import trial_files
 import yaml
 from trial_files import trial_dirs
 
-from tune_bs.clock import SIMULATED_CLOCK_ENV
-from tune_bs.space import load_space
-from tune_bs.switching import Decision
+from tune_bs.schedule.switching import Decision
+from tune_bs.search.space import load_space
+from tune_bs.train.clock import SIMULATED_CLOCK_ENV
 
 pytestmark = pytest.mark.ray
 
@@ -49,10 +49,10 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(
     from ray import tune
 
     from tune_bs.data import load_dataset
-    from tune_bs.extrapolation import ExtrapolationScheduler
-    from tune_bs.schedulers import logger_callbacks
-    from tune_bs.switching import SwitchSettings
-    from tune_bs.trainable import train_trial
+    from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+    from tune_bs.schedule.schedulers import logger_callbacks
+    from tune_bs.schedule.switching import SwitchSettings
+    from tune_bs.search.trainable import train_trial
 
     data = load_dataset(name=DATASET)
     scheduler = ExtrapolationScheduler(
@@ -189,7 +189,7 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     assert "TERMINATED" in done.stdout
 
 
-#: The cost model the scheduler e2e tests time trials on (tune_bs.clock): a step of B series
+#: The cost model the scheduler e2e tests time trials on (tune_bs.train.clock): a step of B series
 #: costs 0.02 + 0.001·B s, an evaluation 0.05 s — the same on every run and every machine.
 COST_MODEL = "0.02,0.001,0.05"
 

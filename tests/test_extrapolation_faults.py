@@ -20,10 +20,10 @@ from test_extrapolation import (
     trial,
 )
 
-from tune_bs.extrapolation import ExtrapolationScheduler
-from tune_bs.switch_board import SwitchBoard
-from tune_bs.switching import Decision, SwitchSettings
-from tune_bs.trainable import OOM_BATCH_SIZE
+from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+from tune_bs.schedule.switch_board import SwitchBoard
+from tune_bs.schedule.switching import Decision, SwitchSettings
+from tune_bs.search.trainable import OOM_BATCH_SIZE
 
 
 class RecordingBoard(SwitchBoard):

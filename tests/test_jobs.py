@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from tune_bs import jobs
 from tune_bs.cli import build_parser, main
 from tune_bs.errors import UserInputError
-from tune_bs.experiment import RunOptions
+from tune_bs.search import jobs
+from tune_bs.search.experiment import RunOptions
 
 SPACE = {
     "name": "tiny",
@@ -86,8 +86,8 @@ def test_entrypoint_is_a_valid_run_command_with_the_same_options():
 
 
 def test_experiment_name_matches_run():
-    from tune_bs.experiment import RunOptions, experiment_name
-    from tune_bs.space import parse_space
+    from tune_bs.search.experiment import RunOptions, experiment_name
+    from tune_bs.search.space import parse_space
 
     space = parse_space(
         {"name": "default", "dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8}}

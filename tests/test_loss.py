@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tune_bs.loss import nt_xent
+from tune_bs.train.loss import nt_xent
 
 
 def naive_nt_xent(z1, z2, temperature, weights=None):

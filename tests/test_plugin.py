@@ -1,5 +1,5 @@
 """Tests of the plug-in surface without Ray: the public names, :class:`tune_bs.BatchSizeUpdates`
-against a plain :class:`~tune_bs.switch_board.SwitchBoard` (the Ray actor's class), and the
+against a plain :class:`~tune_bs.schedule.switch_board.SwitchBoard` (the Ray actor's class), and the
 README's snippet. The same surface on a real Ray: tests/test_plugin_e2e.py."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 import pytest
 
 import tune_bs
-from tune_bs import plugin
 from tune_bs.errors import UserInputError
-from tune_bs.report_keys import ReportKeys
-from tune_bs.switch_board import BOARD_KEY, SwitchBoard
+from tune_bs.schedule import plugin
+from tune_bs.schedule.report_keys import ReportKeys
+from tune_bs.schedule.switch_board import BOARD_KEY, SwitchBoard
 
 ROOT = Path(__file__).parents[1]
 PUBLIC = (
@@ -35,7 +35,7 @@ def test_the_public_names_import_lazily() -> None:
     code = (
         "import sys, tune_bs; assert 'ray' not in sys.modules, 'ray imported'; "
         f"from tune_bs import {', '.join(PUBLIC)}; "
-        "import tune_bs.extrapolation as e; assert ExtrapolationScheduler is "
+        "import tune_bs.schedule.extrapolation as e; assert ExtrapolationScheduler is "
         "e.ExtrapolationScheduler; print(*sorted(set(tune_bs.__all__) & set(dir(tune_bs))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -46,7 +46,7 @@ def test_the_public_names_import_lazily() -> None:
 
 
 class Board:
-    """:class:`~tune_bs.switch_board.BoardClient`'s interface over a plain board."""
+    """:class:`~tune_bs.schedule.switch_board.BoardClient`'s interface over a plain board."""
 
     boards: ClassVar[dict[str, SwitchBoard]] = {}
 
@@ -102,7 +102,7 @@ def test_a_restored_trial_that_does_not_say_its_reports_takes_no_switch(
     in_trial: SwitchBoard, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(plugin, "_restored", lambda: True)
-    with caplog.at_level(logging.WARNING, logger="tune_bs.plugin"):
+    with caplog.at_level(logging.WARNING, logger="tune_bs.schedule.plugin"):
         updates = tune_bs.BatchSizeUpdates({"batch_size": 16, BOARD_KEY: "the-board"})
     assert "was not told how many reports it had made (reports=...)" in caplog.text
     in_trial.post("t", 32, 1, 1)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import local_ray_session
 from foreign_trainable import KEYS, double_after, foreign_trainable
 from trial_files import result_rows, trial_dirs
 
@@ -31,14 +32,12 @@ pytestmark = pytest.mark.ray
 @pytest.fixture(scope="module")
 def local_ray():
     import foreign_trainable as module
-    import ray
     from ray import cloudpickle
 
     # Ray's workers cannot import tests/ modules: send the trainable by value
     cloudpickle.register_pickle_by_value(module)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
+    with local_ray_session() as ray:
+        yield ray
 
 
 def fit(

@@ -4,7 +4,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
-from tune_bs.probe import (
+from tune_bs.train.probe import (
     SVM_C_GRID,
     SVM_DEFAULT_C,
     SVM_INNER_FOLDS,
@@ -135,7 +135,7 @@ def test_unknown_probe_is_one_line_with_a_suggestion():
 
 
 def test_multitask_combines_accuracy_and_r2_with_alpha() -> None:
-    from tune_bs.probe import multitask_scores
+    from tune_bs.train.probe import multitask_scores
 
     classes = {"val_probe_acc": 0.8, "test_probe_acc": 0.7}
     values = {"val_probe_r2": 0.4, "test_probe_r2": -0.2}

@@ -1,5 +1,5 @@
-"""Tests of tune_bs.report_keys.ReportKeys and of the scheduler reading a trainable's own key
-names (stub trials, no ray.init)."""
+"""Tests of tune_bs.schedule.report_keys.ReportKeys and of the scheduler reading a trainable's own
+key names (stub trials, no ray.init)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from test_extrapolation import CONTINUE, PAUSE, StubController, StubTrial, feed
 
 from tune_bs import ExtrapolationScheduler, ReportKeys, SwitchSettings
 from tune_bs.errors import UserInputError
-from tune_bs.switching import Decision
+from tune_bs.schedule.switching import Decision
 
 GOOD = {
     "val_loss": 1.0,

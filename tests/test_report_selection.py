@@ -15,7 +15,7 @@ from tune_bs.errors import UserInputError
 from tune_bs.report.best_config import BEST_CONFIG, best_config, save_best_config
 from tune_bs.report.frame import load_trials
 from tune_bs.report.selection import select
-from tune_bs.space import ParamSpec, parse_space
+from tune_bs.search.space import ParamSpec, parse_space
 
 
 def experiment(tmp_path: Path, checkpoints: bool = True) -> Path:

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import local_ray_session
 from trial_files import result_rows
 
-from tune_bs.experiment import RunOptions, run_experiment
-from tune_bs.space import parse_space
+from tune_bs.search.experiment import RunOptions, run_experiment
+from tune_bs.search.space import parse_space
 
 pytestmark = pytest.mark.ray
 
@@ -37,14 +38,9 @@ SPACE = {
 
 @pytest.fixture(scope="module")
 def ray_with_two_fake_gpus():
-    import ray
-
     # CPUs may be declared beyond the physical count; the GPUs exist only in Ray's books
-    ray.init(
-        address="local", num_cpus=4, num_gpus=2, include_dashboard=False, configure_logging=False
-    )
-    yield
-    ray.shutdown()
+    with local_ray_session(num_cpus=4, num_gpus=2) as ray:
+        yield ray
 
 
 def running_interval(trial: Path) -> tuple[float, float]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tune_bs.retention import checkpoints_to_keep, prune_experiment
-from tune_bs.storage import Location
+from tune_bs.search.retention import checkpoints_to_keep, prune_experiment
+from tune_bs.search.storage import Location
 
 
 def names(*indices: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Tests for tune_bs.samplers: the numbered constraints, as properties over random labels."""
+"""Tests for tune_bs.train.samplers: the numbered constraints, as properties over random labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tune_bs.errors import UserInputError
-from tune_bs.samplers import MODES, RandomBatchSampler, StratifiedBatchSampler
+from tune_bs.train.samplers import MODES, StratifiedBatchSampler
 
 PROPERTY = settings(max_examples=60, deadline=None)
 
@@ -133,7 +133,7 @@ def test_proportional_small_clusters_get_their_extra_member_spread_over_the_epoc
 
 def test_equal_mode_warns_when_an_epoch_covers_under_half_the_data(caplog) -> None:
     labels = np.repeat([0, 1], [190, 10])
-    with caplog.at_level(logging.WARNING, logger="tune_bs.samplers"):
+    with caplog.at_level(logging.WARNING, logger="tune_bs.train.samplers"):
         sampler = StratifiedBatchSampler(labels, 4, "equal")
     assert sampler.num_samples == 20 and len(sampler) == 5
     assert "20 of 200" in caplog.text
@@ -155,23 +155,3 @@ def test_impossible_requests_raise() -> None:
         StratifiedBatchSampler(np.array([0.5, 1.0]), 1)
     with pytest.raises(ValueError, match="epoch"):
         StratifiedBatchSampler(labels, 5).set_epoch(-1)
-
-
-@PROPERTY
-@given(st.integers(1, 300), st.data(), st.booleans())
-def test_random_batches_cover_each_index_once(n: int, data, drop_last: bool) -> None:
-    b = data.draw(st.integers(1, n))
-    sampler = RandomBatchSampler(n, b, seed=data.draw(st.integers(0, 99)), drop_last=drop_last)
-    batches = list(sampler)
-    flat = _check_unique(batches)
-    assert len(batches) == len(sampler)
-    assert flat.size == (n - n % b if drop_last else n)
-    assert all(len(x) == b for x in batches[: n // b])
-
-
-def test_random_batches_are_seeded_per_epoch() -> None:
-    s = RandomBatchSampler(100, 10, seed=1)
-    first = list(s)
-    assert first == list(RandomBatchSampler(100, 10, seed=1))
-    s.set_epoch(1)
-    assert list(s) != first

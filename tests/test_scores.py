@@ -1,4 +1,4 @@
-"""Tests for tune_bs.scores: the distribution-match score of a minibatch."""
+"""Tests for tune_bs.train.scores: the distribution-match score of a minibatch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tune_bs.scores import cluster_histogram, match_score, total_variation
+from tune_bs.train.scores import cluster_histogram, match_score, total_variation
 
 
 def test_a_batch_with_the_data_distribution_scores_one() -> None:

@@ -1,4 +1,4 @@
-"""Tests of tune_bs.simulator: closed forms, oracle optimality, determinism, validation."""
+"""Tests of tune_bs.schedule.simulator: closed forms, oracle optimality, determinism, validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tune_bs.errors import UserInputError
-from tune_bs.simulator import (
+from tune_bs.schedule.simulator import (
     LargeBatchModel,
     best_fixed,
     fixed_time_to_target,

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from tune_bs.errors import UserInputError
-from tune_bs.space import ParamSpec, check_against_data, load_space, parse_space
+from tune_bs.search.space import ParamSpec, check_against_data, load_space, parse_space
 
 SPACES = sorted((Path(__file__).parents[1] / "search_spaces").glob("*.yaml"))
 MINIMAL = {"dataset": {"name": "GunPoint"}, "param_space": {"batch_size": 8}}
@@ -253,7 +253,7 @@ def test_bad_comparison_files_are_refused(raw, message):
 
 
 def test_the_extrapolation_smoke_budget_leaves_room_for_a_switch():
-    from tune_bs.experiment import RunOptions, effective_space, smoke_budget
+    from tune_bs.search.experiment import RunOptions, effective_space, smoke_budget
 
     space = load_space(Path(__file__).parents[1] / "search_spaces" / "switching.yaml")
     budget = smoke_budget(space)
@@ -264,7 +264,7 @@ def test_the_extrapolation_smoke_budget_leaves_room_for_a_switch():
 
 
 def test_a_compared_smoke_test_gives_every_scheduler_the_same_budget():
-    from tune_bs.experiment import RunOptions, comparison_smoke_budget, effective_space
+    from tune_bs.search.experiment import RunOptions, comparison_smoke_budget, effective_space
 
     space = load_space(Path(__file__).parents[1] / "search_spaces" / "scheduler_vs_baselines.yaml")
     variants = space.variants()

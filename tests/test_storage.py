@@ -14,7 +14,7 @@ from cluster import object_store  # noqa: F401 (fixture)
 from test_report_helpers import gunpoint_experiment
 
 from tune_bs.cli import main
-from tune_bs.storage import COPY_ROOT, local_copy
+from tune_bs.search.storage import COPY_ROOT, local_copy
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from tune_bs.data import load_dataset
-from tune_bs.strategies import STRATEGIES, build_strategy
-from tune_bs.strategies.cluster_count import batch_size_from_modes
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.train.strategies import STRATEGIES, build_strategy
+from tune_bs.train.strategies.cluster_count import batch_size_from_modes
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 
 @pytest.fixture(scope="module")

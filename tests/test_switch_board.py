@@ -12,18 +12,9 @@ import time
 
 import pytest
 
-from tune_bs.switch_board import BOARD_NAME, BoardClient, BoardHost, SwitchBoard
+from tune_bs.schedule.switch_board import BOARD_NAME, BoardClient, BoardHost, SwitchBoard
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
 
 
 def kill_and_wait(ray, actor, name: str = BOARD_NAME) -> None:

@@ -1,4 +1,4 @@
-"""Tests of tune_bs.switching.decide with hand-built histories (no Ray).
+"""Tests of tune_bs.schedule.switching.decide with hand-built histories (no Ray).
 
 Histories come from the deterministic simulator: a constant gradient-noise scale with
 ``c0/c1 = 256`` makes 64 the fastest size (16 is ~36 % slower per second, 1024 ~3x slower).
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from tune_bs.errors import UserInputError
-from tune_bs.simulator import LargeBatchModel, initial_state, switch, train
-from tune_bs.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
+from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
 FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
@@ -189,7 +189,7 @@ def test_the_restart_cost_is_measured_from_the_trials_own_switches() -> None:
 def test_a_switch_costs_only_the_overhead_beyond_every_report_s() -> None:
     """Every interval pays a report's overhead on the wall clock (here 0.3 s); a restart-free
     switch pays nothing more, so it costs 0 s — not the 0.3 s of any interval."""
-    from tune_bs.switching.throughput import cost_model, switch_costs
+    from tune_bs.schedule.switching.throughput import cost_model, switch_costs
 
     own = history(FLAT, [(6, 64), (4, 128)])
     with_overhead = [
@@ -344,8 +344,8 @@ def test_the_switch_cost_prior_follows_the_switch_path() -> None:
 def test_a_pending_switch_is_decided_by_the_sign_at_the_end_of_its_window() -> None:
     """Within the noise of the extrapolation a switch waits; after 2·segment_reports reports it
     stays if the new curve is below the extrapolation of the old one, else it goes back."""
-    from tune_bs.switching.judging import judge
-    from tune_bs.switching.view import DecisionView
+    from tune_bs.schedule.switching.judging import judge
+    from tune_bs.schedule.switching.view import DecisionView
 
     pending = 0
     for seed in range(12):

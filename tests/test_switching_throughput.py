@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tune_bs.switching import FitCache, Report
-from tune_bs.switching.throughput import TRUSTED_INTERVALS, cost_model, interval_costs
+from tune_bs.schedule.switching import FitCache, Report
+from tune_bs.schedule.switching.throughput import TRUSTED_INTERVALS, cost_model, interval_costs
 
 
 def reports(

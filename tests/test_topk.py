@@ -1,4 +1,4 @@
-"""Tests of tune_bs.topk.TopKAfterFirstReport with stub trials (no ray.init).
+"""Tests of tune_bs.schedule.topk.TopKAfterFirstReport with stub trials (no ray.init).
 
 The stub controller lists trials and stops one as Tune's ``stop_trial`` does for a paused trial
 (the scheduler's ``on_trial_remove``, then TERMINATED), like the mocked runner of
@@ -18,9 +18,9 @@ from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
-from tune_bs.schedulers import SCHEDULERS, TOPK_DEFAULT_KEEP, build_scheduler
-from tune_bs.space import SCHEDULER_OPTIONS, parse_space
-from tune_bs.topk import TopKAfterFirstReport, kept_trials, ranking_key
+from tune_bs.schedule.schedulers import SCHEDULERS, TOPK_DEFAULT_KEEP, build_scheduler
+from tune_bs.schedule.topk import TopKAfterFirstReport, kept_trials, ranking_key
+from tune_bs.search.space import SCHEDULER_OPTIONS, parse_space
 
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
@@ -247,7 +247,7 @@ def test_three_trials_on_two_cpus_keep_the_best_one_to_its_budget(tmp_path) -> N
     import ray
     from trial_files import result_rows, trial_dirs
 
-    from tune_bs.experiment import RunOptions, run_experiment
+    from tune_bs.search.experiment import RunOptions, run_experiment
 
     space = parse_space(
         {

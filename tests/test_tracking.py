@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tune_bs.errors import UserInputError
-from tune_bs.experiment import RunOptions, tracking_section
-from tune_bs.space import parse_space
-from tune_bs.tracking import (
+from tune_bs.search.experiment import RunOptions, tracking_section
+from tune_bs.search.space import parse_space
+from tune_bs.search.tracking import (
     check_tracking,
     default_tracking_uri,
     optuna_storage_uri,

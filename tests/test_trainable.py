@@ -9,17 +9,17 @@ import math
 import pytest
 import torch
 
-from tune_bs import checkpoint
 from tune_bs.data import load_dataset
-from tune_bs.strategies import STRATEGIES
-from tune_bs.trainable import (
+from tune_bs.search import checkpoint
+from tune_bs.search.trainable import (
     OOM_BATCH_SIZE,
     MemoryLimit,
     TrialOutOfMemory,
     is_out_of_memory,
     run_to_budget,
 )
-from tune_bs.training import ContrastiveTrainer, TrainSettings
+from tune_bs.train.strategies import STRATEGIES
+from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 OOM = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tune_bs.data import load_dataset
-from tune_bs.training import BatchStream, ContrastiveTrainer, TrainSettings, format_schedule
+from tune_bs.train.trainer import BatchStream, ContrastiveTrainer, TrainSettings, format_schedule
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_batch_size_change_is_recorded_in_the_schedule(gunpoint):
 
 def test_accumulation_averages_the_minibatch_gradients(gunpoint):
     """One step with k=2 minibatches of 8 applies the mean of the two minibatch gradients."""
-    from tune_bs.loss import nt_xent
+    from tune_bs.train.loss import nt_xent
 
     settings = small(accumulation_steps=2, lr=0.1)
     trainer = ContrastiveTrainer(gunpoint, settings, "cpu")
@@ -189,7 +189,7 @@ def test_nan_weights_with_a_finite_training_loss_mark_the_trial_diverged(gunpoin
 
 
 def test_the_trial_clock_counts_training_and_evaluation_and_survives_a_restore(gunpoint):
-    from tune_bs.clock import SimulatedClock
+    from tune_bs.train.clock import SimulatedClock
 
     def clock():
         return SimulatedClock(step_s=0.5, per_sample_s=0.01, eval_s=2.0)
@@ -231,8 +231,8 @@ def test_a_trial_normalises_raw_data_itself_and_probes_with_its_probe():
 def test_multitask_probe_reports_the_weighted_pair_of_validation_probes():
     """val_multitask = α·(classification probe, CV on train) + (1 − α)·(ridge probe, CV on
     train), from the same representations; only when asked (multitask_probe)."""
-    from tune_bs.evaluation import EVAL_SEED
-    from tune_bs.probe import probe_scores
+    from tune_bs.train.evaluation import EVAL_SEED
+    from tune_bs.train.probe import probe_scores
 
     data = load_dataset("synthetic", n_series=80, n_modes=3, length=32, seed=1)
     settings = TrainSettings(

@@ -1,4 +1,4 @@
-"""Tests for tune_bs.weights: centre-versus-periphery weights and their schedule."""
+"""Tests for tune_bs.train.weights: centre-versus-periphery weights and their schedule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tune_bs.errors import UserInputError
-from tune_bs.weights import (
+from tune_bs.train.weights import (
     batch_weights,
     centre_weights,
     peripherality,

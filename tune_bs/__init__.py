@@ -44,11 +44,11 @@ _API = (
 _LAZY: dict[str, str] = {
     **dict.fromkeys(_API, "tune_bs.api"),
     # the scheduler as a plug-in for anyone's Ray Tune code
-    "BatchSizeUpdates": "tune_bs.plugin",
-    "ExtrapolationScheduler": "tune_bs.extrapolation",
-    "ReportKeys": "tune_bs.report_keys",
-    "SwitchSettings": "tune_bs.switching",
-    "logger_callbacks": "tune_bs.schedulers",
+    "BatchSizeUpdates": "tune_bs.schedule.plugin",
+    "ExtrapolationScheduler": "tune_bs.schedule.extrapolation",
+    "ReportKeys": "tune_bs.schedule.report_keys",
+    "SwitchSettings": "tune_bs.schedule.switching",
+    "logger_callbacks": "tune_bs.schedule.schedulers",
 }
 
 __all__ = sorted(["__version__", *_LAZY])

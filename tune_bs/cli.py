@@ -215,7 +215,7 @@ def _positive(value: int | float | None, flag: str, integer: bool = False) -> No
 
 def cmd_run(args: argparse.Namespace) -> int:
     import tune_bs
-    from tune_bs.space import load_space
+    from tune_bs.search.space import load_space
 
     _check_run_options(args)
     space = load_space(args.space or default_space_path())
@@ -260,8 +260,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from tune_bs.experiment import RunOptions
-    from tune_bs.jobs import follow_hint, submit_run
+    from tune_bs.search.experiment import RunOptions
+    from tune_bs.search.jobs import follow_hint, submit_run
 
     _check_run_options(args)
     options = RunOptions(
@@ -289,14 +289,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tune_bs.jobs import job_state
+    from tune_bs.search.jobs import job_state
 
     print(job_state(args.job_id, args.address).describe())
     return EXIT_OK
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from tune_bs.jobs import job_logs
+    from tune_bs.search.jobs import job_logs
 
     if args.follow:
         return _follow(args.job_id, args.address)
@@ -306,7 +306,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def _follow(job_id: str, address: str) -> int:
     """Stream a job's logs until it ends; 0 if it SUCCEEDED, 1 if it FAILED or was STOPPED."""
-    from tune_bs.jobs import exit_status, follow_job
+    from tune_bs.search.jobs import exit_status, follow_job
 
     try:
         state = follow_job(job_id, address)
@@ -357,8 +357,8 @@ def _finish_comparison(results: list, statuses: list[int]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tune_bs.experiment import load_space_data
-    from tune_bs.space import load_space
+    from tune_bs.search.experiment import load_space_data
+    from tune_bs.search.space import load_space
 
     space = load_space(args.space)
     data = load_space_data(space)

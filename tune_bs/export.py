@@ -18,7 +18,7 @@
 Rules: the trial is the experiment's selection (validation metric, never a test score) or the
 one named by ``trial``, whose checkpoint is selected the same way. The export checks itself: the
 exported encoder's representations go through the trial's own probe
-(:func:`tune_bs.probe.probe_scores`, the same subsample and seed), and the test score it gives
+(:func:`tune_bs.train.probe.probe_scores`, the same subsample and seed), and the test score it gives
 is returned beside the one the checkpoint reported (:attr:`ExportPaths.reproduced`).
 """
 
@@ -130,7 +130,7 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
 
 
 def _space(raw: dict[str, Any]) -> Any:
-    from tune_bs.space import parse_space
+    from tune_bs.search.space import parse_space
 
     return parse_space(dict(raw), source="tune_bs_space.yaml")
 
@@ -164,7 +164,7 @@ def _write_spec(
         },
         "versions": {"tune_bs": tune_bs.__version__, "torch": str(torch.__version__)},
         "load": "tune_bs.load_encoder(FOLDER), or: "
-        "encoder = tune_bs.encoders.build_encoder(spec.encoder, spec.in_channels, "
+        "encoder = tune_bs.train.encoders.build_encoder(spec.encoder, spec.in_channels, "
         "spec.hidden, spec.bidirectional); encoder.load_state_dict(torch.load("
         "'encoder.pt', weights_only=True)); encoder.eval()",
     }
@@ -182,9 +182,9 @@ def _probe_test_score(
 ) -> float | None:
     """The trial's probe (same subsample and seed as in training) on the exported encoder's
     representations: its test score, or ``None`` without a labelled test split."""
-    from tune_bs.evaluation import EVAL_SEED
-    from tune_bs.probe import probe_indices, probe_scores
-    from tune_bs.training import TrainSettings
+    from tune_bs.train.evaluation import EVAL_SEED
+    from tune_bs.train.probe import probe_indices, probe_scores
+    from tune_bs.train.trainer import TrainSettings
 
     if test_metric is None or data.y_probe_train is None or data.y_test is None:
         return None

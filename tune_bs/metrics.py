@@ -5,10 +5,10 @@ report and the tests all agree on them through this module.
 
 Units and rules:
 - ``VAL_LOSS``: NT-Xent on the fixed validation split with the fixed views, evaluation batch size
-  and temperature of :mod:`tune_bs.evaluation`. Comparable across training batch sizes,
+  and temperature of :mod:`tune_bs.train.evaluation`. Comparable across training batch sizes,
   temperatures, augmentations and devices (the raw training loss is not).
 - ``VAL_PROBE_ACC``: accuracy in [0, 1] of a logistic-regression probe on frozen representations,
-  k-fold cross-validated on the labelled train split (:mod:`tune_bs.probe`): no test labels.
+  k-fold cross-validated on the labelled train split (:mod:`tune_bs.train.probe`): no test labels.
 - ``VAL_PROBE_R2``: the same for a ridge probe and a continuous target (R²).
 - ``TEST_PROBE_ACC`` / ``TEST_PROBE_R2``: the probe fitted on the whole train split and scored on
   the test split. Reported for the trial and checkpoint selected on validation; **never** a
@@ -31,7 +31,7 @@ Units and rules:
 - ``TIME_TOTAL_S``: wall-clock seconds of the trial, start-up included (Ray's own
   ``time_total_s``).
 - ``TRIAL_TIME_S``: the trial's own seconds of training and evaluation (float; start-up,
-  checkpointing and restores excluded), carried across restarts (:mod:`tune_bs.clock`).
+  checkpointing and restores excluded), carried across restarts (:mod:`tune_bs.train.clock`).
 - ``WALL_TIME_S``: the trial's clock at the report, float seconds shared by all trials (Ray's
   ``timestamp`` is whole seconds: never use it for decisions).
 """

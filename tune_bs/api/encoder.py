@@ -6,7 +6,7 @@ checkpoint's ``trainer_state.pt`` or from an exported folder (``encoder.yaml`` +
 
 Rules:
 
-- Checkpoints are read by :func:`tune_bs.checkpoint.loads` (``torch.load(...,
+- Checkpoints are read by :func:`tune_bs.search.checkpoint.loads` (``torch.load(...,
   weights_only=True)``): plain tensors, numbers, strings, lists and dicts only, never arbitrary
   pickled Python objects. A checkpoint that needs more is refused with one line that says so
   (it is not unpickled "to be safe").
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from tune_bs import checkpoint
 from tune_bs.data.dataset import NORMALISATION_ALIASES
-from tune_bs.encoders import CAUSAL_DEPTH
 from tune_bs.errors import UserInputError
+from tune_bs.search import checkpoint
+from tune_bs.train.encoders import CAUSAL_DEPTH
 
 STATE_FILE = "trainer_state.pt"
 ENCODER_WEIGHTS = "encoder.pt"
@@ -90,7 +90,7 @@ class EncoderSpec:
 
     def build(self) -> nn.Module:
         """A fresh (untrained) encoder of this shape."""
-        from tune_bs.encoders import build_encoder
+        from tune_bs.train.encoders import build_encoder
 
         return build_encoder(
             self.encoder,
@@ -160,7 +160,7 @@ def spec_from_state(
     """The :class:`EncoderSpec` of encoder ``weights`` trained with the trial ``config``.
 
     The input's preparation comes from ``input_rule`` (a checkpoint's ``input``, written by
-    :meth:`tune_bs.training.ContrastiveTrainer.input_rule`), else from ``normalise`` (older
+    :meth:`tune_bs.train.trainer.ContrastiveTrainer.input_rule`), else from ``normalise`` (older
     checkpoints), else the trial's ``normalise``, else the default for the channel count.
     """
     from tune_bs.data.dataset import resolve_normalisation

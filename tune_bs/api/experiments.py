@@ -110,7 +110,7 @@ class ExperimentResult:
 
 
 def _space_of(space_or_path: Any) -> Any:
-    from tune_bs.space import SearchSpace, load_space, parse_space
+    from tune_bs.search.space import SearchSpace, load_space, parse_space
 
     if isinstance(space_or_path, SearchSpace):
         return space_or_path
@@ -139,11 +139,11 @@ def run(
 
     Args:
         space_or_path: a search-space YAML path, its mapping, a
-            :class:`~tune_bs.space.SearchSpace`, or ``None`` for the packaged default.
+            :class:`~tune_bs.search.space.SearchSpace`, or ``None`` for the packaged default.
         storage, name, num_samples, smoke_test, cpus_per_trial, gpus_per_trial, address: as the
             ``tune-bs run`` flags of the same names.
         tracking: ``True`` (or a ``tracking:`` mapping) turns on MLflow tracking
-            (:mod:`tune_bs.tracking`); it overrides the space's own ``tracking:`` section.
+            (:mod:`tune_bs.search.tracking`); it overrides the space's own ``tracking:`` section.
 
     Returns:
         The :class:`ExperimentResult`; a ``schedulers:`` comparison file gives one per compared
@@ -151,7 +151,7 @@ def run(
     """
     from dataclasses import replace
 
-    from tune_bs.experiment import RunOptions, comparison_smoke_budget, run_experiment
+    from tune_bs.search.experiment import RunOptions, comparison_smoke_budget, run_experiment
 
     for flag, value, integer in (
         ("num_samples", num_samples, True),
@@ -204,7 +204,7 @@ def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any
     if tracking is True:
         return {"mlflow": True}
     if isinstance(tracking, Mapping):
-        from tune_bs.tracking import check_tracking
+        from tune_bs.search.tracking import check_tracking
 
         return check_tracking(dict(tracking))
     raise UserInputError(
@@ -230,7 +230,7 @@ def _finished(outcome: Any) -> ExperimentResult:
 
 def resume(path: str | Path, *, address: str | None = None) -> ExperimentResult:
     """Finish an interrupted experiment (nothing finished is redone); its result."""
-    from tune_bs.experiment import resume_experiment
+    from tune_bs.search.experiment import resume_experiment
 
     return _finished(resume_experiment(path, address=address))
 
@@ -265,7 +265,7 @@ def saved_space(folder: Path) -> dict[str, Any]:
     """The experiment's saved search space (``tune_bs_space.yaml``), ``{}`` when absent."""
     import yaml
 
-    from tune_bs.experiment import SPACE_COPY
+    from tune_bs.search.experiment import SPACE_COPY
 
     try:
         raw = yaml.safe_load((Path(folder) / SPACE_COPY).read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ BEST_CONFIG = "best_config.yaml"
 
 def best_config(space: Mapping[str, Any], selection: Selection) -> dict[str, Any]:
     """The search-space mapping of the selected trial (module rules)."""
-    from tune_bs.space import PARAM_KEYS
+    from tune_bs.search.space import PARAM_KEYS
 
     params = {k: v for k, v in selection.config.items() if k in PARAM_KEYS}
     out = {

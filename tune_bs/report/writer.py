@@ -24,7 +24,7 @@ from tune_bs.report.tables import (
     display_comparison,
     trial_table,
 )
-from tune_bs.storage import local_copy
+from tune_bs.search.storage import local_copy
 
 #: The per-trial columns ``tune-bs run`` prints (docs/design.md §6).
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(c for c in TRIAL_COLUMNS if c not in (EXPERIMENT, DATASET))
@@ -193,7 +193,7 @@ def _write_html(
 def _saved_space(directory: Path) -> dict:
     import yaml
 
-    from tune_bs.experiment import SPACE_COPY
+    from tune_bs.search.experiment import SPACE_COPY
 
     try:
         raw = yaml.safe_load((Path(directory) / SPACE_COPY).read_text(encoding="utf-8"))
@@ -246,7 +246,7 @@ def experiment_metric(
 def _saved_metric(experiment_dir: Path) -> tuple[str, str | None]:
     import yaml
 
-    from tune_bs.experiment import SPACE_COPY
+    from tune_bs.search.experiment import SPACE_COPY
 
     for folder in (experiment_dir, *sorted(experiment_dir.glob("*/"))):
         try:

@@ -1,0 +1,33 @@
+"""The layout's promise (README "Layout", docs/design.md §5): the math imports no Ray."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import tune_bs.data
+import tune_bs.train
+
+PURE = [
+    *(f"tune_bs.data.{m.name}" for m in pkgutil.walk_packages(tune_bs.data.__path__)),
+    *(f"tune_bs.train.{m.name}" for m in pkgutil.walk_packages(tune_bs.train.__path__)),
+    "tune_bs.schedule.curves",
+    "tune_bs.schedule.switching",
+    "tune_bs.schedule.simulator",
+    "tune_bs.metrics",
+    "tune_bs.errors",
+]
+
+
+def test_the_math_imports_no_ray():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {PURE!r}:\n"
+        "    importlib.import_module(name)\n"
+        "leaked = sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.'))\n"
+        "print(len(leaked), leaked[:5])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("0 "), out.stdout
+    assert len(PURE) > 15  # the walk found the modules

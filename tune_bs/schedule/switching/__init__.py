@@ -1,0 +1,142 @@
+"""The batch-size switching policy of the extrapolation scheduler, as a pure function (no Ray).
+
+This docstring is the one statement of the rule; the scheduler
+(:mod:`tune_bs.schedule.extrapolation`) and the README link here.
+
+:func:`decide` maps a trial's history, its peers' histories and :class:`SwitchSettings` to a
+:class:`Decision` (``continue`` / ``switch`` / ``stop``). It keeps no state: replaying the same
+history recomputes the same decision, and each decision carries the ``report_index`` it belongs
+to, so a restarted scheduler can refuse to apply one twice.
+
+Units: ``samples_seen`` in training samples; ``time_s`` in the trial's own seconds of training
+and evaluation (its float ``trial_time_s``); ``val_loss`` in loss units, lower is better and
+comparable across batch sizes (the training loss is not). Batch sizes are *effective* (loader
+batch × accumulation steps). *Peers* are the other trials of the same group: trials whose
+configs differ only in the batch size (the scheduler chooses them); stopped peers still count
+as evidence; a peer's reports after this trial's last one (on the shared float clock
+``wall_time``) are ignored, so a replay sees the population as it was. A *segment* is a maximal
+run of reports at one batch size; its curve is fitted with
+:func:`tune_bs.schedule.curves.fit_curve` on ``x`` = samples since the report before the segment.
+*Pace*: seconds per training sample at a loader batch ``b``, from the cost model of
+:mod:`tune_bs.schedule.switching.throughput` (``a + c₀/b`` fitted over all report intervals of the
+trial and its peers; a loader's own median once it has 3 intervals). *Samples left*: the trial's
+``budget_samples`` less ``samples_seen``. *Switch cost*: the median measured over the trial's own
+switches (on its own clock, plus the overhead beyond a usual interval on the shared clock), else
+its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
+
+The rule, on the trial's ``n``-th report (``report_index = n``), first match wins:
+
+1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop``, ``diverged=True``.
+2. **Grace.** ``n < grace_reports`` (default 2) → ``continue``.
+3. **Stop a clearly worse trial**, at equal compute. For each live peer ``j``: if ``j`` has run
+   no longer (``t_j ≤ t``), compare ``j``'s loss at ``t_j`` with this trial's at ``t_j`` (each
+   the current segment's fitted curve inside that segment, else the reports interpolated);
+   otherwise compare ``j``'s loss at ``τ = min(t_j, t·(1+stop_horizon))`` with this trial's
+   *extrapolation* to ``τ`` (its curve advanced at its pace, lower end of the ``band_z`` band).
+   The trial is *dominated* by ``j`` when it is worse by more than
+   ``max(stop_margin·(L_ref − L_j), floor)``, ``L_ref`` the highest first-reported loss of the
+   group; ``floor`` = ``stop_noise_z`` × the median residual standard deviation of the current
+   segment fits of the trial and its peers (``inf``, so no stop, while none can be fitted).
+   Stop when ``min_alive`` live peers dominate it, or when a live peer at the same batch size
+   is ahead by more than ``floor`` (a duplicate); either must hold on the last
+   ``stop_confirm_reports`` consecutive reports. Any trial can switch to any size, so a trial
+   behind at equal compute stays behind.
+4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
+   ``continue``.
+5. **Judge the last switch**, during its first ``2·segment_reports`` reports, unless it was a
+   switch back or an exploration visit (rule 6). The curve left behind (its last
+   ``judge_window`` reports) is extrapolated over the training time spent since (samples at the
+   new pace, converted to the old pace; the one-off switch cost is sunk) and compared with the
+   new segment's fitted loss, report by report: below it by ``judge_z`` combined standard
+   deviations keeps the size (*good*); above it by as much switches back (*bad*); in between
+   the switch is *pending* → ``continue``, and after ``2·segment_reports`` reports the sign of
+   the last comparison decides (below the extrapolation: kept; not below: back). When it cannot
+   be judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end
+   of the window, the loss is not below the loss at the switch — then back. A size switched
+   back from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert.
+6. **Explore.** (``explore``, default on) The candidate sizes nothing covers yet — not one of
+   the trial's own segments of ``segment_reports`` reports, not a size any peer has reported
+   at (a peer stopped early at a size is evidence against it) or a waiting peer starts at,
+   not tabu — are visited one after
+   the other, nearest the trial's starting size first (in log₂ of the size; larger first on a
+   tie), each for one segment, then left by rule 8 like any size. The exploration budget is
+   bounded: a visit starts only while ``samples_seen ≤ explore_until · budget_samples``
+   (default half the budget), when the samples left hold ``segment_reports`` more reports (so
+   the visit's curve can be fitted), and when two switches (there and back) cost less than
+   ``switch_margin`` of the seconds left. So K candidates cost at most ``explore_until`` of a
+   lone trial's budget, and none in a population that already covers them (a grid over the
+   candidate sizes explores nothing).
+7. **Estimates.** For each candidate size ``B`` with a usable curve — the trial's own or a
+   peer's (curves at one size share one autonomous law ``dL/dS = −g_B(L)``, so a peer's curve
+   informs this trial), the one extrapolated least deep: *depth* = how far beyond its last
+   point, in units of its own ``x`` range, it reaches the current level ``L`` (the current
+   segment's fitted loss; ≤ 0 is interpolation; curves above ``L`` or deeper than
+   ``max_depth`` do not count) — the expected loss decrease per second over the next
+   ``T`` seconds, ``T`` the time the current loader takes for one segment's worth of samples
+   (``segment_reports`` report intervals, at most the samples left):
+   ``v_B = [L − L_B(L, T / pace(B))] / T``, with ``L_B(L, s)`` the loss after ``s`` more
+   samples along ``B``'s law (:meth:`CurveFit.advance`; for a candidate, the most pessimistic
+   family of Akaike weight ≥ ``plausible_weight``; for the current size its own current curve).
+   Equal seconds, not equal samples, and a short look-ahead, not the whole budget: the size
+   that lowers the loss fastest at each level is the one that reaches any target soonest
+   (``T → 0`` is the instantaneous speed ``g_B(L)/pace(B)``), and over a long budget every size
+   nears the asymptote, so the fastest loader would win whatever its sample efficiency.
+8. **Switch.** The best non-tabu candidate beats the current size's ``v`` by more than
+   ``switch_margin`` (relative) → ``switch``, when its estimate is *fresh* (depth ≤
+   ``fresh_depth`` for a larger batch; interpolation, depth ≤ 0, for a smaller one); a deeper
+   estimate for a larger batch is a hint that triggers a probe (a switch judged by rule 5)
+   after ``probe_every`` reports at the current size. Either only when the seconds it saves
+   over the seconds left, ``H·(1 − v_now/v_best)`` (``H`` = samples left × the current pace),
+   exceed the switch cost (twice it for a probe, which may be reverted). Extrapolating a curve
+   far below its range ignores the growth of the gradient-noise scale, hence the caution, and
+   smaller batches need evidence.
+9. **Probe.** The next larger candidate has no usable curve, the trial has run ``probe_every``
+   reports at its size and the current curve's relative progress per sample
+   ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default 1.4×) since the segment began
+   (under the empirical model of large-batch training, McCandlish et al. 2018, that is the
+   growth of ``B + B_noise``), and two switches cost less than ``switch_margin`` of the seconds
+   left → ``switch`` to it.
+10. Otherwise ``continue``.
+
+A switch that would move this trial to a batch size where a live peer is already ahead at equal
+compute (by more than ``floor``) stops the trial instead (it would only duplicate that peer).
+
+Second action (``action="accumulation"``): effective size ``B`` runs as loader batch
+``b = min(B, max_loader_batch_size)`` (default: the trial's first loader batch) with
+``accumulation_steps = B // b``; decisions carry both numbers.
+
+Cost: one warm-started curve fit per new report of a segment (~0.3–0.5 ms), the cost model and
+a few closed-form curve evaluations per candidate; everything reusable lives in the
+:class:`FitCache` (:mod:`tune_bs.schedule.switching.memo`).
+
+Modules: :mod:`~tune_bs.schedule.switching.types` (reports, peers, decisions, settings, segments),
+:mod:`~tune_bs.schedule.switching.memo`, :mod:`~tune_bs.schedule.switching.throughput` (pace and
+switch costs), :mod:`~tune_bs.schedule.switching.view` (one decision's view),
+:mod:`~tune_bs.schedule.switching.stopping` (rule 3), :mod:`~tune_bs.schedule.switching.judging`
+(rule 5), :mod:`~tune_bs.schedule.switching.exploring` (rules 6, 9),
+:mod:`~tune_bs.schedule.switching.choosing` (rules 7, 8), :mod:`~tune_bs.schedule.switching.decide`.
+"""
+
+from tune_bs.schedule.switching.decide import decide
+from tune_bs.schedule.switching.memo import FitCache
+from tune_bs.schedule.switching.types import (
+    INPLACE_SWITCH_COST_S,
+    RESTART_SWITCH_COST_S,
+    Decision,
+    Peer,
+    Report,
+    Segment,
+    SwitchSettings,
+)
+
+__all__ = [
+    "INPLACE_SWITCH_COST_S",
+    "RESTART_SWITCH_COST_S",
+    "Decision",
+    "FitCache",
+    "Peer",
+    "Report",
+    "Segment",
+    "SwitchSettings",
+    "decide",
+]

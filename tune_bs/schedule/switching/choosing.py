@@ -1,0 +1,139 @@
+"""Rules 7 and 8: for every candidate size, the loss decrease per second its curve promises over
+the next segment's worth of samples; switch to the best when it beats the current size by
+``switch_margin`` and the seconds it saves over the compute left pay for the switch (package
+docstring)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.view import DecisionView
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a candidate size promises from the current level over the look-ahead seconds.
+
+    ``gain``: expected loss decrease (loss units) in ``seconds`` of training at the size's
+    pace; ``depth``: how far beyond its last point (in units of its own ``x`` range) the curve
+    is extrapolated to reach the current level (≤ 0: interpolation).
+    """
+
+    size: int
+    gain: float
+    seconds: float
+    depth: float
+    own: bool
+
+    def speed(self, switch_seconds: float = 0.0) -> float:
+        """Loss decrease per second of the compute left, ``switch_seconds`` included."""
+        return self.gain / (self.seconds + switch_seconds) if self.seconds > 0 else 0.0
+
+
+def _decrease(fit: CurveFit, level: float, samples: float, cautious: float | None) -> float:
+    """Loss decrease after ``samples`` more samples from ``level`` along ``fit``; with
+    ``cautious``, the smallest among the families of Akaike weight ≥ it."""
+    if cautious is None:
+        return level - fit.advance(level, samples)
+    ends = [f.advance(level, samples) for f in fit.fits if f.weight >= cautious]
+    return level - (max(ends) if ends else fit.advance(level, samples))
+
+
+def lookahead(view: DecisionView) -> float:
+    """Seconds the estimates look ahead: the time the current loader takes for one segment's
+    worth of samples (``segment_reports`` report intervals, the median interval of the trial),
+    at most the samples left; 0 when its pace is unknown."""
+    steps = [
+        b.samples_seen - a.samples_seen
+        for a, b in zip(view.history, view.history[1:], strict=False)
+    ]
+    interval = statistics.median(steps) if steps else view.last.samples_seen
+    samples = max(min(view.settings.segment_reports * interval, view.budget_left), 1.0)
+    pace = view.costs.seconds_per_sample(view.current.loader)
+    return samples * pace if pace else 0.0
+
+
+def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
+    """Every candidate size with a usable curve (own first, then peers'; the least deep wins):
+    ``{size: Estimate}``. A curve is usable when it reached the current level or one at most
+    ``max_depth`` ranges below it, and its loader's pace is known."""
+    s, level, current = view.settings, view.level, view.current.effective
+    seconds = lookahead(view)
+    out: dict[int, tuple[tuple[float, bool], Estimate]] = {}
+    for owner, reports in enumerate(view.histories):
+        fitted = view.memo.per_history(
+            "segment-fits",
+            reports,
+            lambda r=reports: [(seg, view.fit(seg)) for seg in view.memo.segments(r)],
+        )
+        for seg, fit in fitted:
+            b = seg.effective
+            if fit is None or b not in s.batch_sizes or b in tabu:
+                continue
+            if b in out and out[b][0] <= (0.0, owner > 0):
+                continue  # no curve of this source can rank better (depth is clamped at 0)
+            pace = view.throughput(b)
+            span = fit.x_last - fit.x_first
+            depth = (fit.x_at(level) - fit.x_last) / span if span > 0 else float("inf")
+            if not pace or not seconds or depth < -1.1 or not depth <= s.max_depth:
+                continue  # above the segment (it never saw this level) or too far below it
+            rank = (max(depth, 0.0), owner > 0)
+            if b in out and rank >= out[b][0]:
+                continue
+            cautious = None if b == current else s.plausible_weight
+            gain = _decrease(fit, level, seconds * pace, cautious)
+            out[b] = (rank, Estimate(b, gain, seconds, max(depth, 0.0), owner == 0))
+    return {b: entry[1] for b, entry in out.items()}
+
+
+def own_estimate(view: DecisionView) -> Estimate | None:
+    """The current size's promise, from the current segment's own curve (weighted families)."""
+    pace = view.costs.throughput(view.current.loader)
+    seconds = lookahead(view)
+    if view.current_fit is None or not pace or not seconds:
+        return None
+    gain = _decrease(view.current_fit, view.level, seconds * pace, None)
+    return Estimate(view.current.effective, gain, seconds, 0.0, True)
+
+
+def choose(
+    view: DecisionView, candidates: dict[int, Estimate]
+) -> tuple[int, str] | tuple[None, str]:
+    """Rule 8: ``(size, reason)`` to switch to, or ``(None, reason)`` to keep the current size.
+
+    The candidate with the highest expected loss decrease per second must beat the current
+    size's by more than ``switch_margin`` (relative); it is a direct switch when its estimate is
+    *fresh* (depth ≤ ``fresh_depth`` for a larger batch, ≤ 0 for a smaller one), a probe when it
+    is a deeper estimate for a larger batch and the trial has run ``probe_every`` reports; and
+    the seconds it saves over the seconds left, ``H·(1 − v_now/v_best)``, must exceed the switch
+    cost (twice it for a probe, which may be reverted).
+    """
+    s, level = view.settings, view.level
+    keep = f"batch size {view.current.effective} is the fastest known at {level:.4g}"
+    own = own_estimate(view)
+    others = {b: e for b, e in candidates.items() if b != view.current.effective}
+    if own is None or own.speed() <= 0.0 or not others:
+        return None, keep
+    best = max(others.values(), key=lambda e: e.speed())
+    upward = best.size > view.current.effective
+    fresh = best.depth <= (s.fresh_depth if upward else 0.0)
+    hint = upward and len(view.current.reports) >= s.probe_every
+    gain = best.speed() / own.speed() - 1.0
+    if gain <= s.switch_margin or not (fresh or hint):
+        return None, keep
+    saving = view.horizon * (1.0 - own.speed() / best.speed())
+    switches = 1.0 if fresh else 2.0
+    if saving <= switches * view.switch_cost:
+        return None, (
+            f"batch size {best.size} expected {gain:+.0%} loss decrease per second, "
+            f"but saves {saving:.3g}s over the {view.horizon:.3g}s left, not more "
+            f"than {switches:g} restart(s) of {view.switch_cost:.3g}s"
+        )
+    kind = "extrapolation" if fresh else "probe (extrapolated hint)"
+    return best.size, (
+        f"{kind}: batch size {best.size} expected {gain:+.0%} loss decrease per "
+        f"second at val_loss {level:.4g} (depth {best.depth:.2f}), saving "
+        f"{saving:.3g}s > {switches:g} restart(s) of {view.switch_cost:.3g}s"
+    )

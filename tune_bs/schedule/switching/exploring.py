@@ -1,0 +1,118 @@
+"""Rules 6 and 9: visit the candidate sizes no curve covers, early and within a bounded share
+of the budget; later, probe a larger size when progress per sample slows (package docstring)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+
+from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.types import Segment
+from tune_bs.schedule.switching.view import DecisionView
+
+
+def covered(view: DecisionView) -> set[int]:
+    """Effective sizes with evidence or evidence on its way: the trial's own segments of
+    ``segment_reports`` reports or more (the current one included), every size a peer has
+    reported at (a peer stopped early at a size is evidence against it), and the size a waiting
+    peer will start at."""
+    s = view.settings
+    out = {view.current.effective}
+    out.update(_measured(view.segments, s.segment_reports))
+    for peer in view.peers.values():
+        if peer.reports:
+            out.update(seg.effective for seg in view.memo.segments(peer.reports))
+        elif peer.batch_size is not None:
+            out.add(peer.batch_size)
+    return out
+
+
+def _measured(segments: Iterable[Segment], reports: int) -> set[int]:
+    return {seg.effective for seg in segments if len(seg.reports) >= reports}
+
+
+def visit_order(start: int, sizes: Iterable[int]) -> list[int]:
+    """``sizes`` nearest to ``start`` first (distance in log₂ of the size; ties: larger first)."""
+    return sorted(sizes, key=lambda b: (abs(math.log2(b / start)), -b))
+
+
+def was_exploration(view: DecisionView) -> bool:
+    """The trial's last switch was rule 6's visit: replayed on the report it was decided on,
+    rule 6 names the size the trial went to (a visit, not a choice: it is not judged)."""
+    switch_at = view.current.start  # the decision was made on report number ``start``
+    if switch_at < 1 or not view.settings.explore:
+        return False
+    from tune_bs.schedule.switching.judging import tabu
+
+    before = DecisionView(view.history[:switch_at], view.peers, view.settings, view.memo)
+    return explore_target(before, tabu(before)) == view.current.effective
+
+
+def explore_target(view: DecisionView, tabu: set[int]) -> int | None:
+    """The next size to visit (rule 6), or ``None``: the uncovered candidate nearest the trial's
+    starting size, when exploring is on, the visit starts within ``explore_until`` of the budget,
+    the budget leaves ``segment_reports`` reports to measure it, and two switches (there and
+    back) cost less than ``switch_margin`` of the seconds left."""
+    s = view.settings
+    if not s.explore:
+        return None
+    uncovered = [b for b in s.batch_sizes if b not in covered(view) and b not in tabu]
+    if not uncovered or not _visit_fits(view):
+        return None
+    if 2.0 * view.switch_cost >= s.switch_margin * view.horizon:
+        return None
+    return visit_order(view.history[0].effective_batch_size, uncovered)[0]
+
+
+def _visit_fits(view: DecisionView) -> bool:
+    budget = view.last.budget_samples
+    if budget is None:
+        return True
+    steps = [
+        b.samples_seen - a.samples_seen
+        for a, b in zip(view.history, view.history[1:], strict=False)
+    ]
+    interval = statistics.median(steps) if steps else view.last.samples_seen
+    return (
+        view.last.samples_seen <= view.settings.explore_until * budget
+        and view.budget_left >= view.settings.segment_reports * interval
+    )
+
+
+def slowdown(fit: CurveFit, level: float) -> float:
+    """How much the relative progress rate ``−(dL/dS)/(L − c)`` fell over the segment.
+
+    Under the empirical model of large-batch training this is ``(B + B_noise(now)) /
+    (B + B_noise(start))``: 1 while the noise scale stays put, larger as it grows, which is when
+    a larger batch may start to pay. Weighted mean over the families (each with its own ``c``).
+    """
+    total = 0.0
+    for f in fit.fits:
+        c = f.theta[0]
+        start = float(f.predict(fit.x_first))
+        ratio = 1.0
+        if level > c and start > c:
+            now = f.rate_at(level) / (level - c)
+            then = f.rate_at(start) / (start - c)
+            ratio = then / now if now > 0.0 else math.inf
+        total += f.weight * ratio
+    return total
+
+
+def probe_target(view: DecisionView, estimated: set[int], tabu: set[int]) -> int | None:
+    """Rule 9: the next larger candidate, when it has no usable curve (not in ``estimated``),
+    the trial has run ``probe_every`` reports at its size, its relative progress per sample has
+    slowed by ``probe_slowdown``, and two switches cost less than ``switch_margin`` of the
+    seconds left; else ``None``."""
+    s, fit = view.settings, view.current_fit
+    larger = [b for b in s.batch_sizes if b > view.current.effective]
+    if not larger or fit is None or larger[0] in estimated or larger[0] in tabu:
+        return None
+    if len(view.current.reports) < s.probe_every:
+        return None
+    if slowdown(fit, view.level) < s.probe_slowdown:
+        return None
+    if 2.0 * view.switch_cost >= s.switch_margin * view.horizon:
+        return None
+    return larger[0]

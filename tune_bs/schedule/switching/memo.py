@@ -1,0 +1,147 @@
+"""The policy's memo: everything :func:`~tune_bs.schedule.switching.decide` computes more than once.
+
+One :class:`FitCache` per experiment (the scheduler holds it) serves every trial and call. It
+never changes a decision: each value is a pure function of the reports it is keyed on.
+Histories only grow (or lose their tail on a restore), so values are keyed on a history's
+length and its first and last reports, and derived values of the *current* history object are
+also kept by the object itself (its identity, length and last report), which makes the common
+case — the same trial one report later — a dictionary lookup.
+
+Kinds, each in its own table: segments of a history; curve fits of a segment prefix (the warm
+chain: each fit starts from the fit without its last report); cold fits of a segment's last
+``k`` reports (the curve a switch left behind); per-history derived values (interval rates,
+noise, switch costs, the list of segment fits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from tune_bs.schedule.curves import CurveFit, CurveFitError, fit_curve
+from tune_bs.schedule.switching.types import Report, Segment
+
+_T = TypeVar("_T")
+_FitKey = tuple[int, Report, Report, float]
+
+
+class _Bounded(dict):
+    """A dict that forgets its oldest entries past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            del self[next(iter(self))]
+
+
+class FitCache:
+    """Memoised segments, curve fits and per-history values (module docstring)."""
+
+    def __init__(self, max_entries: int = 20_000, max_history_entries: int = 4_096) -> None:
+        self._segments: _Bounded = _Bounded(max_entries)
+        self._fits: _Bounded = _Bounded(max_entries)
+        self._window_fits: _Bounded = _Bounded(max_entries)
+        self._derived: _Bounded = _Bounded(max_entries)
+        self._by_object: dict[tuple[str, int], tuple] = {}
+        self.max_history_entries = max_history_entries
+
+    # --- segments ------------------------------------------------------------------------
+    def segments(self, history: Sequence[Report]) -> list[Segment]:
+        """Runs of equal (loader batch, accumulation) in ``history``, in order."""
+        return self.per_history("segments", history, lambda: self._split(history))
+
+    def _split(self, history: Sequence[Report]) -> list[Segment]:
+        key = (len(history), history[0], history[-1]) if history else None
+        if key in self._segments:
+            return self._segments[key]
+        segments: list[Segment] = []
+        start = 0
+        for i in range(1, len(history) + 1):
+            if i == len(history) or history[i].loader != history[start].loader:
+                anchor = history[start - 1].samples_seen if start > 0 else 0.0
+                segments.append(Segment(tuple(history[start:i]), anchor, start))
+                start = i
+        if key is not None:
+            self._segments[key] = segments
+        return segments
+
+    # --- curve fits ----------------------------------------------------------------------
+    def fit(self, segment: Segment, min_reports: int) -> CurveFit | None:
+        """The segment's curve (``x`` from its anchor), ``None`` when refused or shorter than
+        ``min_reports``; warm-started from the fit without its last report (recursively down to
+        ``min_reports`` points, fitted cold): a pure function of the reports."""
+        n = len(segment.reports)
+        if n < min_reports:
+            return None
+        key = self._fit_key(segment, n)
+        if key in self._fits:
+            return self._fits[key]
+        first = n  # the shortest prefix not memoised yet, down to the cold one
+        while first > min_reports and self._fit_key(segment, first - 1) not in self._fits:
+            first -= 1
+        for k in range(first, n + 1):
+            start = self._fits.get(self._fit_key(segment, k - 1)) if k > min_reports else None
+            self._fits[self._fit_key(segment, k)] = fit_reports(
+                segment.reports[:k], segment.anchor_samples, start
+            )
+        return self._fits[key]
+
+    @staticmethod
+    def _fit_key(segment: Segment, k: int) -> _FitKey:
+        return (k, segment.reports[0], segment.reports[k - 1], segment.anchor_samples)
+
+    def window_fit(self, segment: Segment, last: int) -> CurveFit | None:
+        """A cold fit of the segment's last ``last`` reports (``None`` when refused)."""
+        window = segment.reports[-last:]
+        key = (len(window), window[0], window[-1], segment.anchor_samples)
+        if key not in self._window_fits:
+            self._window_fits[key] = fit_reports(window, segment.anchor_samples, None)
+        return self._window_fits[key]
+
+    # --- derived values ------------------------------------------------------------------
+    def derived(self, tag: str, reports: Sequence[Report], compute: Callable[[], _T]) -> _T:
+        """``compute()`` memoised under ``tag`` and the reports' length and end reports."""
+        if not reports:
+            return compute()
+        key = (tag, len(reports), reports[0], reports[-1])
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def per_history(self, tag: str, reports: Sequence[Report], compute: Callable[[], _T]) -> _T:
+        """``compute()`` memoised under the history object itself (its identity, length and
+        last report); the entry holds the object, so its id cannot be reused while it lives."""
+        if not reports:
+            return compute()
+        key = (tag, id(reports))
+        held = self._by_object.get(key)
+        if (
+            held is not None
+            and held[0] is reports
+            and held[1] == len(reports)
+            and (held[2] is reports[-1])
+        ):
+            return held[3]
+        value = compute()
+        if len(self._by_object) >= self.max_history_entries:
+            self._by_object.clear()  # the current histories' entries come back on next use
+        self._by_object[key] = (reports, len(reports), reports[-1], value)
+        return value
+
+
+def fit_reports(
+    reports: Sequence[Report], anchor: float, start: CurveFit | None
+) -> CurveFit | None:
+    """``fit_curve`` of ``val_loss`` against samples since ``anchor``; ``None`` when refused."""
+    x = np.array([r.samples_seen for r in reports]) - anchor
+    y = np.array([r.val_loss for r in reports])
+    try:
+        return fit_curve(x, y, min_points=5, start=start)
+    except CurveFitError:
+        return None

@@ -1,0 +1,141 @@
+"""Rule 3: stop a trial that is clearly worse than a live peer at equal compute, or that
+duplicates a peer ahead of it at its own batch size (rules in the package docstring)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from tune_bs.schedule.switching.types import Peer, Report
+from tune_bs.schedule.switching.view import DecisionView
+
+
+def noise_floor(view: DecisionView) -> float:
+    """Smallest loss gap rule 3 may act on: ``stop_noise_z`` × the median residual standard
+    deviation of the current-segment fits of the trial and its peers (the noise of ``val_loss``
+    between reports); ``inf`` while none of them can be fitted (no stop on an unknown noise)."""
+    stds = []
+    for reports in view.histories:
+        std = view.memo.per_history("noise", reports, lambda r=reports: _current_noise(view, r))
+        if std is not None:
+            stds.append(std)
+    return view.settings.stop_noise_z * float(np.median(stds)) if stds else math.inf
+
+
+def _current_noise(view: DecisionView, reports: Sequence[Report]) -> float | None:
+    fit = view.fit(view.memo.segments(reports)[-1])
+    return None if fit is None else fit.residual_std
+
+
+def _interp(view: DecisionView, reports: Sequence[Report], t: float) -> float | None:
+    """``val_loss`` linearly interpolated at elapsed time ``t`` (None outside the reports)."""
+    times, losses = view.memo.derived(
+        "series",
+        reports,
+        lambda: (np.array([r.time_s for r in reports]), np.array([r.val_loss for r in reports])),
+    )
+    if t < times[0] or t > times[-1]:
+        return None
+    return float(np.interp(t, times, losses))
+
+
+def _smoothed(view: DecisionView, reports: Sequence[Report], t: float) -> float | None:
+    """A trial's ``val_loss`` at elapsed time ``t``: its current segment's fitted curve when
+    ``t`` lies inside that segment (report noise stops no one), else the reports linearly
+    interpolated; None outside the reports."""
+    raw = _interp(view, reports, t)
+    segment = view.memo.segments(reports)[-1]
+    if raw is None or t < segment.reports[0].time_s:
+        return raw
+    fit = view.fit(segment)
+    if fit is None:
+        return raw
+    times = [r.time_s for r in segment.reports]
+    samples = [r.samples_seen for r in segment.reports]
+    return float(fit.predict(float(np.interp(t, times, samples)) - segment.anchor_samples))
+
+
+def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] | None:
+    """``(τ, own loss, peer loss)`` at equal compute ``τ`` (elapsed seconds), or ``None``: the
+    trial interpolated at the peer's compute when the peer has run no longer, else the trial's
+    curve extrapolated (lower end of the ``band_z`` band) to ``min(t_peer, t·(1+stop_horizon))``."""
+    s, last, current = view.settings, view.last, view.current
+    t_own, own_now = last.time_s, view.level
+    t_peer = peer.reports[-1].time_s
+    if t_peer <= t_own:
+        tau = t_peer
+        theirs = _smoothed(view, peer.reports, tau)
+        own = _smoothed(view, view.history, tau)
+        if own is None:  # before this trial's first report: its loss then was at least now's
+            own = own_now
+    else:
+        rate = view.costs.throughput(current.loader)
+        if view.current_fit is not None and rate:
+            tau = min(t_peer, t_own * (1.0 + s.stop_horizon))
+            x = current.reports[-1].samples_seen - current.anchor_samples + (tau - t_own) * rate
+            own = view.current_fit.extrapolate(x, s.band_z).low
+        else:
+            tau, own = t_own, own_now
+        theirs = _smoothed(view, peer.reports, tau)
+    if theirs is None or not math.isfinite(theirs):
+        return None
+    return tau, own, theirs
+
+
+def dominated(view: DecisionView) -> str:
+    """Reason to stop the trial under rule 3 on this report, or ``""``."""
+    live = {k: p for k, p in view.peers.items() if p.alive and p.reports}
+    if not live:
+        return ""
+    floor = noise_floor(view)
+    firsts = [r[0].val_loss for r in view.histories]
+    l_ref = max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
+    dominated_by: list[str] = []
+    for key, peer in live.items():
+        compared = equal_compute(view, peer)
+        if compared is None:
+            continue
+        tau, own, theirs = compared
+        if peer.reports[-1].effective_batch_size == view.current.effective and (
+            own - theirs > floor
+        ):
+            return (
+                f"redundant: {key} trains at batch size {view.current.effective} too and is "
+                f"ahead ({theirs:.4g} vs {own:.4g} at {tau:.4g}s, noise floor {floor:.2g})"
+            )
+        if own - theirs > max(view.settings.stop_margin * (l_ref - theirs), floor):
+            dominated_by.append(f"{key} ({theirs:.4g} vs {own:.4g} at {tau:.4g}s)")
+    if dominated_by and len(dominated_by) >= view.settings.min_alive:
+        return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
+    return ""
+
+
+def confirmed(view: DecisionView) -> bool:
+    """Rule 3 also held on each of the ``stop_confirm_reports − 1`` reports before the last
+    (peers as of each; a report within the grace period does not confirm)."""
+    s = view.settings
+    for back in range(1, s.stop_confirm_reports):
+        before = view.history[: view.n - back]
+        if len(before) < s.grace_reports:
+            return False
+        if not dominated(DecisionView(before, view.peers, s, view.memo)):
+            return False
+    return True
+
+
+def taken_by_leader(view: DecisionView, target: int) -> str:
+    """A live peer that already trains at ``target`` and is ahead at equal compute by more than
+    the noise floor, or ``""`` (a switch there would only duplicate it)."""
+    floor = None
+    for key, peer in view.peers.items():
+        if not (peer.alive and peer.reports and peer.reports[-1].effective_batch_size == target):
+            continue
+        compared = equal_compute(view, peer)
+        if compared is None:
+            continue
+        floor = noise_floor(view) if floor is None else floor
+        if compared[1] - compared[2] > floor:
+            return key
+    return ""

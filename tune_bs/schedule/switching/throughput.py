@@ -1,0 +1,138 @@
+"""Seconds per training sample at each loader batch size: a cost model fitted over report
+intervals, not read off one interval.
+
+Model: a report interval of ``Δs`` samples at loader batch ``b`` takes ``Δs·(a + c₀/b)``
+seconds — ``c₀`` the fixed cost of one minibatch step (kernel launches, Python, the optimiser),
+``a`` the cost per sample (compute, plus the report's evaluation spread over its samples, which
+does not depend on ``b``). Accumulation (``k`` minibatches of ``b`` per update) costs the same per
+sample as its loader batch ``b``.
+
+Fit: every interval inside a segment (an interval that straddles a switch holds the switch's
+cost) of the trial and of its peers (same configuration, hence the same hardware) gives
+``seconds/Δs`` at its ``b``; per loader the median of its intervals (robust to one slow
+interval); with two or more loader batches, non-negative weighted least squares of those medians
+on ``[1, 1/b]`` (weights: interval counts) gives ``a, c₀ ≥ 0``. Prediction: a loader measured on
+at least :data:`TRUSTED_INTERVALS` intervals uses its own median; any other loader the fitted
+model (``None`` when the model could not be fitted and the loader is unmeasured).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import nnls
+
+from tune_bs.schedule.switching.memo import FitCache
+from tune_bs.schedule.switching.types import Report
+
+Loader = tuple[int, int]
+#: Intervals after which a loader's own median is trusted over the pooled model.
+TRUSTED_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds per sample by loader (module rules); ``fitted``: ``(a, c₀)`` or ``None``."""
+
+    medians: Mapping[Loader, float] = field(default_factory=dict)
+    counts: Mapping[Loader, int] = field(default_factory=dict)
+    fitted: tuple[float, float] | None = None
+
+    def seconds_per_sample(self, loader: Loader) -> float | None:
+        """Predicted seconds per training sample at ``loader`` (``None`` when unknown)."""
+        if self.counts.get(loader, 0) >= TRUSTED_INTERVALS or (
+            loader in self.medians and self.fitted is None
+        ):
+            return self.medians[loader]
+        if self.fitted is not None:
+            a, c0 = self.fitted
+            value = a + c0 / loader[0]
+            return value if value > 0.0 else self.medians.get(loader)
+        same_batch = [v for (b, _), v in sorted(self.medians.items()) if b == loader[0]]
+        return same_batch[0] if same_batch else None
+
+    def throughput(self, loader: Loader) -> float:
+        """Samples per second at ``loader``; 0.0 when unknown."""
+        seconds = self.seconds_per_sample(loader)
+        return 1.0 / seconds if seconds else 0.0
+
+
+def interval_costs(reports: Sequence[Report]) -> dict[Loader, list[float]]:
+    """Seconds per sample of each report interval inside a segment, by loader."""
+    out: dict[Loader, list[float]] = {}
+    for prev, cur in itertools.pairwise(reports):
+        if cur.loader != prev.loader:
+            continue
+        samples = cur.samples_seen - prev.samples_seen
+        if samples > 0 and cur.time_s > prev.time_s:
+            out.setdefault(cur.loader, []).append((cur.time_s - prev.time_s) / samples)
+    return out
+
+
+def cost_model(histories: Sequence[Sequence[Report]], memo: FitCache) -> CostModel:
+    """The cost model of the intervals of ``histories`` (the trial's first, then its peers')."""
+    pooled: dict[Loader, list[float]] = {}
+    for reports in histories:
+        per_history = memo.per_history("intervals", reports, lambda r=reports: interval_costs(r))
+        for loader, values in per_history.items():
+            pooled.setdefault(loader, []).extend(values)
+    medians = {loader: statistics.median(v) for loader, v in pooled.items()}
+    counts = {loader: len(v) for loader, v in pooled.items()}
+    return CostModel(medians, counts, _fit(medians, counts))
+
+
+def _fit(
+    medians: Mapping[Loader, float], counts: Mapping[Loader, int]
+) -> tuple[float, float] | None:
+    """Non-negative weighted least squares of ``median = a + c₀/b`` over loader batches."""
+    by_batch: dict[int, list[tuple[float, int]]] = {}
+    for (b, _), value in medians.items():
+        by_batch.setdefault(b, []).append((value, counts[(b, _)]))
+    if len(by_batch) < 2:
+        return None
+    rows, targets = [], []
+    for b, entries in sorted(by_batch.items()):
+        weight = float(np.sqrt(sum(n for _, n in entries)))
+        value = float(np.average([v for v, _ in entries], weights=[n for _, n in entries]))
+        rows.append([weight, weight / b])
+        targets.append(weight * value)
+    (a, c0), _ = nnls(np.array(rows), np.array(targets))
+    return (float(a), float(c0)) if a + c0 > 0.0 else None
+
+
+def switch_intervals(reports: Sequence[Report]) -> tuple[float, list[tuple[Report, Report]]]:
+    """The usual overhead of an interval on the shared clock (median of wall seconds less trial
+    seconds over the intervals inside segments; 0 without a wall clock) and the intervals that
+    straddle a change of loader."""
+    pairs = list(itertools.pairwise(reports))
+    overheads = [
+        cur.wall_time - prev.wall_time - (cur.time_s - prev.time_s)
+        for prev, cur in pairs
+        if cur.wall_time is not None and prev.wall_time is not None and cur.loader == prev.loader
+    ]
+    usual = statistics.median(overheads) if overheads else 0.0
+    return usual, [(prev, cur) for prev, cur in pairs if cur.loader != prev.loader]
+
+
+def switch_costs(reports: Sequence[Report], model: CostModel, memo: FitCache) -> list[float]:
+    """Measured seconds of every switch in ``reports``: the interval that straddles a change of
+    loader, less its training time at the new loader's pace, on the trial's clock
+    (``time_s``); plus, on the shared clock (``wall_time``), that interval's overhead (wall
+    seconds less trial seconds) beyond the usual overhead of the trial's other intervals (a
+    report and a checkpoint, paid by every interval, switch or not)."""
+    usual, switches = memo.per_history("switches", reports, lambda: switch_intervals(reports))
+    out: list[float] = []
+    for prev, cur in switches:
+        pace = model.seconds_per_sample(cur.loader)
+        if not pace:
+            continue
+        excess = max(cur.time_s - prev.time_s - (cur.samples_seen - prev.samples_seen) * pace, 0.0)
+        if cur.wall_time is not None and prev.wall_time is not None:
+            overhead = cur.wall_time - prev.wall_time - (cur.time_s - prev.time_s)
+            excess += max(overhead - usual, 0.0)
+        out.append(excess)
+    return out

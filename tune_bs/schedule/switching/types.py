@@ -1,0 +1,215 @@
+"""The policy's vocabulary: reports, peers, decisions, settings and segments (no logic beyond
+checks of the settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from tune_bs.errors import UserInputError
+
+Action = Literal["continue", "switch", "stop"]
+#: Seconds a restart-free switch is assumed to cost until one is measured: one switch-board
+#: round trip (0.76–1.06 ms measured by ``benchmarks/scheduler_overhead.py``); the switch itself
+#: measured within noise of 0 s.
+INPLACE_SWITCH_COST_S = 0.001
+#: Seconds a switch by pause and checkpoint restore is assumed to cost (local Ray, actor reuse).
+RESTART_SWITCH_COST_S = 2.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """One reported result of a trial.
+
+    ``time_s``: the trial's own elapsed seconds of training and evaluation (its float
+    ``trial_time_s``, else Ray's ``time_total_s``; ``own_clock`` says which).
+    ``wall_time``: optional float clock shared by all trials (``wall_time_s``); when the trial's
+    reports carry it, peers' reports after the trial's last one are ignored, so a replay after a
+    restart sees the population as it was, and the cost of a switch is measured on it too.
+    ``budget_samples``: the trial's total training budget (samples), when known.
+    """
+
+    samples_seen: float
+    val_loss: float
+    batch_size: int
+    time_s: float
+    accumulation_steps: int = 1
+    wall_time: float | None = None
+    budget_samples: float | None = None
+    own_clock: bool = False
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Samples per optimizer update: ``batch_size × accumulation_steps``."""
+        return self.batch_size * self.accumulation_steps
+
+    @property
+    def loader(self) -> tuple[int, int]:
+        """``(loader batch, accumulation steps)``."""
+        return self.batch_size, self.accumulation_steps
+
+    def __hash__(self) -> int:
+        """The dataclass hash of the fields, computed once (reports key the policy's memo)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(
+                (
+                    self.samples_seen,
+                    self.val_loss,
+                    self.batch_size,
+                    self.time_s,
+                    self.accumulation_steps,
+                    self.wall_time,
+                    self.budget_samples,
+                    self.own_clock,
+                )
+            )
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another trial of the population: its reports, whether it is still running, and the
+    batch size it starts at (``batch_size``: what a peer that has not reported yet will
+    measure; exploration does not visit a size a peer covers)."""
+
+    reports: Sequence[Report]
+    alive: bool = True
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a trial after its ``report_index``-th report (the idempotency key)."""
+
+    action: Action
+    batch_size: int
+    accumulation_steps: int = 1
+    reason: str = ""
+    report_index: int = 0
+    diverged: bool = False
+
+    @property
+    def effective_batch_size(self) -> int:
+        """``batch_size × accumulation_steps``."""
+        return self.batch_size * self.accumulation_steps
+
+    def because(self, reason: str) -> Decision:
+        """The same decision with another reason."""
+        return Decision(
+            self.action,
+            self.batch_size,
+            self.accumulation_steps,
+            reason,
+            self.report_index,
+            self.diverged,
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A maximal run of reports at one (loader batch, accumulation) pair.
+
+    ``anchor_samples``: samples seen at the report before the segment (its curve's ``x`` origin);
+    ``start``: index of its first report in the trial's history.
+    """
+
+    reports: tuple[Report, ...]
+    anchor_samples: float
+    start: int
+
+    @property
+    def effective(self) -> int:
+        return self.reports[0].effective_batch_size
+
+    @property
+    def loader(self) -> tuple[int, int]:
+        return self.reports[0].loader
+
+    def prefix(self, k: int) -> Segment:
+        """The segment's first ``k`` reports."""
+        return Segment(self.reports[:k], self.anchor_samples, self.start)
+
+
+@dataclass(frozen=True)
+class SwitchSettings:
+    """Settings of :func:`~tune_bs.schedule.switching.decide`; the package docstring's rules name
+    every field.
+
+    Counts are reports of the trial; margins are relative (0.05 = 5 %); depths are in units of a
+    curve's own sample range; ``band_z``/``judge_z`` are numbers of standard deviations;
+    ``explore_until`` is a fraction of the trial's samples budget.
+    """
+
+    batch_sizes: tuple[int, ...]  # candidate effective batch sizes
+    action: Literal["loader", "accumulation"] = "loader"
+    max_loader_batch_size: int | None = None  # accumulation: largest loader batch
+    grace_reports: int = 2  # no stop before this many reports
+    segment_reports: int = 5  # reports at a size before it is fitted / judged (≥ 5)
+    switch_margin: float = 0.05  # advantage in expected loss decrease needed to switch
+    fresh_depth: float = 0.5  # deepest extrapolation trusted for a direct switch upwards
+    max_depth: float = 4.0  # deepest extrapolation used at all
+    probe_every: int = 10  # reports at a size before a probe
+    probe_slowdown: float = 1.4  # slowdown of relative progress that motivates a probe
+    tabu_reports: int = 10  # reports a size stays tabu after its first revert (doubles)
+    judge_window: int = 10  # reports of the curve left behind used to judge a switch
+    judge_z: float = 1.0  # evidence needed to keep a switch
+    plausible_weight: float = 0.1  # families counted in a candidate's cautious estimate
+    stop_margin: float = 0.1  # fraction of the leader's loss decrease that may be missing
+    stop_horizon: float = 0.25  # how far (x own elapsed time) to extrapolate for stopping
+    min_alive: int = 1  # dominating live peers needed to stop a trial
+    band_z: float = 2.0  # width of the extrapolation band used for stopping
+    stop_noise_z: float = 2.0  # noise floor of the stop margin, in val_loss noise stds
+    stop_confirm_reports: int = 1  # consecutive reports a trial must be dominated to stop
+    explore: bool = True  # visit every candidate size no curve covers, early in the trial
+    explore_until: float = 0.5  # a visit starts by this fraction of the samples budget
+    switch_via: Literal["inplace", "restart"] = "inplace"  # how the scheduler carries it out
+    switch_cost_s: float | None = None  # seconds of a switch until one is measured (None:
+    # the path's default, INPLACE_SWITCH_COST_S or RESTART_SWITCH_COST_S)
+
+    @property
+    def prior_switch_cost_s(self) -> float:
+        """Seconds a switch is assumed to cost before one is measured."""
+        if self.switch_cost_s is not None:
+            return self.switch_cost_s
+        return INPLACE_SWITCH_COST_S if self.switch_via == "inplace" else RESTART_SWITCH_COST_S
+
+    def __post_init__(self) -> None:
+        sizes = tuple(sorted({int(b) for b in self.batch_sizes}))
+        if not sizes or sizes[0] < 1:
+            raise UserInputError(
+                f"batch_sizes must list positive integers, but got {self.batch_sizes!r}; "
+                "give e.g. [16, 32, 64]."
+            )
+        object.__setattr__(self, "batch_sizes", sizes)
+        if self.action not in ("loader", "accumulation"):
+            raise UserInputError(
+                f"action must be 'loader' or 'accumulation', but got action={self.action!r}."
+            )
+        if self.segment_reports < 5 or self.grace_reports < 1:
+            raise UserInputError(
+                "segment_reports must be at least 5 (a curve fit needs 5 points) and "
+                f"grace_reports at least 1, but got {self.segment_reports=}, "
+                f"{self.grace_reports=}."
+            )
+        if self.min_alive < 1 or self.stop_confirm_reports < 1:
+            raise UserInputError(
+                "min_alive and stop_confirm_reports must be at least 1, but got "
+                f"{self.min_alive=}, {self.stop_confirm_reports=}."
+            )
+        if self.switch_via not in ("inplace", "restart"):
+            raise UserInputError(
+                "switch_via must be 'inplace' or 'restart', but got "
+                f"switch_via={self.switch_via!r}."
+            )
+        if not 0.0 <= self.explore_until <= 1.0:
+            raise UserInputError(
+                f"explore_until must be a fraction in [0, 1], but got {self.explore_until}; "
+                "use e.g. 0.5."
+            )
+        nonnegative = ("switch_margin", "stop_margin", "fresh_depth", "stop_horizon")
+        for name in (*nonnegative, "stop_noise_z", "switch_cost_s"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise UserInputError(f"{name} must be non-negative, but got {getattr(self, name)}.")

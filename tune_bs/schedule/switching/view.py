@@ -1,0 +1,144 @@
+"""One decision's view of the world: the trial's history, its peers as of its last report, the
+settings and the memo, and the quantities every rule asks for, each computed once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+
+import numpy as np
+
+from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.memo import FitCache
+from tune_bs.schedule.switching.throughput import CostModel, cost_model, switch_costs
+from tune_bs.schedule.switching.types import Action, Decision, Peer, Report, Segment, SwitchSettings
+
+
+def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Peer]:
+    """Peers truncated to the trial's last shared clock reading (when reports carry one)."""
+    now = history[-1].wall_time
+    if now is None:
+        return dict(peers)
+    out = {}
+    for key, p in peers.items():
+        reports = p.reports
+        k = len(reports)  # a trial's reports come in clock order: only its last ones can be later
+        while k and reports[k - 1].wall_time is not None and reports[k - 1].wall_time > now:
+            k -= 1
+        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size)
+    return out
+
+
+class DecisionView:
+    """What the rules read for the decision on ``history[-1]`` (lazily, once each)."""
+
+    def __init__(
+        self,
+        history: Sequence[Report],
+        peers: Mapping[str, Peer],
+        settings: SwitchSettings,
+        memo: FitCache,
+    ) -> None:
+        self.history = history
+        self.peers = as_of(history, peers)
+        self.settings = settings
+        self.memo = memo
+
+    # --- the trial ---------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """The report index the decision belongs to."""
+        return len(self.history)
+
+    @property
+    def last(self) -> Report:
+        return self.history[-1]
+
+    @cached_property
+    def segments(self) -> list[Segment]:
+        return self.memo.segments(self.history)
+
+    @property
+    def current(self) -> Segment:
+        return self.segments[-1]
+
+    def fit(self, segment: Segment) -> CurveFit | None:
+        """A segment's curve (``None`` before ``segment_reports`` reports or when refused)."""
+        return self.memo.fit(segment, self.settings.segment_reports)
+
+    @cached_property
+    def current_fit(self) -> CurveFit | None:
+        return self.fit(self.current)
+
+    @cached_property
+    def level(self) -> float:
+        """The current segment's fitted loss at the last report (the last loss when unfitted)."""
+        if self.current_fit is None:
+            return self.last.val_loss
+        x = self.current.reports[-1].samples_seen - self.current.anchor_samples
+        return float(self.current_fit.predict(x))
+
+    # --- time --------------------------------------------------------------------------------
+    @cached_property
+    def histories(self) -> list[Sequence[Report]]:
+        """The trial's history, then its peers' (as of now)."""
+        return [self.history, *(p.reports for p in self.peers.values() if p.reports)]
+
+    @cached_property
+    def costs(self) -> CostModel:
+        return cost_model(self.histories, self.memo)
+
+    def throughput(self, effective: int) -> float:
+        """Samples per second of the loader that runs ``effective`` (0.0 when unknown)."""
+        return self.costs.throughput(self.loader_for(effective))
+
+    @cached_property
+    def horizon(self) -> float:
+        """Training seconds left: the remaining ``budget_samples`` at the current loader's pace;
+        without a budget, the trial's elapsed seconds (as long again)."""
+        rate = self.costs.throughput(self.current.loader)
+        if self.last.budget_samples is not None and rate:
+            return max(self.last.budget_samples - self.last.samples_seen, 0.0) / rate
+        return self.last.time_s
+
+    @cached_property
+    def switch_cost(self) -> float:
+        """Seconds one switch costs this trial: the median measured over its own switches,
+        else over its peers', else ``settings.prior_switch_cost_s``."""
+        own = switch_costs(self.history, self.costs, self.memo)
+        if own:
+            return float(np.median(own))
+        pooled = [
+            c
+            for reports in self.histories[1:]
+            for c in switch_costs(reports, self.costs, self.memo)
+        ]
+        return float(np.median(pooled)) if pooled else self.settings.prior_switch_cost_s
+
+    # --- decisions ---------------------------------------------------------------------------
+    def loader_for(self, effective: int) -> tuple[int, int]:
+        """(loader batch, accumulation steps) that realise an effective batch size."""
+        if self.settings.action == "loader":
+            return effective, 1
+        cap = self.settings.max_loader_batch_size or self.history[0].batch_size
+        loader = min(effective, cap)
+        while effective % loader:
+            loader -= 1
+        return loader, effective // loader
+
+    def decision(self, action: Action, reason: str, effective: int | None = None) -> Decision:
+        """A decision on this report; ``effective`` batch size for a switch (else the current
+        loader is kept)."""
+        loader = self.last.loader if effective is None else self.loader_for(effective)
+        return Decision(action, *loader, reason, self.n)
+
+    def keep(self, reason: str) -> Decision:
+        return self.decision("continue", reason)
+
+    @cached_property
+    def budget_left(self) -> float:
+        """Samples left in the trial's budget (``inf`` when unknown)."""
+        if self.last.budget_samples is None:
+            return math.inf
+        return max(self.last.budget_samples - self.last.samples_seen, 0.0)

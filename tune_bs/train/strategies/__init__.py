@@ -1,0 +1,45 @@
+"""Registry of batch strategies (docs/design.md §2), selected by the trial config key ``strategy``.
+
+=================  ==========================================================================
+``fixed``          one batch size for the whole trial (changed only by a scheduler)
+``cluster_count``  batch size = round(α · M), M = modes found by clustering
+``stratified``     batches stratified by cluster (proportional / equal) or cluster-homogeneous
+``accumulate``     score-weighted adaptive gradient accumulation until Σ score ≥ α
+``weighted``       centre-versus-periphery per-sample loss weights over training
+=================  ==========================================================================
+
+All strategies but ``fixed`` share one cluster assignment per trial (see
+:mod:`tune_bs.train.clustering`), computed once from the training data and kept in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tune_bs.errors import unknown_name
+from tune_bs.train.strategies.accumulate import AccumulateStrategy
+from tune_bs.train.strategies.base import BatchSource, BatchStrategy, BatchStream
+from tune_bs.train.strategies.cluster_count import ClusterCountStrategy
+from tune_bs.train.strategies.fixed import FixedStrategy
+from tune_bs.train.strategies.stratified import StratifiedStrategy
+from tune_bs.train.strategies.weighted import WeightedStrategy
+
+STRATEGIES: dict[str, type[BatchStrategy]] = {
+    cls.name: cls
+    for cls in (
+        FixedStrategy,
+        ClusterCountStrategy,
+        StratifiedStrategy,
+        AccumulateStrategy,
+        WeightedStrategy,
+    )
+}
+
+__all__ = ["STRATEGIES", "BatchSource", "BatchStrategy", "BatchStream", "build_strategy"]
+
+
+def build_strategy(name: str, settings: Any, n_train: int) -> BatchStrategy:
+    """The strategy registered as ``name``; unknown names list the valid ones."""
+    if name not in STRATEGIES:
+        raise unknown_name("strategy", name, STRATEGIES)
+    return STRATEGIES[name](settings, n_train)

@@ -1,0 +1,546 @@
+"""The contrastive training loop of one trial, without Ray.
+
+:class:`ContrastiveTrainer` owns the model, the optimiser, the batch stream and every random
+generator of one trial, and can save and restore all of them: a trainer restored from
+:meth:`~ContrastiveTrainer.state_dict` continues exactly (same batches, same views, same
+weights) — and continues at a different batch size when the scheduler changed it.
+
+Rules:
+
+- Batches are index slices of the training tensor, which sits on the trial's device; there is no
+  per-sample collate. The batch stream shuffles once per epoch with its own seeded generator; a
+  batch never spans two epochs; a trailing remainder of a single series is skipped for that
+  epoch (NT-Xent needs 2+ series).
+- ``samples_seen`` counts training series consumed (each gives an anchor pair).
+- With ``accumulation_steps`` = k > 1, one optimiser step averages the gradients of k minibatches
+  of ``batch_size`` (effective batch size k × ``batch_size``; the NT-Xent negatives still come from
+  one minibatch).
+- A report is due every ``report_every`` samples; training ends at ``budget_samples``.
+- The batch strategy (``strategy``, :mod:`tune_bs.train.strategies`) supplies the batches, the
+  per-sample weights and score-weighted accumulation. Strategies that need the data's modes share
+  one cluster step per trial (:meth:`ContrastiveTrainer.prepare`): features are the raw series
+  (``cluster_features: raw``) or the encoder's representations after pretraining for
+  ``cluster_pretrain_epochs`` epochs with plain batches (``pretrained``; those samples count in
+  ``samples_seen``, and reports fall due during pretraining as at any other time); the
+  assignment, and whether it was made yet, live in the checkpoint.
+- Time: ``trial_time_s`` sums the clock's seconds spent in training and evaluation (not start-up,
+  checkpointing or restores) and lives in the checkpoint; ``wall_time_s`` is the clock's reading
+  at the report (:mod:`tune_bs.train.clock`: real seconds, or a deterministic cost model in tests).
+- A trial has *diverged* once a training loss or its ``val_loss`` is NaN or infinite; it stays so.
+- ``val_loss`` is computed on the fixed validation views, batches and temperature of
+  :mod:`tune_bs.train.evaluation` (none of them a trial setting), with the model in eval mode: it
+  means the same thing for every training batch size, temperature, augmentation and device.
+- The probes (:mod:`tune_bs.train.probe`, kind ``probe``) share one representation pass of the train
+  and test splits: ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the
+  test split.
+- ``normalise`` (when set) normalises the trial's copy of a data set loaded raw
+  (:meth:`~tune_bs.data.TimeSeriesData.normalised`): a search can search the normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from tune_bs import metrics as m
+from tune_bs.data import TimeSeriesData
+from tune_bs.train.accumulation import ScoreWeightedAccumulator
+from tune_bs.train.augment import Augmenter
+from tune_bs.train.clock import Clock, WallClock
+from tune_bs.train.clustering import ClusterAssignment, assign_clusters, series_features
+from tune_bs.train.encoders import ContrastiveModel, build_encoder
+from tune_bs.train.evaluation import EVAL_SEED, EVAL_TEMPERATURE, validation_views
+from tune_bs.train.loss import nt_xent
+from tune_bs.train.probe import multitask_scores, probe_indices, probe_names, probe_scores
+from tune_bs.train.strategies import BatchStream, build_strategy
+
+__all__ = ["BatchStream", "ContrastiveTrainer", "TrainSettings", "format_schedule"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything one trial's training needs, read from the trial config (units in comments)."""
+
+    batch_size: int = 16  # series per training batch
+    accumulation_steps: int = 1  # minibatches whose gradients make one optimiser step
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0
+    encoder: str = "fcn"
+    hidden: int = 64  # encoder width h
+    bidirectional: bool = False
+    depth: int = 10  # causal_cnn: residual blocks (dilations 1, 2, ..., 2^(depth-1))
+    repr_dim: int = 0  # causal_cnn: representation size D (0: D = hidden)
+    projection_dim: int = 64
+    temperature: float = 0.2  # NT-Xent τ
+    jitter: float = 0.05
+    scaling: float = 0.1
+    crop: float = 0.9  # kept fraction of the series length
+    time_mask: float = 0.1  # masked fraction of the series length
+    seed: int = 0
+    budget_samples: int = 4000  # training series to consume in total
+    report_every: int = 400  # training series between reports
+    probe_max_train: int = 2000
+    probe_max_test: int = 5000
+    probe: str = "logistic"  # logistic | svm (train.probe): val_probe_acc and test_probe_acc
+    multitask_alpha: float = 0.5  # weight of accuracy in val_multitask (train.probe), [0, 1]
+    multitask_probe: bool = False  # report val_multitask (set when it is the search's metric)
+    normalise: str = ""  # series | dataset | none, applied to the raw data set; "": as loaded
+    # --- batch strategy (tune_bs.train.strategies) ---
+    strategy: str = "fixed"
+    alpha: float = 4.0  # cluster_count: batch size = round(alpha * modes)
+    accumulate_alpha: float = 2.0  # accumulate: score mass per update (sum of batch scores)
+    min_batch_size: int = 2  # cluster_count clipping
+    max_batch_size: int = 0  # cluster_count clipping; 0 = the training-set size
+    stratify: str = "proportional"  # stratified: proportional | equal | homogeneous
+    max_accumulated: int = 64  # accumulate: most minibatches per update
+    weight_strength: float = 1.0  # weighted: log of centre/periphery weight ratio at the start
+    weight_late: str = "uniform"  # weighted: uniform | periphery at the end of the budget
+    weight_scope: str = "global"  # weighted: global (full-data distances) | batch
+    # --- the shared cluster step ---
+    cluster_method: str = "kmeans_silhouette"  # or gmm_bic
+    cluster_features: str = "raw"  # raw | pretrained
+    cluster_k_min: int = 2
+    cluster_k_max: int = 10
+    cluster_pretrain_epochs: float = 5.0  # pretraining before clustering embeddings
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
+        """Take the known fields from a trial config, casting each to its declared type."""
+        kwargs = {}
+        for f in fields(cls):
+            if f.name in config:
+                caster = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+                kwargs[f.name] = caster(config[f.name])
+        return cls(**kwargs)
+
+    def augmenter(self) -> Augmenter:
+        return Augmenter(self.jitter, self.scaling, self.crop, self.time_mask)
+
+
+def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
+    """``[(0, 16, 1), (1200, 32, 1), (2400, 32, 2)]`` → ``"0:16;1200:32;2400:32x2"``.
+
+    Each entry is samples seen : batch size, with ``xk`` when k accumulation steps make one update.
+    """
+    return ";".join(f"{s}:{b}" + (f"x{k}" if k > 1 else "") for s, b, k in schedule)
+
+
+class ContrastiveTrainer:
+    """One trial's model, optimiser, data on device, generators and progress (module rules)."""
+
+    def __init__(
+        self,
+        data: TimeSeriesData,
+        settings: TrainSettings,
+        device: torch.device,
+        clock: Clock | None = None,
+    ) -> None:
+        if settings.normalise:
+            data = data.normalised(settings.normalise)
+        self.data, self.settings, self.device = data, settings, torch.device(device)
+        self.clock: Clock = clock or WallClock()
+        self.trial_time_s = 0.0  # seconds of training and evaluation (module rules)
+        self.diverged = False
+        self.last_train_loss = float("nan")
+        torch.manual_seed(settings.seed)
+        encoder = build_encoder(
+            settings.encoder,
+            data.n_channels,
+            settings.hidden,
+            settings.bidirectional,
+            settings.depth,
+            settings.repr_dim,
+        )
+        self.model = ContrastiveModel(encoder, settings.projection_dim).to(self.device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
+        self.augmenter = settings.augmenter()
+        # The object store hands out read-only arrays: copy once into a tensor on the device.
+        self.X_train = torch.tensor(data.X_train, device=self.device)  # [N, C, T]
+        self.strategy = build_strategy(settings.strategy, settings, data.n_train)
+        self.stream = self.strategy.make_stream(settings.seed)
+        self.clusters: ClusterAssignment | None = None
+        self.prepared = False
+        # the config values last applied: a change of them is a scheduler's switch
+        self.config_batch = (settings.batch_size, settings.accumulation_steps)
+        self.switch_at = 0  # report index of the last scheduler switch applied
+        self.view_generator = torch.Generator(device=self.device).manual_seed(settings.seed + 1)
+        self.samples_seen = 0
+        self.batch_size = settings.batch_size
+        self.accumulation_steps = settings.accumulation_steps
+        self.schedule: list[tuple[int, int, int]] = [
+            (0, settings.batch_size, settings.accumulation_steps)
+        ]
+        self.reports = 0
+        self.oom_backoffs = 0
+        self._val_views = self._make_val_views()
+
+    # --- progress -------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.samples_seen >= self.settings.budget_samples
+
+    @property
+    def next_report_at(self) -> int:
+        """Samples seen at which the next report is due (capped at the budget)."""
+        return min((self.reports + 1) * self.settings.report_every, self.settings.budget_samples)
+
+    def apply_config(self, batch_size: int, accumulation_steps: int, switch_at: int = 0) -> bool:
+        """Apply a trial config's batch size after a (re)start; True when it was changed.
+
+        A scheduler's switch is a config whose ``switch_at`` (the report index it was decided
+        on) is newer than the last one applied — applied even when it names the configured size
+        while the trainer runs another (``cluster_count``'s α·M, an out-of-memory back-off);
+        without one, only a change of the config since it was last applied counts, so a resumed
+        trial whose strategy chose its own batch size keeps it.
+        """
+        wanted = (int(batch_size), int(accumulation_steps))
+        if switch_at > self.switch_at:
+            return self.apply_switch(*wanted, switch_at)
+        if wanted == self.config_batch:
+            return False
+        self.config_batch = wanted
+        return self.set_batch_size(*wanted)
+
+    def apply_switch(self, batch_size: int, accumulation_steps: int, switch_at: int) -> bool:
+        """Train at a scheduler's size from now on (decided on report ``switch_at``); True when
+        the size in force changed."""
+        self.config_batch = (int(batch_size), int(accumulation_steps))
+        self.switch_at = max(self.switch_at, int(switch_at))
+        return self.set_batch_size(int(batch_size), int(accumulation_steps))
+
+    def set_batch_size(self, batch_size: int, accumulation_steps: int | None = None) -> bool:
+        """Use ``batch_size`` (and ``accumulation_steps``) from now on; record the change in the
+        schedule. True when something changed."""
+        batch_size = int(batch_size)
+        steps = self.accumulation_steps if accumulation_steps is None else int(accumulation_steps)
+        if (batch_size, steps) == (self.batch_size, self.accumulation_steps):
+            return False
+        self.batch_size, self.accumulation_steps = batch_size, steps
+        entry = (self.samples_seen, batch_size, steps)
+        if self.schedule[-1][0] == self.samples_seen:
+            self.schedule[-1] = entry
+        else:
+            self.schedule.append(entry)
+        return True
+
+    # --- the shared cluster step ---------------------------------------------------------------
+    @property
+    def pretrain_end(self) -> int:
+        """Samples seen at which plain pretraining ends and the cluster step runs (0: none)."""
+        s = self.settings
+        if not self.strategy.needs_clusters or s.cluster_features != "pretrained":
+            return 0
+        return min(round(s.cluster_pretrain_epochs * self.data.n_train), s.budget_samples)
+
+    def prepare(self) -> None:
+        """Cluster the training data once if the strategy needs it; set its starting batch size.
+
+        With ``cluster_features: pretrained`` the encoder first trains with plain batches up to
+        :attr:`pretrain_end` samples (here, if :meth:`train_until` has not done it already).
+        """
+        if self.prepared:
+            return
+        if self.samples_seen < self.pretrain_end:
+            self._train_samples(self.pretrain_end)
+        self._cluster_step()
+
+    def _cluster_step(self) -> None:
+        self.prepared = True
+        if not self.strategy.needs_clusters:
+            return
+        s = self.settings
+        if s.cluster_features == "pretrained":
+            features = self.represent(self.data.X_train)
+        else:
+            features = series_features(self.data.X_train, seed=s.seed)
+        self.clusters = assign_clusters(
+            features, s.cluster_method, s.cluster_k_min, s.cluster_k_max, seed=s.seed
+        )
+        self._attach(self.clusters)
+        self.set_batch_size(self.strategy.initial_batch_size(self.batch_size))
+
+    def _attach(self, clusters: ClusterAssignment) -> None:
+        self.strategy.attach_clusters(clusters)
+        self.stream = self.strategy.make_stream(self.settings.seed)
+
+    # --- training -------------------------------------------------------------------------
+    @property
+    def progress(self) -> float:
+        """Fraction of the samples budget done, in [0, 1]."""
+        return min(1.0, self.samples_seen / max(1, self.settings.budget_samples))
+
+    def _minibatch_loss(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss of the next minibatch and its indices."""
+        idx = self.stream.next(self.batch_size)
+        x = self.X_train[idx.to(self.device)]  # [B, C, T], an index slice of the on-device tensor
+        v1, v2 = self.augmenter.views(x, self.view_generator)
+        z1, z2 = self.model(v1), self.model(v2)  # [B, D] each
+        weights = (
+            self.strategy.sample_weights(idx, self.progress, z1.detach()) if self.prepared else None
+        )  # plain batches while pretraining
+        return nt_xent(z1, z2, self.settings.temperature, weights), idx
+
+    def train_step(self) -> float:
+        """One optimiser step; the mean loss of its minibatches.
+
+        ``accumulation_steps`` minibatches with equal weight, or, for score-accumulating
+        strategies, minibatches weighted by their scores until the strategy's score mass.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, samples = [], 0
+        if self.strategy.scores_batches and self.prepared:
+            accumulator = ScoreWeightedAccumulator(
+                self.model.parameters(),
+                self.strategy.accumulation_target(self.accumulation_steps),
+                self.settings.max_accumulated,
+            )
+            ready = False
+            while not ready:
+                loss, idx = self._minibatch_loss()
+                ready = accumulator.add(loss, self.strategy.batch_score(idx))
+                losses.append(float(loss.detach()))
+                samples += len(idx)
+            accumulator.finish()
+        else:
+            for _ in range(self.accumulation_steps):
+                loss, idx = self._minibatch_loss()
+                (loss / self.accumulation_steps).backward()
+                losses.append(float(loss.detach()))
+                samples += len(idx)
+        self.optimizer.step()
+        self.samples_seen += samples
+        self.strategy.record_update(len(losses), samples)
+        return float(np.mean(losses))
+
+    def train_until(self, samples_target: int) -> float:
+        """Train until ``samples_seen ≥ samples_target`` (pretraining and the cluster step
+        included); the mean loss of the steps taken (NaN once diverged; the previous interval's
+        when no step was needed)."""
+        started = self.clock.now()
+        losses: list[float] = []
+        if not self.prepared:
+            losses += self._steps(min(samples_target, self.pretrain_end))
+            if self.samples_seen >= self.pretrain_end and not self.diverged:
+                self._cluster_step()
+        if not self.diverged:
+            losses += self._steps(samples_target)
+        self.trial_time_s += self.clock.now() - started
+        if self.diverged:
+            self.last_train_loss = float("nan")
+        elif losses:
+            self.last_train_loss = float(np.mean(losses))
+        return self.last_train_loss
+
+    def _train_samples(self, samples_target: int) -> float:
+        """Train with the current stream until ``samples_target``; mean loss (NaN if none)."""
+        losses = self._steps(samples_target)
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def _steps(self, samples_target: int) -> list[float]:
+        """Optimiser steps until ``samples_seen ≥ samples_target``; their losses. A non-finite
+        loss marks the trial diverged and ends the steps."""
+        losses: list[float] = []
+        self.model.train()
+        while self.samples_seen < samples_target and not self.diverged:
+            before = self.samples_seen
+            loss = self.train_step()
+            self.clock.charge_step(self.samples_seen - before)
+            losses.append(loss)
+            if not math.isfinite(loss):
+                self.diverged = True
+        return losses
+
+    # --- evaluation -----------------------------------------------------------------------
+    def _make_val_views(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The fixed validation batches (drawn on the CPU), on this trial's device."""
+        return [
+            (v1.to(self.device), v2.to(self.device)) for v1, v2 in validation_views(self.data.X_val)
+        ]
+
+    @torch.no_grad()
+    def val_loss(self) -> float:
+        self.model.eval()
+        total, count = 0.0, 0
+        for v1, v2 in self._val_views:
+            loss = nt_xent(self.model(v1), self.model(v2), EVAL_TEMPERATURE)
+            total += float(loss) * len(v1)
+            count += len(v1)
+        self.model.train()
+        return total / count
+
+    @torch.no_grad()
+    def represent(self, X: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """Encoder output ``[N, D]`` for ``X`` ``[N, C, T]``, in eval mode."""
+        self.model.eval()
+        out = []
+        for start in range(0, len(X), chunk):
+            x = torch.tensor(X[start : start + chunk], device=self.device)
+            out.append(self.model.represent(x).float().cpu().numpy())
+        self.model.train()
+        return np.concatenate(out)
+
+    def probe(self) -> dict[str, float]:
+        """``val_probe_*`` (cross-validated on the train split) and ``test_probe_*`` (on the test
+        split, when it has labels) — and with ``multitask_probe``, on a data set with both
+        targets, ``val_multitask``/``test_multitask`` — from one representation pass; ``{}``
+        without train labels."""
+        d, s = self.data, self.settings
+        targets = d.multitask if s.multitask_probe else None
+        if (d.y_probe_train is None or probe_names(d.task) is None) and targets is None:
+            return {}
+        tr, te = probe_indices(
+            len(d.X_probe_train), len(d.X_test), s.probe_max_train, s.probe_max_test, EVAL_SEED
+        )
+        Z_train = self.represent(d.X_probe_train[tr])
+        Z_test = self.represent(d.X_test[te]) if len(d.X_test) > 0 else None
+
+        def scores(y_train: Any, y_test: Any, task: str) -> dict[str, float]:
+            tested = Z_test is not None and y_test is not None
+            return probe_scores(
+                Z_train,
+                np.asarray(y_train)[tr],
+                Z_test if tested else None,
+                np.asarray(y_test)[te] if tested else None,
+                task,
+                seed=EVAL_SEED,
+                probe=s.probe,
+            )
+
+        out: dict[str, float] = {}
+        if d.y_probe_train is not None and probe_names(d.task) is not None:
+            out.update(scores(d.y_probe_train, d.y_test, d.task))
+        if targets is not None:
+            own = d.y_probe_train is not None and probe_names(d.task) is not None
+            same_class = own and np.array_equal(targets.y_class_train, d.y_probe_train)
+            same_value = own and np.array_equal(targets.y_reg_train, d.y_probe_train)
+            classes = (
+                out
+                if same_class
+                else scores(targets.y_class_train, targets.y_class_test, "classification")
+            )
+            values = (
+                out
+                if same_value
+                else scores(
+                    np.asarray(targets.y_reg_train, float), targets.y_reg_test, "regression"
+                )
+            )
+            out.update(multitask_scores(classes, values, s.multitask_alpha))
+        return out
+
+    def _nan_metrics(self) -> dict[str, float]:
+        """Every metric Tune may optimise, as NaN (a diverged report must still carry them, or
+        Tune stops the run for a missing metric)."""
+        out = {m.VAL_LOSS: float("nan")}
+        names = probe_names(self.data.task)
+        if names is not None and self.data.y_probe_train is not None:
+            out[names[0]] = float("nan")
+            if self.data.y_test is not None:
+                out[names[1]] = float("nan")
+        if self.settings.multitask_probe and self.data.multitask is not None:
+            out[m.VAL_MULTITASK] = float("nan")
+        return out
+
+    def report(self, train_loss: float) -> dict[str, Any]:
+        """Metrics of this report (names from :mod:`tune_bs.metrics`); marks the report as
+        done. NaN/inf training loss or ``val_loss`` marks the trial diverged."""
+        self.reports += 1
+        self.diverged = self.diverged or not math.isfinite(train_loss)
+        metrics: dict[str, Any] = {
+            m.TRAIN_LOSS: train_loss,
+            m.SAMPLES_SEEN: self.samples_seen,
+            m.BATCH_SIZE: self.batch_size,
+            m.ACCUMULATION_STEPS: self.accumulation_steps,
+            m.EFFECTIVE_BATCH_SIZE: self.batch_size * self.accumulation_steps,
+            m.SWITCHES: len(self.schedule) - 1,
+            m.BATCH_SIZE_SCHEDULE: format_schedule(self.schedule),
+            "oom_backoffs": self.oom_backoffs,
+            **self.strategy.metrics(),
+        }
+        if not self.diverged:
+            started, wall_started = time.perf_counter(), self.clock.now()
+            metrics[m.VAL_LOSS] = self.val_loss()
+            self.diverged = not math.isfinite(metrics[m.VAL_LOSS])  # NaN weights, finite loss
+            if not self.diverged:
+                metrics.update(self.probe())
+                metrics["eval_time_s"] = time.perf_counter() - started
+            self.clock.charge_eval()
+            self.trial_time_s += self.clock.now() - wall_started
+        if self.diverged:
+            metrics.update(self._nan_metrics())
+        metrics[m.DIVERGED] = self.diverged
+        metrics[m.TRIAL_TIME_S] = self.trial_time_s
+        metrics[m.WALL_TIME_S] = self.clock.now()
+        return metrics
+
+    # --- persistence ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "stream": self.stream.state_dict(),
+            "view_generator": self.view_generator.get_state(),
+            "samples_seen": self.samples_seen,
+            "batch_size": self.batch_size,
+            "accumulation_steps": self.accumulation_steps,
+            "schedule": list(self.schedule),
+            "reports": self.reports,
+            "settings": asdict(self.settings),
+            "config_batch": self.config_batch,
+            "switch_at": self.switch_at,
+            "oom_backoffs": self.oom_backoffs,
+            "prepared": self.prepared,
+            "clusters": self.clusters,
+            "strategy": self.strategy.state_dict(),
+            "trial_time_s": self.trial_time_s,
+            "clock": self.clock.state(),
+            "diverged": self.diverged,
+            "last_train_loss": self.last_train_loss,
+            "input": self.input_rule(),
+        }
+
+    def input_rule(self) -> dict[str, Any]:
+        """How the encoder's input was prepared (:mod:`tune_bs.data.dataset` rule 3): the
+        normalisation and, for ``dataset``, the training split's per-channel mean and std —
+        what :func:`tune_bs.embed` applies to new series."""
+        stats = self.data.channel_statistics
+        return {
+            "normalisation": self.data.normalisation,
+            "channel_mean": None if stats is None else [float(v) for v in stats.mean],
+            "channel_std": None if stats is None else [float(v) for v in stats.std],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.view_generator.set_state(state["view_generator"])
+        self.samples_seen = int(state["samples_seen"])
+        self.batch_size = int(state["batch_size"])
+        self.accumulation_steps = int(state.get("accumulation_steps", 1))
+        self.schedule = [
+            (int(p[0]), int(p[1]), int(p[2]) if len(p) > 2 else 1) for p in state["schedule"]
+        ]
+        self.reports = int(state["reports"])
+        self.config_batch = tuple(state.get("config_batch", self.config_batch))
+        self.switch_at = int(state.get("switch_at", 0))
+        self.oom_backoffs = int(state.get("oom_backoffs", 0))
+        self.clusters = state.get("clusters")
+        if self.clusters is not None:
+            self._attach(self.clusters)
+        else:  # a state from before the cluster step: the strategy and stream of the start
+            self.strategy = build_strategy(self.settings.strategy, self.settings, self.data.n_train)
+            self.stream = self.strategy.make_stream(self.settings.seed)
+        self.stream.load_state_dict(state["stream"])
+        self.strategy.load_state_dict(state.get("strategy", {}))
+        self.prepared = bool(state.get("prepared", True))
+        self.trial_time_s = float(state.get("trial_time_s", 0.0))
+        self.clock.restore(float(state.get("clock", 0.0)))
+        self.diverged = bool(state.get("diverged", False))
+        self.last_train_loss = float(state.get("last_train_loss", float("nan")))
