@@ -41,7 +41,8 @@ def validation_views(X_val: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor
     """The fixed evaluation batches of ``X_val`` ``[N, C, T]``: CPU tensors ``([b, C, T], [b, C,
     T])`` per batch, in a fixed order (module rules)."""
     generator = torch.Generator(device="cpu").manual_seed(EVAL_SEED)
-    series = torch.as_tensor(np.ascontiguousarray(X_val, dtype=np.float32))
+    # a copy (torch.tensor): arrays from the object store are read-only
+    series = torch.tensor(np.asarray(X_val, dtype=np.float32))
     size = max(2, min(EVAL_BATCH_SIZE, len(series)))
     batches = []
     for _ in range(EVAL_DRAWS):
