@@ -1,5 +1,7 @@
 """Shared fixtures: a local Ray that never attaches to a running head.
 
+Helpers for tests that kill a driver mid-run: :func:`kill_when` and :func:`run_to_end`.
+
 Every test that needs Ray starts its own on this machine (``address="local"``: a new cluster
 even when ``RAY_ADDRESS`` or a running head exists), with 2 CPUs, no dashboard and Ray's
 logging left alone, and shuts it down afterwards — the only Ray processes a test stops are
@@ -8,7 +10,12 @@ the ones it started.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,3 +41,48 @@ def local_ray() -> Iterator[Any]:
     """One local Ray per test module (:func:`local_ray_session`); yields ``ray``."""
     with local_ray_session() as ray:
         yield ray
+
+
+def kill_when(
+    command: Sequence[str],
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    what: str,
+    timeout_s: float = 180.0,
+    poll_s: float = 0.1,
+) -> None:
+    """Start ``command`` in its own session and, once ``ready()`` holds, SIGKILL its process
+    group (the driver and the Ray it started); the test fails when the command ends or
+    ``timeout_s`` passes first (``what``: the awaited event, for that message)."""
+    proc = subprocess.Popen(
+        list(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ready():
+                return
+            time.sleep(poll_s)
+        pytest.fail(f"{what} did not happen before the run ended or within {timeout_s:.0f} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_to_end(
+    command: Sequence[str], env: dict[str, str], timeout_s: float = 300.0
+) -> subprocess.CompletedProcess[str]:
+    """``command`` run to its end in its own session, its output captured as text."""
+    return subprocess.run(
+        list(command),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout_s,
+        start_new_session=True,
+    )

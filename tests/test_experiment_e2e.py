@@ -5,14 +5,11 @@ These are the only tests here that start Ray; they keep budgets tiny.
 
 import math
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import yaml
-from conftest import local_ray_session
+from conftest import kill_when, local_ray_session, run_to_end
 from trial_files import result_rows, trial_dirs
 
 from tune_bs.search.experiment import RunOptions, resume_experiment, run_experiment
@@ -104,26 +101,15 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(space))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        _cli("run", str(path), "--storage", str(tmp_path)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-    )
     folder = tmp_path / "killed"
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline:
-            results = list(folder.glob("*/result.json"))
-            if results and any(len(result_rows(r.parent)) >= 2 for r in results):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run reported nothing within 180 s")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
-        proc.wait()
+
+    def reported_twice() -> bool:
+        results = list(folder.glob("*/result.json"))
+        return any(len(result_rows(r.parent)) >= 2 for r in results)
+
+    kill_when(
+        _cli("run", str(path), "--storage", str(tmp_path)), env, reported_twice, "a second report"
+    )
     partial = {
         t.name: result_rows(t)[-1]["samples_seen"]
         for t in trial_dirs(folder)
@@ -131,14 +117,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     }
     assert partial and min(partial.values()) < budget  # it really was interrupted
 
-    done = subprocess.run(
-        _cli("resume", str(folder)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        start_new_session=True,
-    )
+    done = run_to_end(_cli("resume", str(folder)), env)
     assert done.returncode == 0, done.stderr[-2000:]
     trials = trial_dirs(folder)
     assert len(trials) == 2

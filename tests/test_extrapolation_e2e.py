@@ -7,16 +7,15 @@ Budgets are tiny (ItalyPowerDemand, an 8-wide FCN, reports of 100 samples).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trial_files
 import yaml
+from conftest import kill_when, local_ray_session, run_to_end
 from trial_files import trial_dirs
 
 from tune_bs.schedule.switching import Decision
@@ -45,7 +44,6 @@ def switch_after_two_reports(history, peers, settings, cache) -> Decision:
 def test_a_switch_changes_the_batch_size_the_trainable_uses(
     tmp_path: Path, switch_via: str
 ) -> None:
-    import ray
     from ray import tune
 
     from tune_bs.data import load_dataset
@@ -58,8 +56,7 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(
     scheduler = ExtrapolationScheduler(
         SwitchSettings(batch_sizes=(8, 16), switch_via=switch_via), policy=switch_after_two_reports
     )
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
+    with local_ray_session():
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 1}),
             param_space={
@@ -75,8 +72,6 @@ def test_a_switch_changes_the_batch_size_the_trainable_uses(
             ),
         )
         grid = tuner.fit()
-    finally:
-        ray.shutdown()
     assert not grid.errors
     (trial,) = trial_dirs(tmp_path / "switch")
     rows = result_rows(trial)
@@ -139,39 +134,20 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(SPACE))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", SIMULATED_CLOCK_ENV: COST_MODEL}
-    proc = subprocess.Popen(
-        _cli("run", str(path), "--storage", str(tmp_path)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-    )
     folder = tmp_path / SPACE["name"]
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            before = _first_switch(folder) if folder.exists() else None
-            if before:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("no switch was reported before the run ended or within 180 s")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
-        proc.wait()
+    kill_when(
+        _cli("run", str(path), "--storage", str(tmp_path)),
+        env,
+        lambda: folder.exists() and _first_switch(folder) is not None,
+        "a switch",
+        poll_s=0.2,
+    )
     (trial,) = trial_dirs(folder)
     killed = result_rows(trial)
     assert killed[-1]["samples_seen"] < 4000  # it really was interrupted
     assert killed[-1]["switches"] >= 1
 
-    done = subprocess.run(
-        _cli("resume", str(folder)),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        start_new_session=True,
-    )
+    done = run_to_end(_cli("resume", str(folder)), env)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = result_rows(trial)
     assert [r["training_iteration"] for r in rows] == list(range(1, 41))

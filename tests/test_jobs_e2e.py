@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cluster import local_cluster_module
 from trial_files import result_rows, trial_dirs
 
 pytestmark = pytest.mark.ray
@@ -47,21 +47,9 @@ START_TIMEOUT_S = 90
 JOB_TIMEOUT_S = 300
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def auth_mode() -> str:
-    """``token`` where a local token exists (a head turns it on by itself), else ``disabled``."""
-    has_token = (Path.home() / ".ray" / "auth_token").is_file() or os.environ.get("RAY_AUTH_TOKEN")
-    return "token" if has_token else "disabled"
+# one copy of these helpers: the local cluster script's (benchmarks/local_cluster.py)
+free_ports = local_cluster_module().free_ports
+auth_mode = local_cluster_module().auth_mode
 
 
 def client_env(mode: str) -> dict[str, str]:

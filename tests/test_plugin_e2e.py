@@ -11,16 +11,13 @@ plumbing, not the decisions. One Ray serves the module's in-process tests.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import local_ray_session
+from conftest import kill_when, local_ray_session, run_to_end
 from foreign_trainable import KEYS, double_after, foreign_trainable
 from trial_files import result_rows, trial_dirs
 
@@ -156,37 +153,23 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
     # the experiment state reaches the storage path every second (not every 10 s), so there is
     # something to restore from a driver killed a few seconds into the run
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, str(DRIVER), "run", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env,
-    )
     folder = tmp_path / "killed"
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            rows = _rows_by_poll(folder)
-            if len(rows) == 2 and all(r[-1]["bs"] == 16 for r in rows.values()):
-                break  # both trials have switched once
-            time.sleep(0.2)
-        else:
-            pytest.fail("both trials did not switch before the run ended or within 180 s")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
-        proc.wait()
+
+    def both_switched() -> bool:
+        rows = _rows_by_poll(folder)
+        return len(rows) == 2 and all(r[-1]["bs"] == 16 for r in rows.values())
+
+    kill_when(
+        [sys.executable, str(DRIVER), "run", str(tmp_path)],
+        env,
+        both_switched,
+        "a switch of both trials",
+        poll_s=0.2,
+    )
     killed = _rows_by_poll(folder)
     assert all(len(r) < 30 for r in killed.values())  # it really was interrupted
 
-    done = subprocess.run(
-        [sys.executable, str(DRIVER), "restore", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        start_new_session=True,
-    )
+    done = run_to_end([sys.executable, str(DRIVER), "restore", str(tmp_path)], env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "errors: 0" in done.stdout
     final = _rows_by_poll(folder)

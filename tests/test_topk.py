@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import local_ray_session
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
@@ -244,7 +245,6 @@ def test_bad_topk_sections_get_one_line_errors(scheduler, search, message) -> No
 def test_three_trials_on_two_cpus_keep_the_best_one_to_its_budget(tmp_path) -> None:
     """The third trial reports its first result after the first two: they wait, paused; then
     one trial (the best first val_loss) trains on to its budget and the others stop."""
-    import ray
     from trial_files import result_rows, trial_dirs
 
     from tune_bs.search.experiment import RunOptions, run_experiment
@@ -265,11 +265,8 @@ def test_three_trials_on_two_cpus_keep_the_best_one_to_its_budget(tmp_path) -> N
             },
         }
     )
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
+    with local_ray_session():
         outcome = run_experiment(space, storage=tmp_path, options=RunOptions())
-    finally:
-        ray.shutdown()
     rows = {d.name: result_rows(d, latest_per_iteration=True) for d in trial_dirs(outcome.path)}
     assert len(rows) == 3
     reports = sorted(len(r) for r in rows.values())

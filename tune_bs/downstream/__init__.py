@@ -195,7 +195,7 @@ def _load(dataset: dict[str, Any], override: str | Path | None) -> Any:
 
     options = dict(dataset)
     if override is not None:
-        keep = {k: options[k] for k in ("normalise", "seed") if k in options}
+        keep = {k: options[k] for k in ("seed",) if k in options}  # the split
         text = str(override)
         if text.endswith(".npz") or Path(text).is_file():
             options = {"path": text, **keep}
