@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tune_bs.cli import build_parser, main
+from tune_bs.cli import main
+from tune_bs.cli_parser import build_parser
 from tune_bs.errors import UserInputError
 from tune_bs.search import jobs
 from tune_bs.search.experiment import RunOptions
