@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
+    _add_report_parser(sub)
+    _add_export_parser(sub)
+    _add_downstream_parser(sub)
+    _add_job_parsers(sub)
+    return parser
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="tables and plots of one or more results folders")
     p.add_argument(
         "results_dirs",
@@ -106,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("min", "max"),
         help="direction of --metric (default: the metric's own)",
     )
+
+
+def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a trial's encoder, config and representations")
     p.add_argument("results_dir", type=Path, metavar="RESULTS")
     p.add_argument(
@@ -114,9 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="trial id (default: the trial selected on the experiment's validation metric)",
     )
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
-    _add_downstream_parser(sub)
-    _add_job_parsers(sub)
-    return parser
 
 
 def _add_downstream_parser(sub: argparse._SubParsersAction) -> None:
