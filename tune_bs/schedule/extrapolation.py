@@ -314,7 +314,7 @@ class ExtrapolationScheduler(
             + (f", switch board replaced {replaced} time(s)." if replaced else ".")
         )
 
-    # --- helpers ------------------------------------------------------------------------------
+    # --- queries ------------------------------------------------------------------------------
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
         return self._pending.get(trial_id)
@@ -323,6 +323,7 @@ class ExtrapolationScheduler(
         """The reports the scheduler holds for ``trial_id`` (one per training iteration)."""
         return list(self._histories.get(trial_id, []))
 
+    # --- the policy's inputs and the switch's applicability -------------------------------------
     def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
         history = self._histories[trial.trial_id]
         settings = self._settings_within_memory(history, memory_limit(trial, result))
