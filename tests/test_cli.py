@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tune_bs.cli import build_parser, default_space_path, main
+from tune_bs.cli import default_space_path, main
+from tune_bs.cli_parser import build_parser
 
 ROOT = Path(__file__).parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tune_bs.cli import build_parser
+from tune_bs.cli_parser import build_parser
 from tune_bs.search.space import parse_space
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,8 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
-from tune_bs.schedule.extrapolation import ExtrapolationScheduler, PauseSafeJsonLogger
+from tune_bs.schedule.extrapolation import ExtrapolationScheduler
+from tune_bs.schedule.result_loggers import PauseSafeJsonLogger
 from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
 from tune_bs.schedule.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
 from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from tune_bs.cli import build_parser, main
+from tune_bs.cli import main
+from tune_bs.cli_parser import build_parser
 from tune_bs.errors import UserInputError
-from tune_bs.search import jobs
+from tune_bs.search import cluster_python, job_spec, jobs
 from tune_bs.search.experiment import RunOptions
 
 SPACE = {
@@ -52,16 +53,16 @@ def test_dashboard_url_rejects_what_is_not_a_dashboard_url(bad):
 
 
 def test_storage_paths_and_uris_pass_relative_paths_are_refused():
-    assert jobs.job_storage(None) == jobs.DEFAULT_STORAGE == "~/tune_bs_results"
+    assert job_spec.job_storage(None) == job_spec.DEFAULT_STORAGE == "~/tune_bs_results"
     for kept in ("/shared/results", "s3://bucket/results", "gs://b/r", "~/results"):
-        assert jobs.job_storage(kept) == kept
+        assert job_spec.job_storage(kept) == kept
     with pytest.raises(UserInputError, match=r"absolute path.*but got --storage 'results'"):
-        jobs.job_storage("results")
+        job_spec.job_storage("results")
 
 
 def test_entrypoint_is_a_valid_run_command_with_the_same_options():
     options = RunOptions(num_samples=3, smoke_test=True, cpus_per_trial=2.0, gpus_per_trial=0.25)
-    line = jobs.build_entrypoint("my space.yaml", "/shared/r s", "exp", options, debug=True)
+    line = job_spec.build_entrypoint("my space.yaml", "/shared/r s", "exp", options, debug=True)
     argv = shlex.split(line)
     assert argv[:3] == ["python", "-m", "tune_bs"]
     args = build_parser().parse_args(argv[3:])
@@ -69,7 +70,7 @@ def test_entrypoint_is_a_valid_run_command_with_the_same_options():
     assert (args.space, args.storage, args.name) == (Path("my space.yaml"), "/shared/r s", "exp")
     assert (args.num_samples, args.smoke_test) == (3, True)
     assert (args.cpus_per_trial, args.gpus_per_trial) == (2.0, 0.25)
-    plain = shlex.split(jobs.build_entrypoint("s.yaml", "~/x", "e", RunOptions()))
+    plain = shlex.split(job_spec.build_entrypoint("s.yaml", "~/x", "e", RunOptions()))
     assert plain == [
         "python",
         "-m",
@@ -102,7 +103,7 @@ def test_stage_space_copies_the_file_verbatim(tmp_path):
     source.write_text("# a comment\n" + yaml.safe_dump(SPACE))
     staging = tmp_path / "staging"
     staging.mkdir()
-    assert jobs.stage_space(source, staging) == "x.yaml"
+    assert job_spec.stage_space(source, staging) == "x.yaml"
     assert (staging / "x.yaml").read_text() == source.read_text()
 
 
@@ -114,27 +115,27 @@ def test_stage_space_carries_a_relative_data_file(tmp_path, monkeypatch):
     source.write_text(yaml.safe_dump({**SPACE, "dataset": {"path": "arrays/my.npz"}}))
     staging = tmp_path / "staging"
     staging.mkdir()
-    name = jobs.stage_space(source, staging)
+    name = job_spec.stage_space(source, staging)
     staged = yaml.safe_load((staging / name).read_text())
     assert staged["dataset"] == {"path": "data/my.npz"}
     assert (staging / "data" / "my.npz").read_bytes() == (tmp_path / "arrays/my.npz").read_bytes()
 
     source.write_text(yaml.safe_dump({**SPACE, "dataset": {"path": "missing.npz"}}))
     with pytest.raises(UserInputError, match=r"dataset.path 'missing.npz' does not exist"):
-        jobs.stage_space(source, tmp_path / "staging")
+        job_spec.stage_space(source, tmp_path / "staging")
 
 
 def test_stage_space_leaves_an_absolute_data_path(tmp_path):
     source = tmp_path / "s.yaml"
     source.write_text(yaml.safe_dump({**SPACE, "dataset": {"path": "/shared/data/big.npz"}}))
     (tmp_path / "staging").mkdir()
-    jobs.stage_space(source, tmp_path / "staging")
+    job_spec.stage_space(source, tmp_path / "staging")
     assert not (tmp_path / "staging" / "data").exists()
     assert (tmp_path / "staging" / "s.yaml").read_text() == source.read_text()
 
 
 def test_runtime_env_carries_this_package_and_the_staged_folder(tmp_path):
-    env = jobs.runtime_env(tmp_path)
+    env = job_spec.runtime_env(tmp_path)
     assert env["working_dir"] == str(tmp_path)
     (package,) = env["py_modules"]
     assert Path(package).name == "tune_bs"
@@ -293,7 +294,7 @@ def test_the_cluster_python_is_checked_and_named_before_submitting(tmp_path):
     import sys
 
     good = ShellClient(str(Path(sys.executable).parent))
-    python = jobs.check_cluster_python(good, "http://h:8265")
+    python = cluster_python.check_cluster_python(good, "http://h:8265")
     assert python.executable == sys.executable and python.ray is not None
     assert "Python 3." in python.describe()
     assert len(good.deleted) == 1  # the check job is not left in the cluster's list
@@ -302,7 +303,7 @@ def test_the_cluster_python_is_checked_and_named_before_submitting(tmp_path):
     if bare is None:
         pytest.skip("no interpreter without scikit-learn on this machine")
     with pytest.raises(UserInputError) as refused:
-        jobs.check_cluster_python(ShellClient(str(bare)), "http://h:8265")
+        cluster_python.check_cluster_python(ShellClient(str(bare)), "http://h:8265")
     message = str(refused.value)
     assert "\n" not in message and "lacks" in message and "sklearn" in message
     assert str(bare / "python") in message  # the interpreter, by the path the job uses
@@ -311,7 +312,9 @@ def test_the_cluster_python_is_checked_and_named_before_submitting(tmp_path):
 
 def test_a_cluster_without_python_is_refused_in_one_line(tmp_path):
     with pytest.raises(UserInputError) as refused:
-        jobs.check_cluster_python(ShellClient(str(tmp_path)), "http://h:8265")  # no python
+        cluster_python.check_cluster_python(
+            ShellClient(str(tmp_path)), "http://h:8265"
+        )  # no python
     message = str(refused.value)
     assert "\n" not in message and "cannot run `python` for the job" in message
     assert "not found" in message  # what the shell said

@@ -11,8 +11,8 @@ from test_report_helpers import gunpoint_experiment, synthetic_experiment
 
 from tune_bs import metrics as m
 from tune_bs.report import plots
+from tune_bs.report.comparison import comparison_table
 from tune_bs.report.frame import load_trials
-from tune_bs.report.tables import comparison_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -12,15 +12,9 @@ from test_report_helpers import gunpoint_experiment, synthetic_experiment
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
 from tune_bs.report import references
+from tune_bs.report.comparison import comparison_table, display_comparison, targets, time_to_target
 from tune_bs.report.frame import load_trials
-from tune_bs.report.tables import (
-    TRIAL_COLUMNS,
-    comparison_table,
-    display_comparison,
-    targets,
-    time_to_target,
-    trial_table,
-)
+from tune_bs.report.tables import TRIAL_COLUMNS, trial_table
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +195,7 @@ def test_reference_lookup_is_case_insensitive() -> None:
 
 
 def test_round_off_std_shows_as_zero():
-    from tune_bs.report.tables import _mean_std
+    from tune_bs.report.comparison import _mean_std
 
     assert _mean_std(0.99, 1.4e-16) == "0.99 ± 0"
     assert _mean_std(0.5, 0.013) == "0.5 ± 0.013"

@@ -25,11 +25,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tune_bs.errors import UserInputError
+
+if TYPE_CHECKING:
+    from tune_bs.search.experiment import RunOptions
 
 logger = logging.getLogger(__name__)
 
@@ -153,18 +156,7 @@ def run(
 
     from tune_bs.search.experiment import RunOptions, comparison_smoke_budget, run_experiment
 
-    for flag, value, integer in (
-        ("num_samples", num_samples, True),
-        ("cpus_per_trial", cpus_per_trial, False),
-    ):
-        if value is not None and value <= 0:
-            kind = "a positive integer" if integer else "positive"
-            raise UserInputError(f"{flag} must be {kind}, but got {flag}={value}; fix the value.")
-    if gpus_per_trial is not None and gpus_per_trial < 0:
-        raise UserInputError(
-            f"gpus_per_trial must be at least 0, but got gpus_per_trial="
-            f"{gpus_per_trial}; fix the value."
-        )
+    _check_resources(num_samples, cpus_per_trial, gpus_per_trial)
     space = _space_of(space_or_path)
     options = RunOptions(
         num_samples=num_samples,
@@ -181,6 +173,38 @@ def run(
         return _finished(outcome)
     if options.smoke_test:
         options = replace(options, smoke_budget=comparison_smoke_budget(variants))
+    return _run_comparison(variants, storage, name, options, address)
+
+
+def _check_resources(
+    num_samples: int | None, cpus_per_trial: float | None, gpus_per_trial: float | None
+) -> None:
+    """One-line errors for a non-positive trial count or CPU share, or a negative GPU share."""
+    for flag, value, integer in (
+        ("num_samples", num_samples, True),
+        ("cpus_per_trial", cpus_per_trial, False),
+    ):
+        if value is not None and value <= 0:
+            kind = "a positive integer" if integer else "positive"
+            raise UserInputError(f"{flag} must be {kind}, but got {flag}={value}; fix the value.")
+    if gpus_per_trial is not None and gpus_per_trial < 0:
+        raise UserInputError(
+            f"gpus_per_trial must be at least 0, but got gpus_per_trial="
+            f"{gpus_per_trial}; fix the value."
+        )
+
+
+def _run_comparison(
+    variants: Sequence[Any],
+    storage: str | Path,
+    name: str | None,
+    options: RunOptions,
+    address: str | None,
+) -> list[ExperimentResult]:
+    """Run each compared scheduler's experiment in turn (``NAME-<scheduler>`` when ``name`` is
+    given); their results in the file's order."""
+    from tune_bs.search.experiment import run_experiment
+
     results = []
     for i, variant in enumerate(variants, 1):
         logger.info(

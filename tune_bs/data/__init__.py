@@ -81,40 +81,67 @@ def load_dataset(
         )
     if name is not None and name.lower() == SYNTHETIC:
         synthetic_options = dict(options) if length is None else {**options, "length": length}
-        X_tr, y_tr, X_te, y_te, r_tr, r_te = _load_synthetic(synthetic_options, seed)
-        data = prepare(
-            SYNTHETIC,
-            X_tr,
-            y_tr,
-            X_te,
-            y_te,
-            normalise=normalise,
-            val_fraction=val_fraction,
-            seed=seed,
-            task="classification",
-        )
-        return replace(data, multitask=MultiTaskTargets(y_tr, r_tr, y_te, r_te))
+        return _synthetic_set(synthetic_options, normalise, val_fraction, seed)
     if options:
         raise UserInputError(
             f"dataset options {sorted(options)} apply only to the synthetic generator, but the "
             f"data set is {name or path!r}; remove them."
         )
     if path is not None:
-        X_tr, y_tr, X_te, y_te = read_npz(path, seed=seed)
-        data = prepare(
-            Path(path).stem,
-            X_tr,
-            y_tr,
-            X_te,
-            y_te,
-            normalise=normalise,
-            val_fraction=val_fraction,
-            seed=seed,
-        )
-        regression = read_npz_regression(path, seed=seed)
-        if regression is None or y_tr is None:
-            return data
-        return replace(data, multitask=MultiTaskTargets(y_tr, regression[0], y_te, regression[1]))
+        return _npz_set(path, normalise, val_fraction, seed)
+    return _aeon_set(name, normalise, val_fraction, seed, variable_length, length)
+
+
+def _synthetic_set(
+    options: dict[str, Any], normalise: str | bool | None, val_fraction: float, seed: int
+) -> TimeSeriesData:
+    """The synthetic generator's data set, with its continuous target (multi-task)."""
+    X_tr, y_tr, X_te, y_te, r_tr, r_te = _load_synthetic(options, seed)
+    data = prepare(
+        SYNTHETIC,
+        X_tr,
+        y_tr,
+        X_te,
+        y_te,
+        normalise=normalise,
+        val_fraction=val_fraction,
+        seed=seed,
+        task="classification",
+    )
+    return replace(data, multitask=MultiTaskTargets(y_tr, r_tr, y_te, r_te))
+
+
+def _npz_set(
+    path: str | Path, normalise: str | bool | None, val_fraction: float, seed: int
+) -> TimeSeriesData:
+    """A ``.npz`` data set, with its continuous target when the file holds one (multi-task)."""
+    X_tr, y_tr, X_te, y_te = read_npz(path, seed=seed)
+    data = prepare(
+        Path(path).stem,
+        X_tr,
+        y_tr,
+        X_te,
+        y_te,
+        normalise=normalise,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+    regression = read_npz_regression(path, seed=seed)
+    if regression is None or y_tr is None:
+        return data
+    return replace(data, multitask=MultiTaskTargets(y_tr, regression[0], y_te, regression[1]))
+
+
+def _aeon_set(
+    name: str,
+    normalise: str | bool | None,
+    val_fraction: float,
+    seed: int,
+    variable_length: str,
+    length: int | None,
+) -> TimeSeriesData:
+    """An aeon data set by name, brought to one length (``length``, else its longest series)
+    when its series differ in length or ``length`` is given."""
     entry = aeon_sets.resolve(name)
     X_tr, y_tr = aeon_sets.read_split(entry.train_path)
     X_te, y_te = aeon_sets.read_split(entry.test_path)

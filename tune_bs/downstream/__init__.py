@@ -110,6 +110,32 @@ def run_downstream(
         settings: other :class:`DownstreamSettings` fields (``pretrain_epochs``,
             ``finetune_epochs``, ``batch_size``, ``lr``, ``head_lr``, ``seed``).
     """
+    chosen, head_list, base = _checked_runs(task, alphas, heads, freeze, settings)
+    encoder, dataset, source = _encoder_and_dataset(results, trial)
+    split = _encoder_input_split(encoder, _load(dataset, data), base.seed)
+    result = DownstreamResult([], split.describe(), source, base)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: one thread beats two threads' synchronisation
+    try:
+        for alpha in chosen:
+            for head in head_list:
+                model, score = fit_multitask(encoder, split, replace(base, alpha=alpha, head=head))
+                result.scores.append(score)
+                result.models.append(model)
+    finally:
+        torch.set_num_threads(threads)
+    return result
+
+
+def _checked_runs(
+    task: str,
+    alphas: float | Sequence[float],
+    heads: str | Sequence[str],
+    freeze: bool,
+    settings: dict[str, Any],
+) -> tuple[list[float], list[str], DownstreamSettings]:
+    """The α values and heads to train, and the shared settings, all checked (one-line errors
+    for an unknown task or setting, no α or head, or an invalid combination)."""
     if task not in TASKS:
         raise unknown_name("--task", task, TASKS)
     fixed = TASKS[task]
@@ -133,9 +159,12 @@ def run_downstream(
     for alpha in chosen:
         for head in head_list:
             replace(base, alpha=alpha, head=head).check()
+    return chosen, head_list, base
 
-    encoder, dataset, source = _encoder_and_dataset(results, trial)
-    prepared = _load(dataset, data)  # raw series, prepared below as the encoder's input was
+
+def _encoder_input_split(encoder: Any, prepared: Any, seed: int) -> DownstreamData:
+    """``prepared`` (raw series) prepared as the encoder's input was, split for the heads with
+    ``seed``; a one-line error when its channels are not the encoder's."""
     spec = encoder.tune_bs_spec
     if prepared.n_channels == spec.in_channels:
         prepared = replace(
@@ -143,24 +172,13 @@ def run_downstream(
             X_probe_train=spec.prepare(prepared.X_probe_train),
             X_test=spec.prepare(prepared.X_test),
         )
-    split = downstream_data(prepared, seed=base.seed)  # first: a set without both targets
+    split = downstream_data(prepared, seed=seed)  # first: a set without both targets
     if prepared.n_channels != spec.in_channels:
         raise UserInputError(
             f"the encoder takes {spec.in_channels} channel(s), but {prepared.name} has "
             f"{prepared.n_channels}; use a data set with {spec.in_channels} channel(s)."
         )
-    result = DownstreamResult([], split.describe(), source, base)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread beats two threads' synchronisation
-    try:
-        for alpha in chosen:
-            for head in head_list:
-                model, score = fit_multitask(encoder, split, replace(base, alpha=alpha, head=head))
-                result.scores.append(score)
-                result.models.append(model)
-    finally:
-        torch.set_num_threads(threads)
-    return result
+    return split
 
 
 def _encoder_and_dataset(results: Any, trial: str | None) -> tuple[Any, dict[str, Any], str]:

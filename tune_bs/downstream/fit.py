@@ -179,6 +179,49 @@ def scores(model: MultiTaskModel, data: DownstreamData, split: Split) -> tuple[f
     return accuracy, r2, float(np.sqrt((residual**2).mean()))
 
 
+def _finetune(
+    model: MultiTaskModel,
+    data: DownstreamData,
+    settings: DownstreamSettings,
+    generator: torch.Generator,
+    encoded: tuple[torch.Tensor, torch.Tensor],
+    fit_reg: torch.Tensor,
+    known_fit: torch.Tensor,
+) -> tuple[float, int]:
+    """Multi-task fine-tuning of ``model`` (the heads only when ``settings.freeze``, on the
+    precomputed features ``encoded`` of the fit and validation parts); it keeps the epoch of the
+    lowest validation loss (epoch 0: the pretrained model) and returns that loss and epoch."""
+    fit = data.fit
+    fit_features, val_features = encoded
+    alpha = float(settings.alpha)
+    frozen = settings.freeze
+    trained = [*model.classifier.parameters(), *model.regressor.parameters()]
+    if not frozen:
+        trained += list(model.backbone.parameters())
+    optimiser = torch.optim.Adam(trained, lr=settings.lr)
+    best = _val_loss(model, data, alpha, val_features if frozen else None)
+    best_state, best_epoch = copy.deepcopy(model.state_dict()), 0
+    for epoch in range(1, int(settings.finetune_epochs) + 1):
+        model.train()
+        if frozen:
+            model.backbone.eval()
+        for idx in _batches(len(fit), settings.batch_size, generator):
+            idx = idx[known_fit[idx]]
+            if len(idx) < 2:
+                continue
+            optimiser.zero_grad(set_to_none=True)
+            features = fit_features[idx] if frozen else model.backbone(fit.X[idx])
+            logits, prediction = model.heads(features)
+            multitask_loss(logits, prediction, fit.y_class[idx], fit_reg[idx], alpha).backward()
+            optimiser.step()
+        value = _val_loss(model, data, alpha, val_features if frozen else None)
+        if value < best:
+            best, best_state, best_epoch = value, copy.deepcopy(model.state_dict()), epoch
+    model.load_state_dict(best_state)
+    model.eval()
+    return best, best_epoch
+
+
 def fit_multitask(
     backbone: nn.Module, data: DownstreamData, settings: DownstreamSettings
 ) -> tuple[MultiTaskModel, DownstreamScore]:
@@ -219,30 +262,9 @@ def fit_multitask(
     # 2. multi-task fine-tuning; epoch 0 is the pretrained model
     alpha = float(settings.alpha)
     frozen = settings.freeze
-    trained = [*model.classifier.parameters(), *model.regressor.parameters()]
-    if not frozen:
-        trained += list(model.backbone.parameters())
-    optimiser = torch.optim.Adam(trained, lr=settings.lr)
-    best = _val_loss(model, data, alpha, val_features if frozen else None)
-    best_state, best_epoch = copy.deepcopy(model.state_dict()), 0
-    for epoch in range(1, int(settings.finetune_epochs) + 1):
-        model.train()
-        if frozen:
-            model.backbone.eval()
-        for idx in _batches(len(fit), settings.batch_size, generator):
-            idx = idx[known_fit[idx]]
-            if len(idx) < 2:
-                continue
-            optimiser.zero_grad(set_to_none=True)
-            features = fit_features[idx] if frozen else model.backbone(fit.X[idx])
-            logits, prediction = model.heads(features)
-            multitask_loss(logits, prediction, fit.y_class[idx], fit_reg[idx], alpha).backward()
-            optimiser.step()
-        value = _val_loss(model, data, alpha, val_features if frozen else None)
-        if value < best:
-            best, best_state, best_epoch = value, copy.deepcopy(model.state_dict()), epoch
-    model.load_state_dict(best_state)
-    model.eval()
+    best, best_epoch = _finetune(
+        model, data, settings, generator, (fit_features, val_features), fit_reg, known_fit
+    )
 
     accuracy, r2, rmse = scores(model, data, data.test)
     val_accuracy, val_r2, _ = scores(model, data, data.val)

@@ -8,6 +8,7 @@ for the CLI and :func:`summary_text` gives the table ``tune-bs run`` prints at i
 
 from __future__ import annotations
 
+from tune_bs.report.comparison import comparison_table, display_comparison
 from tune_bs.report.formats import FORMATS, render
 from tune_bs.report.frame import load_trials, parse_schedule, trial_status
 from tune_bs.report.plots import (
@@ -17,7 +18,7 @@ from tune_bs.report.plots import (
     plot_val_loss,
 )
 from tune_bs.report.references import PUBLISHED, reference
-from tune_bs.report.tables import comparison_table, display_comparison, trial_table
+from tune_bs.report.tables import trial_table
 from tune_bs.report.writer import ReportPaths, comparison_text, summary_text, write_report
 
 __all__ = [

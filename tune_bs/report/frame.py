@@ -115,16 +115,7 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
         experiment_dirs = [experiment_dirs]
     if not experiment_dirs:
         raise UserInputError("report needs at least one results directory; pass RESULTS_DIR.")
-    experiments: list[Path] = []
-    for directory in experiment_dirs:
-        found = find_experiments(Path(directory))
-        if not found:
-            raise UserInputError(
-                f"{directory} holds no tune-bs experiment (no experiment_state-*.json or trial "
-                "folders); run `tune-bs run` first."
-            )
-        experiments.extend(found)
-
+    experiments = _experiments_in(experiment_dirs)
     names = _experiment_names(experiments)
     records: list[dict[str, Any]] = []
     config_keys: dict[str, None] = {}
@@ -133,24 +124,7 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
         if not any(t.rows for t in trials):
             raise UserInputError(no_results_message(path, trials))
         for trial in trials:
-            status = trial_status(trial.ray_status, trial.has_error_file, trial.rows)
-            for key in trial.config:
-                config_keys.setdefault(key)
-            for row in trial.rows or [{}]:
-                record = {
-                    EXPERIMENT: names[path],
-                    TRIAL_ID: trial.trial_id,
-                    STATUS: status,
-                    TRIAL_DIR: None if trial.folder is None else str(trial.folder),
-                }
-                config = dict(trial.config)
-                if isinstance(row.get("config"), Mapping):
-                    config.update(_flatten_config(row["config"]))
-                record.update(config)
-                record.update({k: v for k, v in row.items() if k != "config"})
-                for key in config:
-                    config_keys.setdefault(key)
-                records.append(record)
+            records.extend(_trial_records(trial, names[path], config_keys))
 
     frame = pd.DataFrame.from_records(records)
     if m.TRAINING_ITERATION in frame:
@@ -160,6 +134,48 @@ def load_trials(experiment_dirs: Sequence[Path | str]) -> pd.DataFrame:
     reserved = {EXPERIMENT, TRIAL_ID, STATUS, TRIAL_DIR}
     frame.attrs["config_keys"] = [k for k in config_keys if k not in reserved]
     return frame
+
+
+def _experiments_in(experiment_dirs: Sequence[Path | str]) -> list[Path]:
+    """The experiments in each directory, in order; a one-line error for one that holds none."""
+    experiments: list[Path] = []
+    for directory in experiment_dirs:
+        found = find_experiments(Path(directory))
+        if not found:
+            raise UserInputError(
+                f"{directory} holds no tune-bs experiment (no experiment_state-*.json or trial "
+                "folders); run `tune-bs run` first."
+            )
+        experiments.extend(found)
+    return experiments
+
+
+def _trial_records(
+    trial: _Trial, experiment: str, config_keys: dict[str, None]
+) -> list[dict[str, Any]]:
+    """One record per report of ``trial`` (one without metrics when it reported none): its
+    ids, status, folder, config (a report's own config wins) and metrics. Adds the config keys
+    seen to ``config_keys`` (in order of first sight)."""
+    status = trial_status(trial.ray_status, trial.has_error_file, trial.rows)
+    for key in trial.config:
+        config_keys.setdefault(key)
+    records = []
+    for row in trial.rows or [{}]:
+        record = {
+            EXPERIMENT: experiment,
+            TRIAL_ID: trial.trial_id,
+            STATUS: status,
+            TRIAL_DIR: None if trial.folder is None else str(trial.folder),
+        }
+        config = dict(trial.config)
+        if isinstance(row.get("config"), Mapping):
+            config.update(_flatten_config(row["config"]))
+        record.update(config)
+        record.update({k: v for k, v in row.items() if k != "config"})
+        for key in config:
+            config_keys.setdefault(key)
+        records.append(record)
+    return records
 
 
 def no_results_message(path: Path, trials: Sequence[_Trial]) -> str:

@@ -14,16 +14,11 @@ import pandas as pd
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError, unknown_name
 from tune_bs.report import plots
+from tune_bs.report.comparison import comparison_table, display_comparison
 from tune_bs.report.formats import FORMATS, render
 from tune_bs.report.frame import EXPERIMENT, PENDING, STATUS, UNFINISHED, load_trials
 from tune_bs.report.selection import Selection, select
-from tune_bs.report.tables import (
-    DATASET,
-    TRIAL_COLUMNS,
-    comparison_table,
-    display_comparison,
-    trial_table,
-)
+from tune_bs.report.tables import DATASET, TRIAL_COLUMNS, trial_table
 from tune_bs.search.storage import local_copy
 
 #: The per-trial columns ``tune-bs run`` prints (docs/design.md §6).
@@ -65,7 +60,7 @@ def write_report(
         metric, mode: the validation metric the tables are sorted by, time-to-target is measured
             on and the selection is made on; default: the experiment's own (its search space's
             ``metric``), else ``val_loss``.
-        target: the target value of ``metric`` (see :func:`~tune_bs.report.tables.targets`);
+        target: the target value of ``metric`` (see :func:`~tune_bs.report.comparison.targets`);
             default 95 % of each data set's best final value.
 
     Returns:
@@ -89,33 +84,31 @@ def write_report(
     comparison = comparison_table(frame, target=target, metric=metric, mode=mode)
     selections = select(frame, metric, mode)
 
-    out = Path(out_dir) if out_dir is not None else dirs[0] / "report"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserInputError(
-            f"the report folder must be writable, but {out} is not ({error.strerror}); "
-            "pass another with --out."
-        ) from error
+    out = _report_folder(out_dir, dirs[0])
     ext = FORMATS[fmt]
     shown = comparison if fmt == "csv" else display_comparison(comparison)
     if fmt == "html":
         return _write_html(dirs, out, frame, trials, (comparison, shown), selections, metric, mode)
     rendered = {"trials": render(trials, fmt), "comparison": render(shown, fmt)}
     paths = ReportPaths(out_dir=out)
-    for name, text in rendered.items():
-        path = out / f"{name}.{ext}"
-        path.write_text(text, encoding="utf-8")
-        paths.tables[name] = path
+    paths.tables = _write_tables(rendered, out, ext)
 
-    probe = metric if metric in (m.VAL_PROBE_ACC, m.VAL_PROBE_R2) else _probe_metric(frame)
-    paths.plots = {
-        "val_loss": plots.plot_val_loss(frame, out / "val_loss_vs_samples.png"),
-        "probe": plots.plot_probe_vs_time(frame, out / "probe_vs_time.png", probe),
-        "batch_size": plots.plot_batch_schedule(frame, out / "batch_size_schedule.png"),
-        "time_to_target": plots.plot_time_to_target(comparison, out / "time_to_target.png"),
-    }
-    paths.text = "\n".join(
+    paths.plots = _write_plots(frame, comparison, out, metric)
+    paths.text = _report_text(selections, metric, mode, rendered, trials, paths)
+    return paths
+
+
+def _report_text(
+    selections: Mapping[str, Selection],
+    metric: str,
+    mode: str,
+    rendered: Mapping[str, str],
+    trials: pd.DataFrame,
+    paths: ReportPaths,
+) -> str:
+    """What ``tune-bs report`` prints: the selections, both tables, a status line, and where the
+    files are."""
+    return "\n".join(
         [
             *selection_lines(selections),
             f"Trials (sorted by {metric}, {mode}):",
@@ -123,10 +116,46 @@ def write_report(
             "Comparison:",
             rendered["comparison"],
             status_line(trials),
-            f"Report written to {out}: " + ", ".join(p.name for p in paths.files),
+            f"Report written to {paths.out_dir}: " + ", ".join(p.name for p in paths.files),
         ]
     )
-    return paths
+
+
+def _write_tables(rendered: Mapping[str, str], out: Path, ext: str) -> dict[str, Path]:
+    """Each rendered table as ``out/<name>.<ext>`` (UTF-8)."""
+    tables = {}
+    for name, text in rendered.items():
+        path = out / f"{name}.{ext}"
+        path.write_text(text, encoding="utf-8")
+        tables[name] = path
+    return tables
+
+
+def _report_folder(out_dir: Path | str | None, first_dir: Path) -> Path:
+    """``out_dir`` (default ``first_dir/report``), created; a one-line error when it cannot be."""
+    out = Path(out_dir) if out_dir is not None else first_dir / "report"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(
+            f"the report folder must be writable, but {out} is not ({error.strerror}); "
+            "pass another with --out."
+        ) from error
+    return out
+
+
+def _write_plots(
+    frame: pd.DataFrame, comparison: pd.DataFrame, out: Path, metric: str
+) -> dict[str, Path]:
+    """The four PNG plots, written into ``out``; the probe plot shows ``metric`` when it is a
+    probe's score, else the probe the trials reported."""
+    probe = metric if metric in (m.VAL_PROBE_ACC, m.VAL_PROBE_R2) else _probe_metric(frame)
+    return {
+        "val_loss": plots.plot_val_loss(frame, out / "val_loss_vs_samples.png"),
+        "probe": plots.plot_probe_vs_time(frame, out / "probe_vs_time.png", probe),
+        "batch_size": plots.plot_batch_schedule(frame, out / "batch_size_schedule.png"),
+        "time_to_target": plots.plot_time_to_target(comparison, out / "time_to_target.png"),
+    }
 
 
 def _write_html(

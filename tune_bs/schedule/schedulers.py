@@ -108,6 +108,6 @@ def logger_callbacks() -> list[Any]:
     Pass them as ``RunConfig(callbacks=logger_callbacks())``; they replace Tune's defaults. See
     :class:`tune_bs.schedule.extrapolation.PauseSafeJsonLogger` for the Ray 2.60 behaviour they fix.
     """
-    from tune_bs.schedule.extrapolation import PauseSafeCSVLogger, PauseSafeJsonLogger
+    from tune_bs.schedule.result_loggers import PauseSafeCSVLogger, PauseSafeJsonLogger
 
     return [PauseSafeJsonLogger(), PauseSafeCSVLogger()]

@@ -24,25 +24,22 @@ Rules (docs/design.md §6, §7):
    refused (it would land inside the job's temporary working folder). The default is
    ``DEFAULT_STORAGE``, the home folder of the user running the cluster (right for one node).
 5. A job ends ``SUCCEEDED`` (exit status 0) or ``FAILED``/``STOPPED`` (exit status 1).
-6. **Which Python runs the job**: Ray Jobs runs the entrypoint in a shell on the head, so
-   ``python`` is the first one on the ``PATH`` the head was started with (``ray start --head``
-   from a virtualenv's ``bin/ray`` without activating it finds the system's ``python``). Before
-   submitting, :func:`check_cluster_python` runs a check job with that same ``python`` that
-   reports its path, version and which of :data:`REQUIRED_MODULES` it lacks; a lacking
-   interpreter is refused in one line naming it and the fix, and ``submit`` prints the one the
-   job will use.
+6. **Which Python runs the job**: Ray Jobs runs the entrypoint in a shell on the head, so ``python``
+   is the first one on the ``PATH`` the head was started with (``ray start --head`` from a
+   virtualenv's ``bin/ray`` without activating it finds the system's ``python``). Before submitting,
+   :func:`~tune_bs.search.cluster_python.check_cluster_python` runs a check job with that same
+   ``python`` that reports its path, version and which of
+   :data:`~tune_bs.search.cluster_python.REQUIRED_MODULES` it lacks; a lacking interpreter is
+   refused in one line naming it and the fix, and ``submit`` prints the one the job will use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
-import shlex
-import shutil
 import socket
 import sys
 import tempfile
@@ -54,9 +51,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from tune_bs.errors import UserInputError
+from tune_bs.search.cluster_python import ClusterPython, check_cluster_python
+from tune_bs.search.job_spec import (
+    EXIT_STATUS,
+    build_entrypoint,
+    job_storage,
+    runtime_env,
+    stage_space,
+)
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
@@ -65,53 +68,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "~/tune_bs_results"
 CONNECT_TIMEOUT_S = 10.0
-EXIT_STATUS = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 1}
 #: the metadata key, stored with a submitted job, that ``job_state`` reads its results path from
 RESULTS_KEY = "tune_bs_results"
 _ENV_OVERRIDES = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
-#: What the job's ``python`` must import (import names; ``tune_bs`` itself travels with the job).
-REQUIRED_MODULES = (
-    "ray",
-    "torch",
-    "sklearn",
-    "aeon",
-    "optuna",
-    "pandas",
-    "numpy",
-    "scipy",
-    "yaml",
-    "matplotlib",
-    "pyarrow",
-)
-#: Seconds the interpreter check job may take (it starts a Python and looks up modules).
-CHECK_TIMEOUT_S = 120.0
-_CHECK_MARK = "TUNE_BS_PYTHON "
-_CHECK_SCRIPT = (
-    "import importlib.metadata as md, importlib.util as u, json, sys\n"
-    "def version(name):\n"
-    "    try:\n"
-    "        return md.version(name)\n"
-    "    except md.PackageNotFoundError:\n"
-    "        return None\n"
-    "missing = [m for m in {modules!r} if u.find_spec(m) is None]\n"
-    "print({mark!r} + json.dumps({{'python': sys.executable, 'version': sys.version.split()[0],"
-    " 'ray': version('ray'), 'missing': missing}}), flush=True)\n"
-)
-_DATA_FOLDER = "data"
-
-
-@dataclass(frozen=True)
-class ClusterPython:
-    """The interpreter a job on the cluster runs with (rule 6)."""
-
-    executable: str
-    version: str
-    ray: str | None
-
-    def describe(self) -> str:
-        return f"{self.executable} (Python {self.version}, ray {self.ray or 'not installed'})"
 
 
 @dataclass(frozen=True)
@@ -229,135 +189,6 @@ def _auth_error(address: str) -> UserInputError:
         f"the Ray cluster at --address {address!r} requires token authentication; set "
         "RAY_AUTH_MODE=token and give the cluster's token in RAY_AUTH_TOKEN or ~/.ray/auth_token."
     )
-
-
-def job_storage(storage: str | None) -> str:
-    """Where the job writes its results on the cluster (rule 4)."""
-    if storage is None:
-        return DEFAULT_STORAGE
-    text = str(storage).strip()
-    if "://" in text or text.startswith("~") or Path(text).is_absolute():
-        return text
-    raise UserInputError(
-        f"--storage for a submitted job must be an absolute path on the cluster or a URI, but got "
-        f"--storage {storage!r}; give e.g. /shared/results (shared by all nodes) or "
-        "s3://bucket/results."
-    )
-
-
-def build_entrypoint(
-    space_file: str, storage: str, name: str, options: RunOptions, debug: bool = False
-) -> str:
-    """The job's shell command: ``python -m tune_bs run`` with the same options (rule 2)."""
-    argv = ["python", "-m", "tune_bs"] + (["--debug"] if debug else [])
-    argv += ["run", space_file, "--address", "auto", "--storage", storage, "--name", name]
-    if options.num_samples is not None:
-        argv += ["--num-samples", str(options.num_samples)]
-    if options.smoke_test:
-        argv.append("--smoke-test")
-    if options.cpus_per_trial is not None:
-        argv += ["--cpus-per-trial", f"{options.cpus_per_trial:g}"]
-    if options.gpus_per_trial is not None:
-        argv += ["--gpus-per-trial", f"{options.gpus_per_trial:g}"]
-    return shlex.join(argv)  # `run` expands a quoted `~` itself, on the cluster
-
-
-def stage_space(space_path: Path, folder: Path) -> str:
-    """Copy the search-space file (and a relative ``dataset.path``) into ``folder`` (rule 3).
-
-    Returns the space file's name inside ``folder``.
-    """
-    text = space_path.read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
-    data_path = raw.get("dataset", {}).get("path") if isinstance(raw, dict) else None
-    if data_path is not None and not Path(str(data_path)).expanduser().is_absolute():
-        source = Path(str(data_path))
-        if not source.is_file():
-            raise UserInputError(
-                f"dataset.path {str(data_path)!r} does not exist (relative to {Path.cwd()}); "
-                "run submit from the folder it is relative to, or give an absolute path that "
-                "exists on the cluster."
-            )
-        (folder / _DATA_FOLDER).mkdir()
-        shutil.copy2(source, folder / _DATA_FOLDER / source.name)
-        raw["dataset"]["path"] = f"{_DATA_FOLDER}/{source.name}"
-        text = yaml.safe_dump(raw, sort_keys=False)
-    target = space_path.name if space_path.suffix in (".yaml", ".yml") else "space.yaml"
-    (folder / target).write_text(text, encoding="utf-8")
-    return target
-
-
-def runtime_env(working_dir: Path) -> dict[str, Any]:
-    """``working_dir`` = the staged space; ``py_modules`` = this ``tune_bs`` package (rule 3)."""
-    package = Path(__file__).resolve().parents[1]  # tune_bs/, above tune_bs/search/
-    return {
-        "working_dir": str(working_dir),
-        "py_modules": [str(package)],
-        "excludes": ["__pycache__", "*.pyc"],
-        "env_vars": {"PYTHONUNBUFFERED": "1"},
-    }
-
-
-def check_cluster_python(
-    client: Any, address: str, timeout_s: float = CHECK_TIMEOUT_S
-) -> ClusterPython:
-    """Run a check job with the ``python`` the job will use; refuse one that lacks a required
-    module, or cannot be run, in one line naming it and the fix (rule 6)."""
-    script = _CHECK_SCRIPT.format(modules=REQUIRED_MODULES, mark=_CHECK_MARK)
-    job_id = f"tune_bs_check_python_{uuid.uuid4().hex[:8]}"
-    try:
-        client.submit_job(
-            entrypoint=f"python -c {shlex.quote(script)}",
-            submission_id=job_id,
-            runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}},
-        )
-    except RuntimeError as exc:
-        raise UserInputError(
-            f"the Ray cluster at --address {address!r} refused the interpreter check job "
-            f"({str(exc).splitlines()[0]}); check `ray status` on the head and retry."
-        ) from None
-    deadline = time.monotonic() + timeout_s
-    status = ""
-    while time.monotonic() < deadline:
-        status = str(client.get_job_status(job_id))
-        if status in EXIT_STATUS:
-            break
-        time.sleep(0.5)
-    logs = client.get_job_logs(job_id) or ""
-    with contextlib.suppress(Exception):  # a check job left in the list is harmless
-        client.delete_job(job_id)
-    found = [line for line in logs.splitlines() if line.startswith(_CHECK_MARK)]
-    if not found:
-        said = next(
-            (line for line in reversed(logs.splitlines()) if line.strip()),
-            f"its check job ended {status or 'not at all'}",
-        )
-        raise UserInputError(
-            f"the Ray cluster at --address {address!r} cannot run `python` for the job "
-            f"({said.strip()[:200]}); start the head (`ray start --head`) with a PATH whose "
-            "`python` has tune-bs's dependencies (activate the virtualenv first, or use the "
-            "image of docker/Dockerfile)."
-        )
-    info = json.loads(found[-1][len(_CHECK_MARK) :])
-    python = ClusterPython(info["python"], info["version"], info.get("ray"))
-    if info["missing"]:
-        raise UserInputError(
-            f"the job would run with {python.describe()} — the `python` first on the PATH the "
-            f"Ray head was started with — which lacks {', '.join(info['missing'])}; start the "
-            "head from an environment with tune-bs's dependencies (activate its virtualenv "
-            "before `ray start --head`, or use the image of docker/Dockerfile), or install "
-            "them for that python."
-        )
-    import ray
-
-    if python.ray != ray.__version__:
-        logger.warning(
-            "the cluster's ray is %s, this machine's %s: Ray Jobs and tune-bs expect "
-            "the same version.",
-            python.ray,
-            ray.__version__,
-        )
-    return python
 
 
 def submit_run(

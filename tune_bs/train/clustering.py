@@ -162,28 +162,9 @@ def assign_clusters(
         raise unknown_name("clustering.method", method, METHODS)
     F = _check_features(features)
     n = F.shape[0]
-    for name, value, low in (("max_fit", max_fit, 2), ("gmm_dim", gmm_dim, 1)):
-        if not _is_int(value) or value < low:
-            raise UserInputError(
-                f"clustering.{name} must be an integer >= {low}, but got {name}={value!r}; "
-                "raise it."
-            )
+    _check_sizes(max_fit, gmm_dim)
     fit_rows = _subsample(n, max_fit, seed)
-    if n_clusters is not None:
-        if not _is_int(n_clusters) or not 1 <= n_clusters <= n:
-            raise UserInputError(
-                f"clustering.n_clusters must be an integer between 1 and the number of points "
-                f"({n}), but got n_clusters={n_clusters!r}; choose one in that range or leave it "
-                "unset."
-            )
-    else:
-        k_hi = min(k_max, fit_rows.size - 1) if _is_int(k_max) else -1
-        if not _is_int(k_min) or k_min < 2 or k_hi < k_min:
-            raise UserInputError(
-                f"clustering needs integers 2 <= k_min <= k_max <= (points used - 1) = "
-                f"{fit_rows.size - 1}, but got k_min={k_min!r}, k_max={k_max!r}; widen the range, "
-                "use more data, or set n_clusters."
-            )
+    k_hi = _checked_k_range(n, fit_rows.size, n_clusters, k_min, k_max)
 
     if _degenerate(F):
         logger.warning(
@@ -195,19 +176,73 @@ def assign_clusters(
     if n_clusters == 1:
         return _single_cluster(F, method, {})
 
-    # the space the models are fitted in: the features, or (gmm_bic) their top principal
-    # directions scaled to unit overall spread (so reg_covar means the same at any feature scale)
-    G = F
-    if method == "gmm_bic":
-        dim = min(gmm_dim, F.shape[1], fit_rows.size)
-        G = PCA(n_components=dim, random_state=seed).fit(F[fit_rows]).transform(F)
-        G /= G[fit_rows].std()
+    G = _fitting_space(F, method, gmm_dim, fit_rows, seed)
     G_fit = G[fit_rows]
 
     if n_clusters is not None:
         model = _fit(method, G_fit, int(n_clusters), seed)
         return _finish(F, model.predict(G), int(n_clusters), method, {})
 
+    scores, models = _score_ks(method, G_fit, k_min, k_hi, seed)
+    best = _best_k(method, scores, min_silhouette)
+    if best is None:
+        return _single_cluster(F, method, scores)
+    return _finish(F, models[best].predict(G), best, method, scores)
+
+
+def _check_sizes(max_fit: int, gmm_dim: int) -> None:
+    """One-line errors for a ``max_fit`` below 2 or a ``gmm_dim`` below 1 (or not integers)."""
+    for name, value, low in (("max_fit", max_fit, 2), ("gmm_dim", gmm_dim, 1)):
+        if not _is_int(value) or value < low:
+            raise UserInputError(
+                f"clustering.{name} must be an integer >= {low}, but got {name}={value!r}; "
+                "raise it."
+            )
+
+
+def _checked_k_range(
+    n: int, n_fit: int, n_clusters: int | None, k_min: int, k_max: int
+) -> int | None:
+    """The largest candidate ``k`` (``k_max`` capped at ``n_fit − 1``), ``None`` when
+    ``n_clusters`` forces ``k``; one-line errors for a forced ``k`` outside ``[1, n]`` or a bad
+    range."""
+    if n_clusters is not None:
+        if not _is_int(n_clusters) or not 1 <= n_clusters <= n:
+            raise UserInputError(
+                f"clustering.n_clusters must be an integer between 1 and the number of points "
+                f"({n}), but got n_clusters={n_clusters!r}; choose one in that range or leave it "
+                "unset."
+            )
+        return None
+    k_hi = min(k_max, n_fit - 1) if _is_int(k_max) else -1
+    if not _is_int(k_min) or k_min < 2 or k_hi < k_min:
+        raise UserInputError(
+            f"clustering needs integers 2 <= k_min <= k_max <= (points used - 1) = "
+            f"{n_fit - 1}, but got k_min={k_min!r}, k_max={k_max!r}; widen the range, "
+            "use more data, or set n_clusters."
+        )
+    return k_hi
+
+
+def _fitting_space(
+    F: np.ndarray, method: str, gmm_dim: int, fit_rows: np.ndarray, seed: int
+) -> np.ndarray:
+    """The space the models are fitted in: the features, or (``gmm_bic``) their top principal
+    directions scaled to unit overall spread (so ``reg_covar`` means the same at any feature
+    scale)."""
+    if method != "gmm_bic":
+        return F
+    dim = min(gmm_dim, F.shape[1], fit_rows.size)
+    G = PCA(n_components=dim, random_state=seed).fit(F[fit_rows]).transform(F)
+    G /= G[fit_rows].std()
+    return G
+
+
+def _score_ks(
+    method: str, G_fit: np.ndarray, k_min: int, k_hi: int, seed: int
+) -> tuple[dict[int, float], dict[int, KMeans | GaussianMixture]]:
+    """Each candidate ``k``'s fitted model and score: its silhouette (``kmeans_silhouette``; −1
+    when fewer than 2 labels are used) or BIC (``gmm_bic``, with ``k = 1`` scored too)."""
     scores: dict[int, float] = {}
     models: dict[int, KMeans | GaussianMixture] = {}
     if method == "gmm_bic":
@@ -222,7 +257,12 @@ def assign_clusters(
             scores[k] = _silhouette(G_fit, labels, seed) if ok else -1.0
         else:
             scores[k] = float(model.bic(G_fit))
+    return scores, models
 
+
+def _best_k(method: str, scores: dict[int, float], min_silhouette: float) -> int | None:
+    """The chosen ``k`` (highest silhouette, ties: smaller ``k``; or lowest BIC), ``None`` (with
+    a warning) when the data count as one cluster."""
     if method == "kmeans_silhouette":
         best = max(scores, key=lambda k: (scores[k], -k))
         if scores[best] < min_silhouette:
@@ -234,16 +274,16 @@ def assign_clusters(
                 best,
                 min_silhouette,
             )
-            return _single_cluster(F, method, scores)
-    else:
-        best = min(scores, key=lambda k: (scores[k], k))
-        if best == 1:
-            logger.warning(
-                "BIC prefers a single Gaussian component (k=1): no cluster structure; using one "
-                "cluster (stratified batches become random batches, cluster_count sees M=1)."
-            )
-            return _single_cluster(F, method, scores)
-    return _finish(F, models[best].predict(G), best, method, scores)
+            return None
+        return best
+    best = min(scores, key=lambda k: (scores[k], k))
+    if best == 1:
+        logger.warning(
+            "BIC prefers a single Gaussian component (k=1): no cluster structure; using one "
+            "cluster (stratified batches become random batches, cluster_count sees M=1)."
+        )
+        return None
+    return best
 
 
 def canonical_labels(labels: np.ndarray) -> np.ndarray:

@@ -103,37 +103,7 @@ class StratifiedBatchSampler(torch.utils.data.Sampler[list[int]]):
         n = sum(m.size for m in members)
         _check_batch_size(batch_size, n)
         _check_seed(seed)
-        k = len(members)
-        if mode == "equal":
-            if batch_size < k:
-                raise UserInputError(
-                    f"batch_size must be at least the number of clusters ({k}) for "
-                    f"stratify='equal', but got batch_size={batch_size}; raise batch_size or use "
-                    "stratify='proportional'."
-                )
-            smallest = min(m.size for m in members)
-            if k * smallest < batch_size:
-                raise UserInputError(
-                    f"batch_size must be at most clusters × smallest cluster size ({k} × "
-                    f"{smallest} = {k * smallest}) for stratify='equal', but got "
-                    f"batch_size={batch_size}; lower batch_size or use stratify='proportional'."
-                )
-        if mode == "homogeneous" and drop_last and max(m.size for m in members) < batch_size:
-            raise UserInputError(
-                f"batch_size must be at most the largest cluster ({max(m.size for m in members)}) "
-                f"for stratify='homogeneous' with drop_last, but got batch_size={batch_size}; "
-                "lower batch_size or set drop_last=False."
-            )
-        if mode == "homogeneous" and drop_last:
-            skipped = sum(1 for m in members if m.size < batch_size)
-            if skipped:
-                logger.warning(
-                    "%d of %d clusters are smaller than batch_size=%d: with stratify='homogeneous' "
-                    "and drop_last they never appear in a batch.",
-                    skipped,
-                    k,
-                    batch_size,
-                )
+        _check_mode_fits(members, batch_size, mode, drop_last)
         self._members = members
         self.n = n
         self.batch_size = int(batch_size)
@@ -280,6 +250,46 @@ def _cluster_members(labels: Sequence[int] | np.ndarray) -> list[np.ndarray]:
 
 def _rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
+
+
+def _check_mode_fits(
+    members: Sequence[np.ndarray], batch_size: int, mode: str, drop_last: bool
+) -> None:
+    """One-line errors when ``batch_size`` cannot be drawn in ``mode`` from clusters of these
+    sizes (``equal``: at least one per cluster and at most clusters × smallest size;
+    ``homogeneous`` with ``drop_last``: at most the largest cluster); a warning for the clusters
+    ``homogeneous`` with ``drop_last`` never draws."""
+    k = len(members)
+    if mode == "equal":
+        if batch_size < k:
+            raise UserInputError(
+                f"batch_size must be at least the number of clusters ({k}) for "
+                f"stratify='equal', but got batch_size={batch_size}; raise batch_size or use "
+                "stratify='proportional'."
+            )
+        smallest = min(m.size for m in members)
+        if k * smallest < batch_size:
+            raise UserInputError(
+                f"batch_size must be at most clusters × smallest cluster size ({k} × "
+                f"{smallest} = {k * smallest}) for stratify='equal', but got "
+                f"batch_size={batch_size}; lower batch_size or use stratify='proportional'."
+            )
+    if mode == "homogeneous" and drop_last and max(m.size for m in members) < batch_size:
+        raise UserInputError(
+            f"batch_size must be at most the largest cluster ({max(m.size for m in members)}) "
+            f"for stratify='homogeneous' with drop_last, but got batch_size={batch_size}; "
+            "lower batch_size or set drop_last=False."
+        )
+    if mode == "homogeneous" and drop_last:
+        skipped = sum(1 for m in members if m.size < batch_size)
+        if skipped:
+            logger.warning(
+                "%d of %d clusters are smaller than batch_size=%d: with stratify='homogeneous' "
+                "and drop_last they never appear in a batch.",
+                skipped,
+                k,
+                batch_size,
+            )
 
 
 def _check_batch_size(batch_size: int, n: int) -> None:

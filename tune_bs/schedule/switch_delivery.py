@@ -1,0 +1,222 @@
+"""How the extrapolation scheduler's decisions reach the trial (a mixin of the scheduler).
+
+- **continue** → ``CONTINUE``; **stop** → ``STOP``.
+- **switch**, restart-free (``switch_via: inplace``, the default) → the decision is posted to
+  the switch board (:mod:`tune_bs.schedule.switch_board`, a named Ray actor) and written into the
+  trial's config (``batch_size``, ``accumulation_steps``, ``_switch_at``), and the result gets
+  ``CONTINUE``: the trainable, whose ``tune.report`` returns only after this decision, takes it
+  from the board and trains on at the new size — no pause, no restore. The trainable records
+  the switch in ``batch_size_schedule`` and ``switches`` (its checkpoint and every report);
+  the config is what a restarted trial (retry, ``tune-bs resume``) continues with. The board
+  runs on the driver's node; a lost board is replaced and the post repeated, and when that
+  fails too the switch falls back to a restart. Any Ray Tune function trainable
+  takes switches with :class:`tune_bs.schedule.plugin.BatchSizeUpdates` (one call after each
+  report). When the trial's next report still shows the batch size it had (it did not take the
+  switch), that switch is carried out by restart at once (decided on that report); a trial that has
+  never taken one is marked ``_switch_via: restart`` in its config and switched by restart
+  from then on (a trainable that reads ``config["batch_size"]`` only when it starts needs no
+  other setting; one seen taking switches before only missed this one).
+- **switch** by restart (``switch_via: restart``) → ``PAUSE``, and the decision is kept until
+  :meth:`~tune_bs.schedule.extrapolation.ExtrapolationScheduler.choose_trial_to_run` hands that
+  paused trial out (before FIFO's pending trials) after ``trial.set_config`` with the new
+  ``batch_size``, ``accumulation_steps`` and ``_switch_at`` = the report index of the decision. The
+  trainable restores its checkpoint (reported with every result), applies the new batch size and
+  records the switch in ``batch_size_schedule`` and ``switches``, which live in its checkpoint and
+  in every report. A function trainable that has never reported a checkpoint is not switched by
+  restart (it would start over; a warning says so once).
+
+:class:`SwitchDelivery` is a mixin of
+:class:`~tune_bs.schedule.extrapolation.ExtrapolationScheduler` and works on its state:
+``_settings``, ``_keys``, ``_board``, ``_histories``, ``_pending``, ``_awaiting``, ``_polling``,
+``_checkpointed``, ``_counts`` and ``_warned``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.result import SHOULD_CHECKPOINT
+from ray.tune.schedulers.trial_scheduler import TrialScheduler
+
+from tune_bs import metrics as m
+from tune_bs.schedule.switch_board import SWITCH_AT, BoardHost, SwitchBoard, board_errors
+from tune_bs.schedule.switching import Decision, Report
+
+#: The scheduler's own logger (its messages read as one log).
+logger = logging.getLogger("tune_bs.schedule.extrapolation")
+
+#: Trial-config key set to ``"restart"`` once a trial is known not to take restart-free switches.
+SWITCH_VIA = "_switch_via"
+
+
+class SwitchDelivery:
+    """Carry a switch out: through the switch board (restart-free) or by pausing the trial."""
+
+    def _switch(
+        self, trial: Trial, decision: Decision, result: Mapping[str, Any], by_restart: bool = False
+    ) -> str:
+        """Carry a switch out: restart-free when the trial takes those (and did take the last
+        one), else by restart (when the trial can restart from a checkpoint)."""
+        by_restart = by_restart or trial.config.get(SWITCH_VIA) == "restart"
+        if self._inplace and not by_restart and self._post(trial, decision):
+            self._log_switch(trial, decision)
+            self._apply(trial, decision)  # the config a restart would continue with
+            self._awaiting[trial.trial_id] = decision
+            return TrialScheduler.CONTINUE
+        if not self._restorable(trial):
+            self._warn_once(
+                trial,
+                "no checkpoint",
+                "trial %s reported no checkpoint, so a switch by restart would "
+                "start it over: it keeps batch size %s. Report one with every result "
+                "(tune.report(metrics, checkpoint=...)), or take restart-free "
+                "switches with tune_bs.BatchSizeUpdates.",
+                trial.trial_id,
+                trial.config.get(self._keys.config_batch_size),
+            )
+            return TrialScheduler.CONTINUE
+        if not result.get(SHOULD_CHECKPOINT, True):
+            self._warn_once(
+                trial,
+                "old checkpoint",
+                "trial %s switches by restart from an older checkpoint than its "
+                "report %d, and repeats the reports since; report a checkpoint with "
+                "every result to avoid that.",
+                trial.trial_id,
+                decision.report_index,
+            )
+        self._log_switch(trial, decision)
+        self._pending[trial.trial_id] = decision
+        return TrialScheduler.PAUSE
+
+    def _log_switch(self, trial: Trial, decision: Decision) -> None:
+        self._counts["switches"] += 1
+        logger.info(
+            "trial %s switches to batch size %d x %d after report %d: %s",
+            trial.trial_id,
+            decision.batch_size,
+            decision.accumulation_steps,
+            decision.report_index,
+            decision.reason,
+        )
+
+    def _missed_switch(self, trial: Trial, history: Sequence[Report]) -> Decision | None:
+        """The restart-free switch posted after the previous report when this report shows the
+        trial did not take it (same batch size and accumulation steps as before), else ``None``.
+
+        A trial never seen taking one is marked (config ``_switch_via: restart``): its later
+        switches go by restart at once. A trial seen taking one before missed this one only
+        (e.g. it could not reach the board), or any trial after the switch board was lost and
+        replaced (the post may have gone with it): only this one goes by restart.
+        """
+        awaited = self._awaiting.get(trial.trial_id)
+        if awaited is None or len(history) <= awaited.report_index:
+            return None
+        del self._awaiting[trial.trial_id]
+        if len(history) != awaited.report_index + 1:
+            return None  # restarted in between: it started with the new config
+        before, now = history[-2], history[-1]
+        if (now.batch_size, now.accumulation_steps) != (
+            before.batch_size,
+            before.accumulation_steps,
+        ):
+            self._polling.add(trial.trial_id)
+            return None
+        self._counts["switches"] -= 1  # counted again when it is carried out by restart
+        board_lost = getattr(self._board, "replaced", 0) > 0  # it may have lost the post
+        if trial.trial_id not in self._polling and not board_lost:
+            trial.set_config({**trial.config, SWITCH_VIA: "restart"})
+            self._warn_once(
+                trial,
+                "no polling",
+                "trial %s did not take the restart-free switch to batch size %d "
+                "decided after its report %d (its next report is still at %d); it "
+                "switches by restart from now on. To switch it in place, call "
+                "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
+                "to say it never will, use SwitchSettings(switch_via='restart').",
+                trial.trial_id,
+                awaited.batch_size,
+                awaited.report_index,
+                now.batch_size,
+            )
+        return awaited
+
+    def _restorable(self, trial: Trial) -> bool:
+        """Whether a restart resumes the trial from a checkpoint: not for a function trainable
+        that has never reported one (it would start over)."""
+        if trial.trial_id in self._checkpointed:
+            return True
+        try:
+            from ray.tune.trainable.function_trainable import FunctionTrainable
+
+            cls = trial.get_trainable_cls()
+            function = isinstance(cls, type) and issubclass(cls, FunctionTrainable)
+            return not function or trial.checkpoint is not None
+        except Exception:  # not a Tune trial (tests' stubs), or no trainable registered
+            return True
+
+    def _warn_once(self, trial: Trial, kind: str, message: str, *args: Any) -> None:
+        if (trial.trial_id, kind) not in self._warned:
+            self._warned.add((trial.trial_id, kind))
+            logger.warning(message, *args)
+
+    @property
+    def _inplace(self) -> bool:
+        return self._settings.switch_via == "inplace"
+
+    def _open_board(self) -> None:
+        """Create the board actor (once, and only inside a running Ray: never start one), on
+        the driver's node; :class:`~tune_bs.schedule.switch_board.BoardHost` replaces it when
+        lost."""
+        import ray
+
+        if self._board is None and ray.is_initialized():
+            self._board = BoardHost()
+        if isinstance(self._board, BoardHost):
+            try:
+                self._board.open()
+            except board_errors() as exc:  # the first post tries again, else a restart
+                logger.warning("the switch board did not start (%s).", exc)
+
+    def _post(self, trial: Trial, decision: Decision) -> bool:
+        """Put a restart-free switch on the board (blocking: it is there before the trial's
+        ``tune.report`` returns). False when the board cannot be reached, even after being
+        replaced (then: pause)."""
+        args = (
+            trial.trial_id,
+            decision.batch_size,
+            decision.accumulation_steps,
+            decision.report_index,
+        )
+        if isinstance(self._board, SwitchBoard):
+            return self._board.post(*args)
+        self._open_board()
+        if self._board is not None and self._board.post(*args):
+            return True
+        logger.warning("switch board unreachable; trial %s switches by a restart.", trial.trial_id)
+        return False
+
+    def _notify_board(self, trial: Trial, result: Mapping[str, Any]) -> None:
+        """Tell the board the decision on this report is in (without waiting): a trainable that
+        asked ahead (:meth:`~tune_bs.schedule.switch_board.BoardClient.ask`) gets its answer — the
+        switch posted before this, or none."""
+        history = self._histories.get(trial.trial_id)
+        report_index = len(history) if history else result.get(m.TRAINING_ITERATION)
+        if report_index is None:
+            return
+        if isinstance(self._board, SwitchBoard):
+            self._board.decided(trial.trial_id, int(report_index))
+            return
+        self._open_board()
+        if self._board is not None:
+            self._board.decided(trial.trial_id, int(report_index))
+
+    def _apply(self, trial: Trial, decision: Decision) -> None:
+        config = dict(trial.config)
+        config[self._keys.config_batch_size] = decision.batch_size
+        config[self._keys.config_accumulation_steps] = decision.accumulation_steps
+        config[SWITCH_AT] = decision.report_index
+        trial.set_config(config)
