@@ -145,8 +145,8 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
         else:
             config[key] = tune.randint(int(spec.low), int(spec.high) + 1)
     budget = space.budget_samples(data.n_train)
-    config["budget_samples"] = budget
-    config["report_every"] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
+    config[m.BUDGET_SAMPLES] = budget
+    config[m.REPORT_EVERY] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
     config["dataset"] = data.name
     config["scheduler"] = space.scheduler["name"]
     return config

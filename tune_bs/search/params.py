@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tune_bs.errors import UserInputError, did_you_mean
+from tune_bs.metrics import BUDGET_SAMPLES, REPORT_EVERY
 from tune_bs.search.checks import check_keys, check_trial_value, mapping, number
-from tune_bs.train.settings import BUDGET_SAMPLES, REPORT_EVERY, trial_options
+from tune_bs.train.settings import trial_options
 
 SPEC_KEYS = {
     "float": ("low", "high", "log", "step"),

@@ -31,10 +31,6 @@ from tune_bs.train.probe import PROBES
 from tune_bs.train.strategies import STRATEGIES
 from tune_bs.train.strategies.base import ClusterStepOptions
 
-#: Trial-config key: training series a trial consumes in total (set from the budget section).
-BUDGET_SAMPLES = "budget_samples"
-#: Trial-config key: training series between two reports (set from the budget section).
-REPORT_EVERY = "report_every"
 #: The field of :class:`TrainSettings` holding the options of plugin components.
 EXTRA_OPTIONS = "extra_options"
 _CAST = {"int": int, "float": float, "bool": bool, "str": str}
@@ -58,8 +54,12 @@ class TrialOptions:
     crop: float = option(0.9, doc="augmentation: kept fraction of the series length; any number")
     time_mask: float = option(0.1, doc="augmentation: masked fraction of the length; any number")
     seed: int = option(0, doc="seed of the trial's generators; any integer")
-    budget_samples: int = option(4000, doc="training series to consume in total (budget)")
-    report_every: int = option(400, doc="training series between reports (budget)")
+    budget_samples: int = option(
+        4000, doc="training series to consume in total; any integer (set from the budget)"
+    )
+    report_every: int = option(
+        400, doc="training series between reports; any integer (set from the budget)"
+    )
     probe_max_train: int = option(2000, doc="most train series the probe uses; any integer")
     probe_max_test: int = option(5000, doc="most test series the probe uses; any integer")
     probe: str = option(
@@ -68,7 +68,9 @@ class TrialOptions:
     multitask_alpha: float = option(
         0.5, minimum=0, maximum=1.0, doc="weight of accuracy in val_multitask, in [0, 1]"
     )
-    multitask_probe: bool = option(False, doc="report val_multitask (set from the metric)")
+    multitask_probe: bool = option(
+        False, doc="report val_multitask; true or false (set from the metric)"
+    )
     normalise: str = option(
         "",
         choices=NORMALISATIONS,

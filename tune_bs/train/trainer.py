@@ -27,12 +27,8 @@ Rules:
   checkpointing or restores) and lives in the checkpoint; ``wall_time_s`` is the clock's reading
   at the report (:mod:`tune_bs.train.clock`: real seconds, or a deterministic cost model in tests).
 - A trial has *diverged* once a training loss or its ``val_loss`` is NaN or infinite; it stays so.
-- ``val_loss`` is computed on the fixed validation views, batches and temperature of
-  :mod:`tune_bs.train.evaluation` (none of them a trial setting), with the model in eval mode: it
+- Evaluation (``val_loss``, the probes) follows :mod:`tune_bs.train.trial_eval`: ``val_loss``
   means the same thing for every training batch size, temperature, augmentation and device.
-- The probes (:mod:`tune_bs.train.probe`, kind ``probe``) share one representation pass of the train
-  and test splits: ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the
-  test split.
 - ``normalise`` (when set) normalises the trial's copy of a data set loaded raw
   (:meth:`~tune_bs.data.TimeSeriesData.normalised`): a search can search the normalisation.
 """

@@ -1,12 +1,18 @@
 """The evaluation of one trial's report: ``val_loss``, representations and probe metrics.
 
-``val_loss`` is NT-Xent at :data:`~tune_bs.train.evaluation.EVAL_TEMPERATURE` on the fixed
-validation views of :mod:`tune_bs.train.evaluation` (drawn on the CPU, moved to the trial's
-device), with the model in eval mode, averaged over series. Representations are computed in eval
-mode, in chunks. :func:`probe_metrics` scores the probes of :mod:`tune_bs.train.probe`
-(``settings.probe`` on at most ``probe_max_train`` / ``probe_max_test`` series, seeded by
-:data:`~tune_bs.train.evaluation.EVAL_SEED`) from one representation pass of each split;
-:func:`nan_metrics` gives the NaN metrics a diverged trial reports.
+Rules:
+
+- ``val_loss`` is NT-Xent at :data:`~tune_bs.train.evaluation.EVAL_TEMPERATURE` on the fixed
+  validation views and batches of :mod:`tune_bs.train.evaluation` (none of them a trial setting;
+  drawn on the CPU, moved to the trial's device), with the model in eval mode, averaged over
+  series: it means the same thing for every training batch size, temperature, augmentation and
+  device.
+- Representations are the encoder's output in eval mode, computed in chunks.
+- The probes (:mod:`tune_bs.train.probe`, kind ``settings.probe``) share one representation pass
+  of the train and test splits (at most ``probe_max_train`` / ``probe_max_test`` series, seeded
+  by :data:`~tune_bs.train.evaluation.EVAL_SEED`): ``val_probe_acc`` cross-validated on the
+  train split, ``test_probe_acc`` on the test split (:func:`probe_metrics`).
+- A diverged trial reports every metric Tune may optimise as NaN (:func:`nan_metrics`).
 """
 
 from __future__ import annotations
