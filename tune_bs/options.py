@@ -12,8 +12,9 @@ field's metadata what :mod:`tune_bs.search.checks` validates generically:
 - ``doc``: one line, with the unit, stating what the option means — and, when it has no bounds,
   that any value of its type is accepted.
 
-Rules: an option without ``minimum``, ``maximum`` and ``choices`` is not checked beyond its key
-(as a trial setting it is cast to its type when the trial starts). An option without a default
+Rules: in ``param_space``, an option without ``minimum``, ``maximum`` and ``choices`` is not
+checked beyond its key (the trial casts it to its type when it starts); in a ``scheduler`` or
+``search`` section every value is checked against its type too. An option without a default
 is filled in by the search space (``batch_sizes`` of a scheduler); ``placeholder`` is the value
 its class is built with when the section is checked. ``unset=True`` marks a default that means
 "not given" (``normalise: ""``) and is not itself a valid value.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-#: Metadata key under which :func:`option` stores an :class:`Bounds`.
+#: Metadata key under which :func:`option` stores the :class:`Bounds` of a field.
 OPTION = "tune_bs.option"
 #: The option types a declaration may use.
 TYPES = ("int", "float", "bool", "str", "sizes")
@@ -70,14 +71,6 @@ class Option:
         if found is None:
             return None
         return tuple(found() if callable(found) else found)
-
-    @property
-    def checked(self) -> bool:
-        """True when the option declares bounds or choices (module rules)."""
-        b = self.bounds
-        return self.type in ("bool", "sizes") or any(
-            x is not None for x in (b.minimum, b.maximum, b.choices)
-        )
 
 
 def option(

@@ -75,11 +75,13 @@ class TopKOptions:
 
 
 class Scheduler(NamedTuple):
-    """A registry entry: the options (fields of a dataclass) and what builds the Tune scheduler
-    from the section's options (a dict), the trial's reports and the search space."""
+    """A registry entry: the options (fields of a dataclass), what builds the Tune scheduler
+    from the section's options (a dict), the trial's reports and the search space, and the
+    search algorithms it cannot run beside, each with the reason."""
 
     Options: type
     build: Callable[[dict[str, Any], int, Mapping[str, Any]], Any]
+    refuses_search: Mapping[str, str] = {}
 
 
 def _fifo(settings: dict[str, Any], max_reports: int, param_space: Mapping[str, Any]) -> Any:
@@ -139,12 +141,20 @@ def _extrapolation(
     return ExtrapolationScheduler(SwitchSettings(**{**settings, "batch_sizes": sizes}))
 
 
+PBT_REFUSES_OPTUNA = (
+    "PBT picks and mutates the configurations itself, and Ray Tune refuses a search algorithm "
+    "beside it"
+)
+TOPK_REFUSES_OPTUNA = (
+    "top-k waits for every trial's first report, and Optuna creates a trial only when a running "
+    "one ends"
+)
 #: The schedulers a search space may name (``scheduler.name``), each with its options.
 SCHEDULERS: dict[str, Scheduler] = {
     "fifo": Scheduler(NoOptions, _fifo),
     "asha": Scheduler(ASHAOptions, _asha),
-    "pbt": Scheduler(PBTOptions, _pbt),
-    "topk": Scheduler(TopKOptions, _topk),
+    "pbt": Scheduler(PBTOptions, _pbt, {"optuna": PBT_REFUSES_OPTUNA}),
+    "topk": Scheduler(TopKOptions, _topk, {"optuna": TOPK_REFUSES_OPTUNA}),
     "extrapolation": Scheduler(SwitchSettings, _extrapolation),
 }
 

@@ -165,19 +165,15 @@ def check_combinations(
     schedulers: set[str],
     param_space: dict[str, Any],
 ) -> None:
-    """Rules between sections: what Optuna cannot run beside, and what a grid needs."""
-    if search["name"] == "optuna" and "pbt" in schedulers:
-        raise UserInputError(
-            "search 'optuna' cannot be combined with scheduler 'pbt' (PBT picks and mutates the "
-            "configurations itself, and Ray Tune refuses a search algorithm beside it); use "
-            "search: {name: random} or {name: grid} with pbt."
-        )
-    if search["name"] == "optuna" and "topk" in schedulers:
-        raise UserInputError(
-            "search 'optuna' cannot be combined with scheduler 'topk' (top-k waits for every "
-            "trial's first report, and Optuna creates a trial only when a running one ends); use "
-            "search: {name: random} or {name: grid} with topk."
-        )
+    """Rules between sections: the search algorithms a scheduler refuses (its registry entry),
+    and what a grid needs."""
+    for name, entry in SCHEDULERS.items():
+        reason = entry.refuses_search.get(search["name"])
+        if name in schedulers and reason is not None:
+            raise UserInputError(
+                f"search {search['name']!r} cannot be combined with scheduler {name!r} ({reason}); "
+                f"use search: {{name: random}} or {{name: grid}} with {name}."
+            )
     if search["name"] == "grid":
         for key, spec in param_space.items():
             if isinstance(spec, ParamSpec) and spec.type != "categorical":

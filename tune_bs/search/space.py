@@ -26,6 +26,10 @@ Parameter specs use Optuna's short form: ``{type: float|int, low, high, log, ste
 ``{type: categorical, choices}``. Every rule is checked on load; the first problem is reported in
 one line naming the field, the bad value and the fix. Unknown keys are refused with a "did you
 mean" suggestion (a typo never silently drops a setting).
+
+The checks live beside this module: :mod:`~tune_bs.search.checks` (generic: keys, numbers and
+any component's declared options), :mod:`~tune_bs.search.params` (``param_space``) and
+:mod:`~tune_bs.search.sections` (every other section and the rules between sections).
 """
 
 from __future__ import annotations

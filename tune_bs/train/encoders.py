@@ -21,6 +21,9 @@ parameters of shared blocks, not copies:
 
 The :class:`ContrastiveModel` adds a two-layer projection head (SimCLR); the loss sees the
 projection, the probe sees the encoder output.
+
+Each :data:`ENCODERS` entry names what builds the encoder and its options (trial-config keys,
+declared once in :class:`EncoderOptions` / :class:`CausalCNNOptions`, :mod:`tune_bs.options`).
 """
 
 from __future__ import annotations
