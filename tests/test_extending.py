@@ -10,6 +10,7 @@ import torch
 
 from tune_bs.data import load_dataset
 from tune_bs.errors import UserInputError
+from tune_bs.options import options_of
 from tune_bs.search.space import parse_space
 from tune_bs.train.strategies import STRATEGIES, build_strategy
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
@@ -48,6 +49,8 @@ def test_the_example_is_about_ten_lines():
 
 
 def test_the_example_strategy_is_validated_by_the_search_space(subset_strategy):
+    (fraction,) = options_of(subset_strategy.Options)
+    assert (fraction.type, fraction.default, fraction.bounds.maximum) == ("float", 0.5, 1.0)
     space = parse_space(_space(strategy="subset", fraction=0.25))
     assert space.param_space["fraction"] == 0.25
     searched = parse_space(

@@ -91,12 +91,13 @@ def option(
 
 
 def _type_of(annotation: Any) -> tuple[str, bool]:
-    """``("int", True)`` for ``"int | None"``; Literal annotations are names (``str``)."""
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    parts = [p.strip() for p in str(text).split("|")]
+    """``("int", True)`` for ``int | None`` (written or evaluated); Literal annotations are names
+    (``str``)."""
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    parts = [p.strip() for p in text.split("|")]
     optional = "None" in parts
     base = next((p for p in parts if p != "None"), "")
-    if base.startswith("Literal["):
+    if base.removeprefix("typing.").startswith("Literal["):
         return "str", optional
     return base, optional
 
