@@ -106,11 +106,11 @@ class _SettingsMethods:
         kwargs: dict[str, Any] = {}
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name in config and f.name != EXTRA_OPTIONS:
-                kwargs[f.name] = _CAST[str(f.type)](config[f.name])
+                kwargs[f.name] = _cast(declared(f), config[f.name])
         extra = dict(config.get(EXTRA_OPTIONS) or {})
         for opt in plugin_options():
             if opt.name in config:
-                extra[opt.name] = _CAST.get(opt.type, lambda v: v)(config[opt.name])
+                extra[opt.name] = _cast(opt, config[opt.name])
         return cls(**kwargs, **({EXTRA_OPTIONS: extra} if extra else {}))
 
     def augmenter(self) -> Augmenter:
@@ -118,17 +118,20 @@ class _SettingsMethods:
         return Augmenter(s.jitter, s.scaling, s.crop, s.time_mask)
 
 
-def _settings_field(f: dataclasses.Field) -> tuple[str, str, Any]:
-    return f.name, str(f.type), dataclasses.field(default=f.default, metadata=f.metadata)
+def _cast(opt: Option, value: Any) -> Any:
+    """``value`` as the option's declared type (a trial config may hold ``16.0`` or ``"0.01"``)."""
+    return _CAST[opt.type](value) if opt.type in _CAST else value
+
+
+def _settings_field(f: dataclasses.Field) -> tuple[str, Any, Any]:
+    """One field of :class:`TrainSettings`: the declaring field's name, type and option."""
+    return f.name, f.type, dataclasses.field(default=f.default, metadata=f.metadata)
 
 
 TrainSettings = make_dataclass(
     "TrainSettings",
     [
-        *(
-            (f.name, str(f.type), dataclasses.field(default=f.default, metadata=f.metadata))
-            for f in _declared_fields()
-        ),
+        *(_settings_field(f) for f in _declared_fields()),
         (EXTRA_OPTIONS, "dict[str, Any]", dataclasses.field(default_factory=dict, hash=False)),
     ],
     bases=(_SettingsMethods,),
@@ -144,7 +147,8 @@ TrainSettings.__doc__ = (
 
 def trial_options() -> dict[str, Option]:
     """Every trial option now declared, by name, in config order: the fields of
-    :class:`TrainSettings`, then the options of components registered since (plugins)."""
+    :class:`TrainSettings` and the options of components registered since (plugins), each after
+    its registry's selector key."""
     return {f.name: declared(f) for f in _declared_fields()}
 
 
