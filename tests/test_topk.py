@@ -19,9 +19,10 @@ from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
+from tune_bs.options import option_names
 from tune_bs.schedule.schedulers import SCHEDULERS, TOPK_DEFAULT_KEEP, build_scheduler
 from tune_bs.schedule.topk import TopKAfterFirstReport, kept_trials, ranking_key
-from tune_bs.search.space import SCHEDULER_OPTIONS, parse_space
+from tune_bs.search.space import parse_space
 
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
@@ -205,7 +206,7 @@ BASE = {
 
 
 def test_topk_is_registered_and_built_from_its_section() -> None:
-    assert "topk" in SCHEDULERS and SCHEDULER_OPTIONS["topk"] == ("keep",)
+    assert "topk" in SCHEDULERS and option_names(SCHEDULERS["topk"].Options) == ("keep",)
     space = parse_space({**BASE, "scheduler": {"name": "topk", "keep": 1}})
     built = build_scheduler(space.scheduler, space.reports, space.param_space)
     assert isinstance(built, TopKAfterFirstReport) and built.keep == 1

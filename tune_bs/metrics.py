@@ -86,3 +86,9 @@ PROBE_METRICS: dict[str, tuple[str, str]] = {
     "classification": (VAL_PROBE_ACC, TEST_PROBE_ACC),
     "regression": (VAL_PROBE_R2, TEST_PROBE_R2),
 }
+
+#: Trial-config keys the experiment sets from the search space's ``budget`` section (not
+#: metrics, but shared by the experiment, the trainer, the schedulers and the report): the
+#: training series a trial consumes in total, and between two reports.
+BUDGET_SAMPLES = "budget_samples"
+REPORT_EVERY = "report_every"

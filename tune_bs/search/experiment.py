@@ -26,6 +26,7 @@ from tune_bs.data import TimeSeriesData, load_dataset
 from tune_bs.errors import UserInputError
 from tune_bs.schedule.schedulers import build_scheduler, logger_callbacks
 from tune_bs.schedule.switching import SwitchSettings
+from tune_bs.search.algorithms import SEARCH_ALGORITHMS
 from tune_bs.search.retention import prune_experiment
 from tune_bs.search.space import ParamSpec, SearchSpace, check_against_data, parse_space
 from tune_bs.search.storage import Location
@@ -144,8 +145,8 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
         else:
             config[key] = tune.randint(int(spec.low), int(spec.high) + 1)
     budget = space.budget_samples(data.n_train)
-    config["budget_samples"] = budget
-    config["report_every"] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
+    config[m.BUDGET_SAMPLES] = budget
+    config[m.REPORT_EVERY] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
     config["dataset"] = data.name
     config["scheduler"] = space.scheduler["name"]
     return config
@@ -154,32 +155,14 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
 def build_search_alg(
     space: SearchSpace, experiment_dir: Path | str | None = None, experiment: str | None = None
 ) -> Any:
-    """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE.
+    """Tune search algorithm for ``space.search``: random/grid (basic variants) or Optuna TPE
+    (:data:`~tune_bs.search.algorithms.SEARCH_ALGORITHMS`).
 
     An Optuna study of a local experiment is stored in ``optuna.db`` (SQLite) in its folder,
     named after the experiment, so ``optuna-dashboard`` can open it
     (:mod:`tune_bs.search.tracking`).
     """
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    name = space.search["name"]
-    if name == "optuna":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        storage = None
-        if isinstance(experiment_dir, Path):
-            from tune_bs.search.tracking import optuna_storage_uri
-
-            storage = optuna.storages.RDBStorage(optuna_storage_uri(experiment_dir))
-        searcher = OptunaSearch(
-            sampler=optuna.samplers.TPESampler(seed=space.seed),
-            storage=storage,
-            study_name=experiment,
-        )
-        return ConcurrencyLimiter(searcher, int(space.search.get("max_concurrent", 2)))
-    return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
+    return SEARCH_ALGORITHMS[space.search["name"]].build(space, experiment_dir, experiment)
 
 
 #: Seconds to wait for a cluster address to accept a connection before giving up.

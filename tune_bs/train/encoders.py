@@ -21,16 +21,22 @@ parameters of shared blocks, not copies:
 
 The :class:`ContrastiveModel` adds a two-layer projection head (SimCLR); the loss sees the
 projection, the probe sees the encoder output.
+
+Each :data:`ENCODERS` entry names what builds the encoder and its options (trial-config keys,
+declared once in :class:`EncoderOptions` / :class:`CausalCNNOptions`, :mod:`tune_bs.options`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from tune_bs.errors import unknown_name
+from tune_bs.options import option
 
 #: ``causal_cnn`` defaults: residual blocks and kernel size.
 CAUSAL_DEPTH = 10
@@ -173,12 +179,37 @@ class CausalCNNEncoder(nn.Module):
         return self.timesteps(x).amax(dim=2)  # [B, D, T] -> [B, D]
 
 
-ENCODERS: dict[str, Callable[..., nn.Module]] = {
-    "fcn": FCNEncoder,
-    "gru": lambda in_channels, **kw: RNNEncoder(in_channels, cell="gru", **kw),
-    "lstm": lambda in_channels, **kw: RNNEncoder(in_channels, cell="lstm", **kw),
-    "lstm_fcn": LSTMFCNEncoder,
-    "causal_cnn": CausalCNNEncoder,
+@dataclass(frozen=True)
+class EncoderOptions:
+    """The options every encoder reads (trial-config keys)."""
+
+    hidden: int = option(64, minimum=1, doc="encoder width h")
+    bidirectional: bool = option(False, doc="gru, lstm, lstm_fcn: both directions (D doubles)")
+
+
+@dataclass(frozen=True)
+class CausalCNNOptions(EncoderOptions):
+    """``causal_cnn``'s options: the shared ones and its depth and output width."""
+
+    depth: int = option(
+        CAUSAL_DEPTH, minimum=1, doc="residual blocks (dilations 1, 2, ..., 2^(depth-1))"
+    )
+    repr_dim: int = option(0, minimum=0, doc="representation size D (0: D = hidden)")
+
+
+class Encoder(NamedTuple):
+    """A registry entry: what builds the encoder, and its options."""
+
+    build: Callable[..., nn.Module]
+    Options: type = EncoderOptions
+
+
+ENCODERS: dict[str, Encoder] = {
+    "fcn": Encoder(FCNEncoder),
+    "gru": Encoder(lambda in_channels, **kw: RNNEncoder(in_channels, cell="gru", **kw)),
+    "lstm": Encoder(lambda in_channels, **kw: RNNEncoder(in_channels, cell="lstm", **kw)),
+    "lstm_fcn": Encoder(LSTMFCNEncoder),
+    "causal_cnn": Encoder(CausalCNNEncoder, CausalCNNOptions),
 }
 
 
@@ -194,7 +225,7 @@ def build_encoder(
     shape ``causal_cnn`` only."""
     if name not in ENCODERS:
         raise unknown_name("encoder", name, ENCODERS)
-    return ENCODERS[name](
+    return ENCODERS[name].build(
         in_channels, hidden=hidden, bidirectional=bidirectional, depth=depth, repr_dim=repr_dim
     )
 

@@ -27,12 +27,8 @@ Rules:
   checkpointing or restores) and lives in the checkpoint; ``wall_time_s`` is the clock's reading
   at the report (:mod:`tune_bs.train.clock`: real seconds, or a deterministic cost model in tests).
 - A trial has *diverged* once a training loss or its ``val_loss`` is NaN or infinite; it stays so.
-- ``val_loss`` is computed on the fixed validation views, batches and temperature of
-  :mod:`tune_bs.train.evaluation` (none of them a trial setting), with the model in eval mode: it
+- Evaluation (``val_loss``, the probes) follows :mod:`tune_bs.train.trial_eval`: ``val_loss``
   means the same thing for every training batch size, temperature, augmentation and device.
-- The probes (:mod:`tune_bs.train.probe`, kind ``probe``) share one representation pass of the train
-  and test splits: ``val_probe_acc`` cross-validated on the train split, ``test_probe_acc`` on the
-  test split.
 - ``normalise`` (when set) normalises the trial's copy of a data set loaded raw
   (:meth:`~tune_bs.data.TimeSeriesData.normalised`): a search can search the normalisation.
 """
@@ -41,7 +37,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -50,76 +46,21 @@ import torch
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
 from tune_bs.train.accumulation import ScoreWeightedAccumulator
-from tune_bs.train.augment import Augmenter
 from tune_bs.train.clock import Clock, WallClock
 from tune_bs.train.clustering import ClusterAssignment, assign_clusters, series_features
 from tune_bs.train.encoders import ContrastiveModel, build_encoder
-from tune_bs.train.evaluation import EVAL_SEED, EVAL_TEMPERATURE, validation_views
 from tune_bs.train.loss import nt_xent
-from tune_bs.train.probe import multitask_scores, probe_indices, probe_names, probe_scores
+from tune_bs.train.settings import TrainSettings
 from tune_bs.train.strategies import BatchStream, build_strategy
+from tune_bs.train.trial_eval import (
+    device_views,
+    nan_metrics,
+    probe_metrics,
+    representations,
+    validation_loss,
+)
 
 __all__ = ["BatchStream", "ContrastiveTrainer", "TrainSettings", "format_schedule"]
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything one trial's training needs, read from the trial config (units in comments)."""
-
-    batch_size: int = 16  # series per training batch
-    accumulation_steps: int = 1  # minibatches whose gradients make one optimiser step
-    lr: float = 1e-3  # Adam learning rate
-    weight_decay: float = 0.0
-    encoder: str = "fcn"
-    hidden: int = 64  # encoder width h
-    bidirectional: bool = False
-    depth: int = 10  # causal_cnn: residual blocks (dilations 1, 2, ..., 2^(depth-1))
-    repr_dim: int = 0  # causal_cnn: representation size D (0: D = hidden)
-    projection_dim: int = 64
-    temperature: float = 0.2  # NT-Xent τ
-    jitter: float = 0.05
-    scaling: float = 0.1
-    crop: float = 0.9  # kept fraction of the series length
-    time_mask: float = 0.1  # masked fraction of the series length
-    seed: int = 0
-    budget_samples: int = 4000  # training series to consume in total
-    report_every: int = 400  # training series between reports
-    probe_max_train: int = 2000
-    probe_max_test: int = 5000
-    probe: str = "logistic"  # logistic | svm (train.probe): val_probe_acc and test_probe_acc
-    multitask_alpha: float = 0.5  # weight of accuracy in val_multitask (train.probe), [0, 1]
-    multitask_probe: bool = False  # report val_multitask (set when it is the search's metric)
-    normalise: str = ""  # series | dataset | none, applied to the raw data set; "": as loaded
-    # --- batch strategy (tune_bs.train.strategies) ---
-    strategy: str = "fixed"
-    alpha: float = 4.0  # cluster_count: batch size = round(alpha * modes)
-    accumulate_alpha: float = 2.0  # accumulate: score mass per update (sum of batch scores)
-    min_batch_size: int = 2  # cluster_count clipping
-    max_batch_size: int = 0  # cluster_count clipping; 0 = the training-set size
-    stratify: str = "proportional"  # stratified: proportional | equal | homogeneous
-    max_accumulated: int = 64  # accumulate: most minibatches per update
-    weight_strength: float = 1.0  # weighted: log of centre/periphery weight ratio at the start
-    weight_late: str = "uniform"  # weighted: uniform | periphery at the end of the budget
-    weight_scope: str = "global"  # weighted: global (full-data distances) | batch
-    # --- the shared cluster step ---
-    cluster_method: str = "kmeans_silhouette"  # or gmm_bic
-    cluster_features: str = "raw"  # raw | pretrained
-    cluster_k_min: int = 2
-    cluster_k_max: int = 10
-    cluster_pretrain_epochs: float = 5.0  # pretraining before clustering embeddings
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
-        """Take the known fields from a trial config, casting each to its declared type."""
-        kwargs = {}
-        for f in fields(cls):
-            if f.name in config:
-                caster = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-                kwargs[f.name] = caster(config[f.name])
-        return cls(**kwargs)
-
-    def augmenter(self) -> Augmenter:
-        return Augmenter(self.jitter, self.scaling, self.crop, self.time_mask)
 
 
 def format_schedule(schedule: list[tuple[int, int, int]]) -> str:
@@ -179,7 +120,7 @@ class ContrastiveTrainer:
         ]
         self.reports = 0
         self.oom_backoffs = 0
-        self._val_views = self._make_val_views()
+        self._val_views = device_views(data.X_val, self.device)
 
     # --- progress -------------------------------------------------------------------------
     @property
@@ -358,95 +299,17 @@ class ContrastiveTrainer:
         return losses
 
     # --- evaluation -----------------------------------------------------------------------
-    def _make_val_views(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The fixed validation batches (drawn on the CPU), on this trial's device."""
-        return [
-            (v1.to(self.device), v2.to(self.device)) for v1, v2 in validation_views(self.data.X_val)
-        ]
-
-    @torch.no_grad()
     def val_loss(self) -> float:
-        self.model.eval()
-        total, count = 0.0, 0
-        for v1, v2 in self._val_views:
-            loss = nt_xent(self.model(v1), self.model(v2), EVAL_TEMPERATURE)
-            total += float(loss) * len(v1)
-            count += len(v1)
-        self.model.train()
-        return total / count
+        """``val_loss`` on the fixed validation views (:mod:`tune_bs.train.trial_eval`)."""
+        return validation_loss(self.model, self._val_views)
 
-    @torch.no_grad()
     def represent(self, X: np.ndarray, chunk: int = 512) -> np.ndarray:
         """Encoder output ``[N, D]`` for ``X`` ``[N, C, T]``, in eval mode."""
-        self.model.eval()
-        out = []
-        for start in range(0, len(X), chunk):
-            x = torch.tensor(X[start : start + chunk], device=self.device)
-            out.append(self.model.represent(x).float().cpu().numpy())
-        self.model.train()
-        return np.concatenate(out)
+        return representations(self.model, X, self.device, chunk)
 
     def probe(self) -> dict[str, float]:
-        """``val_probe_*`` (cross-validated on the train split) and ``test_probe_*`` (on the test
-        split, when it has labels) — and with ``multitask_probe``, on a data set with both
-        targets, ``val_multitask``/``test_multitask`` — from one representation pass; ``{}``
-        without train labels."""
-        d, s = self.data, self.settings
-        targets = d.multitask if s.multitask_probe else None
-        if (d.y_probe_train is None or probe_names(d.task) is None) and targets is None:
-            return {}
-        tr, te = probe_indices(
-            len(d.X_probe_train), len(d.X_test), s.probe_max_train, s.probe_max_test, EVAL_SEED
-        )
-        Z_train = self.represent(d.X_probe_train[tr])
-        Z_test = self.represent(d.X_test[te]) if len(d.X_test) > 0 else None
-
-        def scores(y_train: Any, y_test: Any, task: str) -> dict[str, float]:
-            tested = Z_test is not None and y_test is not None
-            return probe_scores(
-                Z_train,
-                np.asarray(y_train)[tr],
-                Z_test if tested else None,
-                np.asarray(y_test)[te] if tested else None,
-                task,
-                seed=EVAL_SEED,
-                probe=s.probe,
-            )
-
-        out: dict[str, float] = {}
-        if d.y_probe_train is not None and probe_names(d.task) is not None:
-            out.update(scores(d.y_probe_train, d.y_test, d.task))
-        if targets is not None:
-            own = d.y_probe_train is not None and probe_names(d.task) is not None
-            same_class = own and np.array_equal(targets.y_class_train, d.y_probe_train)
-            same_value = own and np.array_equal(targets.y_reg_train, d.y_probe_train)
-            classes = (
-                out
-                if same_class
-                else scores(targets.y_class_train, targets.y_class_test, "classification")
-            )
-            values = (
-                out
-                if same_value
-                else scores(
-                    np.asarray(targets.y_reg_train, float), targets.y_reg_test, "regression"
-                )
-            )
-            out.update(multitask_scores(classes, values, s.multitask_alpha))
-        return out
-
-    def _nan_metrics(self) -> dict[str, float]:
-        """Every metric Tune may optimise, as NaN (a diverged report must still carry them, or
-        Tune stops the run for a missing metric)."""
-        out = {m.VAL_LOSS: float("nan")}
-        names = probe_names(self.data.task)
-        if names is not None and self.data.y_probe_train is not None:
-            out[names[0]] = float("nan")
-            if self.data.y_test is not None:
-                out[names[1]] = float("nan")
-        if self.settings.multitask_probe and self.data.multitask is not None:
-            out[m.VAL_MULTITASK] = float("nan")
-        return out
+        """The probe scores of this report (:func:`tune_bs.train.trial_eval.probe_metrics`)."""
+        return probe_metrics(self.represent, self.data, self.settings)
 
     def report(self, train_loss: float) -> dict[str, Any]:
         """Metrics of this report (names from :mod:`tune_bs.metrics`); marks the report as
@@ -474,7 +337,7 @@ class ContrastiveTrainer:
             self.clock.charge_eval()
             self.trial_time_s += self.clock.now() - wall_started
         if self.diverged:
-            metrics.update(self._nan_metrics())
+            metrics.update(nan_metrics(self.data, self.settings))
         metrics[m.DIVERGED] = self.diverged
         metrics[m.TRIAL_TIME_S] = self.trial_time_s
         metrics[m.WALL_TIME_S] = self.clock.now()

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tune_bs.errors import UserInputError
+from tune_bs.options import option
 
 Action = Literal["continue", "switch", "stop"]
+#: What a switch changes (``SwitchSettings.action``) and how it is carried out (``switch_via``).
+ACTIONS = ("loader", "accumulation")
+SWITCH_PATHS = ("inplace", "restart")
 #: Seconds a restart-free switch is assumed to cost until one is measured: one switch-board
 #: round trip (0.76–1.06 ms measured by ``benchmarks/scheduler_overhead.py``); the switch itself
 #: measured within noise of 0 s.
@@ -140,34 +144,77 @@ class SwitchSettings:
 
     Counts are reports of the trial; margins are relative (0.05 = 5 %); depths are in units of a
     curve's own sample range; ``band_z``/``judge_z`` are numbers of standard deviations;
-    ``explore_until`` is a fraction of the trial's samples budget.
+    ``explore_until`` is a fraction of the trial's samples budget. The fields are the
+    ``extrapolation`` scheduler's options, declared with their bounds (:mod:`tune_bs.options`).
     """
 
-    batch_sizes: tuple[int, ...]  # candidate effective batch sizes
-    action: Literal["loader", "accumulation"] = "loader"
-    max_loader_batch_size: int | None = None  # accumulation: largest loader batch
-    grace_reports: int = 2  # no stop before this many reports
-    segment_reports: int = 5  # reports at a size before it is fitted / judged (≥ 5)
-    switch_margin: float = 0.05  # advantage in expected loss decrease needed to switch
-    fresh_depth: float = 0.5  # deepest extrapolation trusted for a direct switch upwards
-    max_depth: float = 4.0  # deepest extrapolation used at all
-    probe_every: int = 10  # reports at a size before a probe
-    probe_slowdown: float = 1.4  # slowdown of relative progress that motivates a probe
-    tabu_reports: int = 10  # reports a size stays tabu after its first revert (doubles)
-    judge_window: int = 10  # reports of the curve left behind used to judge a switch
-    judge_z: float = 1.0  # evidence needed to keep a switch
-    plausible_weight: float = 0.1  # families counted in a candidate's cautious estimate
-    stop_margin: float = 0.1  # fraction of the leader's loss decrease that may be missing
-    stop_horizon: float = 0.25  # how far (x own elapsed time) to extrapolate for stopping
-    min_alive: int = 1  # dominating live peers needed to stop a trial
-    band_z: float = 2.0  # width of the extrapolation band used for stopping
-    stop_noise_z: float = 2.0  # noise floor of the stop margin, in val_loss noise stds
-    stop_confirm_reports: int = 1  # consecutive reports a trial must be dominated to stop
-    explore: bool = True  # visit every candidate size no curve covers, early in the trial
-    explore_until: float = 0.5  # a visit starts by this fraction of the samples budget
-    switch_via: Literal["inplace", "restart"] = "inplace"  # how the scheduler carries it out
-    switch_cost_s: float | None = None  # seconds of a switch until one is measured (None:
-    # the path's default, INPLACE_SWITCH_COST_S or RESTART_SWITCH_COST_S)
+    batch_sizes: tuple[int, ...] = option(
+        doc="candidate effective batch sizes (default: param_space.batch_size's choices)",
+        kind="sizes",
+        placeholder=(2, 4),
+    )
+    action: Literal["loader", "accumulation"] = option(
+        "loader", choices=ACTIONS, doc="what a switch changes: the loader batch or accumulation"
+    )
+    max_loader_batch_size: int | None = option(
+        None, minimum=2, doc="accumulation: largest loader batch (None: no limit)"
+    )
+    grace_reports: int = option(2, minimum=1, doc="no stop before this many reports")
+    segment_reports: int = option(
+        5, minimum=5, doc="reports at a size before it is fitted / judged (a fit needs 5)"
+    )
+    switch_margin: float = option(
+        0.05, minimum=0, doc="advantage in expected loss decrease needed to switch"
+    )
+    fresh_depth: float = option(
+        0.5, minimum=0, doc="deepest extrapolation trusted for a direct switch upwards"
+    )
+    max_depth: float = option(4.0, minimum=0, doc="deepest extrapolation used at all")
+    probe_every: int = option(10, minimum=1, doc="reports at a size before a probe")
+    probe_slowdown: float = option(
+        1.4, minimum=0, doc="slowdown of relative progress that motivates a probe"
+    )
+    tabu_reports: int = option(
+        10, minimum=1, doc="reports a size stays tabu after its first revert (doubles)"
+    )
+    judge_window: int = option(
+        10, minimum=5, doc="reports of the curve left behind used to judge a switch"
+    )
+    judge_z: float = option(1.0, minimum=0, doc="evidence needed to keep a switch (stds)")
+    plausible_weight: float = option(
+        0.1, minimum=0, maximum=1.0, doc="families counted in a candidate's cautious estimate"
+    )
+    stop_margin: float = option(
+        0.1, minimum=0, doc="fraction of the leader's loss decrease that may be missing"
+    )
+    stop_horizon: float = option(
+        0.25, minimum=0, doc="how far (x own elapsed time) to extrapolate for stopping"
+    )
+    min_alive: int = option(1, minimum=1, doc="dominating live peers needed to stop a trial")
+    band_z: float = option(
+        2.0, minimum=0, doc="width of the extrapolation band used for stopping (stds)"
+    )
+    stop_noise_z: float = option(
+        2.0, minimum=0, doc="noise floor of the stop margin, in val_loss noise stds"
+    )
+    stop_confirm_reports: int = option(
+        1, minimum=1, doc="consecutive reports a trial must be dominated to stop"
+    )
+    explore: bool = option(
+        True, doc="visit every candidate size no curve covers, early in the trial"
+    )
+    explore_until: float = option(
+        0.5, minimum=0, doc="a visit starts by this fraction of the samples budget (at most 1)"
+    )
+    switch_via: Literal["inplace", "restart"] = option(
+        "inplace", choices=SWITCH_PATHS, doc="how the scheduler carries a switch out"
+    )
+    switch_cost_s: float | None = option(
+        None,
+        minimum=0,
+        doc="seconds of a switch until one is measured (None: the path's default, "
+        "INPLACE_SWITCH_COST_S or RESTART_SWITCH_COST_S)",
+    )
 
     @property
     def prior_switch_cost_s(self) -> float:

@@ -10,6 +10,11 @@
 
 All strategies but ``fixed`` share one cluster assignment per trial (see
 :mod:`tune_bs.train.clustering`), computed once from the training data and kept in the checkpoint.
+
+Each strategy declares its options once, as its class's ``Options`` dataclass
+(:mod:`tune_bs.options`); the search space validates them and the trial config carries them.
+Adding a strategy is one new module here and one line in :data:`STRATEGIES` (README
+"Extending"); a plugin outside the package calls :func:`register_strategy`.
 """
 
 from __future__ import annotations
@@ -35,7 +40,20 @@ STRATEGIES: dict[str, type[BatchStrategy]] = {
     )
 }
 
-__all__ = ["STRATEGIES", "BatchSource", "BatchStrategy", "BatchStream", "build_strategy"]
+__all__ = [
+    "STRATEGIES",
+    "BatchSource",
+    "BatchStrategy",
+    "BatchStream",
+    "build_strategy",
+    "register_strategy",
+]
+
+
+def register_strategy(cls: type[BatchStrategy]) -> type[BatchStrategy]:
+    """Add ``cls`` to :data:`STRATEGIES` under ``cls.name`` (usable as a class decorator)."""
+    STRATEGIES[cls.name] = cls
+    return cls
 
 
 def build_strategy(name: str, settings: Any, n_train: int) -> BatchStrategy:

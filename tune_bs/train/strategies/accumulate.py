@@ -13,19 +13,30 @@ update) since the previous report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from tune_bs.metrics import EFFECTIVE_BATCH_SIZE
+from tune_bs.options import option
 from tune_bs.train.clustering import ClusterAssignment
 from tune_bs.train.scores import cluster_histogram, match_score
 from tune_bs.train.strategies.base import BatchStrategy
 
 
+@dataclass(frozen=True)
+class AccumulateOptions:
+    accumulate_alpha: float = option(
+        2.0, minimum=0, exclusive=True, doc="score mass per update (sum of batch scores)"
+    )
+    max_accumulated: int = option(64, minimum=1, doc="most minibatches per update")
+
+
 class AccumulateStrategy(BatchStrategy):
     name = "accumulate"
+    Options = AccumulateOptions
     needs_clusters = True
     scores_batches = True
 
@@ -43,7 +54,7 @@ class AccumulateStrategy(BatchStrategy):
         return float(match_score(self.clusters.labels[idx.cpu().numpy()], self._reference))
 
     def accumulation_target(self, accumulation_steps: int) -> float:
-        return float(self.settings.accumulate_alpha) * accumulation_steps
+        return float(self.options.accumulate_alpha) * accumulation_steps
 
     def record_update(self, n_batches: int, n_samples: int) -> None:
         self._updates += 1

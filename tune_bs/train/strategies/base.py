@@ -9,11 +9,33 @@ that need the data's modes receive the trial's one shared
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 
-from tune_bs.train.clustering import ClusterAssignment
+from tune_bs.options import NoOptions, option, read_options
+from tune_bs.train.clustering import METHODS, ClusterAssignment
+
+#: Features the shared cluster step clusters.
+CLUSTER_FEATURES = ("raw", "pretrained")
+
+
+@dataclass(frozen=True)
+class ClusterStepOptions:
+    """The shared cluster step of strategies that need the data's modes (``needs_clusters``)."""
+
+    cluster_method: str = option(
+        "kmeans_silhouette", choices=METHODS, doc="how the number of modes is chosen"
+    )
+    cluster_features: str = option(
+        "raw", choices=CLUSTER_FEATURES, doc="raw series, or representations after pretraining"
+    )
+    cluster_k_min: int = option(2, minimum=2, doc="fewest modes considered")
+    cluster_k_max: int = option(10, minimum=2, doc="most modes considered")
+    cluster_pretrain_epochs: float = option(
+        5.0, minimum=0, exclusive=True, doc="epochs of plain pretraining (pretrained features)"
+    )
 
 
 class BatchSource(Protocol):
@@ -67,17 +89,22 @@ class BatchStrategy:
     """The ``fixed`` behaviour; subclasses override what their strategy changes.
 
     Args:
-        settings: the trial's :class:`~tune_bs.train.trainer.TrainSettings`.
+        settings: the trial's :class:`~tune_bs.train.settings.TrainSettings`.
         n_train: number of training series.
+
+    A strategy declares its options once, as the dataclass ``Options``
+    (:mod:`tune_bs.options`); ``self.options`` holds their values for the trial.
     """
 
     name = "fixed"
+    Options: type = NoOptions
     needs_clusters = False
     #: True when an update accumulates minibatches until their scores reach ``alpha``.
     scores_batches = False
 
     def __init__(self, settings: Any, n_train: int) -> None:
         self.settings = settings
+        self.options = read_options(self.Options, settings, getattr(settings, "extra_options", {}))
         self.n_train = n_train
         self.clusters: ClusterAssignment | None = None
         #: The largest batch size a strategy that chooses its own may choose (``None``: no

@@ -14,13 +14,15 @@ number of clusters, or above K × the smallest cluster), the trial logs a warnin
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from tune_bs.errors import UserInputError
-from tune_bs.train.samplers import StratifiedBatchSampler
+from tune_bs.options import option
+from tune_bs.train.samplers import MODES, StratifiedBatchSampler
 from tune_bs.train.strategies.base import BatchSource, BatchStrategy
 
 logger = logging.getLogger(__name__)
@@ -87,8 +89,14 @@ class StratifiedStream:
         self._batches = self._build() if self.batch_size else None
 
 
+@dataclass(frozen=True)
+class StratifiedOptions:
+    stratify: str = option("proportional", choices=MODES, doc="how batches follow the clusters")
+
+
 class StratifiedStrategy(BatchStrategy):
     name = "stratified"
+    Options = StratifiedOptions
     needs_clusters = True
 
     def __init__(self, settings: Any, n_train: int) -> None:
@@ -98,7 +106,7 @@ class StratifiedStrategy(BatchStrategy):
     def make_stream(self, seed: int) -> BatchSource:
         if self.clusters is None:  # before clustering (pretraining): plain batches
             return super().make_stream(seed)
-        self.stream = StratifiedStream(self.clusters.labels, self.settings.stratify, seed)
+        self.stream = StratifiedStream(self.clusters.labels, self.options.stratify, seed)
         return self.stream
 
     def metrics(self) -> dict[str, Any]:

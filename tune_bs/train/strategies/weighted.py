@@ -11,20 +11,38 @@ batch's own projections. Weights average 1 within each cluster; the loss is Î£wâ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from tune_bs.options import option
 from tune_bs.train.strategies.base import BatchStrategy
-from tune_bs.train.weights import batch_weights, centre_weights
+from tune_bs.train.weights import LATE, batch_weights, centre_weights
 
 #: Global weights are recomputed when progress moves by this much (they change slowly).
 PROGRESS_RESOLUTION = 0.01
 
 
+#: Where the distances of ``weight_scope`` come from.
+SCOPES = ("global", "batch")
+
+
+@dataclass(frozen=True)
+class WeightedOptions:
+    weight_strength: float = option(
+        1.0, minimum=0, doc="log of the centre/periphery weight ratio at the start"
+    )
+    weight_late: str = option("uniform", choices=LATE, doc="the weights at the end of the budget")
+    weight_scope: str = option(
+        "global", choices=SCOPES, doc="full-data distances (global) or the batch's own"
+    )
+
+
 class WeightedStrategy(BatchStrategy):
     name = "weighted"
+    Options = WeightedOptions
     needs_clusters = True
 
     def __init__(self, settings: Any, n_train: int) -> None:
@@ -35,7 +53,7 @@ class WeightedStrategy(BatchStrategy):
         self, idx: torch.Tensor, progress: float, embeddings: torch.Tensor
     ) -> torch.Tensor | None:
         assert self.clusters is not None
-        s = self.settings
+        s = self.options
         if s.weight_scope == "batch":
             labels = torch.as_tensor(
                 self.clusters.labels[idx.cpu().numpy()], device=embeddings.device
