@@ -160,7 +160,7 @@ def spec_from_state(
     """The :class:`EncoderSpec` of encoder ``weights`` trained with the trial ``config``.
 
     The input's preparation comes from ``input_rule`` (a checkpoint's ``input``, written by
-    :meth:`tune_bs.train.trainer.ContrastiveTrainer.input_rule`), else from ``normalise`` (older
+    :meth:`tune_bs.data.TimeSeriesData.input_rule`), else from ``normalise`` (older
     checkpoints), else the trial's ``normalise``, else the default for the channel count.
     """
     from tune_bs.data.dataset import resolve_normalisation

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -124,6 +124,17 @@ class TimeSeriesData:
     #: a classification and a regression target over the same series, when the data set has
     #: both (:mod:`tune_bs.data.targets`); the multi-task head and ``val_multitask`` need it
     multitask: MultiTaskTargets | None = None
+
+    def input_rule(self) -> dict[str, Any]:
+        """How an encoder's input is prepared from raw series (module rule 3): the normalisation
+        and, for ``dataset``, the training split's per-channel mean and std — what a trainer's
+        checkpoint records as ``input`` and :func:`tune_bs.embed` applies to new series."""
+        stats = self.channel_statistics
+        return {
+            "normalisation": self.normalisation,
+            "channel_mean": None if stats is None else [float(v) for v in stats.mean],
+            "channel_std": None if stats is None else [float(v) for v in stats.std],
+        }
 
     @property
     def n_channels(self) -> int:

@@ -194,7 +194,7 @@ def _finite(value: Any) -> bool:
 
 
 #: Config keys a trial gets from the experiment, not from the search space.
-_BOOKKEEPING = frozenset({"budget_samples", "report_every", "dataset", "scheduler"})
+_BOOKKEEPING = frozenset({m.BUDGET_SAMPLES, m.REPORT_EVERY, "dataset", "scheduler"})
 
 
 def trial_params(trial_dir: str | Path | None) -> dict[str, Any]:

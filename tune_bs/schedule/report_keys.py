@@ -59,7 +59,7 @@ class ReportKeys:
     accumulation_steps: str = m.ACCUMULATION_STEPS
     config_batch_size: str = m.BATCH_SIZE
     config_accumulation_steps: str = m.ACCUMULATION_STEPS
-    config_budget: str = "budget_samples"
+    config_budget: str = m.BUDGET_SAMPLES
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -178,7 +178,8 @@ def logger_callbacks() -> list[Any]:
     """Tune's JSON and CSV result loggers, fixed for trials that pause and restart.
 
     Pass them as ``RunConfig(callbacks=logger_callbacks())``; they replace Tune's defaults. See
-    :class:`tune_bs.schedule.extrapolation.PauseSafeJsonLogger` for the Ray 2.60 behaviour they fix.
+    :class:`tune_bs.schedule.result_loggers.PauseSafeJsonLogger` for the Ray 2.60 behaviour they
+    fix.
     """
     from tune_bs.schedule.result_loggers import PauseSafeCSVLogger, PauseSafeJsonLogger
 

@@ -366,18 +366,7 @@ class ContrastiveTrainer:
             "clock": self.clock.state(),
             "diverged": self.diverged,
             "last_train_loss": self.last_train_loss,
-            "input": self.input_rule(),
-        }
-
-    def input_rule(self) -> dict[str, Any]:
-        """How the encoder's input was prepared (:mod:`tune_bs.data.dataset` rule 3): the
-        normalisation and, for ``dataset``, the training split's per-channel mean and std —
-        what :func:`tune_bs.embed` applies to new series."""
-        stats = self.data.channel_statistics
-        return {
-            "normalisation": self.data.normalisation,
-            "channel_mean": None if stats is None else [float(v) for v in stats.mean],
-            "channel_std": None if stats is None else [float(v) for v in stats.std],
+            "input": self.data.input_rule(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
