@@ -23,9 +23,12 @@ its class is built with when the section is checked. ``unset=True`` marks a defa
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
+
+from tune_bs.errors import UserInputError, unknown_name
 
 #: Metadata key under which :func:`option` stores the :class:`Bounds` of a field.
 OPTION = "tune_bs.option"
@@ -146,3 +149,68 @@ def read_options(cls: type, values: Any, extra: Mapping[str, Any] | None = None)
 @dataclass(frozen=True)
 class NoOptions:
     """The options of a component that has none."""
+
+
+# --- checking a value against its declaration (one-line errors: field, value, fix) --------
+def number(
+    where: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    exclusive: bool = False,
+) -> float:
+    """``value`` if it is a finite number (an integer when ``integer``) at least ``minimum``
+    (greater, when ``exclusive``)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and integer and float(value) != int(value):
+        ok = False
+    if not ok or not math.isfinite(float(value)):
+        kind = "an integer" if integer else "a number"
+        raise UserInputError(f"{where} must be {kind}, but got {where}={value!r}; fix the value.")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        bound = f"greater than {minimum}" if exclusive else f"at least {minimum}"
+        raise UserInputError(f"{where} must be {bound}, but got {where}={value!r}; fix the value.")
+    return value
+
+
+def _check_sizes(where: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) < 2:
+        raise UserInputError(
+            f"{where} must list at least two batch sizes, but got {where}={value!r}; "
+            "write e.g. batch_sizes: [8, 16, 32]."
+        )
+    for size in value:
+        number(where, size, integer=True, minimum=2)
+    if len(set(value)) != len(value):
+        raise UserInputError(f"{where} lists a batch size twice, in {value}; remove the duplicate.")
+
+
+def check_section_value(where: str, value: Any, opt: Option) -> None:
+    """Check the value of ``<section>.<key>`` against its declaration."""
+    b = opt.bounds
+    choices = opt.choices
+    if choices is not None:
+        if value not in choices:
+            raise unknown_name(where, value, choices)
+    elif opt.type == "bool":
+        if not isinstance(value, bool):
+            raise UserInputError(
+                f"{where} must be true or false, but got {where}={value!r}; write true or false."
+            )
+    elif opt.type == "sizes":
+        _check_sizes(where, value)
+    elif opt.type == "int":
+        number(where, value, integer=True)
+        if b.minimum is not None and value < b.minimum:
+            raise UserInputError(
+                f"{where} must be at least {b.minimum}, but got {where}={value}; "
+                f"raise it to {b.minimum} or more."
+            )
+    else:
+        number(where, value, minimum=b.minimum)
+        if b.maximum is not None and value > b.maximum:
+            raise UserInputError(
+                f"{where} must be between {b.minimum} and {b.maximum}, but got "
+                f"{where}={value}; lower it."
+            )

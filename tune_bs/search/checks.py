@@ -2,7 +2,8 @@
 
 Every check raises a :class:`~tune_bs.errors.UserInputError` of one line that names the field,
 the bad value and the fix. Options are checked from their declarations
-(:mod:`tune_bs.options`), in two wordings:
+(:mod:`tune_bs.options`, which holds the section-value check that
+:class:`~tune_bs.schedule.switching.SwitchSettings` also runs on itself), in two wordings:
 
 - a *trial value* (``param_space.<key>``, each value a parameter can take): a name must be one of
   its ``choices``; a number must be of its type and within ``minimum`` / ``maximum``;
@@ -16,12 +17,11 @@ entry's options), then builds the entry's options class so its own checks run to
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from tune_bs.errors import UserInputError, did_you_mean, unknown_name
-from tune_bs.options import Option, options_of
+from tune_bs.options import Option, check_section_value, number, options_of
 
 
 def check_keys(section: str, given: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -47,28 +47,6 @@ def mapping(section: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def number(
-    where: str,
-    value: Any,
-    *,
-    integer: bool = False,
-    minimum: float | None = None,
-    exclusive: bool = False,
-) -> float:
-    """``value`` if it is a finite number (an integer when ``integer``) at least ``minimum``
-    (greater, when ``exclusive``)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and integer and float(value) != int(value):
-        ok = False
-    if not ok or not math.isfinite(float(value)):
-        kind = "an integer" if integer else "a number"
-        raise UserInputError(f"{where} must be {kind}, but got {where}={value!r}; fix the value.")
-    if minimum is not None and (value <= minimum if exclusive else value < minimum):
-        bound = f"greater than {minimum}" if exclusive else f"at least {minimum}"
-        raise UserInputError(f"{where} must be {bound}, but got {where}={value!r}; fix the value.")
-    return value
-
-
 def check_trial_value(key: str, value: Any, opt: Option) -> None:
     """Check one value ``param_space.<key>`` can take against its declaration."""
     where = f"param_space.{key}"
@@ -83,48 +61,6 @@ def check_trial_value(key: str, value: Any, opt: Option) -> None:
             f"{where} must be at most {b.maximum:g}, but got {value!r}; "
             f"give a value between {b.minimum:g} and {b.maximum:g}."
         )
-
-
-def _check_sizes(where: str, value: Any) -> None:
-    if not isinstance(value, list) or len(value) < 2:
-        raise UserInputError(
-            f"{where} must list at least two batch sizes, but got {where}={value!r}; "
-            "write e.g. batch_sizes: [8, 16, 32]."
-        )
-    for size in value:
-        number(where, size, integer=True, minimum=2)
-    if len(set(value)) != len(value):
-        raise UserInputError(f"{where} lists a batch size twice, in {value}; remove the duplicate.")
-
-
-def check_section_value(where: str, value: Any, opt: Option) -> None:
-    """Check the value of ``<section>.<key>`` against its declaration."""
-    b = opt.bounds
-    choices = opt.choices
-    if choices is not None:
-        if value not in choices:
-            raise unknown_name(where, value, choices)
-    elif opt.type == "bool":
-        if not isinstance(value, bool):
-            raise UserInputError(
-                f"{where} must be true or false, but got {where}={value!r}; write true or false."
-            )
-    elif opt.type == "sizes":
-        _check_sizes(where, value)
-    elif opt.type == "int":
-        number(where, value, integer=True)
-        if b.minimum is not None and value < b.minimum:
-            raise UserInputError(
-                f"{where} must be at least {b.minimum}, but got {where}={value}; "
-                f"raise it to {b.minimum} or more."
-            )
-    else:
-        number(where, value, minimum=b.minimum)
-        if b.maximum is not None and value > b.maximum:
-            raise UserInputError(
-                f"{where} must be between {b.minimum} and {b.maximum}, but got "
-                f"{where}={value}; lower it."
-            )
 
 
 def check_component(section: str, given: dict[str, Any], registry: Mapping[str, Any]) -> None:

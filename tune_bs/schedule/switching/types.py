@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tune_bs.errors import UserInputError
-from tune_bs.options import option
+from tune_bs.options import check_section_value, option, options_of
 
 Action = Literal["continue", "switch", "stop"]
 #: What a switch changes (``SwitchSettings.action``) and how it is carried out (``switch_via``).
@@ -204,7 +204,7 @@ class SwitchSettings:
         True, doc="visit every candidate size no curve covers, early in the trial"
     )
     explore_until: float = option(
-        0.5, minimum=0, doc="a visit starts by this fraction of the samples budget (at most 1)"
+        0.5, minimum=0, maximum=1.0, doc="a visit starts by this fraction of the samples budget"
     )
     switch_via: Literal["inplace", "restart"] = option(
         "inplace", choices=SWITCH_PATHS, doc="how the scheduler carries a switch out"
@@ -231,32 +231,7 @@ class SwitchSettings:
                 "give e.g. [16, 32, 64]."
             )
         object.__setattr__(self, "batch_sizes", sizes)
-        if self.action not in ("loader", "accumulation"):
-            raise UserInputError(
-                f"action must be 'loader' or 'accumulation', but got action={self.action!r}."
-            )
-        if self.segment_reports < 5 or self.grace_reports < 1:
-            raise UserInputError(
-                "segment_reports must be at least 5 (a curve fit needs 5 points) and "
-                f"grace_reports at least 1, but got {self.segment_reports=}, "
-                f"{self.grace_reports=}."
-            )
-        if self.min_alive < 1 or self.stop_confirm_reports < 1:
-            raise UserInputError(
-                "min_alive and stop_confirm_reports must be at least 1, but got "
-                f"{self.min_alive=}, {self.stop_confirm_reports=}."
-            )
-        if self.switch_via not in ("inplace", "restart"):
-            raise UserInputError(
-                "switch_via must be 'inplace' or 'restart', but got "
-                f"switch_via={self.switch_via!r}."
-            )
-        if not 0.0 <= self.explore_until <= 1.0:
-            raise UserInputError(
-                f"explore_until must be a fraction in [0, 1], but got {self.explore_until}; "
-                "use e.g. 0.5."
-            )
-        nonnegative = ("switch_margin", "stop_margin", "fresh_depth", "stop_horizon")
-        for name in (*nonnegative, "stop_noise_z", "switch_cost_s"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise UserInputError(f"{name} must be non-negative, but got {getattr(self, name)}.")
+        for declared in options_of(SwitchSettings):  # every other field, from its declaration
+            value = getattr(self, declared.name)
+            if declared.type != "sizes" and not (value is None and declared.optional):
+                check_section_value(declared.name, value, declared)
