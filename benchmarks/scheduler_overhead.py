@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import itertools
+import logging
 import math
 import os
 import pstats
@@ -457,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| points | trials | calls | median ms |    p90 ms | continue/switch/stop |")
     print("|---|---|---|---|---|---|")
     profiler = cProfile.Profile() if args.profile else None
+    # the stub trials never take a switch, so the scheduler warns once per trial that it falls
+    # back to restarts (the path stays timed); the warnings are not figures: keep them out
+    logging.getLogger("tune_bs.schedule.extrapolation").setLevel(logging.ERROR)
     rows = decision_times(args.points, args.trials, args.repeats, args.min_calls, profiler)
     import ray
 
