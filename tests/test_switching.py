@@ -205,6 +205,37 @@ def test_a_switch_costs_only_the_overhead_beyond_every_report_s() -> None:
     assert switch_costs(restarted, model, FitCache()) == pytest.approx([2.0], abs=1e-9)
 
 
+def jittered(reports: list[Report], seconds: list[float]) -> list[Report]:
+    """``reports`` whose ``i``-th interval lasts ``seconds[i]`` longer on both clocks."""
+    shift, out = 0.0, []
+    for r, extra in zip(reports, seconds, strict=True):
+        shift += extra
+        out.append(replace(r, time_s=r.time_s + shift, wall_time=r.time_s + shift, own_clock=True))
+    return out
+
+
+def test_a_slow_interval_within_the_noise_of_the_others_is_not_a_switch_cost() -> None:
+    """The interval that straddles a restart-free switch is as slow as the trial's slowest
+    ordinary intervals: within 2 noise stds of them, so the switch costs 0 s (it used to cost
+    that interval's excess, which then priced every later exploration)."""
+    from tune_bs.schedule.switching.throughput import cost_model, switch_costs
+
+    own = history(FLAT, [(6, 64), (4, 128)])  # intervals of 10 s (64) and ~9 s (128)
+    spread = [0.0, 0.4, -0.4, 0.5, -0.5, 0.0, 0.5, 0.4, 0.0, -0.4]  # report 7 straddles
+    slow = jittered(own, spread)
+    model = cost_model([slow], FitCache())
+    assert switch_costs(slow, model, FitCache()) == pytest.approx([0.0], abs=1e-9)
+    # the same +0.5 s on intervals that never vary is a cost
+    steady = jittered(own, [0.0] * 6 + [0.5] + [0.0] * 3)
+    assert switch_costs(steady, cost_model([steady], FitCache()), FitCache()) == pytest.approx(
+        [0.5], abs=1e-6
+    )
+    # and a restart's 3 s stands out of the noise (less the 2 stds the noise may explain)
+    restarted = jittered(own, [*spread[:6], 3.0, *spread[7:]])
+    (cost,) = switch_costs(restarted, cost_model([restarted], FitCache()), FitCache())
+    assert 1.5 < cost < 3.0
+
+
 def noisy(reports: list[Report], sigma: float, seed: int) -> list[Report]:
     """``reports`` with Gaussian noise of std ``sigma`` on ``val_loss``."""
     rng = np.random.default_rng(seed)

@@ -21,8 +21,9 @@ run of reports at one batch size; its curve is fitted with
 :mod:`tune_bs.schedule.switching.throughput` (``a + c₀/b`` fitted over all report intervals of the
 trial and its peers; a loader's own median once it has 3 intervals). *Samples left*: the trial's
 ``budget_samples`` less ``samples_seen``. *Switch cost*: the median measured over the trial's own
-switches (on its own clock, plus the overhead beyond a usual interval on the shared clock), else
-its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
+switches (on its own clock, plus the overhead beyond a usual interval on the shared clock; each
+only beyond 2 robust standard deviations of the trial's other intervals, so one slow interval is
+not a cost), else its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
 
 The rule, on the trial's ``n``-th report (``report_index = n``), first match wins:
 

@@ -118,21 +118,54 @@ def switch_intervals(reports: Sequence[Report]) -> tuple[float, list[tuple[Repor
     return usual, [(prev, cur) for prev, cur in pairs if cur.loader != prev.loader]
 
 
+#: A switch costs only what its interval takes beyond this many noise standard deviations of
+#: the trial's other intervals (one slow report interval is not a switch cost).
+SWITCH_NOISE_Z = 2.0
+
+
+def interval_noise(reports: Sequence[Report]) -> tuple[float, float]:
+    """Standard deviations (robust: 1.4826 × the median absolute deviation) of the trial's
+    intervals inside segments, in seconds: of each interval's duration less its samples at its
+    loader's median pace (trial clock), and of its overhead on the shared clock. 0.0 with fewer
+    than :data:`TRUSTED_INTERVALS` intervals (every second of a straddling interval then counts)."""
+    paces = {loader: statistics.median(v) for loader, v in interval_costs(reports).items()}
+    residuals, overheads = [], []
+    for prev, cur in itertools.pairwise(reports):
+        if cur.loader != prev.loader or cur.loader not in paces:
+            continue
+        seconds, samples = cur.time_s - prev.time_s, cur.samples_seen - prev.samples_seen
+        residuals.append(seconds - samples * paces[cur.loader])
+        if cur.wall_time is not None and prev.wall_time is not None:
+            overheads.append(cur.wall_time - prev.wall_time - seconds)
+    return _robust_std(residuals), _robust_std(overheads)
+
+
+def _robust_std(values: Sequence[float]) -> float:
+    if len(values) < TRUSTED_INTERVALS:
+        return 0.0
+    centre = statistics.median(values)
+    return 1.4826 * statistics.median(abs(v - centre) for v in values)
+
+
 def switch_costs(reports: Sequence[Report], model: CostModel, memo: FitCache) -> list[float]:
     """Measured seconds of every switch in ``reports``: the interval that straddles a change of
     loader, less its training time at the new loader's pace, on the trial's clock
     (``time_s``); plus, on the shared clock (``wall_time``), that interval's overhead (wall
     seconds less trial seconds) beyond the usual overhead of the trial's other intervals (a
-    report and a checkpoint, paid by every interval, switch or not)."""
+    report and a checkpoint, paid by every interval, switch or not). Each part counts only
+    beyond :data:`SWITCH_NOISE_Z` standard deviations of the trial's other intervals
+    (:func:`interval_noise`)."""
     usual, switches = memo.per_history("switches", reports, lambda: switch_intervals(reports))
+    noise, wall_noise = memo.per_history("switch-noise", reports, lambda: interval_noise(reports))
     out: list[float] = []
     for prev, cur in switches:
         pace = model.seconds_per_sample(cur.loader)
         if not pace:
             continue
-        excess = max(cur.time_s - prev.time_s - (cur.samples_seen - prev.samples_seen) * pace, 0.0)
+        seconds = cur.time_s - prev.time_s - (cur.samples_seen - prev.samples_seen) * pace
+        excess = max(seconds - SWITCH_NOISE_Z * noise, 0.0)
         if cur.wall_time is not None and prev.wall_time is not None:
             overhead = cur.wall_time - prev.wall_time - (cur.time_s - prev.time_s)
-            excess += max(overhead - usual, 0.0)
+            excess += max(overhead - usual - SWITCH_NOISE_Z * wall_noise, 0.0)
         out.append(excess)
     return out
