@@ -156,6 +156,8 @@ def switch_costs(reports: Sequence[Report], model: CostModel, memo: FitCache) ->
     beyond :data:`SWITCH_NOISE_Z` standard deviations of the trial's other intervals
     (:func:`interval_noise`)."""
     usual, switches = memo.per_history("switches", reports, lambda: switch_intervals(reports))
+    if not switches:
+        return []
     noise, wall_noise = memo.per_history("switch-noise", reports, lambda: interval_noise(reports))
     out: list[float] = []
     for prev, cur in switches:
