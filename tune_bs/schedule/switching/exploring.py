@@ -57,7 +57,8 @@ def explore_target(view: DecisionView, tabu: set[int]) -> int | None:
     s = view.settings
     if not s.explore:
         return None
-    uncovered = [b for b in s.batch_sizes if b not in covered(view) and b not in tabu]
+    seen = covered(view)
+    uncovered = [b for b in s.batch_sizes if b not in seen and b not in tabu]
     if not uncovered or not _visit_fits(view):
         return None
     if 2.0 * view.switch_cost >= s.switch_margin * view.horizon:
