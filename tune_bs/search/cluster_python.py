@@ -15,6 +15,7 @@ from typing import Any
 
 from tune_bs.errors import UserInputError
 from tune_bs.search.job_spec import EXIT_STATUS
+from tune_bs.search.job_submit import submit_when_ready
 
 #: The jobs client's logger (its messages read as one log).
 logger = logging.getLogger("tune_bs.search.jobs")
@@ -69,7 +70,8 @@ def check_cluster_python(
     script = _CHECK_SCRIPT.format(modules=REQUIRED_MODULES, mark=_CHECK_MARK)
     job_id = f"tune_bs_check_python_{uuid.uuid4().hex[:8]}"
     try:
-        client.submit_job(
+        submit_when_ready(
+            client,
             entrypoint=f"python -c {shlex.quote(script)}",
             submission_id=job_id,
             runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}},

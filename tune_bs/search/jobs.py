@@ -60,6 +60,7 @@ from tune_bs.search.job_spec import (
     runtime_env,
     stage_space,
 )
+from tune_bs.search.job_submit import submit_when_ready
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
@@ -218,7 +219,8 @@ def submit_run(
         space_file = stage_space(space_path, Path(staging))
         entrypoint = build_entrypoint(space_file, storage, name, options, debug)
         try:
-            client.submit_job(
+            submit_when_ready(
+                client,
                 entrypoint=entrypoint,
                 submission_id=job_id,
                 runtime_env=runtime_env(Path(staging)),
