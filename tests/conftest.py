@@ -1,6 +1,7 @@
 """Shared fixtures: a local Ray that never attaches to a running head.
 
-Helpers for tests that kill a driver mid-run: :func:`kill_when` and :func:`run_to_end`.
+Helpers for tests that kill a driver mid-run: :func:`kill_when` and :func:`run_to_end`; for
+tests of a benchmark script: :func:`load_benchmark`.
 
 Every test that needs Ray starts its own on this machine (``address="local"``: a new cluster
 even when ``RAY_ADDRESS`` or a running head exists), with 2 CPUs, no dashboard and Ray's
@@ -11,12 +12,16 @@ the ones it started.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -86,3 +91,21 @@ def run_to_end(
         timeout=timeout_s,
         start_new_session=True,
     )
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(script: str, name: str | None = None) -> ModuleType:
+    """The module of ``benchmarks/<script>.py``, registered in ``sys.modules`` as ``name``
+    (default ``script``; dataclasses resolve their module by name); ``benchmarks/`` goes on
+    ``sys.path`` so a script can import its sibling modules."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    name = name or script
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{script}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -5,27 +5,18 @@ No timing thresholds: the decision time is only checked to be printed as a posit
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import load_benchmark
 
 from tune_bs.schedule.switching import Decision, Report, SwitchSettings
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scheduler_overhead.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scheduler_overhead", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("scheduler_overhead")
 
 
 def test_quick_run_prints_the_decision_time(bench: ModuleType, capsys) -> None:

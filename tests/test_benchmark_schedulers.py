@@ -8,40 +8,27 @@ minutes on the shared 2-core machine, more than the main suite can afford: it ru
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pytest
+from conftest import load_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 INF = math.inf
-
-
-def _load(name: str) -> ModuleType:
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def fig() -> ModuleType:
-    return _load("scheduler_figures")
+    return load_benchmark("scheduler_figures")
 
 
 @pytest.fixture(scope="module")
 def bench(fig: ModuleType) -> ModuleType:
-    return _load("schedulers")
+    return load_benchmark("schedulers")
 
 
 def reports(rows: list[tuple]) -> pd.DataFrame:

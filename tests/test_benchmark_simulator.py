@@ -5,29 +5,20 @@ No timing thresholds and no goal thresholds: the policy's figures are printed, n
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import load_benchmark
 
 from tune_bs.schedule.simulator import LargeBatchModel, initial_state, train
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "simulator.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("simulator_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("simulator", "simulator_benchmark")
 
 
 def instance(bench: ModuleType, **changes: float):

@@ -123,12 +123,15 @@ def switch_intervals(reports: Sequence[Report]) -> tuple[float, list[tuple[Repor
 SWITCH_NOISE_Z = 2.0
 
 
-def interval_noise(reports: Sequence[Report]) -> tuple[float, float]:
+def interval_noise(
+    reports: Sequence[Report], costs: Mapping[Loader, list[float]]
+) -> tuple[float, float]:
     """Standard deviations (robust: 1.4826 × the median absolute deviation) of the trial's
     intervals inside segments, in seconds: of each interval's duration less its samples at its
-    loader's median pace (trial clock), and of its overhead on the shared clock. 0.0 with fewer
-    than :data:`TRUSTED_INTERVALS` intervals (every second of a straddling interval then counts)."""
-    paces = {loader: statistics.median(v) for loader, v in interval_costs(reports).items()}
+    loader's median pace (``costs``: :func:`interval_costs` of ``reports``; trial clock), and of
+    its overhead on the shared clock. 0.0 with fewer than :data:`TRUSTED_INTERVALS` intervals
+    (every second of a straddling interval then counts)."""
+    paces = {loader: statistics.median(v) for loader, v in costs.items()}
     residuals, overheads = [], []
     for prev, cur in itertools.pairwise(reports):
         if cur.loader != prev.loader or cur.loader not in paces:
@@ -158,7 +161,10 @@ def switch_costs(reports: Sequence[Report], model: CostModel, memo: FitCache) ->
     usual, switches = memo.per_history("switches", reports, lambda: switch_intervals(reports))
     if not switches:
         return []
-    noise, wall_noise = memo.per_history("switch-noise", reports, lambda: interval_noise(reports))
+    costs = memo.per_history("intervals", reports, lambda: interval_costs(reports))
+    noise, wall_noise = memo.per_history(
+        "switch-noise", reports, lambda: interval_noise(reports, costs)
+    )
     out: list[float] = []
     for prev, cur in switches:
         pace = model.seconds_per_sample(cur.loader)
