@@ -48,6 +48,7 @@ Usage::
 
     python benchmarks/schedulers.py --storage ~/bench   # all of it; rerun the same to resume
     python benchmarks/schedulers.py --datasets synthetic --seeds 1 --storage ~/bench
+    python benchmarks/schedulers.py --first-seed 5 --storage ~/bench-heldout  # held-out seeds
     python benchmarks/schedulers.py --smoke-test        # GunPoint, 1 seed, 3 trials, tiny budgets
 
 ``--smoke-test``: GunPoint, seed 0, every method, 3 trials (the smallest, middle and largest batch
@@ -383,7 +384,8 @@ def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
             if args.datasets and dataset not in args.datasets:
                 continue
             seeds = workload.seeds if args.seeds is None else args.seeds
-            out += [(workload, dataset, seed) for seed in range(seeds)]
+            first = args.first_seed
+            out += [(workload, dataset, seed) for seed in range(first, first + seeds)]
     return out
 
 
@@ -411,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="seeds per data set (default: 5 on the UCR sets, 3 synthetic)",
+    )
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first seed (default 0); e.g. 5 evaluates on seeds no setting was chosen on",
     )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")

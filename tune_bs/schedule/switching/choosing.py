@@ -1,14 +1,17 @@
-"""Rules 7 and 8: for every candidate size, the loss decrease per second its curve promises over
-the next segment's worth of samples; switch to the best when it beats the current size by
-``switch_margin`` and the seconds it saves over the compute left pay for the switch (package
+"""Rules 7 and 8: for every candidate size, what its curve promises from the current level — the
+loss at the end of the samples budget and the seconds to get there (``objective="budget"``), or
+the loss decrease per second over the next segment's worth of samples (``"speed"``); switch to
+the best when it beats the current size and the seconds it saves pay for the switch (package
 docstring)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
 from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.stopping import reachable
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -18,7 +21,9 @@ class Estimate:
 
     ``gain``: expected loss decrease (loss units) in ``seconds`` of training at the size's
     pace; ``depth``: how far beyond its last point (in units of its own ``x`` range) the curve
-    is extrapolated to reach the current level (≤ 0: interpolation).
+    is extrapolated to reach the current level (≤ 0: interpolation); ``end``: expected loss
+    after the trial's samples left at this size (``nan`` without a budget); ``finish_s``: the
+    seconds those samples take at its pace.
     """
 
     size: int
@@ -26,6 +31,8 @@ class Estimate:
     seconds: float
     depth: float
     own: bool
+    end: float = math.nan
+    finish_s: float = math.nan
 
     def speed(self, switch_seconds: float = 0.0) -> float:
         """Loss decrease per second of the compute left, ``switch_seconds`` included."""
@@ -84,8 +91,20 @@ def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
                 continue
             cautious = None if b == current else s.plausible_weight
             gain = _decrease(fit, level, seconds * pace, cautious)
-            out[b] = (rank, Estimate(b, gain, seconds, max(depth, 0.0), owner == 0))
+            end, finish = _budget_end(view, fit, pace, cautious)
+            out[b] = (rank, Estimate(b, gain, seconds, max(depth, 0.0), owner == 0, end, finish))
     return {b: entry[1] for b, entry in out.items()}
+
+
+def _budget_end(
+    view: DecisionView, fit: CurveFit, pace: float, cautious: float | None
+) -> tuple[float, float]:
+    """``(loss, seconds)`` at the end of the samples left along ``fit`` from the current level,
+    at ``pace`` samples per second; ``(nan, nan)`` without a budget."""
+    left = view.budget_left
+    if not math.isfinite(left) or not pace:
+        return math.nan, math.nan
+    return view.level - _decrease(fit, view.level, left, cautious), left / pace
 
 
 def own_estimate(view: DecisionView) -> Estimate | None:
@@ -95,7 +114,8 @@ def own_estimate(view: DecisionView) -> Estimate | None:
     if view.current_fit is None or not pace or not seconds:
         return None
     gain = _decrease(view.current_fit, view.level, seconds * pace, None)
-    return Estimate(view.current.effective, gain, seconds, 0.0, True)
+    end, finish = _budget_end(view, view.current_fit, pace, None)
+    return Estimate(view.current.effective, gain, seconds, 0.0, True, end, finish)
 
 
 def choose(
@@ -111,9 +131,11 @@ def choose(
     cost (twice it for a probe, which may be reverted).
     """
     s, level = view.settings, view.level
-    keep = f"batch size {view.current.effective} is the fastest known at {level:.4g}"
     own = own_estimate(view)
     others = {b: e for b, e in candidates.items() if b != view.current.effective}
+    if view.budget_objective and own is not None and math.isfinite(own.end):
+        return choose_for_budget(view, own, others)
+    keep = f"batch size {view.current.effective} is the fastest known at {level:.4g}"
     if own is None or own.speed() <= 0.0 or not others:
         return None, keep
     best = max(others.values(), key=lambda e: e.speed())
@@ -136,4 +158,55 @@ def choose(
         f"{kind}: batch size {best.size} expected {gain:+.0%} loss decrease per "
         f"second at val_loss {level:.4g} (depth {best.depth:.2f}), saving "
         f"{saving:.3g}s > {switches:g} restart(s) of {view.switch_cost:.3g}s"
+    )
+
+
+def end_tolerance(settings_margin: float, level: float, best_end: float) -> float:
+    """How much higher than the best expected end loss a size may end and still count as
+    reaching it: ``end_margin`` × the loss decrease still to come (``level − best_end``)."""
+    return settings_margin * max(level - best_end, 0.0)
+
+
+def choose_for_budget(
+    view: DecisionView, own: Estimate, others: dict[int, Estimate]
+) -> tuple[int, str] | tuple[None, str]:
+    """Rule 8 under ``objective="budget"``: ``(size, reason)`` or ``(None, reason)``.
+
+    A size *reaches* the best end when its expected loss at the end of the samples left is at
+    most ``end_margin`` of the decrease still to come above the lowest expected end (the
+    current size's or any candidate's); the current size reaches it when the lower end of its
+    ``band_z`` band does (its own curve is left only on clear evidence). It is kept then, when no
+    reaching candidate finishes faster by more than ``switch_margin`` (relative) with seconds
+    saved above the switch cost; otherwise the fastest reaching candidate is the target, when
+    the switch costs less than ``switch_margin`` of the seconds left. Only *fresh* estimates
+    count (no probes).
+    """
+    s, here = view.settings, view.current.effective
+    usable = {b: e for b, e in others.items() if math.isfinite(e.end) and e.finish_s > 0}
+    best_end = min([own.end, *(e.end for e in usable.values())])
+    tol = end_tolerance(s.end_margin, view.level, best_end)
+    reaching = [e for e in usable.values() if e.end <= best_end + tol]
+    reach = reachable(view)  # the current size is left only when even its band misses
+    own_reaches = (own.end if reach is None else min(own.end, reach)) <= best_end + tol
+    keep = (
+        f"batch size {here} is expected to end at {own.end:.4g} in {own.finish_s:.3g}s "
+        f"(best end {best_end:.4g}, tolerance {tol:.2g})"
+    )
+    if not reaching:
+        return None, keep
+    pick = min(reaching, key=lambda e: e.finish_s)
+    if pick.depth > (s.fresh_depth if pick.size > here else 0.0):
+        return None, keep + f"; the estimate for batch size {pick.size} is not fresh"
+    if own_reaches:
+        saving = own.finish_s - pick.finish_s
+        if saving <= s.switch_margin * own.finish_s or saving <= view.switch_cost:
+            return None, keep
+        why = f"ends within {tol:.2g} of the best ({pick.end:.4g}) {saving:.3g}s sooner"
+    else:
+        if view.switch_cost > s.switch_margin * own.finish_s:
+            return None, keep + "; a switch costs too much of the time left"
+        why = f"ends at {pick.end:.4g}, below {own.end:.4g} at batch size {here}"
+    return pick.size, (
+        f"extrapolation: batch size {pick.size} {why} (budget objective, val_loss "
+        f"{view.level:.4g}, depth {pick.depth:.2f})"
     )

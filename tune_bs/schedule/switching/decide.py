@@ -54,7 +54,8 @@ def decide(
     candidates = estimates(view, sizes_tabu)  # rules 7, 8
     size, reason = choose(view, candidates)
     if size is not None:
-        return switch_or_stop(view, size, reason)
+        end = candidates[size].end if view.budget_objective else None
+        return switch_or_stop(view, size, reason, end)
     probe = probe_target(view, set(candidates), sizes_tabu)  # rule 9
     if probe is not None:
         return switch_or_stop(
@@ -94,9 +95,12 @@ def judge_last_switch(view: DecisionView) -> Decision | None:
     return None
 
 
-def switch_or_stop(view: DecisionView, target: int, reason: str) -> Decision:
-    """Switch to ``target``, or stop when a live peer ahead of this trial already runs it."""
-    leader = taken_by_leader(view, target)
+def switch_or_stop(
+    view: DecisionView, target: int, reason: str, end: float | None = None
+) -> Decision:
+    """Switch to ``target``, or stop when a live peer ahead of this trial already runs it (and,
+    given ``end``, is expected to end lower than this trial would there)."""
+    leader = taken_by_leader(view, target, end)
     if leader:
         return view.decision(
             "stop", f"redundant: would switch to {target}, where {leader} already trains ahead"

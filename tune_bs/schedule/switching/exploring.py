@@ -107,6 +107,8 @@ def probe_target(view: DecisionView, estimated: set[int], tabu: set[int]) -> int
     slowed by ``probe_slowdown``, and two switches cost less than ``switch_margin`` of the
     seconds left; else ``None``."""
     s, fit = view.settings, view.current_fit
+    if view.budget_objective:
+        return None  # the budget objective switches on fresh estimates only
     larger = [b for b in s.batch_sizes if b > view.current.effective]
     if not larger or fit is None or larger[0] in estimated or larger[0] in tabu:
         return None

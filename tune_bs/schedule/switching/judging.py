@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from tune_bs.schedule.switching.choosing import end_tolerance
 from tune_bs.schedule.switching.types import Segment, SwitchSettings
 from tune_bs.schedule.switching.view import DecisionView
 
@@ -45,6 +46,9 @@ def judge(view: DecisionView) -> Judgement:
     report decides) the curve left behind (its last ``judge_window`` reports) is extrapolated
     over the same training time: *good* when the new segment's fitted loss is below it by
     ``judge_z`` combined standard deviations, *bad* when above it by as much, *pending*
+    otherwise. Under ``objective="budget"`` the two compared are the losses both laws reach from
+    the new level after the samples left, the old one plus the budget tolerance (a switch that
+    ends no worse within ``end_margin`` is good when it was made for speed); *pending*
     otherwise (with the last comparison's ``level`` and ``stay``); *unjudgeable* when either
     curve cannot be fitted or a pace is unknown.
     """
@@ -70,19 +74,33 @@ def judge(view: DecisionView) -> Judgement:
         level = float(fit.predict(trained))
         stay = prev_fit.extrapolate(left_at + trained / pace_cur * pace_prev)
         margin = s.judge_z * math.hypot(stay.std, fit.extrapolate(trained).std)
+        mine, theirs, what = level, stay.mean, f"val_loss {level:.4g} vs {stay.mean:.4g}"
+        left = _samples_left(part)
+        if s.objective == "budget" and left is not None:
+            mine = fit.advance(level, left)  # both laws from the new level, over the samples left
+            end_before = prev_fit.advance(level, left)
+            theirs = end_before + end_tolerance(s.end_margin, level, min(mine, end_before))
+            what = f"budget-end val_loss {mine:.4g} vs {end_before:.4g} (+ tolerance)"
         detail = (
-            f"switch {previous.effective}→{current.effective}: val_loss {level:.4g} vs "
-            f"{stay.mean:.4g} extrapolated at batch size {previous.effective} (margin "
-            f"{margin:.2g})"
+            f"switch {previous.effective}→{current.effective}: {what} extrapolated at batch "
+            f"size {previous.effective} (margin {margin:.2g})"
         )
-        if level < stay.mean - margin:
+        if mine < theirs - margin:
             return Judgement("good", detail + " judged good")
-        if level >= stay.mean + margin:
+        if mine >= theirs + margin:
             return Judgement("bad", detail + " judged bad")
-        judged = Judgement("pending", detail, level, stay.mean)
+        judged = Judgement("pending", detail, mine, theirs)
     if judged is None:
         return Judgement("unjudgeable", "the new curve cannot be fitted")
     return judged
+
+
+def _samples_left(segment: Segment) -> float | None:
+    """Samples left in the trial's budget at the segment's last report (``None`` without one)."""
+    last = segment.reports[-1]
+    if last.budget_samples is None:
+        return None
+    return max(last.budget_samples - last.samples_seen, 0.0)
 
 
 def loss_rose(view: DecisionView) -> bool:

@@ -1,5 +1,6 @@
-"""Rule 3: stop a trial that is clearly worse than a live peer at equal compute, or that
-duplicates a peer ahead of it at its own batch size (rules in the package docstring)."""
+"""Rule 3: stop a trial that is clearly worse than a live peer at equal compute (and, under the
+budget objective, cannot catch up within its own samples left), or that duplicates a peer ahead
+of it at its own batch size (rules in the package docstring)."""
 
 from __future__ import annotations
 
@@ -84,14 +85,60 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
     return tau, own, theirs
 
 
+def reachable(view: DecisionView) -> float | None:
+    """The lowest loss the trial can still expect within its own samples left: its current
+    segment's curve at the end of its budget, lower end of the ``band_z`` band; ``None`` without
+    a fitted curve or a known budget."""
+    fit = view.current_fit
+    if fit is None or not math.isfinite(view.budget_left):
+        return None
+    x = view.current.reports[-1].samples_seen - view.current.anchor_samples + view.budget_left
+    return float(fit.extrapolate(x, view.settings.band_z).low)
+
+
+def expected_final(view: DecisionView, peer: Peer) -> float:
+    """A peer's expected loss at the end of its own budget: its current segment's curve there
+    (the point estimate), else its last reported loss."""
+    last = peer.reports[-1]
+    segment = view.memo.segments(peer.reports)[-1]
+    fit = view.fit(segment)
+    if fit is None or last.budget_samples is None:
+        return last.val_loss
+    x = max(last.budget_samples, last.samples_seen) - segment.anchor_samples
+    return float(fit.predict(x))
+
+
+def finished(peer: Peer) -> bool:
+    """The peer ran its whole samples budget (its end is known, not extrapolated)."""
+    last = peer.reports[-1] if peer.reports else None
+    return bool(last and last.budget_samples and last.samples_seen >= last.budget_samples)
+
+
+def rivals(view: DecisionView) -> dict[str, Peer]:
+    """Peers whose evidence can stop this trial: live ones and, under the budget objective,
+    those that finished their budget (a stopped peer's curve informs, but stops no one)."""
+    return {
+        k: p
+        for k, p in view.peers.items()
+        if p.reports and (p.alive or (view.budget_objective and finished(p)))
+    }
+
+
+def _reference_loss(view: DecisionView) -> float:
+    """``L_ref``: the highest first-reported loss of the group."""
+    firsts = [r[0].val_loss for r in view.histories]
+    return max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
+
+
 def dominated(view: DecisionView) -> str:
     """Reason to stop the trial under rule 3 on this report, or ``""``."""
+    if view.budget_objective:
+        return dominated_on_budget(view)
     live = {k: p for k, p in view.peers.items() if p.alive and p.reports}
     if not live:
         return ""
     floor = noise_floor(view)
-    firsts = [r[0].val_loss for r in view.histories]
-    l_ref = max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
+    l_ref = _reference_loss(view)
     dominated_by: list[str] = []
     for key, peer in live.items():
         compared = equal_compute(view, peer)
@@ -112,6 +159,42 @@ def dominated(view: DecisionView) -> str:
     return ""
 
 
+def dominated_on_budget(view: DecisionView) -> str:
+    """Rule 3 under ``objective="budget"``: as at equal compute, and the trial's reachable loss
+    (:func:`reachable`) must also be above the rival's expected end by the same margin; never
+    while the trial's current curve cannot be fitted."""
+    reach = reachable(view)
+    competing = rivals(view)
+    if reach is None or not competing:
+        return ""
+    floor = noise_floor(view)
+    l_ref = _reference_loss(view)
+    dominated_by: list[str] = []
+    for key, peer in competing.items():
+        compared = equal_compute(view, peer)
+        if compared is None:
+            continue
+        tau, own, theirs = compared
+        end = expected_final(view, peer)
+        same_size = peer.reports[-1].effective_batch_size == view.current.effective
+        margin = floor if same_size else max(view.settings.stop_margin * (l_ref - theirs), floor)
+        if own - theirs <= margin or reach - end <= margin:
+            continue  # not behind, or its own samples left can still take it to the rival's end
+        if same_size:
+            return (
+                f"redundant: {key} trains at batch size {view.current.effective} too, is ahead "
+                f"({theirs:.4g} vs {own:.4g} at {tau:.4g}s) and is expected to end at "
+                f"{end:.4g}, below this trial's reach {reach:.4g} (noise floor {floor:.2g})"
+            )
+        dominated_by.append(f"{key} ({theirs:.4g} vs {own:.4g} at {tau:.4g}s, end {end:.4g})")
+    if dominated_by and len(dominated_by) >= view.settings.min_alive:
+        return (
+            f"clearly worse at equal compute and cannot reach the end of "
+            f"{', '.join(dominated_by[:3])} (reach {reach:.4g})"
+        )
+    return ""
+
+
 def confirmed(view: DecisionView) -> bool:
     """Rule 3 also held on each of the ``stop_confirm_reports − 1`` reports before the last
     (peers as of each; a report within the grace period does not confirm)."""
@@ -125,17 +208,21 @@ def confirmed(view: DecisionView) -> bool:
     return True
 
 
-def taken_by_leader(view: DecisionView, target: int) -> str:
+def taken_by_leader(view: DecisionView, target: int, end: float | None = None) -> str:
     """A live peer that already trains at ``target`` and is ahead at equal compute by more than
-    the noise floor, or ``""`` (a switch there would only duplicate it)."""
+    the noise floor, or ``""`` (a switch there would only duplicate it). With ``end`` (the loss
+    this trial expects at the end of its budget at ``target``), the peer must also be expected to
+    end lower by more than the noise floor."""
     floor = None
-    for key, peer in view.peers.items():
-        if not (peer.alive and peer.reports and peer.reports[-1].effective_batch_size == target):
+    for key, peer in rivals(view).items():
+        if peer.reports[-1].effective_batch_size != target:
             continue
         compared = equal_compute(view, peer)
         if compared is None:
             continue
         floor = noise_floor(view) if floor is None else floor
-        if compared[1] - compared[2] > floor:
+        if compared[1] - compared[2] > floor and (
+            end is None or end - expected_final(view, peer) > floor
+        ):
             return key
     return ""

@@ -14,6 +14,8 @@ Action = Literal["continue", "switch", "stop"]
 #: What a switch changes (``SwitchSettings.action``) and how it is carried out (``switch_via``).
 ACTIONS = ("loader", "accumulation")
 SWITCH_PATHS = ("inplace", "restart")
+#: What rules 3, 5 and 8 optimise (``SwitchSettings.objective``).
+OBJECTIVES = ("budget", "speed")
 #: Seconds a restart-free switch is assumed to cost until one is measured: one switch-board
 #: round trip (0.76–1.06 ms measured by ``benchmarks/scheduler_overhead.py``); the switch itself
 #: measured within noise of 0 s.
@@ -162,6 +164,18 @@ class SwitchSettings:
     grace_reports: int = option(2, minimum=1, doc="no stop before this many reports")
     segment_reports: int = option(
         5, minimum=5, doc="reports at a size before it is fitted / judged (a fit needs 5)"
+    )
+    objective: Literal["budget", "speed"] = option(
+        "budget",
+        choices=OBJECTIVES,
+        doc="budget: lowest val_loss at the end of the samples budget, then least time; "
+        "speed: fastest loss decrease per second",
+    )
+    end_margin: float = option(
+        0.05,
+        minimum=0,
+        doc="budget objective: fraction of the loss decrease still to come a faster size may "
+        "give up",
     )
     switch_margin: float = option(
         0.05, minimum=0, doc="advantage in expected loss decrease needed to switch"

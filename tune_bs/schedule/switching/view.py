@@ -137,6 +137,11 @@ class DecisionView:
         return self.decision("continue", reason)
 
     @cached_property
+    def budget_objective(self) -> bool:
+        """Rules 3, 5, 8 and 9 follow ``objective="budget"`` (the trial knows its budget)."""
+        return self.settings.objective == "budget" and math.isfinite(self.budget_left)
+
+    @cached_property
     def budget_left(self) -> float:
         """Samples left in the trial's budget (``inf`` when unknown)."""
         if self.last.budget_samples is None:
