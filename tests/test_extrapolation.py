@@ -62,9 +62,16 @@ def trial(trial_id: str, batch_size: int, **config: Any) -> StubTrial:
 
 
 def scheduler(board: SwitchBoard | None = None, **kw: Any) -> ExtrapolationScheduler:
-    """Switches by restart, no exploration, stops on the first dominated report (unless given):
-    the rules in isolation; the restart-free path has its own tests."""
-    base = {"switch_via": "restart", "explore": False, "stop_confirm_reports": 1}
+    """Switches by restart, no exploration, stops on the first dominated report, the speed
+    objective (unless given): the rules in isolation, through the Tune adapter; the
+    restart-free path and the budget objective (tests/test_switching_budget.py) have their own
+    tests."""
+    base = {
+        "switch_via": "restart",
+        "explore": False,
+        "stop_confirm_reports": 1,
+        "objective": "speed",
+    }
     sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES, **{**base, **kw}), board=board)
     sched.set_search_properties("val_probe_acc", "max")
     return sched

@@ -25,6 +25,18 @@ switches (on its own clock, plus the overhead beyond a usual interval on the sha
 only beyond 2 robust standard deviations of the trial's other intervals, so one slow interval is
 not a cost), else its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
 
+*Objective* (``objective``). ``"budget"`` (default): each trial runs to a budget of samples, so
+a size is worth what it leaves at the end of that budget — the lowest ``val_loss`` the trial can
+reach in its samples left first, then the fewest seconds to get there. ``"speed"``: the size
+that lowers the loss fastest per second, for a user who asks how soon a loss is reached and
+whose budgets do not bind. Without a known budget (``budget_samples``) the speed rules apply.
+Why the default: in the stored grid runs of the real-data benchmark
+(``benchmarks/schedulers.py``, seeds 0–4), a trial's curve fitted on 5 of its 16 reports and
+extrapolated to the end of its budget ranks two trials' final ``val_loss`` right in 71 of 137
+pairs (8 reports: 82/136; 11 reports: 99/125): the speed objective's early stops at equal
+compute killed the trials that end best, and its choice per second left the sample-efficient
+sizes.
+
 The rule, on the trial's ``n``-th report (``report_index = n``), first match wins:
 
 1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop``, ``diverged=True``.
@@ -42,6 +54,12 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    is ahead by more than ``floor`` (a duplicate); either must hold on the last
    ``stop_confirm_reports`` consecutive reports. Any trial can switch to any size, so a trial
    behind at equal compute stays behind.
+   *Budget objective*: no stop while the trial's current segment cannot be fitted; a rival
+   dominates (or duplicates, with margin ``floor``) only a trial that is also unable to end
+   level with it: the trial's *reach* — its current curve at the end of its own budget, lower
+   end of the ``band_z`` band — is above the rival's expected end (its current curve at the end
+   of its budget, else its last loss) by more than the margin. Rivals are live peers and peers
+   that finished their budget (their end is known); a peer stopped early stops no one.
 4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
    ``continue``.
 5. **Judge the last switch**, during its first ``2·segment_reports`` reports, unless it was a
@@ -51,7 +69,10 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    new segment's fitted loss, report by report: below it by ``judge_z`` combined standard
    deviations keeps the size (*good*); above it by as much switches back (*bad*); in between
    the switch is *pending* → ``continue``, and after ``2·segment_reports`` reports the sign of
-   the last comparison decides (below the extrapolation: kept; not below: back). When it cannot
+   the last comparison decides (below the extrapolation: kept; not below: back). *Budget
+   objective*: the two compared are the losses both laws reach from the new segment's level
+   after the samples left, the old one plus the tolerance of rule 8 (``end_margin`` × the
+   decrease still to come), the same ``judge_z`` margin. When it cannot
    be judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end
    of the window, the loss is not below the loss at the switch — then back. A size switched
    back from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert.
@@ -91,16 +112,27 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    exceed the switch cost (twice it for a probe, which may be reverted). Extrapolating a curve
    far below its range ignores the growth of the gradient-noise scale, hence the caution, and
    smaller batches need evidence.
+   *Budget objective* (rules 7–8 instead): each candidate's (and the current size's) expected
+   *end* — the loss after the samples left along its law from ``L`` — and the seconds those
+   samples take at its pace. A size *reaches* the best end ``E*`` (the lowest of them) when it
+   ends at most ``end_margin`` (default 0.05) × ``(L − E*)`` above it; the current size reaches
+   it when the lower end of its ``band_z`` band does (it is left only on clear evidence). The
+   target is the fastest reaching candidate with a fresh estimate (no probes): taken when the
+   current size does not reach ``E*`` and a switch costs less than ``switch_margin`` of the
+   seconds left, or when it does and the target finishes faster by more than ``switch_margin``
+   (relative) and by more seconds than a switch costs.
 9. **Probe.** The next larger candidate has no usable curve, the trial has run ``probe_every``
    reports at its size and the current curve's relative progress per sample
    ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default 1.4×) since the segment began
    (under the empirical model of large-batch training, McCandlish et al. 2018, that is the
    growth of ``B + B_noise``), and two switches cost less than ``switch_margin`` of the seconds
-   left → ``switch`` to it.
+   left → ``switch`` to it. (Speed objective only.)
 10. Otherwise ``continue``.
 
 A switch that would move this trial to a batch size where a live peer is already ahead at equal
 compute (by more than ``floor``) stops the trial instead (it would only duplicate that peer).
+Budget objective: a rival of rule 3 there, ahead at equal compute and expected to end lower
+than this trial's expected end at that size, by more than ``floor``.
 
 Second action (``action="accumulation"``): effective size ``B`` runs as loader batch
 ``b = min(B, max_loader_batch_size)`` (default: the trial's first loader batch) with
