@@ -68,7 +68,7 @@ def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
     ``max_depth`` ranges below it, and its loader's pace is known."""
     s, level, current = view.settings, view.level, view.current.effective
     seconds = lookahead(view)
-    out: dict[int, tuple[tuple[float, bool], Estimate]] = {}
+    best: dict[int, tuple[tuple[float, bool], CurveFit, float]] = {}  # size: (rank, fit, pace)
     for owner, reports in enumerate(view.histories):
         fitted = view.memo.per_history(
             "segment-fits",
@@ -79,7 +79,7 @@ def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
             b = seg.effective
             if fit is None or b not in s.batch_sizes or b in tabu:
                 continue
-            if b in out and out[b][0] <= (0.0, owner > 0):
+            if b in best and best[b][0] <= (0.0, owner > 0):
                 continue  # no curve of this source can rank better (depth is clamped at 0)
             pace = view.throughput(b)
             span = fit.x_last - fit.x_first
@@ -87,13 +87,15 @@ def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
             if not pace or not seconds or depth < -1.1 or not depth <= s.max_depth:
                 continue  # above the segment (it never saw this level) or too far below it
             rank = (max(depth, 0.0), owner > 0)
-            if b in out and rank >= out[b][0]:
-                continue
-            cautious = None if b == current else s.plausible_weight
-            gain = _decrease(fit, level, seconds * pace, cautious)
-            end, finish = _budget_end(view, fit, pace, cautious)
-            out[b] = (rank, Estimate(b, gain, seconds, max(depth, 0.0), owner == 0, end, finish))
-    return {b: entry[1] for b, entry in out.items()}
+            if b not in best or rank < best[b][0]:
+                best[b] = (rank, fit, pace)
+    out = {}
+    for b, ((depth, by_peer), fit, pace) in best.items():  # the estimates of the winners only
+        cautious = None if b == current else s.plausible_weight
+        gain = _decrease(fit, level, seconds * pace, cautious)
+        end, finish = _budget_end(view, fit, pace, cautious)
+        out[b] = Estimate(b, gain, seconds, depth, not by_peer, end, finish)
+    return out
 
 
 def _budget_end(

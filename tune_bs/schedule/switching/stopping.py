@@ -88,7 +88,11 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
 def reachable(view: DecisionView) -> float | None:
     """The lowest loss the trial can still expect within its own samples left: its current
     segment's curve at the end of its budget, lower end of the ``band_z`` band; ``None`` without
-    a fitted curve or a known budget."""
+    a fitted curve or a known budget (memoised on the view)."""
+    return view.once("reach", lambda: _reach(view))
+
+
+def _reach(view: DecisionView) -> float | None:
     fit = view.current_fit
     if fit is None or not math.isfinite(view.budget_left):
         return None
@@ -98,7 +102,11 @@ def reachable(view: DecisionView) -> float | None:
 
 def expected_final(view: DecisionView, peer: Peer) -> float:
     """A peer's expected loss at the end of its own budget: its current segment's curve there
-    (the point estimate), else its last reported loss."""
+    (the point estimate), else its last reported loss (memoised per history)."""
+    return view.memo.per_history("expected-final", peer.reports, lambda: _final(view, peer))
+
+
+def _final(view: DecisionView, peer: Peer) -> float:
     last = peer.reports[-1]
     segment = view.memo.segments(peer.reports)[-1]
     fit = view.fit(segment)
@@ -175,11 +183,13 @@ def dominated_on_budget(view: DecisionView) -> str:
         if compared is None:
             continue
         tau, own, theirs = compared
-        end = expected_final(view, peer)
         same_size = peer.reports[-1].effective_batch_size == view.current.effective
         margin = floor if same_size else max(view.settings.stop_margin * (l_ref - theirs), floor)
-        if own - theirs <= margin or reach - end <= margin:
-            continue  # not behind, or its own samples left can still take it to the rival's end
+        if own - theirs <= margin:
+            continue
+        end = expected_final(view, peer)
+        if reach - end <= margin:
+            continue  # its own samples left can still take it to the rival's end
         if same_size:
             return (
                 f"redundant: {key} trains at batch size {view.current.effective} too, is ahead "

@@ -4,8 +4,9 @@ settings and the memo, and the quantities every rule asks for, each computed onc
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from tune_bs.schedule.curves import CurveFit
 from tune_bs.schedule.switching.memo import FitCache
 from tune_bs.schedule.switching.throughput import CostModel, cost_model, switch_costs
 from tune_bs.schedule.switching.types import Action, Decision, Peer, Report, Segment, SwitchSettings
+
+_T = TypeVar("_T")
 
 
 def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Peer]:
@@ -44,6 +47,7 @@ class DecisionView:
         self.peers = as_of(history, peers)
         self.settings = settings
         self.memo = memo
+        self._once: dict[str, Any] = {}
 
     # --- the trial ---------------------------------------------------------------------------
     @property
@@ -115,6 +119,12 @@ class DecisionView:
             for c in switch_costs(reports, self.costs, self.memo)
         ]
         return float(np.median(pooled)) if pooled else self.settings.prior_switch_cost_s
+
+    def once(self, name: str, compute: Callable[[], _T]) -> _T:
+        """``compute()`` the first time ``name`` is asked for in this decision, then its value."""
+        if name not in self._once:
+            self._once[name] = compute()
+        return self._once[name]
 
     # --- decisions ---------------------------------------------------------------------------
     def loader_for(self, effective: int) -> tuple[int, int]:
