@@ -288,3 +288,16 @@ def test_the_smoke_test_runs_every_method_and_writes_its_outputs(bench, tmp_path
     assert len([line for line in lines if line.startswith("goal ")]) == 4
     assert all(line.endswith(("-> MET", "-> MISSED")) for line in lines[-4:])
     assert any(line.startswith("benchmark wall time: ") for line in lines)
+
+
+def test_first_seed_moves_every_workload_to_seeds_not_used_before(bench) -> None:
+    args = bench.argparse.Namespace(smoke_test=False, datasets=None, seeds=None, first_seed=5)
+    groups = bench.plan(args)
+    by_set = {}
+    for _, dataset, seed in groups:
+        by_set.setdefault(dataset, []).append(seed)
+    assert by_set["GunPoint"] == [5, 6, 7, 8, 9] and by_set["synthetic"] == [5, 6, 7]
+    default = bench.plan(
+        bench.argparse.Namespace(smoke_test=False, datasets=None, seeds=2, first_seed=0)
+    )
+    assert {seed for _, _, seed in default} == {0, 1}

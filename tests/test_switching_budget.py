@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.test_switching import EVERY, FLAT, history, settings
+from test_switching import EVERY, FLAT, history, settings
+
 from tune_bs.schedule.switching import Peer, Report, decide
 
 

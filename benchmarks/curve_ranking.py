@@ -1,0 +1,192 @@
+"""Benchmark: how early can a fitted learning curve tell which trial will end best?
+
+Reads the fixed-grid (``fifo``) experiments of a ``benchmarks/schedulers.py`` storage: every trial
+ran its whole samples budget at one batch size, so its last ``val_loss`` is the truth. For each
+trial and each report count ``k``, the curve families of :func:`tune_bs.schedule.curves.fit_curve`
+are fitted to its first ``k`` reports and extrapolated to the end of its budget. Printed per ``k``:
+
+- the median relative error of that prediction of the final ``val_loss`` (and of the last
+  observed value, the naive prediction);
+- how often the final value lies inside the ``±z`` band (``--band-z``, the scheduler's
+  ``band_z``, default 2);
+- over every pair of trials of one experiment, how often the predictions order their final
+  values right (0.5 is a coin);
+- a budget-end stopping rule applied at ``k``: a trial is stopped when the lower end of its band
+  lies above the best predicted end of the other trials. ``stopped`` counts such trials,
+  ``winners stopped`` those of them that ended within 1 % of the experiment's best final value
+  (the ones a stopping rule must not lose).
+
+This is the evidence behind the extrapolation scheduler's default ``objective="budget"`` and its
+rule of no stop before a trial's own curve is fitted (:mod:`tune_bs.schedule.switching`). Nothing
+here trains; it reads the stored ``result.json`` files.
+
+Usage::
+
+    python benchmarks/curve_ranking.py --storage ~/bench        # after benchmarks/schedulers.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from tune_bs.schedule.curves import CurveFitError, fit_curve
+
+#: A stopping rule must not stop a trial that ends within this fraction of the best final value.
+WINNER_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class GridTrial:
+    """One fixed-size trial: its samples seen and ``val_loss`` per report, and its budget."""
+
+    experiment: str
+    batch_size: int
+    samples: np.ndarray
+    losses: np.ndarray
+    budget: float
+
+    @property
+    def final(self) -> float:
+        return float(self.losses[-1])
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The end-of-budget extrapolation of a trial's first ``k`` reports."""
+
+    trial: GridTrial
+    mean: float
+    low: float
+    high: float
+    last_seen: float
+
+
+def load_grid_trials(storage: Path) -> dict[str, list[GridTrial]]:
+    """Every ``fifo-*`` experiment's trials (those with a budget and at least 2 reports)."""
+    out: dict[str, list[GridTrial]] = {}
+    for experiment in sorted(storage.glob("fifo-*")):
+        trials = []
+        for result in sorted(experiment.glob("*/result.json")):
+            rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+            rows = [r for r in rows if r.get("val_loss") is not None]
+            budget = rows[0].get("config", {}).get("budget_samples") if rows else None
+            if len(rows) < 2 or budget is None:
+                continue
+            trials.append(
+                GridTrial(
+                    experiment.name,
+                    int(rows[0]["config"]["batch_size"]),
+                    np.array([r["samples_seen"] for r in rows], dtype=float),
+                    np.array([r["val_loss"] for r in rows], dtype=float),
+                    float(budget),
+                )
+            )
+        if trials:
+            out[experiment.name] = trials
+    return out
+
+
+def predict(trial: GridTrial, k: int, band_z: float) -> Prediction | None:
+    """The end-of-budget extrapolation from the first ``k`` reports (None: too few, or no fit)."""
+    if len(trial.losses) <= k:
+        return None
+    try:
+        fit = fit_curve(trial.samples[:k], trial.losses[:k])
+    except CurveFitError:
+        return None
+    end = fit.extrapolate(trial.budget, band_z)
+    return Prediction(trial, end.mean, end.low, end.high, float(trial.losses[k - 1]))
+
+
+def evaluate(experiments: dict[str, list[GridTrial]], k: int, band_z: float) -> dict[str, float]:
+    """The figures of one report count ``k`` (see the module docstring)."""
+    errors, naive, inside = [], [], []
+    right = pairs = stopped = winners_stopped = considered = 0
+    for trials in experiments.values():
+        best = min(t.final for t in trials)
+        preds = [p for p in (predict(t, k, band_z) for t in trials) if p is not None]
+        for p in preds:
+            errors.append(abs(p.mean - p.trial.final) / abs(p.trial.final))
+            naive.append(abs(p.last_seen - p.trial.final) / abs(p.trial.final))
+            inside.append(p.low <= p.trial.final <= p.high)
+        for a, b in combinations(preds, 2):
+            if a.trial.final != b.trial.final:
+                pairs += 1
+                right += (a.mean < b.mean) == (a.trial.final < b.trial.final)
+        for p in preds:
+            considered += 1
+            others = [q.mean for q in preds if q is not p]
+            if others and p.low > min(others):
+                stopped += 1
+                winners_stopped += p.trial.final <= best * (1.0 + WINNER_TOLERANCE)
+    return {
+        "k": k,
+        "trials": len(errors),
+        "error": statistics.median(errors) if errors else float("nan"),
+        "naive_error": statistics.median(naive) if naive else float("nan"),
+        "inside": float(np.mean(inside)) if inside else float("nan"),
+        "right": right,
+        "pairs": pairs,
+        "stopped": stopped,
+        "considered": considered,
+        "winners_stopped": winners_stopped,
+    }
+
+
+def dataset_of(experiment: str) -> str:
+    """``fifo-GunPoint-s3`` → ``GunPoint``."""
+    return experiment.split("-", 1)[1].rsplit("-s", 1)[0]
+
+
+def print_table(experiments: dict[str, list[GridTrial]], reports: list[int], band_z: float) -> None:
+    """One markdown row per report count."""
+    print(
+        "| reports fitted | trials | median rel. error of the end | last value's | final in band "
+        "| pairs ranked right | stopped by the budget-end rule | winners stopped |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for k in reports:
+        r = evaluate(experiments, k, band_z)
+        share = r["right"] / r["pairs"] if r["pairs"] else float("nan")
+        print(
+            f"| {k} | {r['trials']} | {r['error']:.3f} | {r['naive_error']:.3f} | "
+            f"{r['inside']:.0%} | {r['right']}/{r['pairs']} ({share:.0%}) | "
+            f"{r['stopped']}/{r['considered']} | {r['winners_stopped']} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", type=Path, required=True, help="a schedulers.py storage")
+    parser.add_argument("--reports", type=int, nargs="+", default=[5, 6, 8, 10, 12])
+    parser.add_argument("--band-z", type=float, default=2.0, help="band width (stds)")
+    args = parser.parse_args(argv)
+    experiments = load_grid_trials(args.storage)
+    if not experiments:
+        parser.exit(
+            2,
+            f"--storage {args.storage} holds no fifo-* experiment; run "
+            "benchmarks/schedulers.py --storage there first.\n",
+        )
+    groups = {"all": experiments}
+    for name in sorted({dataset_of(e) for e in experiments}):
+        groups[name] = {e: t for e, t in experiments.items() if dataset_of(e) == name}
+    for label, chosen in groups.items():
+        total = sum(len(t) for t in chosen.values())
+        print(
+            f"\n# {label}: {len(chosen)} fixed-grid experiments, {total} trials, from "
+            f"{args.storage}; band +-{args.band_z:g} std"
+        )
+        print_table(chosen, args.reports, args.band_z)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
