@@ -139,41 +139,15 @@ def _reference_loss(view: DecisionView) -> float:
 
 
 def dominated(view: DecisionView) -> str:
-    """Reason to stop the trial under rule 3 on this report, or ``""``."""
-    if view.budget_objective:
-        return dominated_on_budget(view)
-    live = {k: p for k, p in view.peers.items() if p.alive and p.reports}
-    if not live:
-        return ""
-    floor = noise_floor(view)
-    l_ref = _reference_loss(view)
-    dominated_by: list[str] = []
-    for key, peer in live.items():
-        compared = equal_compute(view, peer)
-        if compared is None:
-            continue
-        tau, own, theirs = compared
-        if peer.reports[-1].effective_batch_size == view.current.effective and (
-            own - theirs > floor
-        ):
-            return (
-                f"redundant: {key} trains at batch size {view.current.effective} too and is "
-                f"ahead ({theirs:.4g} vs {own:.4g} at {tau:.4g}s, noise floor {floor:.2g})"
-            )
-        if own - theirs > max(view.settings.stop_margin * (l_ref - theirs), floor):
-            dominated_by.append(f"{key} ({theirs:.4g} vs {own:.4g} at {tau:.4g}s)")
-    if dominated_by and len(dominated_by) >= view.settings.min_alive:
-        return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
-    return ""
+    """Reason to stop the trial under rule 3 on this report, or ``""``.
 
-
-def dominated_on_budget(view: DecisionView) -> str:
-    """Rule 3 under ``objective="budget"``: as at equal compute, and the trial's reachable loss
-    (:func:`reachable`) must also be above the rival's expected end by the same margin; never
-    while the trial's current curve cannot be fitted."""
-    reach = reachable(view)
+    Under ``objective="budget"`` a rival must also be expected to end below the trial's reach
+    (:func:`reachable`) by the same margin, and nothing stops a trial whose current curve
+    cannot be fitted yet.
+    """
+    reach = reachable(view) if view.budget_objective else None
     competing = rivals(view)
-    if reach is None or not competing:
+    if not competing or (view.budget_objective and reach is None):
         return ""
     floor = noise_floor(view)
     l_ref = _reference_loss(view)
@@ -187,22 +161,25 @@ def dominated_on_budget(view: DecisionView) -> str:
         margin = floor if same_size else max(view.settings.stop_margin * (l_ref - theirs), floor)
         if own - theirs <= margin:
             continue
-        end = expected_final(view, peer)
-        if reach - end <= margin:
+        end = None if reach is None else expected_final(view, peer)
+        if reach is not None and end is not None and reach - end <= margin:
             continue  # its own samples left can still take it to the rival's end
+        at = f"{theirs:.4g} vs {own:.4g} at {tau:.4g}s"
         if same_size:
+            ends = "" if end is None else f", expected to end at {end:.4g} below {reach:.4g}"
             return (
-                f"redundant: {key} trains at batch size {view.current.effective} too, is ahead "
-                f"({theirs:.4g} vs {own:.4g} at {tau:.4g}s) and is expected to end at "
-                f"{end:.4g}, below this trial's reach {reach:.4g} (noise floor {floor:.2g})"
+                f"redundant: {key} trains at batch size {view.current.effective} too and is "
+                f"ahead ({at}{ends}, noise floor {floor:.2g})"
             )
-        dominated_by.append(f"{key} ({theirs:.4g} vs {own:.4g} at {tau:.4g}s, end {end:.4g})")
-    if dominated_by and len(dominated_by) >= view.settings.min_alive:
-        return (
-            f"clearly worse at equal compute and cannot reach the end of "
-            f"{', '.join(dominated_by[:3])} (reach {reach:.4g})"
-        )
-    return ""
+        dominated_by.append(f"{key} ({at})" if end is None else f"{key} ({at}, end {end:.4g})")
+    if not dominated_by or len(dominated_by) < view.settings.min_alive:
+        return ""
+    if reach is None:
+        return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
+    return (
+        f"clearly worse at equal compute and cannot reach the end of "
+        f"{', '.join(dominated_by[:3])} (reach {reach:.4g})"
+    )
 
 
 def confirmed(view: DecisionView) -> bool:
