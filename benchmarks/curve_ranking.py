@@ -14,7 +14,8 @@ are fitted to its first ``k`` reports and extrapolated to the end of its budget.
 - a budget-end stopping rule applied at ``k``: a trial is stopped when the lower end of its band
   lies above the best predicted end of the other trials. ``stopped`` counts such trials,
   ``winners stopped`` those of them that ended within 1 % of the experiment's best final value
-  (the ones a stopping rule must not lose).
+  (they meet the schedulers benchmark's target, :func:`scheduler_figures.target_value`: the
+  ones a stopping rule must not lose).
 
 This is the evidence behind the extrapolation scheduler's default ``objective="budget"`` and its
 rule of no stop before a trial's own curve is fitted (:mod:`tune_bs.schedule.switching`). Nothing
@@ -30,16 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from tune_bs.schedule.curves import CurveFitError, fit_curve
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scheduler_figures as fig
 
-#: A stopping rule must not stop a trial that ends within this fraction of the best final value.
-WINNER_TOLERANCE = 0.01
+from tune_bs.schedule.curves import CurveFitError, fit_curve
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,28 @@ def predict(trial: GridTrial, k: int, band_z: float) -> Prediction | None:
     return Prediction(trial, end.mean, end.low, end.high, float(trial.losses[k - 1]))
 
 
+Predictions = dict[str, tuple[list[GridTrial], list[Prediction]]]
+
+
+def predict_all(experiments: dict[str, list[GridTrial]], k: int, band_z: float) -> Predictions:
+    """Per experiment: its trials and the predictions from their first ``k`` reports."""
+    return {
+        name: (trials, [p for p in (predict(t, k, band_z) for t in trials) if p is not None])
+        for name, trials in experiments.items()
+    }
+
+
 def evaluate(experiments: dict[str, list[GridTrial]], k: int, band_z: float) -> dict[str, float]:
     """The figures of one report count ``k`` (see the module docstring)."""
+    return summarise(predict_all(experiments, k, band_z), k)
+
+
+def summarise(predictions: Predictions, k: int) -> dict[str, float]:
+    """The figures of :func:`evaluate` from the predictions of each experiment."""
     errors, naive, inside = [], [], []
     right = pairs = stopped = winners_stopped = considered = 0
-    for trials in experiments.values():
-        best = min(t.final for t in trials)
-        preds = [p for p in (predict(t, k, band_z) for t in trials) if p is not None]
+    for trials, preds in predictions.values():
+        target = fig.target_value(min(t.final for t in trials), "min")
         for p in preds:
             errors.append(abs(p.mean - p.trial.final) / abs(p.trial.final))
             naive.append(abs(p.last_seen - p.trial.final) / abs(p.trial.final))
@@ -125,7 +142,7 @@ def evaluate(experiments: dict[str, list[GridTrial]], k: int, band_z: float) -> 
             others = [q.mean for q in preds if q is not p]
             if others and p.low > min(others):
                 stopped += 1
-                winners_stopped += p.trial.final <= best * (1.0 + WINNER_TOLERANCE)
+                winners_stopped += p.trial.final <= target
     return {
         "k": k,
         "trials": len(errors),
@@ -145,15 +162,15 @@ def dataset_of(experiment: str) -> str:
     return experiment.split("-", 1)[1].rsplit("-s", 1)[0]
 
 
-def print_table(experiments: dict[str, list[GridTrial]], reports: list[int], band_z: float) -> None:
-    """One markdown row per report count."""
+def print_table(by_k: dict[int, Predictions], experiments: set[str]) -> None:
+    """One markdown row per report count, over the chosen ``experiments``."""
     print(
         "| reports fitted | trials | median rel. error of the end | last value's | final in band "
         "| pairs ranked right | stopped by the budget-end rule | winners stopped |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for k in reports:
-        r = evaluate(experiments, k, band_z)
+    for k, predictions in by_k.items():
+        r = summarise({e: v for e, v in predictions.items() if e in experiments}, k)
         share = r["right"] / r["pairs"] if r["pairs"] else float("nan")
         print(
             f"| {k} | {r['trials']} | {r['error']:.3f} | {r['naive_error']:.3f} | "
@@ -175,16 +192,17 @@ def main(argv: list[str] | None = None) -> int:
             f"--storage {args.storage} holds no fifo-* experiment; run "
             "benchmarks/schedulers.py --storage there first.\n",
         )
-    groups = {"all": experiments}
+    by_k = {k: predict_all(experiments, k, args.band_z) for k in args.reports}  # fitted once
+    groups = {"all": set(experiments)}
     for name in sorted({dataset_of(e) for e in experiments}):
-        groups[name] = {e: t for e, t in experiments.items() if dataset_of(e) == name}
+        groups[name] = {e for e in experiments if dataset_of(e) == name}
     for label, chosen in groups.items():
-        total = sum(len(t) for t in chosen.values())
+        total = sum(len(experiments[e]) for e in chosen)
         print(
             f"\n# {label}: {len(chosen)} fixed-grid experiments, {total} trials, from "
             f"{args.storage}; band +-{args.band_z:g} std"
         )
-        print_table(chosen, args.reports, args.band_z)
+        print_table(by_k, chosen)
     return 0
 
 

@@ -11,7 +11,6 @@ import statistics
 from dataclasses import dataclass
 
 from tune_bs.schedule.curves import CurveFit
-from tune_bs.schedule.switching.stopping import reachable
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -135,7 +134,7 @@ def choose(
     s, level = view.settings, view.level
     own = own_estimate(view)
     others = {b: e for b, e in candidates.items() if b != view.current.effective}
-    if view.budget_objective and own is not None and math.isfinite(own.end):
+    if view.budget_objective and own is not None:
         return choose_for_budget(view, own, others)
     keep = f"batch size {view.current.effective} is the fastest known at {level:.4g}"
     if own is None or own.speed() <= 0.0 or not others:
@@ -184,11 +183,10 @@ def choose_for_budget(
     count (no probes).
     """
     s, here = view.settings, view.current.effective
-    usable = {b: e for b, e in others.items() if math.isfinite(e.end) and e.finish_s > 0}
-    best_end = min([own.end, *(e.end for e in usable.values())])
+    best_end = min([own.end, *(e.end for e in others.values())])
     tol = end_tolerance(s.end_margin, view.level, best_end)
-    reaching = [e for e in usable.values() if e.end <= best_end + tol]
-    reach = reachable(view)  # the current size is left only when even its band misses
+    reaching = [e for e in others.values() if e.end <= best_end + tol]
+    reach = view.reach  # the current size is left only when even its band misses
     own_reaches = (own.end if reach is None else min(own.end, reach)) <= best_end + tol
     keep = (
         f"batch size {here} is expected to end at {own.end:.4g} in {own.finish_s:.3g}s "

@@ -75,8 +75,8 @@ def judge(view: DecisionView) -> Judgement:
         stay = prev_fit.extrapolate(left_at + trained / pace_cur * pace_prev)
         margin = s.judge_z * math.hypot(stay.std, fit.extrapolate(trained).std)
         mine, theirs, what = level, stay.mean, f"val_loss {level:.4g} vs {stay.mean:.4g}"
-        left = _samples_left(part)
-        if s.objective == "budget" and left is not None:
+        left = part.reports[-1].samples_left
+        if view.budget_objective and math.isfinite(left):
             mine = fit.advance(level, left)  # both laws from the new level, over the samples left
             end_before = prev_fit.advance(level, left)
             theirs = end_before + end_tolerance(s.end_margin, level, min(mine, end_before))
@@ -93,14 +93,6 @@ def judge(view: DecisionView) -> Judgement:
     if judged is None:
         return Judgement("unjudgeable", "the new curve cannot be fitted")
     return judged
-
-
-def _samples_left(segment: Segment) -> float | None:
-    """Samples left in the trial's budget at the segment's last report (``None`` without one)."""
-    last = segment.reports[-1]
-    if last.budget_samples is None:
-        return None
-    return max(last.budget_samples - last.samples_seen, 0.0)
 
 
 def loss_rose(view: DecisionView) -> bool:

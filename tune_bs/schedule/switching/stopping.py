@@ -85,21 +85,6 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
     return tau, own, theirs
 
 
-def reachable(view: DecisionView) -> float | None:
-    """The lowest loss the trial can still expect within its own samples left: its current
-    segment's curve at the end of its budget, lower end of the ``band_z`` band; ``None`` without
-    a fitted curve or a known budget (memoised on the view)."""
-    return view.once("reach", lambda: _reach(view))
-
-
-def _reach(view: DecisionView) -> float | None:
-    fit = view.current_fit
-    if fit is None or not math.isfinite(view.budget_left):
-        return None
-    x = view.current.reports[-1].samples_seen - view.current.anchor_samples + view.budget_left
-    return float(fit.extrapolate(x, view.settings.band_z).low)
-
-
 def expected_final(view: DecisionView, peer: Peer) -> float:
     """A peer's expected loss at the end of its own budget: its current segment's curve there
     (the point estimate), else its last reported loss (memoised per history)."""
@@ -142,10 +127,10 @@ def dominated(view: DecisionView) -> str:
     """Reason to stop the trial under rule 3 on this report, or ``""``.
 
     Under ``objective="budget"`` a rival must also be expected to end below the trial's reach
-    (:func:`reachable`) by the same margin, and nothing stops a trial whose current curve
+    (:attr:`DecisionView.reach`) by the same margin, and nothing stops a trial whose current curve
     cannot be fitted yet.
     """
-    reach = reachable(view) if view.budget_objective else None
+    reach = view.reach if view.budget_objective else None
     competing = rivals(view)
     if not competing or (view.budget_objective and reach is None):
         return ""

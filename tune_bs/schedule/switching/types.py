@@ -3,6 +3,7 @@ checks of the settings)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -54,6 +55,13 @@ class Report:
     def loader(self) -> tuple[int, int]:
         """``(loader batch, accumulation steps)``."""
         return self.batch_size, self.accumulation_steps
+
+    @property
+    def samples_left(self) -> float:
+        """Samples left in the trial's budget after this report (``inf`` when unknown)."""
+        if self.budget_samples is None:
+            return math.inf
+        return max(self.budget_samples - self.samples_seen, 0.0)
 
     def __hash__(self) -> int:
         """The dataclass hash of the fields, computed once (reports key the policy's memo)."""

@@ -4,9 +4,8 @@ settings and the memo, and the quantities every rule asks for, each computed onc
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -14,8 +13,6 @@ from tune_bs.schedule.curves import CurveFit
 from tune_bs.schedule.switching.memo import FitCache
 from tune_bs.schedule.switching.throughput import CostModel, cost_model, switch_costs
 from tune_bs.schedule.switching.types import Action, Decision, Peer, Report, Segment, SwitchSettings
-
-_T = TypeVar("_T")
 
 
 def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Peer]:
@@ -47,7 +44,6 @@ class DecisionView:
         self.peers = as_of(history, peers)
         self.settings = settings
         self.memo = memo
-        self._once: dict[str, Any] = {}
 
     # --- the trial ---------------------------------------------------------------------------
     @property
@@ -120,12 +116,6 @@ class DecisionView:
         ]
         return float(np.median(pooled)) if pooled else self.settings.prior_switch_cost_s
 
-    def once(self, name: str, compute: Callable[[], _T]) -> _T:
-        """``compute()`` the first time ``name`` is asked for in this decision, then its value."""
-        if name not in self._once:
-            self._once[name] = compute()
-        return self._once[name]
-
     # --- decisions ---------------------------------------------------------------------------
     def loader_for(self, effective: int) -> tuple[int, int]:
         """(loader batch, accumulation steps) that realise an effective batch size."""
@@ -154,6 +144,15 @@ class DecisionView:
     @cached_property
     def budget_left(self) -> float:
         """Samples left in the trial's budget (``inf`` when unknown)."""
-        if self.last.budget_samples is None:
-            return math.inf
-        return max(self.last.budget_samples - self.last.samples_seen, 0.0)
+        return self.last.samples_left
+
+    @cached_property
+    def reach(self) -> float | None:
+        """The lowest loss the trial can still expect within its samples left: its current
+        segment's curve at the end of its budget, lower end of the ``band_z`` band; ``None``
+        without a fitted curve or a known budget."""
+        fit = self.current_fit
+        if fit is None or not math.isfinite(self.budget_left):
+            return None
+        x = self.current.reports[-1].samples_seen - self.current.anchor_samples + self.budget_left
+        return float(fit.extrapolate(x, self.settings.band_z).low)
