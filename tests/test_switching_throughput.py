@@ -60,3 +60,43 @@ def test_an_unknown_size_without_a_model_has_no_pace():
     assert model.fitted is None
     assert model.throughput((64, 1)) == 0.0
     assert model.throughput((8, 2)) == pytest.approx(1 / (1e-3 + 0.02 / 8))  # same loader
+
+
+@given(
+    paces=st.lists(
+        st.lists(st.floats(1e-4, 1e-1), min_size=1, max_size=12), min_size=1, max_size=5
+    ),
+    batches=st.lists(st.sampled_from([8, 16, 32, 64]), min_size=5, max_size=5),
+    order=st.randoms(use_true_random=False),
+    restore_at=st.integers(0, 40),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_kept_pool_gives_the_model_of_pooling_from_scratch(paces, batches, order, restore_at):
+    """Reports arrive one at a time in any order; each peer's history is a new tuple after
+    every report (as the scheduler builds it); one trial loses its last reports (a restore)."""
+    full = []
+    for i, trial in enumerate(paces):
+        t, history = 0.0, []
+        for k, pace in enumerate(trial):
+            t += 1_000.0 * pace
+            history.append(Report(1_000.0 * (k + 1), 1.0, batches[i], t))
+        full.append(history)
+    arrivals = [i for i, trial in enumerate(paces) for _ in trial]
+    order.shuffle(arrivals)
+    kept, seen = FitCache(), [0] * len(full)
+    for step, i in enumerate(arrivals):
+        seen[i] += 1
+        if step == restore_at and seen[i] > 2:
+            seen[i] -= 2  # the trial was restored from an earlier checkpoint
+        histories = [tuple(full[j][: seen[j]]) for j in range(len(full)) if seen[j]]
+        incremental = cost_model(histories, kept)
+        scratch = cost_model(histories, FitCache())
+        assert incremental == scratch
+
+
+def test_a_history_listed_twice_is_pooled_twice():
+    history = reports(8, 4, 1e-3, 0.02)
+    memo = FitCache()
+    twice = cost_model([history, history], memo)
+    assert twice.counts[(8, 1)] == 2 * cost_model([history], FitCache()).counts[(8, 1)]
+    assert cost_model([history, history], memo) == twice

@@ -10,7 +10,8 @@ case — the same trial one report later — a dictionary lookup.
 Kinds, each in its own table: segments of a history; curve fits of a segment prefix (the warm
 chain: each fit starts from the fit without its last report); cold fits of a segment's last
 ``k`` reports (the curve a switch left behind); per-history derived values (interval rates,
-noise, switch costs, the list of segment fits).
+noise, switch costs, the list of segment fits); pools kept for a set of histories (the interval
+costs of a peer group), which their owner updates as the histories grow.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FitCache:
         self._derived: _Bounded = _Bounded(max_entries)
         self._by_object: dict[tuple[str, int], tuple] = {}
         self.max_history_entries = max_history_entries
+        self._pools: _Bounded = _Bounded(64)
 
     # --- segments ------------------------------------------------------------------------
     def segments(self, history: Sequence[Report]) -> list[Segment]:
@@ -133,6 +135,20 @@ class FitCache:
             self._by_object.clear()  # the current histories' entries come back on next use
         self._by_object[key] = (reports, len(reports), reports[-1], value)
         return value
+
+    def pool(
+        self, tag: str, histories: Sequence[Sequence[Report]], make: Callable[[], _T]
+    ) -> _T | None:
+        """The object ``make()`` kept under ``tag`` and the set of histories (each known by its
+        first report, which the entry's owner keeps); its owner brings it up to date. ``None``
+        when a history is empty or two share their first report (nothing is kept)."""
+        firsts = frozenset(id(reports[0]) for reports in histories if reports)
+        if len(firsts) != len(histories):
+            return None
+        key = (tag, firsts)
+        if key not in self._pools:
+            self._pools[key] = make()
+        return self._pools[key]
 
 
 def fit_reports(

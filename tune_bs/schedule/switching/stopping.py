@@ -138,6 +138,9 @@ def dominated(view: DecisionView) -> str:
     l_ref = _reference_loss(view)
     dominated_by: list[str] = []
     for key, peer in competing.items():
+        end = None if reach is None else expected_final(view, peer)
+        if end is not None and reach - end <= floor:
+            continue  # within the smallest margin of the rival's end (the check below, sooner)
         compared = equal_compute(view, peer)
         if compared is None:
             continue
@@ -146,8 +149,7 @@ def dominated(view: DecisionView) -> str:
         margin = floor if same_size else max(view.settings.stop_margin * (l_ref - theirs), floor)
         if own - theirs <= margin:
             continue
-        end = None if reach is None else expected_final(view, peer)
-        if reach is not None and end is not None and reach - end <= margin:
+        if end is not None and reach - end <= margin:
             continue  # its own samples left can still take it to the rival's end
         at = f"{theirs:.4g} vs {own:.4g} at {tau:.4g}s"
         if same_size:
@@ -189,12 +191,10 @@ def taken_by_leader(view: DecisionView, target: int, end: float | None = None) -
     for key, peer in rivals(view).items():
         if peer.reports[-1].effective_batch_size != target:
             continue
-        compared = equal_compute(view, peer)
-        if compared is None:
-            continue
         floor = noise_floor(view) if floor is None else floor
-        if compared[1] - compared[2] > floor and (
-            end is None or end - expected_final(view, peer) > floor
-        ):
+        if end is not None and end - expected_final(view, peer) <= floor:
+            continue
+        compared = equal_compute(view, peer)
+        if compared is not None and compared[1] - compared[2] > floor:
             return key
     return ""

@@ -14,10 +14,16 @@ interval); with two or more loader batches, non-negative weighted least squares 
 on ``[1, 1/b]`` (weights: interval counts) gives ``a, c₀ ≥ 0``. Prediction: a loader measured on
 at least :data:`TRUSTED_INTERVALS` intervals uses its own median; any other loader the fitted
 model (``None`` when the model could not be fitted and the loader is unmeasured).
+
+Cost: the pooled intervals of a peer group are kept sorted by loader (:class:`IntervalPool`, one
+per set of histories in the policy's memo) and updated with the reports each history gained
+since the last decision, so a decision costs O(trials) rather than O(trials × reports); the
+model is the same as pooling from scratch.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import statistics
 from collections.abc import Mapping, Sequence
@@ -73,15 +79,67 @@ def interval_costs(reports: Sequence[Report]) -> dict[Loader, list[float]]:
     return out
 
 
+class IntervalPool:
+    """The interval costs (:func:`interval_costs`) of a set of trials' histories, pooled and kept
+    sorted by loader. A history is known by its first report (a peer's history is a new tuple
+    after each report, the reports are the same objects); :meth:`update` adds the intervals each
+    history gained since the last call and starts over when one lost or replaced reports (a
+    restore, or a peer seen as of an earlier clock)."""
+
+    def __init__(self) -> None:
+        #: id(first report) -> (first report, reports counted, last report counted)
+        self._seen: dict[int, tuple[Report, int, Report]] = {}
+        self.values: dict[Loader, list[float]] = {}
+
+    def update(self, histories: Sequence[Sequence[Report]]) -> None:
+        """Bring the pool to ``histories`` (non-empty, distinct first reports)."""
+        if not self._grown_only(histories):
+            self._seen, self.values = {}, {}
+        for reports in histories:
+            counted = self._seen.get(id(reports[0]), (None, 0, None))[1]
+            if counted == len(reports):
+                continue
+            self.add(interval_costs(reports[max(counted - 1, 0) :]))
+            self._seen[id(reports[0])] = (reports[0], len(reports), reports[-1])
+
+    def add(self, costs: Mapping[Loader, list[float]]) -> None:
+        """Pool ``costs`` (:func:`interval_costs` of some reports)."""
+        for loader, values in costs.items():
+            pool = self.values.setdefault(loader, [])
+            for value in values:
+                bisect.insort(pool, value)
+
+    def _grown_only(self, histories: Sequence[Sequence[Report]]) -> bool:
+        for reports in histories:
+            held = self._seen.get(id(reports[0]))
+            if held is None:
+                continue
+            first, counted, last = held
+            if first is not reports[0] or len(reports) < counted:
+                return False
+            if reports[counted - 1] is not last:
+                return False
+        return True
+
+    def median(self, loader: Loader) -> float:
+        """``statistics.median`` of the loader's pooled values (they are sorted)."""
+        values = self.values[loader]
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
 def cost_model(histories: Sequence[Sequence[Report]], memo: FitCache) -> CostModel:
     """The cost model of the intervals of ``histories`` (the trial's first, then its peers')."""
-    pooled: dict[Loader, list[float]] = {}
-    for reports in histories:
-        per_history = memo.per_history("intervals", reports, lambda r=reports: interval_costs(r))
-        for loader, values in per_history.items():
-            pooled.setdefault(loader, []).extend(values)
-    medians = {loader: statistics.median(v) for loader, v in pooled.items()}
-    counts = {loader: len(v) for loader, v in pooled.items()}
+    pool = memo.pool("intervals", histories, IntervalPool)
+    if pool is None:  # a history listed twice: pooled from scratch, each listing counted
+        pool = IntervalPool()
+        for reports in histories:
+            pool.add(memo.per_history("intervals", reports, lambda r=reports: interval_costs(r)))
+    else:
+        pool.update(histories)
+    loaders = sorted(pool.values)
+    medians = {loader: pool.median(loader) for loader in loaders}
+    counts = {loader: len(pool.values[loader]) for loader in loaders}
     return CostModel(medians, counts, _fit(medians, counts))
 
 
