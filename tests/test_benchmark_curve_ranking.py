@@ -64,6 +64,30 @@ def test_main_prints_one_table_per_data_set_and_refuses_an_empty_storage(
     assert "# all: 2 fixed-grid experiments, 4 trials" in out
     assert "# Other: 1" in out and "# Toy: 1" in out
     assert "| 6 | 4 |" in out
+    assert "# calibration" in out and "| all | 44 |" in out  # 4 trials x fits on 5..15 reports
     with pytest.raises(SystemExit) as exit_info:
         ranking.main(["--storage", str(tmp_path / "empty")])
     assert exit_info.value.code == 2
+
+
+def test_the_calibration_counts_finals_inside_the_band_by_depth(tmp_path: Path) -> None:
+    """A curve that falls faster after its 8th report than its early law says: fitted on 5, 6
+    and 7 of 16 reports (2.75, 2 and 1.5 ranges to the end), the fit's own band never holds the
+    final value; widened by 1 + 1.5 x depth it holds some."""
+    x = np.arange(1, 17, dtype=float)
+    late_drop = 1.0 + 3.0 * x**-0.8 - 0.25 * (x > 8) * (x - 8) / 8
+    for seed in range(3):
+        noisy = late_drop + np.random.default_rng(seed).normal(0.0, 0.01, x.size)
+        write_trial(tmp_path / f"fifo-Toy-s{seed}" / "trial_0", 8, noisy)
+    experiments = ranking.load_grid_trials(tmp_path)
+    plain = ranking.coverage_by_depth(experiments, range(5, 8), 2.0, 0.0)
+    wide = ranking.coverage_by_depth(experiments, range(5, 8), 2.0, 1.5)
+    assert [(label, n) for label, n, _ in plain] == [
+        ("0-0.5", 0),
+        ("0.5-1", 0),
+        ("1-2", 3),
+        ("2-inf", 6),
+        ("all", 9),
+    ]
+    assert plain[-1][2] == 0.0
+    assert wide[-1][2] >= 1 / 3

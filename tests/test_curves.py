@@ -115,6 +115,20 @@ def test_band_covers_truth_under_mild_noise() -> None:
     assert np.median(widths) < 0.1 * (float(curve(x_obs[0])) - truth)  # and it is informative
 
 
+def test_depth_gain_widens_the_band_only_beyond_the_data() -> None:
+    _, curve = TRUTH["pow3"]
+    rng = np.random.default_rng(0)
+    x_obs = X[:10]  # 1 000 ... 10 000 samples: a range of 9 000
+    fit = fit_curve(x_obs, curve(x_obs) + rng.normal(0.0, 0.003, x_obs.size))
+    inside, beyond = 5_000.0, x_obs[-1] + 2 * 9_000.0  # 2 ranges past the last point
+    assert fit.depth(inside) == 0.0 and fit.depth(beyond) == pytest.approx(2.0)
+    assert fit.extrapolate(inside, depth_gain=1.5).std == fit.extrapolate(inside).std
+    plain, wide = fit.extrapolate(beyond), fit.extrapolate(beyond, depth_gain=1.5)
+    assert wide.mean == plain.mean
+    assert wide.std == pytest.approx(4.0 * plain.std)  # 1 + 1.5 x 2
+    assert wide.low == pytest.approx(wide.mean - 2.0 * wide.std)
+
+
 def test_noiseless_band_is_narrow() -> None:
     _, curve = TRUTH["exp3"]
     band = fit_curve(X, curve(X)).extrapolate(40_000.0)

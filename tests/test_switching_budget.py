@@ -63,9 +63,19 @@ def test_no_stop_before_the_trials_own_curve_says_where_it_can_end() -> None:
     young = budgeted(history(FLAT, [(4, 1024)]), budget)  # 4 reports: no curve yet
     assert decide(young, {"fast": leader}, settings(objective="speed")).action == "stop"
     assert decide(young, {"fast": leader}, settings()).action == "continue"
-    fitted = budgeted(history(FLAT, [(5, 1024)]), budget)  # its curve ends far above the leader's
+    fitted = budgeted(history(FLAT, [(8, 1024)]), budget)  # its curve ends far above the leader's
     d = decide(fitted, {"fast": leader}, settings())
     assert d.action == "stop" and "cannot reach" in d.reason
+
+
+def test_the_band_widens_with_the_depth_of_the_extrapolation() -> None:
+    """5 reports carried 14 of their ranges to the end of the budget: the fit's own band would
+    stop the trial, the calibrated one (``band_depth_gain``) cannot rule out that it ends level."""
+    budget = 60 * EVERY
+    leader = Peer(budgeted(history(FLAT, [(30, 64)], wall0=-100), budget))
+    young = budgeted(history(FLAT, [(5, 1024)]), budget)
+    assert decide(young, {"fast": leader}, settings(band_depth_gain=0.0)).action == "stop"
+    assert decide(young, {"fast": leader}, settings()).action == "continue"
 
 
 def test_a_peer_that_finished_its_budget_can_stop_a_trial_that_cannot_reach_its_end() -> None:

@@ -31,6 +31,16 @@ curve, covariance ``s²(JᵀJ)⁻¹``, ``s² = SSE/(n−k)``) plus the residual 
 observation; across families the mixture variance (weighted within-family variance + spread of the
 family means). The band is ``mean ± z·std`` (``z = 2`` by default).
 
+Calibration (``depth_gain``): these variances assume the fitted law holds beyond the data, and on
+real ``val_loss`` curves it does less and less the further it is extrapolated. So ``std`` may be
+widened by ``1 + depth_gain·depth``, ``depth = (x − x_last) / (x_last − x_first)`` (how many of
+its own sample ranges the curve is carried beyond its last point; 0 inside the data).
+Measured on the scheduler benchmark's fixed-grid trials (``benchmarks/curve_ranking.py``: every
+trial fitted on its first 5–15 reports and extrapolated to the end of its budget): without
+widening the ±2 std band holds the final value in 78 % of 858 fits on the development seeds, 58 %
+beyond two ranges; with ``depth_gain = 1.5``, chosen there, 96 % (95–96 % in every depth bin);
+on the held-out seeds 87 % and 98 % (95–99 % per bin).
+
 Failure modes (:class:`CurveFitError`, never a guess): fewer than ``min_points`` points; NaN or
 inf in ``x`` or ``y``; ``x`` not strictly increasing or not positive; no family decreases (the
 best bounded fit of every family is flat, ``a = 0``); or the weighted fit explains less than
@@ -190,14 +200,21 @@ class CurveFit:
         """Weighted mean prediction at sample counts ``x``."""
         return sum(f.weight * f.predict(x) for f in self.fits)
 
-    def extrapolate(self, x: float, z: float = 2.0) -> Extrapolation:
-        """Mean and ``±z·std`` band of the loss at sample count ``x`` (the horizon)."""
+    def depth(self, x: float) -> float:
+        """How far ``x`` lies beyond the fitted points, in units of their sample range (0 at or
+        before the last point)."""
+        span = self.x_last - self.x_first
+        return max(x - self.x_last, 0.0) / span if span > 0 else 0.0
+
+    def extrapolate(self, x: float, z: float = 2.0, depth_gain: float = 0.0) -> Extrapolation:
+        """Mean and ``±z·std`` band of the loss at sample count ``x`` (the horizon); ``std``
+        widened by ``1 + depth_gain·depth(x)`` (module docstring, calibration)."""
         means = np.array([float(f.predict(x)) for f in self.fits])
         weights = np.array([f.weight for f in self.fits])
         within = np.array([f.predict_std(x) ** 2 for f in self.fits]) + self.residual_std**2
         mean = float(weights @ means)
         var = float(weights @ (within + (means - mean) ** 2))
-        std = math.sqrt(max(var, 0.0))
+        std = math.sqrt(max(var, 0.0)) * (1.0 + depth_gain * self.depth(x))
         low, high = mean - z * std, mean + z * std
         return Extrapolation(x=float(x), mean=mean, std=std, low=low, high=high)
 

@@ -24,6 +24,11 @@ trial and its peers; a loader's own median once it has 3 intervals). *Samples le
 switches (on its own clock, plus the overhead beyond a usual interval on the shared clock; each
 only beyond 2 robust standard deviations of the trial's other intervals, so one slow interval is
 not a cost), else its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
+*Band*: a curve extrapolated to ``x`` gives a mean and ``mean ± band_z·std``, its ``std``
+widened by ``1 + band_depth_gain·depth`` (``depth``: sample ranges of its own data it is carried
+beyond its last point; :meth:`tune_bs.schedule.curves.CurveFit.extrapolate`). The default gain
+1.5 makes the ±2 std band hold the final ``val_loss`` of 96 % of the development seeds' grid
+trials, in every depth bin (78 % without it); on the held-out seeds 98 % (87 %).
 
 *Objective* (``objective``). ``"budget"`` (default): each trial runs to a budget of samples, so
 a size is worth what it leaves at the end of that budget — the lowest ``val_loss`` the trial can
@@ -67,7 +72,8 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    ``judge_window`` reports) is extrapolated over the training time spent since (samples at the
    new pace, converted to the old pace; the one-off switch cost is sunk) and compared with the
    new segment's fitted loss, report by report: below it by ``judge_z`` combined standard
-   deviations keeps the size (*good*); above it by as much switches back (*bad*); in between
+   deviations (the extrapolation's widened as in *Band*) keeps the size (*good*); above it by
+   as much switches back (*bad*); in between
    the switch is *pending* → ``continue``, and after ``2·segment_reports`` reports the sign of
    the last comparison decides (below the extrapolation: kept; not below: back). *Budget
    objective*: the two compared are the losses both laws reach from the new segment's level

@@ -72,7 +72,7 @@ def judge(view: DecisionView) -> Judgement:
             continue
         trained = part.reports[-1].samples_seen - part.anchor_samples
         level = float(fit.predict(trained))
-        stay = prev_fit.extrapolate(left_at + trained / pace_cur * pace_prev)
+        stay = view.band(prev_fit, left_at + trained / pace_cur * pace_prev)
         margin = s.judge_z * math.hypot(stay.std, fit.extrapolate(trained).std)
         mine, theirs, what = level, stay.mean, f"val_loss {level:.4g} vs {stay.mean:.4g}"
         left = part.reports[-1].samples_left

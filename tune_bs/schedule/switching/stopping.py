@@ -76,7 +76,7 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
         if view.current_fit is not None and rate:
             tau = min(t_peer, t_own * (1.0 + s.stop_horizon))
             x = current.reports[-1].samples_seen - current.anchor_samples + (tau - t_own) * rate
-            own = view.current_fit.extrapolate(x, s.band_z).low
+            own = view.band(view.current_fit, x).low
         else:
             tau, own = t_own, own_now
         theirs = _smoothed(view, peer.reports, tau)

@@ -216,6 +216,12 @@ class SwitchSettings:
     band_z: float = option(
         2.0, minimum=0, doc="width of the extrapolation band used for stopping (stds)"
     )
+    band_depth_gain: float = option(
+        1.5,
+        minimum=0,
+        doc="widening of an extrapolation's std per sample range it is carried beyond its "
+        "data (calibrated on benchmark curves; 0: the fit's own band)",
+    )
     stop_noise_z: float = option(
         2.0, minimum=0, doc="noise floor of the stop margin, in val_loss noise stds"
     )

@@ -9,7 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
-from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.curves import CurveFit, Extrapolation
 from tune_bs.schedule.switching.memo import FitCache
 from tune_bs.schedule.switching.throughput import CostModel, cost_model, switch_costs
 from tune_bs.schedule.switching.types import Action, Decision, Peer, Report, Segment, SwitchSettings
@@ -155,4 +155,9 @@ class DecisionView:
         if fit is None or not math.isfinite(self.budget_left):
             return None
         x = self.current.reports[-1].samples_seen - self.current.anchor_samples + self.budget_left
-        return float(fit.extrapolate(x, self.settings.band_z).low)
+        return float(self.band(fit, x).low)
+
+    def band(self, fit: CurveFit, x: float) -> Extrapolation:
+        """``fit`` extrapolated to ``x`` with the calibrated band: ``band_z`` stds, widened by
+        ``band_depth_gain`` per sample range beyond the fit's data (package docstring, *Band*)."""
+        return fit.extrapolate(x, self.settings.band_z, self.settings.band_depth_gain)
