@@ -48,6 +48,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scheduler_figures as fig
 
+from tune_bs.options import options_of
 from tune_bs.schedule.curves import CurveFitError, fit_curve
 from tune_bs.schedule.switching import SwitchSettings
 
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--depth-gain",
         type=float,
-        default=SwitchSettings(batch_sizes=(2, 4)).band_depth_gain,
+        default=next(o.default for o in options_of(SwitchSettings) if o.name == "band_depth_gain"),
         help="std widening per range of extrapolation (default: the scheduler's band_depth_gain)",
     )
     args = parser.parse_args(argv)

@@ -29,17 +29,10 @@ dropped.
 Uncertainty: per family the delta-method variance of the prediction (Jacobian of the fitted
 curve, covariance ``s²(JᵀJ)⁻¹``, ``s² = SSE/(n−k)``) plus the residual variance ``s²`` of one new
 observation; across families the mixture variance (weighted within-family variance + spread of the
-family means). The band is ``mean ± z·std`` (``z = 2`` by default).
-
-Calibration (``depth_gain``): these variances assume the fitted law holds beyond the data, and on
-real ``val_loss`` curves it does less and less the further it is extrapolated. So ``std`` may be
-widened by ``1 + depth_gain·depth``, ``depth = (x − x_last) / (x_last − x_first)`` (how many of
-its own sample ranges the curve is carried beyond its last point; 0 inside the data).
-Measured on the scheduler benchmark's fixed-grid trials (``benchmarks/curve_ranking.py``: every
-trial fitted on its first 5–15 reports and extrapolated to the end of its budget): without
-widening the ±2 std band holds the final value in 78 % of 858 fits on the development seeds, 58 %
-beyond two ranges; with ``depth_gain = 1.5``, chosen there, 96 % (95–96 % in every depth bin);
-on the held-out seeds 87 % and 98 % (95–99 % per bin).
+family means). The band is ``mean ± z·std`` (``z = 2`` by default). These assume the law holds
+beyond the data, which real ``val_loss`` curves do less the further they are carried, so ``std``
+may be widened by ``1 + depth_gain·depth`` (:meth:`CurveFit.depth`; calibrated with
+``benchmarks/curve_ranking.py``, figures under *Band* in :mod:`tune_bs.schedule.switching`).
 
 Failure modes (:class:`CurveFitError`, never a guess): fewer than ``min_points`` points; NaN or
 inf in ``x`` or ``y``; ``x`` not strictly increasing or not positive; no family decreases (the
@@ -201,8 +194,7 @@ class CurveFit:
         return sum(f.weight * f.predict(x) for f in self.fits)
 
     def depth(self, x: float) -> float:
-        """How far ``x`` lies beyond the fitted points, in units of their sample range (0 at or
-        before the last point)."""
+        """``(x − x_last) / (x_last − x_first)``: sample ranges beyond the data (0 inside it)."""
         span = self.x_last - self.x_first
         return max(x - self.x_last, 0.0) / span if span > 0 else 0.0
 
