@@ -258,8 +258,13 @@ class BoardClient:
         self._asked: tuple[int, Any] | None = None
         actor = self._find(quiet=True)
         if actor is not None:  # a restarted trial: nothing of its earlier run applies
-            with contextlib.suppress(Exception):
-                actor.forget.remote(trial_id)
+            # Waited for: the board is an async actor, which may run calls out of submission
+            # order, so a forget not yet done could let the next ask take an earlier decision.
+            try:
+                ray.get(actor.forget.remote(trial_id), timeout=timeout_s)
+            except board_errors() as exc:
+                self._actor = None
+                self._warn(f"the switch board is lost ({_first_line(exc)})")
 
     def ask(self, reports: int) -> None:
         """Ask, before reporting, for the decision on this trial's ``reports``-th report; the
