@@ -301,7 +301,7 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
     from matplotlib.ticker import ScalarFormatter
 
     others = [mth for mth in methods if mth != fig.GRID]
-    figure = Figure(figsize=(1.3 * len(others) + 2.5, 4.5), dpi=110)
+    figure = Figure(figsize=(1.3 * len(others) + 4.0, 4.5), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     finite = frame["ratio_to_grid"].replace(np.inf, np.nan).dropna()
@@ -346,7 +346,7 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
         "Compute until a trial is within 1 % of the best val_loss\n"
         f"(× at {ceiling:.3g}: target not reached)"
     )
-    axes.legend(fontsize=8, loc="best")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over a point
     figure.tight_layout()
     figure.savefig(path)
     return path
@@ -374,6 +374,23 @@ def write_outputs(
 
 
 # --- the run -----------------------------------------------------------------------------------
+def redraw(folder: Path) -> int:
+    """Redraw ``folder/schedulers.png`` from the ``schedulers.csv`` an earlier run wrote there.
+
+    The plot is a function of the CSV alone, so a committed result's figure can be drawn again
+    (after a change to the plot) without rerunning an experiment. Exit status 2 with a one-line
+    error when the CSV is missing.
+    """
+    csv = folder / "schedulers.csv"
+    if not csv.is_file():
+        print(f"--redraw: no schedulers.csv in {folder}; give a folder a run wrote (--out)")
+        return 2
+    frame = pd.read_csv(csv)
+    methods = [mth for mth in METHODS if mth in set(frame["method"])]
+    print(f"written: {plot_ratios(frame, methods, folder / 'schedulers.png')}")
+    return 0
+
+
 def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
     """(workload, data set, seed) of every experiment group to run."""
     if args.smoke_test:
@@ -423,7 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
     parser.add_argument("--smoke-test", action="store_true")
+    parser.add_argument(
+        "--redraw",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="only redraw FOLDER/schedulers.png from FOLDER/schedulers.csv (runs nothing)",
+    )
     args = parser.parse_args(argv)
+    if args.redraw is not None:
+        return redraw(args.redraw)
     methods = [mth for mth in METHODS if mth in args.methods]
     storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_bench_"))
     storage.mkdir(parents=True, exist_ok=True)

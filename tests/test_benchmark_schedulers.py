@@ -301,3 +301,15 @@ def test_first_seed_moves_every_workload_to_seeds_not_used_before(bench) -> None
         bench.argparse.Namespace(smoke_test=False, datasets=None, seeds=2, first_seed=0)
     )
     assert {seed for _, _, seed in default} == {0, 1}
+
+
+def test_redraw_draws_the_plot_from_a_written_csv_without_running(bench, tmp_path, capsys) -> None:
+    rows = [
+        {"dataset": "GunPoint", "seed": 0, "method": method, "ratio_to_grid": ratio}
+        for method, ratio in [("fifo", 1.0), ("asha", 0.5), ("extrapolation", float("inf"))]
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "schedulers.csv", index=False)
+    assert bench.main(["--redraw", str(tmp_path)]) == 0
+    assert (tmp_path / "schedulers.png").read_bytes().startswith(b"\x89PNG")
+    assert bench.main(["--redraw", str(tmp_path / "none")]) == 2
+    assert "no schedulers.csv in" in capsys.readouterr().out
