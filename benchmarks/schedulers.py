@@ -352,6 +352,9 @@ def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
     return path
 
 
+CSV_FILE, PLOT_FILE = "schedulers.csv", "schedulers.png"  # what a run writes; --redraw reads
+
+
 def write_outputs(
     frame: pd.DataFrame,
     table: pd.DataFrame,
@@ -361,7 +364,7 @@ def write_outputs(
     methods: list[str],
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    csv = out / "schedulers.csv"
+    csv = out / CSV_FILE
     frame.to_csv(csv, index=False)
     markdown = out / "schedulers.md"
     markdown.write_text(
@@ -369,11 +372,10 @@ def write_outputs(
             [*header, "", render(table, "markdown"), "", *[f"- {line}" for line in goal_lines], ""]
         )
     )
-    png = plot_ratios(frame, methods, out / "schedulers.png")
+    png = plot_ratios(frame, methods, out / PLOT_FILE)
     return [csv, markdown, png]
 
 
-# --- the run -----------------------------------------------------------------------------------
 def redraw(folder: Path) -> int:
     """Redraw ``folder/schedulers.png`` from the ``schedulers.csv`` an earlier run wrote there.
 
@@ -381,16 +383,17 @@ def redraw(folder: Path) -> int:
     (after a change to the plot) without rerunning an experiment. Exit status 2 with a one-line
     error when the CSV is missing.
     """
-    csv = folder / "schedulers.csv"
+    csv = folder / CSV_FILE
     if not csv.is_file():
         print(f"--redraw: no schedulers.csv in {folder}; give a folder a run wrote (--out)")
         return 2
     frame = pd.read_csv(csv)
     methods = [mth for mth in METHODS if mth in set(frame["method"])]
-    print(f"written: {plot_ratios(frame, methods, folder / 'schedulers.png')}")
+    print(f"written: {plot_ratios(frame, methods, folder / PLOT_FILE)}")
     return 0
 
 
+# --- the run -----------------------------------------------------------------------------------
 def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
     """(workload, data set, seed) of every experiment group to run."""
     if args.smoke_test:
