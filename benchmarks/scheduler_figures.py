@@ -152,18 +152,26 @@ def ratio_to_grid(method: float, grid: float, grid_total: float) -> float:
 
 
 def add_targets(
-    frame: pd.DataFrame, reports: dict[tuple[str, int, str], pd.DataFrame], metric: str, mode: str
+    frame: pd.DataFrame,
+    reports: dict[tuple[str, int, str], pd.DataFrame],
+    metric: str,
+    mode: str,
+    tolerance: float = TOLERANCE,
 ) -> pd.DataFrame:
     """``frame`` (one row per experiment: ``dataset``, ``seed``, ``method``, ``best_final``,
     ``total_compute``) with ``target``, ``compute_to_target``, ``reached`` and ``ratio_to_grid``
-    columns; ``reports[(dataset, seed, method)]`` are the experiment's reports."""
+    columns; ``reports[(dataset, seed, method)]`` are the experiment's reports. ``tolerance``:
+    the target's slack (the goals are stated at :data:`TOLERANCE`; other values only for the
+    sensitivity figures of ``benchmarks/target_noise.py``)."""
     out = frame.copy()
     pick = np.nanmin if mode == "min" else np.nanmax
     targets = {}
     for key, group in out.groupby(["dataset", "seed"], sort=False):
         finite = group["best_final"].to_numpy(dtype=float)
         finite = finite[np.isfinite(finite)]
-        targets[key] = target_value(float(pick(finite)), mode) if finite.size else math.nan
+        targets[key] = (
+            target_value(float(pick(finite)), mode, tolerance) if finite.size else math.nan
+        )
     out["target"] = [targets[(d, s)] for d, s in zip(out["dataset"], out["seed"], strict=True)]
     out["compute_to_target"] = [
         compute_to_target(reports[(d, s, mth)], t, metric, mode)

@@ -96,3 +96,41 @@ def test_a_switch_to_a_more_sample_efficient_size_is_judged_by_where_it_ends() -
     assert (by_speed.action, by_speed.batch_size) == ("switch", 64)
     by_budget = decide(switched, {}, settings())
     assert by_budget.batch_size == 16 and by_budget.action == "continue"
+
+
+def flat(reports: list[Report], level: float, spread: float) -> list[Report]:
+    """``reports`` with their losses replaced by noise about ``level`` (no decrease: no curve
+    family is fitted to them)."""
+    noise = [0.0, 1.0, -0.8, 0.6, -1.0, 0.9, -0.4, 0.2, -0.7, 0.8]
+    return [
+        replace(r, val_loss=level + spread * noise[i % len(noise)]) for i, r in enumerate(reports)
+    ]
+
+
+def test_a_size_that_does_not_decrease_is_taken_as_flat_and_stopped_when_it_cannot_reach() -> None:
+    """A trial stuck at 3.0 (its reports refuse every curve) beside a leader that ends far
+    lower: it is stopped as flat (mean less 2 stds is still above the leader's end); without
+    ``flat_when_unfitted`` it was kept to the end of its budget."""
+    budget = 60 * EVERY
+    leader = Peer(budgeted(history(FLAT, [(30, 64)], wall0=-100), budget))
+    stuck = flat(budgeted(history(FLAT, [(8, 16)]), budget), level=3.0, spread=0.05)
+    d = decide(stuck, {"leader": leader}, settings())
+    assert d.action == "stop" and "cannot reach" in d.reason and ", flat)" in d.reason
+    kept = decide(stuck, {"leader": leader}, settings(flat_when_unfitted=False))
+    assert kept.action == "continue" and "not fitted" in kept.reason
+    # 4 reports: too few to call it flat, so nothing stops it yet
+    assert decide(stuck[:4], {"leader": leader}, settings()).action == "continue"
+
+
+def test_a_flat_size_is_left_for_a_size_whose_curve_descends_from_its_level() -> None:
+    """Stuck at 3.0 beside a stopped peer at 64 whose curve passed 3.0 and kept falling (a
+    stopped peer stops no one, but its curve informs): the trial switches to 64, which is
+    expected to end lower; the speed objective never calls a segment flat."""
+    budget = 60 * EVERY
+    earlier = budgeted(history(FLAT, [(12, 64)], wall0=-1e6), budget)
+    assert earlier[0].val_loss > 3.0 > earlier[-1].val_loss
+    stuck = flat(budgeted(history(FLAT, [(8, 16)]), budget), level=3.0, spread=0.05)
+    d = decide(stuck, {"p64": Peer(earlier, alive=False)}, settings())
+    assert (d.action, d.batch_size) == ("switch", 64) and "budget objective" in d.reason
+    by_speed = decide(stuck, {"p64": Peer(earlier, alive=False)}, settings(objective="speed"))
+    assert by_speed.action == "continue" and "not fitted" in by_speed.reason

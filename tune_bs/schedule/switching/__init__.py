@@ -29,6 +29,11 @@ widened by ``1 + band_depth_gain·depth`` (``depth``: sample ranges of its own d
 beyond its last point; :meth:`tune_bs.schedule.curves.CurveFit.extrapolate`). The default gain
 1.5 makes the ±2 std band hold the final ``val_loss`` of 96 % of the development seeds' grid
 trials, in every depth bin (78 % without it); on the held-out seeds 98 % (87 %).
+*Flat* (budget objective, ``flat_when_unfitted``, default on): a current segment of at least
+``segment_reports`` reports whose fit is refused (no family decreases beyond its noise) is taken
+as level — its loss is the mean of its last ``segment_reports`` reports, its expected end that
+mean, its *reach* (rule 3) that mean less ``band_z`` standard deviations of those reports. Such
+a trial can be stopped and left like any other; it gives no curve to its peers.
 
 *Objective* (``objective``). ``"budget"`` (default): each trial runs to a budget of samples, so
 a size is worth what it leaves at the end of that budget — the lowest ``val_loss`` the trial can
@@ -59,7 +64,8 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    is ahead by more than ``floor`` (a duplicate); either must hold on the last
    ``stop_confirm_reports`` consecutive reports. Any trial can switch to any size, so a trial
    behind at equal compute stays behind.
-   *Budget objective*: no stop while the trial's current segment cannot be fitted; a rival
+   *Budget objective*: no stop while the trial's current segment has neither a curve nor is
+   *flat*; a rival
    dominates (or duplicates, with margin ``floor``) only a trial that is also unable to end
    level with it: the trial's *reach* — its current curve at the end of its own budget, lower
    end of the ``band_z`` band — is above the rival's expected end (its current curve at the end
@@ -118,15 +124,15 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    exceed the switch cost (twice it for a probe, which may be reverted). Extrapolating a curve
    far below its range ignores the growth of the gradient-noise scale, hence the caution, and
    smaller batches need evidence.
-   *Budget objective* (rules 7–8 instead): each candidate's (and the current size's) expected
-   *end* — the loss after the samples left along its law from ``L`` — and the seconds those
-   samples take at its pace. A size *reaches* the best end ``E*`` (the lowest of them) when it
-   ends at most ``end_margin`` (default 0.05) × ``(L − E*)`` above it; the current size reaches
-   it when the lower end of its ``band_z`` band does (it is left only on clear evidence). The
-   target is the fastest reaching candidate with a fresh estimate (no probes): taken when the
-   current size does not reach ``E*`` and a switch costs less than ``switch_margin`` of the
-   seconds left, or when it does and the target finishes faster by more than ``switch_margin``
-   (relative) and by more seconds than a switch costs.
+   *Budget objective* (rules 7–8 instead; a *flat* current size expects no decrease): each
+   candidate's (and the current size's) expected *end* — the loss after the samples left along its
+   law from ``L`` — and the seconds those samples take at its pace. A size *reaches* the best end
+   ``E*`` (the lowest of them) when it ends at most ``end_margin`` (default 0.05) × ``(L − E*)``
+   above it; the current size reaches it when the lower end of its ``band_z`` band does (it is left
+   only on clear evidence). The target is the fastest reaching candidate with a fresh estimate (no
+   probes): taken when the current size does not reach ``E*`` and a switch costs less than
+   ``switch_margin`` of the seconds left, or when it does and the target finishes faster by more
+   than ``switch_margin`` (relative) and by more seconds than a switch costs.
 9. **Probe.** The next larger candidate has no usable curve, the trial has run ``probe_every``
    reports at its size and the current curve's relative progress per sample
    ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default 1.4×) since the segment began

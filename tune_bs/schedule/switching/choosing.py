@@ -109,11 +109,17 @@ def _budget_end(
 
 
 def own_estimate(view: DecisionView) -> Estimate | None:
-    """The current size's promise, from the current segment's own curve (weighted families)."""
+    """The current size's promise, from the current segment's own curve (weighted families);
+    a :attr:`~DecisionView.flat` segment promises no decrease (its end is its mean)."""
     pace = view.costs.throughput(view.current.loader)
     seconds = lookahead(view)
-    if view.current_fit is None or not pace or not seconds:
+    if not pace or not seconds:
         return None
+    if view.current_fit is None:
+        if view.flat is None:
+            return None
+        left = view.budget_left
+        return Estimate(view.current.effective, 0.0, seconds, 0.0, True, view.level, left / pace)
     gain = _decrease(view.current_fit, view.level, seconds * pace, None)
     end, finish = _budget_end(view, view.current_fit, pace, None)
     return Estimate(view.current.effective, gain, seconds, 0.0, True, end, finish)

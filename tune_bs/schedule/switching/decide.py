@@ -49,7 +49,7 @@ def decide(
     target = explore_target(view, sizes_tabu)  # rule 6
     if target is not None:
         return switch_or_stop(view, target, f"explore: no curve covers batch size {target}")
-    if view.current_fit is None:
+    if view.current_fit is None and view.flat is None:
         return view.keep(f"curve at batch size {view.current.effective} not fitted; keeping it")
     candidates = estimates(view, sizes_tabu)  # rules 7, 8
     size, reason = choose(view, candidates)

@@ -127,8 +127,8 @@ def dominated(view: DecisionView) -> str:
     """Reason to stop the trial under rule 3 on this report, or ``""``.
 
     Under ``objective="budget"`` a rival must also be expected to end below the trial's reach
-    (:attr:`DecisionView.reach`) by the same margin, and nothing stops a trial whose current curve
-    cannot be fitted yet.
+    (:attr:`DecisionView.reach`) by the same margin, and nothing stops a trial whose current
+    segment has no reach yet (neither a curve nor :attr:`DecisionView.flat`).
     """
     reach = view.reach if view.budget_objective else None
     competing = rivals(view)
@@ -163,9 +163,10 @@ def dominated(view: DecisionView) -> str:
         return ""
     if reach is None:
         return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
+    flat = "" if view.flat is None else ", flat"
     return (
         f"clearly worse at equal compute and cannot reach the end of "
-        f"{', '.join(dominated_by[:3])} (reach {reach:.4g})"
+        f"{', '.join(dominated_by[:3])} (reach {reach:.4g}{flat})"
     )
 
 

@@ -228,6 +228,11 @@ class SwitchSettings:
     stop_confirm_reports: int = option(
         1, minimum=1, doc="consecutive reports a trial must be dominated to stop"
     )
+    flat_when_unfitted: bool = option(
+        True,
+        doc="budget objective: a size whose curve is refused after segment_reports reports "
+        "is taken as flat (the mean and spread of those reports), so it can be left or stopped",
+    )
     explore: bool = option(
         True, doc="visit every candidate size no curve covers, early in the trial"
     )

@@ -72,10 +72,27 @@ class DecisionView:
         return self.fit(self.current)
 
     @cached_property
+    def flat(self) -> tuple[float, float] | None:
+        """``(mean, std)`` of the current segment's last ``segment_reports`` losses when its
+        curve is refused after that many reports (it did not decrease beyond its noise, so it is
+        expected to stay level): budget objective with ``flat_when_unfitted`` only; else
+        ``None``."""
+        s, reports = self.settings, self.current.reports
+        if self.current_fit is not None or not s.flat_when_unfitted:
+            return None
+        if len(reports) < s.segment_reports or not self.budget_objective:
+            return None
+        values = np.array([r.val_loss for r in reports[-s.segment_reports :]], dtype=float)
+        if not np.isfinite(values).all():
+            return None
+        return float(values.mean()), float(values.std(ddof=1))
+
+    @cached_property
     def level(self) -> float:
-        """The current segment's fitted loss at the last report (the last loss when unfitted)."""
+        """The current segment's fitted loss at the last report; unfitted, the mean of
+        :attr:`flat`, else the last loss."""
         if self.current_fit is None:
-            return self.last.val_loss
+            return self.last.val_loss if self.flat is None else self.flat[0]
         x = self.current.reports[-1].samples_seen - self.current.anchor_samples
         return float(self.current_fit.predict(x))
 
@@ -149,11 +166,14 @@ class DecisionView:
     @cached_property
     def reach(self) -> float | None:
         """The lowest loss the trial can still expect within its samples left: its current
-        segment's curve at the end of its budget, lower end of the ``band_z`` band; ``None``
-        without a fitted curve or a known budget."""
+        segment's curve at the end of its budget, lower end of the ``band_z`` band; a
+        :attr:`flat` segment's mean less ``band_z`` of its standard deviations; ``None``
+        otherwise or without a known budget."""
         fit = self.current_fit
-        if fit is None or not math.isfinite(self.budget_left):
+        if not math.isfinite(self.budget_left):
             return None
+        if fit is None:
+            return None if self.flat is None else self.flat[0] - self.settings.band_z * self.flat[1]
         x = self.current.reports[-1].samples_seen - self.current.anchor_samples + self.budget_left
         return float(self.band(fit, x).low)
 
