@@ -31,7 +31,6 @@ at the lower cost.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -43,66 +42,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scheduler_figures as fig
 import schedulers as bench
 
+from tune_bs import metrics as m
 from tune_bs.report.formats import render
 
 CANDIDATE = fig.CANDIDATE
 
 
-def read_costed(folder: Path) -> pd.DataFrame:
-    """One row per report of the experiment in ``folder``: ``trial``, ``wall``, ``samples``,
-    ``new_samples`` (since the trial's previous report), ``seconds`` (its ``trial_time_s``
-    increase), ``loader``, ``val_loss`` and ``budget``."""
-    rows = []
-    for path in sorted(folder.glob("*/result.json")):
-        samples = seconds = 0.0
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            rows.append(
-                {
-                    "trial": path.parent.name,
-                    "wall": float(r["wall_time_s"]),
-                    "samples": float(r["samples_seen"]),
-                    "new_samples": max(float(r["samples_seen"]) - samples, 0.0),
-                    "seconds": float(r["trial_time_s"]) - seconds,
-                    "loader": int(r["batch_size"]),
-                    "val_loss": float(r["val_loss"]),
-                    "budget": float(r.get("config", {}).get("budget_samples", math.inf)),
-                }
-            )
-            samples, seconds = float(r["samples_seen"]), float(r["trial_time_s"])
-    return pd.DataFrame(rows)
+def with_new_samples(reports: pd.DataFrame) -> pd.DataFrame:
+    """:func:`schedulers.read_reports` frame with ``new_samples``: the samples each report
+    trained since the trial's previous one (file order)."""
+    samples = pd.to_numeric(reports[m.SAMPLES_SEEN], errors="coerce")
+    previous = samples.groupby(reports["trial"], sort=False).shift(1).fillna(0.0)
+    return reports.assign(new_samples=(samples - previous).clip(lower=0.0))
 
 
 def paces(grid_runs: list[pd.DataFrame]) -> dict[int, float]:
-    """Median seconds per sample of each loader batch over fixed-grid reports."""
+    """Median seconds per sample of each loader batch over fixed-grid reports (each report's
+    own compute ÷ its new samples)."""
     reports = pd.concat(grid_runs, ignore_index=True)
     reports = reports[reports["new_samples"] > 0]
-    return (
-        (reports["seconds"] / reports["new_samples"]).groupby(reports["loader"]).median().to_dict()
-    )
+    per_sample = reports[fig.COMPUTE] / reports["new_samples"]
+    return per_sample.groupby(reports[m.BATCH_SIZE]).median().to_dict()
 
 
 def costs(reports: pd.DataFrame, pace: dict[int, float]) -> pd.Series:
     """Each report's cost: new samples × its loader's pace (NaN for a loader the grid never ran)."""
-    return reports["new_samples"] * reports["loader"].map(pace)
+    return reports["new_samples"] * reports[m.BATCH_SIZE].map(pace)
 
 
 def cost_to_target(reports: pd.DataFrame, pace: dict[int, float], target: float) -> float:
     """Cost of every report up to the first (by wall clock) that meets ``target``; ``inf`` if
     none does."""
-    hits = reports[fig.meets(reports["val_loss"], target, "min")]
+    hits = reports[fig.meets(reports[m.VAL_LOSS], target, "min")]
     if hits.empty:
         return math.inf
-    before = reports["wall"] <= hits["wall"].min()
+    before = reports[fig.WALL] <= hits[fig.WALL].min()
     return float(costs(reports[before], pace).sum())
-
-
-def stopped(reports: pd.DataFrame) -> int:
-    """Trials whose last report is short of their samples budget."""
-    last = reports.sort_values("wall", kind="stable").groupby("trial").tail(1)
-    return int((last["samples"] < last["budget"]).sum())
 
 
 def compare(a: Path, b: Path, targets: pd.DataFrame) -> pd.DataFrame:
@@ -115,7 +90,7 @@ def compare(a: Path, b: Path, targets: pd.DataFrame) -> pd.DataFrame:
     keep = [
         k for k, f in finished.items() if all((x / bench.MARKER).is_file() for x in [*f, grid[k]])
     ]
-    grids = {k: read_costed(grid[k]) for k in keep}
+    grids = {k: with_new_samples(bench.read_reports(grid[k])) for k in keep}
     pace = {ds: paces([g for (d, _), g in grids.items() if d == ds]) for ds, _ in keep}
     rows = []
     for ds, seed in keep:
@@ -126,15 +101,13 @@ def compare(a: Path, b: Path, targets: pd.DataFrame) -> pd.DataFrame:
         grid_total = float(costs(g, pace[ds]).sum())
         row["grid cost to target"] = grid_cost
         for label, folder in zip("AB", finished[(ds, seed)], strict=True):
-            reports = read_costed(folder)
+            reports = with_new_samples(bench.read_reports(folder))
             mine = cost_to_target(reports, pace[ds], target)
-            row[f"{label} best final"] = fig.best_final(
-                reports.rename(columns={"wall": fig.WALL}), "val_loss", "min"
-            )
+            row[f"{label} best final"] = fig.best_final(reports, m.VAL_LOSS, "min")
             row[f"{label} cost to target"] = mine
             row[f"{label} ratio"] = fig.ratio_to_grid(mine, grid_cost, grid_total)
             row[f"{label} total cost"] = float(costs(reports, pace[ds]).sum())
-            row[f"{label} stopped"] = stopped(reports)
+            row[f"{label} stopped"] = bench.stopped_trials(reports)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -227,6 +227,7 @@ def read_reports(folder: Path) -> pd.DataFrame:
         fig.SINCE_RESTORE,
         m.VAL_LOSS,
         m.SAMPLES_SEEN,
+        m.BATCH_SIZE,
         m.SWITCHES,
     )
     rows = []
@@ -256,6 +257,12 @@ def smallest_batch_trial_seconds(reports: pd.DataFrame) -> float:
     return float(reports.loc[reports["trial"] == starts.idxmin(), fig.COMPUTE].sum())
 
 
+def stopped_trials(reports: pd.DataFrame) -> int:
+    """Trials whose last report (by ``wall_time_s``) is short of their samples budget."""
+    last = reports.sort_values(fig.WALL, kind="stable").groupby("trial").tail(1)
+    return int((last[m.SAMPLES_SEEN] < last["budget_samples"]).sum())
+
+
 def measure(space: SearchSpace, folder: Path, reports: pd.DataFrame) -> dict[str, Any]:
     """The experiment's figures that need no other experiment."""
     selection = next(iter(select(load_trials([folder]), space.metric, space.mode).values()), None)
@@ -269,7 +276,7 @@ def measure(space: SearchSpace, folder: Path, reports: pd.DataFrame) -> dict[str
         if selection is None or selection.test_value is None
         else selection.test_value,
         "trials": len(list(folder.glob("*/params.json"))),
-        "trials_stopped": int((last[m.SAMPLES_SEEN] < last["budget_samples"]).sum()),
+        "trials_stopped": stopped_trials(reports),
         "trials_errored": len(list(folder.glob("*/error.txt"))),
         "switches": int(pd.to_numeric(last[m.SWITCHES], errors="coerce").fillna(0).sum()),
         "smallest_batch_trial_s": smallest_batch_trial_seconds(reports)

@@ -31,6 +31,9 @@ def write_experiment(storage: Path, name: str, values: list[float], seconds: flo
             "samples_seen": 10 * (i + 1),
             "batch_size": 8,
             "trial_time_s": seconds * (i + 1),
+            "time_this_iter_s": seconds,
+            "training_iteration": i + 1,
+            "iterations_since_restore": i + 1,
             "wall_time_s": 100.0 + seconds * (i + 1),
             "config": {"budget_samples": 40},
         }
