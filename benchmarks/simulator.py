@@ -65,6 +65,14 @@ spends its trials' whole budgets.
 Usage: ``python benchmarks/simulator.py [--settings heldout|tuning] [--smoke-test]``; prints the
 ranges, one table per setting, a summary, the goal lines, the elapsed time and, last,
 ``oracle_gap=… gain_over_best_fixed=… search_cost_ratio=…`` (medians over the settings).
+
+A/B of a policy change: ``--set NAME=VALUE`` (repeatable) runs both policy methods with that
+option of :class:`~tune_bs.schedule.switching.SwitchSettings` changed (checked like a search-space
+file's ``scheduler`` section; the candidates, the objective and the switch cost are the
+simulator's); the header names the changes. Choose on ``--settings tuning`` (and a held-out draw
+you then stop looking at); check on a ``--draw-seed`` nothing was chosen on.
+``benchmarks/results/simulator_sensitivity.txt`` holds a one-option-at-a-time sweep of the
+defaults.
 """
 
 from __future__ import annotations
@@ -79,7 +87,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import yaml
 
+from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.options import option_names
 from tune_bs.schedule.curves import fit_curve
 from tune_bs.schedule.simulator import (
     LargeBatchModel,
@@ -100,6 +111,9 @@ HALVING_ETA = 3
 TOP_K = 2
 METHODS = ("policy", "policy_budget", "grid", "asha", "halving", "top-k", "pbt")
 STOPPING = ("asha", "halving", "top-k")  # the baselines that stop trials: search-cost rivals
+#: Policy options the simulator sets itself (``--set`` may not): the candidates, the objective of
+#: each policy method and the switch cost of the setting.
+FIXED_OPTIONS = ("batch_sizes", "objective", "switch_cost_s")
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -758,6 +772,35 @@ def time_fits(repeats: int) -> dict[int, float]:
     return out
 
 
+def policy_settings(assignments: Sequence[str]) -> tuple[SwitchSettings, dict[str, object]]:
+    """The policy's settings: its defaults with each ``NAME=VALUE`` of ``--set`` applied.
+
+    ``VALUE`` is read as YAML (``0.2``, ``3``, ``false``), as in a search-space file's
+    ``scheduler`` section, and checked against the option's declaration. Returns the settings
+    and the overrides. Raises :class:`UserInputError` (one line) on a malformed assignment, an
+    unknown option, one in :data:`FIXED_OPTIONS` or a value out of bounds.
+    """
+    settable = [n for n in option_names(SwitchSettings) if n not in FIXED_OPTIONS]
+    overrides: dict[str, object] = {}
+    for text in assignments:
+        name, sep, raw = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not raw.strip():
+            raise UserInputError(
+                f"--set must be NAME=VALUE, but got --set {text!r}; "
+                "write e.g. --set stop_margin=0.2."
+            )
+        if name in FIXED_OPTIONS:
+            raise UserInputError(
+                f"--set {name} is set by the simulator (the candidates, each method's objective, "
+                f"the setting's switch cost), but got --set {text}; set another option."
+            )
+        if name not in settable:
+            raise unknown_name("--set", name, settable)
+        overrides[name] = yaml.safe_load(raw)
+    return replace(SwitchSettings(batch_sizes=CANDIDATES), **overrides), overrides
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -784,7 +827,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--whole-seconds", action="store_true", help="report both clocks in whole seconds"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a policy option other than its default, for both policy methods (repeatable; "
+        "e.g. --set stop_margin=0.2): an A/B of the policy on the same settings",
+    )
     args = parser.parse_args(argv)
+    try:
+        settings, changed = policy_settings(args.set)
+    except UserInputError as error:
+        parser.error(str(error))
     positive = {
         "--count": args.count,
         "--seeds": args.seeds,
@@ -819,7 +874,14 @@ def main(argv: list[str] | None = None) -> int:
         f"clocks: {'whole seconds' if args.whole_seconds else 'float'}; "
         f"{args.parallel} slots; top-k keeps {args.top_k}"
     )
-    settings = SwitchSettings(batch_sizes=CANDIDATES)
+    defaults = SwitchSettings(batch_sizes=CANDIDATES)
+    print(
+        "policy options: "
+        + (
+            ", ".join(f"{k}={v!r} (default {getattr(defaults, k)!r})" for k, v in changed.items())
+            or "the defaults"
+        )
+    )
     started, cpu = time.perf_counter(), time.process_time()
     rows = []
     for setting in chosen:

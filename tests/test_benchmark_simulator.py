@@ -194,3 +194,45 @@ def test_smoke_run_prints_the_ranges_one_line_per_goal_and_the_figures(
     assert match, last
     gap, gain, cost = map(float, match.groups())
     assert gap >= 0.9 and gain > 0.0 and 0.0 < cost < 1.0  # jitter may beat the nominal oracle
+
+
+def test_set_overrides_policy_options_checked_like_a_scheduler_section(bench: ModuleType) -> None:
+    settings, changed = bench.policy_settings(["stop_margin=0.2", "explore=false", "min_alive=2"])
+    assert changed == {"stop_margin": 0.2, "explore": False, "min_alive": 2}
+    assert (settings.stop_margin, settings.explore, settings.min_alive) == (0.2, False, 2)
+    assert settings.batch_sizes == bench.CANDIDATES
+    default, none = bench.policy_settings([])
+    assert none == {} and default == replace(settings, stop_margin=0.1, explore=True, min_alive=1)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("stop_margn=0.2", "did you mean 'stop_margin'?"),
+        ("stop_margin", "--set must be NAME=VALUE, but got --set 'stop_margin'"),
+        ("stop_margin=-1", "stop_margin must be at least 0, but got stop_margin=-1"),
+        ("explore=maybe", "explore must be true or false"),
+        ("objective=speed", "--set objective is set by the simulator"),
+    ],
+)
+def test_a_bad_set_exits_2_with_one_line_naming_it(
+    bench: ModuleType, capsys, assignment: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--smoke-test", "--set", assignment])
+    assert exc.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ": error: " in error and message in error
+
+
+def test_set_changes_what_the_policy_does_and_the_header_says_so(bench: ModuleType, capsys) -> None:
+    # no decision before report 1000: the policy keeps every trial at its size, as the grid does
+    assert bench.main(["--smoke-test", "--set", "grace_reports=1000"]) == 0
+    out = capsys.readouterr().out
+    assert "policy options: grace_reports=1000 (default 2)" in out
+    last = out.strip().splitlines()[-1]
+    assert last.endswith("search_cost_ratio=1.000"), last
+    assert bench.main(["--smoke-test"]) == 0
+    out = capsys.readouterr().out
+    assert "policy options: the defaults" in out
+    assert not out.strip().splitlines()[-1].endswith("search_cost_ratio=1.000")

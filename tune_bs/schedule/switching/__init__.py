@@ -137,8 +137,17 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    reports at its size and the current curve's relative progress per sample
    ``−(dL/dS)/(L − c)`` has fallen by ``probe_slowdown`` (default 1.4×) since the segment began
    (under the empirical model of large-batch training, McCandlish et al. 2018, that is the
-   growth of ``B + B_noise``), and two switches cost less than ``switch_margin`` of the seconds
-   left → ``switch`` to it. (Speed objective only.)
+   growth of ``B + B_noise``), two switches cost less than ``switch_margin`` of the seconds
+   left, and (``probe_gate``, default on) the noise-scale estimate does not say the larger size
+   is slower → ``switch`` to it. (Speed objective only.) *The gate*: in that model
+   ``r_B(L) = −(dL/dS)/(L − c) = η/(B + B_noise(L))`` with ``η`` shared by the group, so two
+   fitted segments at different sizes (the trial's or its peers') over a common loss range give
+   ``η = (B₁ − B₂)/(1/r₁ − 1/r₂)`` at its middle (the median over all such pairs), the trial's own
+   current curve gives ``B_noise = η/r_b(L) − b``, and the larger size ``t`` lowers the loss
+   faster per second when ``(b + B_noise)·pace(b) > (t + B_noise)·pace(t)``; the probe is
+   skipped when it does not, and made as before when no pair overlaps
+   (:mod:`~tune_bs.schedule.switching.noise_scale`). Chosen on the simulator's tuning settings,
+   where it raised ``gain_over_best_fixed`` from 1.000 to 1.007 (``benchmarks/simulator.py``).
 10. Otherwise ``continue``.
 
 A switch that would move this trial to a batch size where a live peer is already ahead at equal
@@ -159,6 +168,7 @@ Modules: :mod:`~tune_bs.schedule.switching.types` (reports, peers, decisions, se
 switch costs), :mod:`~tune_bs.schedule.switching.view` (one decision's view),
 :mod:`~tune_bs.schedule.switching.stopping` (rule 3), :mod:`~tune_bs.schedule.switching.judging`
 (rule 5), :mod:`~tune_bs.schedule.switching.exploring` (rules 6, 9),
+:mod:`~tune_bs.schedule.switching.noise_scale` (rule 9's gate),
 :mod:`~tune_bs.schedule.switching.choosing` (rules 7, 8), :mod:`~tune_bs.schedule.switching.decide`.
 """
 

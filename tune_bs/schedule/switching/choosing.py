@@ -69,12 +69,7 @@ def estimates(view: DecisionView, tabu: set[int]) -> dict[int, Estimate]:
     seconds = lookahead(view)
     best: dict[int, tuple[tuple[float, bool], CurveFit, float]] = {}  # size: (rank, fit, pace)
     for owner, reports in enumerate(view.histories):
-        fitted = view.memo.per_history(
-            "segment-fits",
-            reports,
-            lambda r=reports: [(seg, view.fit(seg)) for seg in view.memo.segments(r)],
-        )
-        for seg, fit in fitted:
+        for seg, fit in view.segment_fits(reports):
             b = seg.effective
             if fit is None or b not in s.batch_sizes or b in tabu:
                 continue

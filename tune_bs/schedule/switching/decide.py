@@ -58,9 +58,7 @@ def decide(
         return switch_or_stop(view, size, reason, end)
     probe = probe_target(view, set(candidates), sizes_tabu)  # rule 9
     if probe is not None:
-        return switch_or_stop(
-            view, probe, f"probe: no usable curve at batch size {probe}; progress per sample slowed"
-        )
+        return switch_or_stop(view, *probe)
     return view.keep(reason)  # rule 10
 
 

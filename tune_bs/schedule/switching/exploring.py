@@ -1,5 +1,6 @@
 """Rules 6 and 9: visit the candidate sizes no curve covers, early and within a bounded share
-of the budget; later, probe a larger size when progress per sample slows (package docstring)."""
+of the budget; later, probe a larger size when progress per sample slows and the noise-scale
+estimate does not say it is slower (package docstring)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import statistics
 from collections.abc import Iterable
 
 from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.noise_scale import (
+    FittedSegment,
+    noise_scale,
+    pair_step_fraction,
+    speed_ratio,
+    step_fraction,
+)
 from tune_bs.schedule.switching.types import Segment
 from tune_bs.schedule.switching.view import DecisionView
 
@@ -101,11 +109,12 @@ def slowdown(fit: CurveFit, level: float) -> float:
     return total
 
 
-def probe_target(view: DecisionView, estimated: set[int], tabu: set[int]) -> int | None:
-    """Rule 9: the next larger candidate, when it has no usable curve (not in ``estimated``),
-    the trial has run ``probe_every`` reports at its size, its relative progress per sample has
-    slowed by ``probe_slowdown``, and two switches cost less than ``switch_margin`` of the
-    seconds left; else ``None``."""
+def probe_target(view: DecisionView, estimated: set[int], tabu: set[int]) -> tuple[int, str] | None:
+    """Rule 9: the next larger candidate and the reason, when it has no usable curve (not in
+    ``estimated``), the trial has run ``probe_every`` reports at its size, its relative progress
+    per sample has slowed by ``probe_slowdown``, two switches cost less than ``switch_margin`` of
+    the seconds left and (``probe_gate``) the noise-scale estimate does not say it lowers the
+    loss more slowly per second (:func:`probe_speed`); else ``None``."""
     s, fit = view.settings, view.current_fit
     if view.budget_objective:
         return None  # the budget objective switches on fresh estimates only
@@ -118,4 +127,55 @@ def probe_target(view: DecisionView, estimated: set[int], tabu: set[int]) -> int
         return None
     if 2.0 * view.switch_cost >= s.switch_margin * view.horizon:
         return None
-    return larger[0]
+    reason = f"probe: no usable curve at batch size {larger[0]}; progress per sample slowed"
+    if s.probe_gate:
+        estimate = probe_speed(view, larger[0])
+        if estimate is not None:
+            ratio, noise = estimate
+            if ratio <= 1.0:
+                return None
+            reason += f"; noise scale ~{noise:.0f} samples makes it {ratio:.2f}x as fast"
+    return larger[0], reason
+
+
+def fitted_segments(view: DecisionView) -> list[FittedSegment]:
+    """Every fitted segment of the trial and its peers at a candidate size (memoised)."""
+    out = []
+    for reports in view.histories:
+        out.extend(
+            view.memo.per_history(
+                "fitted-segments",
+                reports,
+                lambda r=reports: [
+                    FittedSegment.of(seg.effective, fit, _segment_key(seg))
+                    for seg, fit in view.segment_fits(r)
+                    if fit is not None
+                ],
+            )
+        )
+    return [f for f in out if f.batch_size in view.settings.batch_sizes]
+
+
+def _segment_key(seg: Segment) -> tuple:
+    return (len(seg.reports), seg.reports[0], seg.reports[-1], seg.anchor_samples)
+
+
+def probe_speed(view: DecisionView, target: int) -> tuple[float, float] | None:
+    """``(speed ratio of target to the current size, noise scale in samples)`` at the trial's
+    level (:mod:`~tune_bs.schedule.switching.noise_scale`), or ``None`` when no pair of curves
+    at different sizes overlaps, the current curve gives no rate or a pace is unknown."""
+    fit, current = view.current_fit, view.current.effective
+    through_current, through_target = view.throughput(current), view.throughput(target)
+    if fit is None or not through_current or not through_target:
+        return None
+
+    def pair(a: FittedSegment, b: FittedSegment) -> float | None:
+        return view.memo.keyed("noise-pair", (a.key, b.key), lambda: pair_step_fraction(a, b))
+
+    eta = step_fraction(fitted_segments(view), pair)
+    if eta is None:
+        return None
+    noise = noise_scale(eta, fit, view.level, current)
+    if noise is None:
+        return None
+    return speed_ratio(current, target, noise, 1.0 / through_current, 1.0 / through_target), noise

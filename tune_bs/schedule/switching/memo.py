@@ -11,7 +11,8 @@ Kinds, each in its own table: segments of a history; curve fits of a segment pre
 chain: each fit starts from the fit without its last report); cold fits of a segment's last
 ``k`` reports (the curve a switch left behind); per-history derived values (interval rates,
 noise, switch costs, the list of segment fits); pools kept for a set of histories (the interval
-costs of a peer group), which their owner updates as the histories grow.
+costs of a peer group), which their owner updates as the histories grow; values keyed on a
+name of their inputs (the noise-scale estimate of two segments).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FitCache:
         self._by_object: dict[tuple[str, int], tuple] = {}
         self.max_history_entries = max_history_entries
         self._pools: _Bounded = _Bounded(64)
+        self._keyed: _Bounded = _Bounded(max_entries)
 
     # --- segments ------------------------------------------------------------------------
     def segments(self, history: Sequence[Report]) -> list[Segment]:
@@ -115,6 +117,14 @@ class FitCache:
         if key not in self._derived:
             self._derived[key] = compute()
         return self._derived[key]
+
+    def keyed(self, tag: str, key: Any, compute: Callable[[], _T]) -> _T:
+        """``compute()`` memoised under ``tag`` and a hashable ``key`` that names its inputs (e.g.
+        the end reports of two segments: the noise scale's pairs)."""
+        full = (tag, key)
+        if full not in self._keyed:
+            self._keyed[full] = compute()
+        return self._keyed[full]
 
     def per_history(self, tag: str, reports: Sequence[Report], compute: Callable[[], _T]) -> _T:
         """``compute()`` memoised under the history object itself (its identity, length and

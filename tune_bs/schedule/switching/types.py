@@ -196,6 +196,11 @@ class SwitchSettings:
     probe_slowdown: float = option(
         1.4, minimum=0, doc="slowdown of relative progress that motivates a probe"
     )
+    probe_gate: bool = option(
+        True,
+        doc="speed objective: no probe where the gradient-noise-scale estimate says the larger "
+        "size lowers the loss more slowly per second",
+    )
     tabu_reports: int = option(
         10, minimum=1, doc="reports a size stays tabu after its first revert (doubles)"
     )

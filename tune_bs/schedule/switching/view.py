@@ -102,6 +102,14 @@ class DecisionView:
         """The trial's history, then its peers' (as of now)."""
         return [self.history, *(p.reports for p in self.peers.values() if p.reports)]
 
+    def segment_fits(self, reports: Sequence[Report]) -> list[tuple[Segment, CurveFit | None]]:
+        """Every segment of ``reports`` (this trial's or a peer's) with its curve (memoised)."""
+        return self.memo.per_history(
+            "segment-fits",
+            reports,
+            lambda: [(seg, self.fit(seg)) for seg in self.memo.segments(reports)],
+        )
+
     @cached_property
     def costs(self) -> CostModel:
         return cost_model(self.histories, self.memo)
