@@ -72,7 +72,9 @@ file's ``scheduler`` section; the candidates, the objective and the switch cost 
 simulator's); the header names the changes. Choose on ``--settings tuning`` (and a held-out draw
 you then stop looking at); check on a ``--draw-seed`` nothing was chosen on.
 ``benchmarks/results/simulator_sensitivity.txt`` holds a one-option-at-a-time sweep of the
-defaults.
+defaults. ``--true-probe-gate`` is a what-if, not a policy: a probe is made only where the
+simulated model itself says the probed size lowers the loss faster per second at the trial's
+true loss (:func:`policy_hook`), which bounds what a better noise-scale estimate could gain.
 """
 
 from __future__ import annotations
@@ -417,9 +419,14 @@ def _report(
 # --- methods ----------------------------------------------------------------------------------
 
 
-def policy_hook(settings: SwitchSettings) -> Hook:
+def policy_hook(settings: SwitchSettings, truth: LargeBatchModel | None = None) -> Hook:
     """The switching policy: :func:`tune_bs.schedule.switching.decide` on every report; every other
-    trial is a peer, with the size it starts at (as the scheduler adapter passes them)."""
+    trial is a peer, with the size it starts at (as the scheduler adapter passes them).
+
+    ``truth`` (``--true-probe-gate``, a what-if, not a policy): a probe (rule 9) is carried out
+    only where the simulated model says the probed size lowers the loss faster per second at the
+    trial's true loss than its current size; otherwise the trial continues. It bounds what a
+    better estimate of the noise scale could gain."""
     cache = FitCache()
 
     def hook(trial: Trial, trials: list[Trial], wall: float) -> Decision:
@@ -428,7 +435,22 @@ def policy_hook(settings: SwitchSettings) -> Hook:
             for t in trials
             if t.index != trial.index
         }
-        return decide(trial.reports, peers, settings, cache)
+        decision = decide(trial.reports, peers, settings, cache)
+        probe = decision.action == "switch" and decision.reason.startswith("probe")
+        if truth is not None and probe:
+            now = trial.reports[-1]
+            loss = trial.state.loss
+            there = truth.progress_per_second(
+                loss, decision.batch_size, decision.accumulation_steps
+            )
+            if there <= truth.progress_per_second(loss, now.batch_size, now.accumulation_steps):
+                return Decision(
+                    "continue",
+                    *now.loader,
+                    "what-if: the true model says the probed size is slower",
+                    decision.report_index,
+                )
+        return decision
 
     return hook
 
@@ -586,14 +608,17 @@ def instantiate(setting: Setting) -> Instance:
     return Instance(model, orc, size, seconds, report_every, setting.budget * seconds)
 
 
-def method_hooks(inst: Instance, settings: SwitchSettings, top_k: int) -> dict[str, Hook]:
-    """A fresh hook per method (hooks keep state)."""
+def method_hooks(
+    inst: Instance, settings: SwitchSettings, top_k: int, true_gate: bool = False
+) -> dict[str, Hook]:
+    """A fresh hook per method (hooks keep state); ``true_gate``: the policies' what-if gate."""
+    truth = inst.model if true_gate else None
     return {
         "policy": policy_hook(
-            replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s)
+            replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s), truth
         ),
         "policy_budget": policy_hook(
-            replace(settings, objective="budget", switch_cost_s=inst.model.switch_cost_s)
+            replace(settings, objective="budget", switch_cost_s=inst.model.switch_cost_s), truth
         ),
         "grid": grid_hook,
         "asha": asha_hook(inst.budget_s / 64, inst.budget_s),
@@ -609,13 +634,14 @@ def run_setting(
     parallel: int,
     clock: Clock = Clock(),
     top_k: int = TOP_K,
+    true_gate: bool = False,
 ) -> dict[str, object]:
     """All methods on one setting, every seed; per method the medians over the seeds."""
     inst = instantiate(setting)
     runs: dict[str, list[Outcome]] = {name: [] for name in METHODS}
     for seed in setting.seeds:
         jittered = replace(clock, jitter=setting.clock_noise)
-        for name, hook in method_hooks(inst, settings, top_k).items():
+        for name, hook in method_hooks(inst, settings, top_k, true_gate).items():
             runs[name].append(
                 simulate(
                     inst.model,
@@ -835,6 +861,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a policy option other than its default, for both policy methods (repeatable; "
         "e.g. --set stop_margin=0.2): an A/B of the policy on the same settings",
     )
+    parser.add_argument(
+        "--true-probe-gate",
+        action="store_true",
+        help="a what-if, not a policy: a probe is made only where the simulated model says the "
+        "probed size is faster (bounds what a better noise-scale estimate could gain)",
+    )
     args = parser.parse_args(argv)
     try:
         settings, changed = policy_settings(args.set)
@@ -882,10 +914,15 @@ def main(argv: list[str] | None = None) -> int:
             or "the defaults"
         )
     )
+    if args.true_probe_gate:
+        print(
+            "what-if (--true-probe-gate, not a policy): probes the simulated model says are "
+            "slower are not made"
+        )
     started, cpu = time.perf_counter(), time.process_time()
     rows = []
     for setting in chosen:
-        row = run_setting(setting, settings, args.parallel, clock, args.top_k)
+        row = run_setting(setting, settings, args.parallel, clock, args.top_k, args.true_probe_gate)
         print_row(row)
         rows.append(row)
     figures = summarise(rows, args.settings)

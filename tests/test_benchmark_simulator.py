@@ -236,3 +236,38 @@ def test_set_changes_what_the_policy_does_and_the_header_says_so(bench: ModuleTy
     out = capsys.readouterr().out
     assert "policy options: the defaults" in out
     assert not out.strip().splitlines()[-1].endswith("search_cost_ratio=1.000")
+
+
+def test_the_true_probe_gate_makes_only_the_probes_the_model_calls_faster(
+    bench: ModuleType,
+) -> None:
+    # 256x growth of the noise scale, c0/c1 16, no observation noise: the policy probes upwards
+    inst = bench.instantiate(bench.tuning_settings(1)[12])
+    settings = replace(
+        bench.policy_settings([])[0],
+        objective="speed",
+        switch_cost_s=inst.model.switch_cost_s,
+        probe_gate=False,  # the estimate's gate off: every probe the slowdown asks for
+    )
+    verdicts = {}
+    for what_if in (False, True):
+        hook = bench.policy_hook(settings, inst.model if what_if else None)
+        faster: list[bool] = []
+
+        def spy(trial, trials, wall, hook=hook, faster=faster):
+            d = hook(trial, trials, wall)
+            if d.action == "switch" and d.reason.startswith("probe"):
+                now, loss = trial.reports[-1].batch_size, trial.state.loss
+                rate = inst.model.progress_per_second
+                faster.append(rate(loss, d.batch_size) > rate(loss, now))
+            return d
+
+        bench.simulate(inst.model, bench.CANDIDATES, inst.report_every, inst.budget_s, 8, spy, 0)
+        verdicts[what_if] = faster
+    assert False in verdicts[False]  # without it, some probes go to a slower size ...
+    assert verdicts[True] and all(verdicts[True])  # ... with it, none does
+
+
+def test_the_true_probe_gate_is_announced_as_a_what_if(bench: ModuleType, capsys) -> None:
+    assert bench.main(["--smoke-test", "--true-probe-gate"]) == 0
+    assert "what-if (--true-probe-gate, not a policy)" in capsys.readouterr().out
