@@ -75,6 +75,8 @@ you then stop looking at); check on a ``--draw-seed`` nothing was chosen on.
 defaults. ``--true-probe-gate`` is a what-if, not a policy: a probe is made only where the
 simulated model itself says the probed size lowers the loss faster per second at the trial's
 true loss (:func:`policy_hook`), which bounds what a better noise-scale estimate could gain.
+``--audit-probes`` prints, after the goals, what the ``policy`` method's probes did
+(:class:`ProbeAudit`).
 """
 
 from __future__ import annotations
@@ -280,6 +282,8 @@ class Outcome:
     switches: int
     stopped: int
     final_sizes: tuple[int, ...]
+    winner_start: int | None = None  # starting size of the trial that crossed first
+    stopped_starts: tuple[int, ...] = ()  # starting sizes of the trials the method stopped
 
 
 def clone(model: LargeBatchModel, trial: SimState, donor: SimState, batch_size: int) -> SimState:
@@ -325,10 +329,11 @@ def simulate(
     events: list[tuple[float, int, int]] = []
     counter = itertools.count()
     first_crossing = math.inf
+    winner: Trial | None = None
 
     def fly(trial: Trial) -> None:
         """Train the trial to its next report (or end it at its budget)."""
-        nonlocal first_crossing
+        nonlocal first_crossing, winner
         if trial.state.time_s >= budget_s:
             trial.alive, trial.flight = False, None
             return
@@ -339,7 +344,9 @@ def simulate(
             )
         trial.flight = train(model, trial.state, report_every, factor)
         if math.isfinite(trial.flight.time_to_target_s):
-            first_crossing = min(first_crossing, trial.offset + trial.flight.time_to_target_s)
+            crossing = trial.offset + trial.flight.time_to_target_s
+            if crossing < first_crossing:
+                first_crossing, winner = crossing, trial
         heapq.heappush(events, (trial.offset + trial.flight.time_s, next(counter), trial.index))
 
     def fill(wall: float) -> None:
@@ -393,6 +400,8 @@ def simulate(
         switches=sum(t.switches for t in trials),
         stopped=sum(t.stopped for t in trials),
         final_sizes=tuple(t.state.batch_size for t in trials if t.alive),
+        winner_start=None if winner is None else winner.start_size,
+        stopped_starts=tuple(t.start_size for t in trials if t.stopped),
     )
 
 
@@ -419,15 +428,63 @@ def _report(
 # --- methods ----------------------------------------------------------------------------------
 
 
-def policy_hook(settings: SwitchSettings, truth: LargeBatchModel | None = None) -> Hook:
+@dataclass
+class ProbeAudit:
+    """What rule 9's probes did in the ``policy`` runs (``--audit-probes``): probes made, how
+    many went to a size the simulated model calls faster at the trial's true loss, how many were
+    switched back by rule 5; and per run, where the first trial to cross had started relative to
+    the best fixed size, and whether the best fixed size's own trial was stopped."""
+
+    made: int = 0
+    faster: int = 0
+    reverted: int = 0
+    runs: int = 0
+    winner_below: int = 0
+    winner_at: int = 0
+    winner_above: int = 0
+    best_stopped: int = 0
+
+    def record(self, outcome: Outcome, best_size: int) -> None:
+        """Count one run's winner and whether the best fixed size's trial was stopped."""
+        self.runs += 1
+        if outcome.winner_start is not None:
+            if outcome.winner_start < best_size:
+                self.winner_below += 1
+            elif outcome.winner_start == best_size:
+                self.winner_at += 1
+            else:
+                self.winner_above += 1
+        self.best_stopped += best_size in outcome.stopped_starts
+
+    def lines(self) -> list[str]:
+        """The audit, printed after the goals."""
+        return [
+            f"probe audit (policy, {self.runs} runs): {self.made} probes made, {self.faster} of "
+            f"them to a size the simulated model calls faster at the trial's loss, "
+            f"{self.reverted} switched back by rule 5",
+            f"probe audit: the first trial to reach the target started below the best fixed size "
+            f"in {self.winner_below} runs, at it in {self.winner_at}, above it in "
+            f"{self.winner_above}; the best fixed size's own trial was stopped in "
+            f"{self.best_stopped}",
+        ]
+
+
+def policy_hook(
+    settings: SwitchSettings,
+    truth: LargeBatchModel | None = None,
+    audit: ProbeAudit | None = None,
+    model: LargeBatchModel | None = None,
+) -> Hook:
     """The switching policy: :func:`tune_bs.schedule.switching.decide` on every report; every other
     trial is a peer, with the size it starts at (as the scheduler adapter passes them).
 
     ``truth`` (``--true-probe-gate``, a what-if, not a policy): a probe (rule 9) is carried out
     only where the simulated model says the probed size lowers the loss faster per second at the
     trial's true loss than its current size; otherwise the trial continues. It bounds what a
-    better estimate of the noise scale could gain."""
+    better estimate of the noise scale could gain. ``audit`` (with the setting's ``model``)
+    counts the probes made (:class:`ProbeAudit`)."""
     cache = FitCache()
+    probed: dict[int, bool] = {}  # trial index: its last switch was a probe
 
     def hook(trial: Trial, trials: list[Trial], wall: float) -> Decision:
         peers = {
@@ -450,6 +507,16 @@ def policy_hook(settings: SwitchSettings, truth: LargeBatchModel | None = None) 
                     "what-if: the true model says the probed size is slower",
                     decision.report_index,
                 )
+        if audit is not None and model is not None and decision.action == "switch":
+            if probe:
+                now, loss = trial.reports[-1], trial.state.loss
+                audit.made += 1
+                audit.faster += model.progress_per_second(
+                    loss, decision.batch_size, decision.accumulation_steps
+                ) > model.progress_per_second(loss, now.batch_size, now.accumulation_steps)
+            elif probed.get(trial.index) and decision.reason.endswith("switching back"):
+                audit.reverted += 1
+            probed[trial.index] = probe
         return decision
 
     return hook
@@ -609,13 +676,21 @@ def instantiate(setting: Setting) -> Instance:
 
 
 def method_hooks(
-    inst: Instance, settings: SwitchSettings, top_k: int, true_gate: bool = False
+    inst: Instance,
+    settings: SwitchSettings,
+    top_k: int,
+    true_gate: bool = False,
+    audit: ProbeAudit | None = None,
 ) -> dict[str, Hook]:
-    """A fresh hook per method (hooks keep state); ``true_gate``: the policies' what-if gate."""
+    """A fresh hook per method (hooks keep state); ``true_gate``: the policies' what-if gate;
+    ``audit``: counts the ``policy`` method's probes."""
     truth = inst.model if true_gate else None
     return {
         "policy": policy_hook(
-            replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s), truth
+            replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s),
+            truth,
+            audit,
+            inst.model,
         ),
         "policy_budget": policy_hook(
             replace(settings, objective="budget", switch_cost_s=inst.model.switch_cost_s), truth
@@ -635,13 +710,14 @@ def run_setting(
     clock: Clock = Clock(),
     top_k: int = TOP_K,
     true_gate: bool = False,
+    audit: ProbeAudit | None = None,
 ) -> dict[str, object]:
     """All methods on one setting, every seed; per method the medians over the seeds."""
     inst = instantiate(setting)
     runs: dict[str, list[Outcome]] = {name: [] for name in METHODS}
     for seed in setting.seeds:
         jittered = replace(clock, jitter=setting.clock_noise)
-        for name, hook in method_hooks(inst, settings, top_k, true_gate).items():
+        for name, hook in method_hooks(inst, settings, top_k, true_gate, audit).items():
             runs[name].append(
                 simulate(
                     inst.model,
@@ -654,6 +730,9 @@ def run_setting(
                     jittered,
                 )
             )
+    if audit is not None:
+        for outcome in runs["policy"]:
+            audit.record(outcome, inst.best_size)
     orc_s = inst.oracle.time_to_target_s
     gaps = {k: [o.time_to_target / orc_s for o in v] for k, v in runs.items()}
     gains = {k: [inst.best_time / o.time_to_target for o in v] for k, v in runs.items()}
@@ -867,6 +946,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a what-if, not a policy: a probe is made only where the simulated model says the "
         "probed size is faster (bounds what a better noise-scale estimate could gain)",
     )
+    parser.add_argument(
+        "--audit-probes",
+        action="store_true",
+        help="count the policy's probes (made, to a faster size, switched back) and where its "
+        "winning trial started; printed after the goals",
+    )
     args = parser.parse_args(argv)
     try:
         settings, changed = policy_settings(args.set)
@@ -919,13 +1004,18 @@ def main(argv: list[str] | None = None) -> int:
             "what-if (--true-probe-gate, not a policy): probes the simulated model says are "
             "slower are not made"
         )
+    audit = ProbeAudit() if args.audit_probes else None
     started, cpu = time.perf_counter(), time.process_time()
     rows = []
     for setting in chosen:
-        row = run_setting(setting, settings, args.parallel, clock, args.top_k, args.true_probe_gate)
+        row = run_setting(
+            setting, settings, args.parallel, clock, args.top_k, args.true_probe_gate, audit
+        )
         print_row(row)
         rows.append(row)
     figures = summarise(rows, args.settings)
+    for line in audit.lines() if audit is not None else []:
+        print(line)
     fits = time_fits(20 if args.smoke_test else 200)
     print(
         "\ncurve fit + extrapolation (median ms): "

@@ -271,3 +271,34 @@ def test_the_true_probe_gate_makes_only_the_probes_the_model_calls_faster(
 def test_the_true_probe_gate_is_announced_as_a_what_if(bench: ModuleType, capsys) -> None:
     assert bench.main(["--smoke-test", "--true-probe-gate"]) == 0
     assert "what-if (--true-probe-gate, not a policy)" in capsys.readouterr().out
+
+
+def test_the_probe_audit_counts_probes_reverts_and_winners(bench: ModuleType) -> None:
+    inst = bench.instantiate(bench.tuning_settings(1)[12])  # 256x growth: the policy probes
+    settings = replace(
+        bench.policy_settings([])[0],
+        objective="speed",
+        switch_cost_s=inst.model.switch_cost_s,
+        probe_gate=False,
+    )
+    audit = bench.ProbeAudit()
+    made = []
+    hook = bench.policy_hook(settings, None, audit, inst.model)
+
+    def spy(trial, trials, wall):
+        d = hook(trial, trials, wall)
+        made.append(d.action == "switch" and d.reason.startswith("probe"))
+        return d
+
+    outcome = bench.simulate(
+        inst.model, bench.CANDIDATES, inst.report_every, inst.budget_s, 8, spy, 0
+    )
+    audit.record(outcome, inst.best_size)
+    assert audit.made == sum(made) > 0
+    assert 0 <= audit.faster <= audit.made and 0 <= audit.reverted <= audit.made
+    assert audit.runs == 1
+    assert audit.winner_below + audit.winner_at + audit.winner_above == 1
+    assert outcome.winner_start in bench.CANDIDATES
+    assert audit.best_stopped == (inst.best_size in outcome.stopped_starts)
+    lines = audit.lines()
+    assert lines[0].startswith(f"probe audit (policy, 1 runs): {audit.made} probes made")
