@@ -9,8 +9,10 @@ import statistics
 from collections.abc import Iterable
 
 from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.memo import segment_key
 from tune_bs.schedule.switching.noise_scale import (
     FittedSegment,
+    family_relative_rate,
     noise_scale,
     pair_step_fraction,
     speed_ratio,
@@ -98,12 +100,10 @@ def slowdown(fit: CurveFit, level: float) -> float:
     """
     total = 0.0
     for f in fit.fits:
-        c = f.theta[0]
-        start = float(f.predict(fit.x_first))
+        now = family_relative_rate(f, level)
+        then = family_relative_rate(f, float(f.predict(fit.x_first)))
         ratio = 1.0
-        if level > c and start > c:
-            now = f.rate_at(level) / (level - c)
-            then = f.rate_at(start) / (start - c)
+        if now is not None and then is not None:
             ratio = then / now if now > 0.0 else math.inf
         total += f.weight * ratio
     return total
@@ -147,17 +147,13 @@ def fitted_segments(view: DecisionView) -> list[FittedSegment]:
                 "fitted-segments",
                 reports,
                 lambda r=reports: [
-                    FittedSegment.of(seg.effective, fit, _segment_key(seg))
+                    FittedSegment.of(seg.effective, fit, segment_key(seg))
                     for seg, fit in view.segment_fits(r)
                     if fit is not None
                 ],
             )
         )
     return [f for f in out if f.batch_size in view.settings.batch_sizes]
-
-
-def _segment_key(seg: Segment) -> tuple:
-    return (len(seg.reports), seg.reports[0], seg.reports[-1], seg.anchor_samples)
 
 
 def probe_speed(view: DecisionView, target: int) -> tuple[float, float] | None:

@@ -161,6 +161,12 @@ class FitCache:
         return self._pools[key]
 
 
+def segment_key(segment: Segment) -> _FitKey:
+    """What names a segment's data in the memo (the key of its fit): its length, first and last
+    reports, anchor."""
+    return FitCache._fit_key(segment, len(segment.reports))
+
+
 def fit_reports(
     reports: Sequence[Report], anchor: float, start: CurveFit | None
 ) -> CurveFit | None:

@@ -22,7 +22,7 @@ level, with slope ``1/η``:
 
 A relative rate is the Akaike-weighted mean over the curve's families whose asymptote ``c`` lies
 below ``L`` (each family with its own ``c``). Units: ``B`` in samples, ``r`` per sample, ``L`` in
-loss units. Pure functions, plus one memoised estimate per set of segment fits.
+loss units. Pure functions; the policy memoises each pair's ``η`` (:mod:`.exploring`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import statistics
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
-from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.curves import CurveFit, FamilyFit
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,21 @@ class FittedSegment:
         return cls(batch_size, min(ends), max(ends), fit, key)
 
 
+def family_relative_rate(family: FamilyFit, level: float) -> float | None:
+    """One family's ``−(dL/dS)/(L − c)`` per sample at ``level``, with its own ``c``; ``None``
+    when ``level`` is not above ``c``."""
+    c = family.theta[0]
+    return family.rate_at(level) / (level - c) if level > c else None
+
+
 def relative_rate(fit: CurveFit, level: float) -> float:
     """``−(dL/dS)/(L − c)`` per sample at ``level``: the weighted mean over the families whose
     ``c`` is below ``level`` (0.0 when none is)."""
     total = weights = 0.0
     for f in fit.fits:
-        c = f.theta[0]
-        if level > c:
-            total += f.weight * f.rate_at(level) / (level - c)
+        rate = family_relative_rate(f, level)
+        if rate is not None:
+            total += f.weight * rate
             weights += f.weight
     return total / weights if weights > 0.0 else 0.0
 
