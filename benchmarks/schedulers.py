@@ -50,6 +50,8 @@ Usage::
     python benchmarks/schedulers.py --datasets synthetic --seeds 1 --storage ~/bench
     python benchmarks/schedulers.py --first-seed 5 --storage ~/bench-heldout  # held-out seeds
     python benchmarks/schedulers.py --smoke-test        # GunPoint, 1 seed, 3 trials, tiny budgets
+    python benchmarks/schedulers.py --methods extrapolation --set switching=false --storage ~/b2
+        # an A/B of one option of the extrapolation scheduler (compare with policy_ab.py)
 
 ``--smoke-test``: GunPoint, seed 0, every method, 3 trials (the smallest, middle and largest batch
 size; 3 α values), 3 epochs in 6 reports.
@@ -79,6 +81,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scheduler_figures as fig
 
 from tune_bs import metrics as m
+from tune_bs.errors import UserInputError
 from tune_bs.report.formats import render
 from tune_bs.report.frame import load_trials
 from tune_bs.report.selection import select
@@ -101,6 +104,8 @@ METHODS = (
 STRATIFY_MODES = ["proportional", "equal", "homogeneous"]
 #: The synthetic workload's trials must compute at least this long at the smallest batch size.
 MIN_TRIAL_S = 30.0
+#: The method ``--set`` changes (the scheduler under test).
+CANDIDATE = "extrapolation"
 
 
 @dataclass(frozen=True)
@@ -137,12 +142,20 @@ def _thin(values: list[Any]) -> list[Any]:
 
 
 def method_space(
-    workload: Workload, dataset: str, seed: int, method: str, cpus: int, smoke: bool = False
+    workload: Workload,
+    dataset: str,
+    seed: int,
+    method: str,
+    cpus: int,
+    smoke: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> SearchSpace:
     """The search space of one experiment (module docstring): the workload file with the
-    method's scheduler, search and strategy, on ``dataset`` with ``seed``."""
+    method's scheduler, search and strategy, on ``dataset`` with ``seed``; ``overrides`` (from
+    ``--set``) change options of the ``extrapolation`` section only."""
     raw = yaml.safe_load((SPACES / workload.file).read_text())
     sections = {section["name"]: section for section in raw.pop("schedulers")}
+    sections[CANDIDATE] = {**sections[CANDIDATE], **(overrides or {})}
     params = raw["param_space"]
     sizes = list(params["batch_size"]["choices"])
     alphas = list(workload.alphas)
@@ -178,6 +191,23 @@ def method_space(
     else:
         raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
     return parse_space(raw, source=workload.file)
+
+
+def parse_overrides(assignments: list[str]) -> dict[str, Any]:
+    """``--set NAME=VALUE`` assignments as a dict, each ``VALUE`` read as YAML (as in a
+    search-space file's ``scheduler`` section, where the names and values are then checked).
+    Raises :class:`UserInputError` (one line) on a malformed assignment."""
+    out: dict[str, Any] = {}
+    for text in assignments:
+        name, sep, raw = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not raw.strip() or name == "name":
+            raise UserInputError(
+                f"--set must be NAME=VALUE naming an option of the extrapolation scheduler, but "
+                f"got --set {text!r}; write e.g. --set switching=false."
+            )
+        out[name] = yaml.safe_load(raw)
+    return out
 
 
 def digest(space: SearchSpace) -> str:
@@ -449,6 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change an option of the extrapolation scheduler (repeatable; an A/B on real data, "
+        "e.g. --set switching=false, in its own --storage; see benchmarks/policy_ab.py)",
+    )
     parser.add_argument("--smoke-test", action="store_true")
     parser.add_argument(
         "--redraw",
@@ -461,11 +499,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.redraw is not None:
         return redraw(args.redraw)
     methods = [mth for mth in METHODS if mth in args.methods]
+    try:
+        overrides = parse_overrides(args.set)
+        for workload, dataset, seed in plan(args)[:1]:  # a bad option fails before Ray starts
+            method_space(workload, dataset, seed, CANDIDATE, args.cpus, args.smoke_test, overrides)
+    except UserInputError as error:
+        parser.error(str(error))
     storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_bench_"))
     storage.mkdir(parents=True, exist_ok=True)
     out = args.out or (storage / "results" if args.smoke_test else RESULTS)
     log = storage / "benchmark.log"
     groups = plan(args)
+    if overrides:
+        changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        print(f"extrapolation scheduler options changed: {changed}", flush=True)
     print(
         f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
         f"{len(methods)} methods) in {storage}; Ray output goes to {log}; load average at the "
@@ -487,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for workload, dataset, seed in groups:
             for method in methods:
-                space = method_space(workload, dataset, seed, method, args.cpus, args.smoke_test)
+                space = method_space(
+                    workload, dataset, seed, method, args.cpus, args.smoke_test, overrides
+                )
                 ran_before = (storage / space.name / MARKER).is_file()
                 wall = run_or_read(space, storage, log)
                 folder = storage / space.name
@@ -526,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         "of the same data set and seed (inf = target not reached). Wall time of this invocation "
         f"{elapsed:.0f} s; sum of the experiments' own wall times {frame['wall_s'].sum():.0f} s; "
         f"load average at the end {os.getloadavg()[0]:.1f}.",
+        *([f"extrapolation scheduler options changed (--set): {overrides}."] if overrides else []),
     ]
     paths = write_outputs(frame, table, goal_lines, header, out, methods)
     print()

@@ -230,6 +230,37 @@ def test_every_method_gets_the_same_trials_budget_metric_and_seed(bench, smoke) 
         assert len({s.name for s in spaces.values()}) == len(bench.METHODS)
 
 
+def test_set_changes_the_extrapolation_scheduler_only_and_checks_its_options(bench) -> None:
+    from tune_bs.errors import UserInputError
+
+    overrides = bench.parse_overrides(["switching=false", "end_margin = 0.1"])
+    assert overrides == {"switching": False, "end_margin": 0.1}
+    ucr = bench.WORKLOADS["ucr"]
+    changed = bench.method_space(ucr, "GunPoint", 0, "extrapolation", 2, False, overrides)
+    default = bench.method_space(ucr, "GunPoint", 0, "extrapolation", 2)
+    assert changed.scheduler == {**default.scheduler, **overrides}
+    assert "switching" not in default.scheduler and "end_margin" not in default.scheduler
+    assert bench.digest(changed) != bench.digest(default)  # never read as the other's results
+    for method in ("fifo", "asha", "pbt", "topk"):
+        assert bench.method_space(ucr, "GunPoint", 0, method, 2, False, overrides).scheduler == (
+            bench.method_space(ucr, "GunPoint", 0, method, 2).scheduler
+        )
+    for bad in ["switching", "=1", "name=asha"]:
+        with pytest.raises(UserInputError, match="--set must be NAME=VALUE"):
+            bench.parse_overrides([bad])
+    with pytest.raises(UserInputError, match="switching"):
+        bench.method_space(ucr, "GunPoint", 0, "extrapolation", 2, False, {"switching": "maybe"})
+
+
+def test_a_bad_set_exits_2_with_one_line_before_anything_runs(bench, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--set", "bogus=1", "--storage", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "scheduler.bogus is not a known key" in err[-1]
+    assert not list(tmp_path.iterdir())  # no experiment folder, no Ray
+
+
 def test_the_synthetic_workload_is_large_enough(bench) -> None:
     from tune_bs.data import load_dataset
 

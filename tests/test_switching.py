@@ -85,6 +85,22 @@ def test_stops_a_clearly_worse_trial_but_not_the_leader() -> None:
     assert leader.action != "stop"
 
 
+def test_with_switching_off_it_stops_but_never_switches_or_explores() -> None:
+    """The ablation ``switching: false``: rules 1-3 only."""
+    own = history(FLAT, [(12, 16)])
+    peer = {"p64": Peer(history(FLAT, [(30, 64)]), alive=False)}
+    assert decide(own, peer, settings()).action == "switch"  # the same history, switching on
+    off = decide(own, peer, settings(switching=False))
+    assert (off.action, off.batch_size) == ("continue", 16)
+    assert "switching off" in off.reason
+    alone, explore = history(FLAT, [(5, 64)]), {"explore": True, "switch_via": "inplace"}
+    assert decide(alone, {}, settings(**explore)).action == "switch"  # explores, switching on
+    assert decide(alone, {}, settings(**explore, switching=False)).action == "continue"
+    slow = history(FLAT, [(8, 1024)])
+    fast = {"fast": Peer(history(FLAT, [(2, 64)]))}
+    assert decide(slow, fast, settings(switching=False)).action == "stop"
+
+
 def test_a_stopped_peer_cannot_stop_anyone() -> None:
     slow = history(FLAT, [(8, 1024)])
     d = decide(slow, {"fast": Peer(history(FLAT, [(2, 64)]), alive=False)}, settings())

@@ -150,6 +150,9 @@ The rule, on the trial's ``n``-th report (``report_index = n``), first match win
    where it raised ``gain_over_best_fixed`` from 1.000 to 1.007 (``benchmarks/simulator.py``).
 10. Otherwise ``continue``.
 
+``switching: false`` (an ablation, not a policy: it tells the switching rules' effect from the
+stopping rule's) applies rules 1–3 only: a trial keeps its size to the end unless stopped.
+
 A switch that would move this trial to a batch size where a live peer is already ahead at equal
 compute (by more than ``floor``) stops the trial instead (it would only duplicate that peer).
 Budget objective: a rival of rule 3 there, ahead at equal compute and expected to end lower

@@ -40,6 +40,8 @@ def decide(
     stop = dominated(view)  # rule 3
     if stop and confirmed(view):
         return view.decision("stop", stop)
+    if not settings.switching:  # stopping only (an ablation): rules 4-9 never apply
+        return view.keep("switching off: the trial keeps its size unless stopped")
     if len(view.current.reports) < settings.segment_reports:  # rule 4
         return view.keep(f"measuring batch size {view.current.effective}")
     judged = judge_last_switch(view)  # rule 5

@@ -238,6 +238,11 @@ class SwitchSettings:
         doc="budget objective: a size whose curve is refused after segment_reports reports "
         "is taken as flat (the mean and spread of those reports), so it can be left or stopped",
     )
+    switching: bool = option(
+        True,
+        doc="false: the scheduler only stops trials (rules 1-3), never switches one; the "
+        "ablation that tells the switching rules' effect from the stopping rule's",
+    )
     explore: bool = option(
         True, doc="visit every candidate size no curve covers, early in the trial"
     )
