@@ -82,6 +82,7 @@ import scheduler_figures as fig
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
+from tune_bs.options import read_assignments
 from tune_bs.report.formats import render
 from tune_bs.report.frame import load_trials
 from tune_bs.report.selection import select
@@ -194,20 +195,16 @@ def method_space(
 
 
 def parse_overrides(assignments: list[str]) -> dict[str, Any]:
-    """``--set NAME=VALUE`` assignments as a dict, each ``VALUE`` read as YAML (as in a
-    search-space file's ``scheduler`` section, where the names and values are then checked).
-    Raises :class:`UserInputError` (one line) on a malformed assignment."""
-    out: dict[str, Any] = {}
-    for text in assignments:
-        name, sep, raw = text.partition("=")
-        name = name.strip()
-        if not sep or not name or not raw.strip() or name == "name":
-            raise UserInputError(
-                f"--set must be NAME=VALUE naming an option of the extrapolation scheduler, but "
-                f"got --set {text!r}; write e.g. --set switching=false."
-            )
-        out[name] = yaml.safe_load(raw)
-    return out
+    """``--set NAME=VALUE`` assignments as a dict (:func:`tune_bs.options.read_assignments`); the
+    names and values are checked as the ``scheduler`` section they change. Raises
+    :class:`UserInputError` (one line) on a malformed assignment or one that renames the section."""
+    overrides = read_assignments(assignments, "--set", "switching=false")
+    if "name" in overrides:
+        raise UserInputError(
+            f"--set must be NAME=VALUE naming an option of the extrapolation scheduler, but got "
+            f"--set name={overrides['name']}; the method's scheduler cannot be renamed."
+        )
+    return overrides
 
 
 def digest(space: SearchSpace) -> str:
@@ -499,9 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.redraw is not None:
         return redraw(args.redraw)
     methods = [mth for mth in METHODS if mth in args.methods]
+    groups = plan(args)
     try:
         overrides = parse_overrides(args.set)
-        for workload, dataset, seed in plan(args)[:1]:  # a bad option fails before Ray starts
+        for workload, dataset, seed in groups[:1]:  # a bad option fails before Ray starts
             method_space(workload, dataset, seed, CANDIDATE, args.cpus, args.smoke_test, overrides)
     except UserInputError as error:
         parser.error(str(error))
@@ -509,7 +507,6 @@ def main(argv: list[str] | None = None) -> int:
     storage.mkdir(parents=True, exist_ok=True)
     out = args.out or (storage / "results" if args.smoke_test else RESULTS)
     log = storage / "benchmark.log"
-    groups = plan(args)
     if overrides:
         changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
         print(f"extrapolation scheduler options changed: {changed}", flush=True)

@@ -91,10 +91,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import yaml
 
 from tune_bs.errors import UserInputError, unknown_name
-from tune_bs.options import option_names
+from tune_bs.options import option_names, read_assignments
 from tune_bs.schedule.curves import fit_curve
 from tune_bs.schedule.simulator import (
     LargeBatchModel,
@@ -886,23 +885,15 @@ def policy_settings(assignments: Sequence[str]) -> tuple[SwitchSettings, dict[st
     unknown option, one in :data:`FIXED_OPTIONS` or a value out of bounds.
     """
     settable = [n for n in option_names(SwitchSettings) if n not in FIXED_OPTIONS]
-    overrides: dict[str, object] = {}
-    for text in assignments:
-        name, sep, raw = text.partition("=")
-        name = name.strip()
-        if not sep or not name or not raw.strip():
-            raise UserInputError(
-                f"--set must be NAME=VALUE, but got --set {text!r}; "
-                "write e.g. --set stop_margin=0.2."
-            )
+    overrides: dict[str, object] = read_assignments(assignments, "--set", "stop_margin=0.2")
+    for name, value in overrides.items():
         if name in FIXED_OPTIONS:
             raise UserInputError(
                 f"--set {name} is set by the simulator (the candidates, each method's objective, "
-                f"the setting's switch cost), but got --set {text}; set another option."
+                f"the setting's switch cost), but got --set {name}={value}; set another option."
             )
         if name not in settable:
             raise unknown_name("--set", name, settable)
-        overrides[name] = yaml.safe_load(raw)
     return replace(SwitchSettings(batch_sizes=CANDIDATES), **overrides), overrides
 
 

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
+import yaml
+
 from tune_bs.errors import UserInputError, unknown_name
 
 #: Metadata key under which :func:`option` stores the :class:`Bounds` of a field.
@@ -152,6 +154,23 @@ class NoOptions:
 
 
 # --- checking a value against its declaration (one-line errors: field, value, fix) --------
+def read_assignments(texts: Iterable[str], flag: str, example: str) -> dict[str, Any]:
+    """``NAME=VALUE`` command-line assignments (e.g. a benchmark's ``--set``) as a dict, each
+    ``VALUE`` read as YAML (``0.2``, ``3``, ``false``), as in a search-space file's section; the
+    caller checks the names and values. Raises :class:`UserInputError` (one line) on a malformed
+    assignment, with ``example`` as the fix."""
+    out: dict[str, Any] = {}
+    for text in texts:
+        name, sep, raw = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not raw.strip():
+            raise UserInputError(
+                f"{flag} must be NAME=VALUE, but got {flag} {text!r}; write e.g. {flag} {example}."
+            )
+        out[name] = yaml.safe_load(raw)
+    return out
+
+
 def number(
     where: str,
     value: Any,
