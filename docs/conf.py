@@ -5,10 +5,11 @@ Build it strictly, as CI does (warnings are errors)::
     pip install -e ".[docs]"
     python -m sphinx -W --keep-going -n -b html docs docs/_build/html
 
-or serve it while you edit: ``sphinx-autobuild docs docs/_build/html``. The pages are Markdown
-(MyST); the API reference is generated from the public docstrings by autodoc. Nothing is fetched
-from the network at build time (no intersphinx): a reference to another project's object is
-plain text (``nitpick_ignore_regex`` below).
+or serve it while you edit: ``sphinx-autobuild docs docs/_build/html --watch README.md --watch
+tune_bs``. The pages are Markdown (MyST); the front page includes the README; the API reference
+is generated from the public docstrings by autodoc. Nothing is fetched from the network at
+build time (no intersphinx): a reference to another project's object is plain text
+(``nitpick_ignore_regex`` below).
 """
 
 from __future__ import annotations
