@@ -194,7 +194,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     num_samples = int(number("num_samples", raw.get("num_samples", 4), integer=True, minimum=1))
     seed = int(number("seed", raw.get("seed", 0), integer=True, minimum=0))
     budget = sections.check_budget(raw.get("budget", {"epochs": 50}))
-    return SearchSpace(
+    space = SearchSpace(
         name=str(raw.get("name") or Path(source).stem or "experiment"),
         metric=metric,
         mode=mode,
@@ -207,6 +207,27 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         source=source,
         raw=dict(raw),
     )
+    _check_loss_comparable(space)
+    return space
+
+
+def _check_loss_comparable(space: SearchSpace) -> None:
+    """``val_loss`` of two objectives are different quantities (:mod:`tune_bs.train.objectives`):
+    a search over ``loss`` may not rank or schedule on it."""
+    losses = space.values_of("loss")
+    if len(set(losses)) < 2:
+        return
+    uses = []
+    if space.metric == m.VAL_LOSS:
+        uses.append(f"metric {m.VAL_LOSS}")
+    if space.scheduler.get("name") == "extrapolation":
+        uses.append("the extrapolation scheduler (it fits val_loss)")
+    if uses:
+        raise UserInputError(
+            f"param_space.loss searches {sorted(losses)}, but {' and '.join(uses)} would compare "
+            "val_loss across objectives, whose values are different quantities; use metric: "
+            f"{m.VAL_PROBE_ACC} with another scheduler, or give loss one value."
+        )
 
 
 def load_space(path: str | Path) -> SearchSpace:
