@@ -120,3 +120,29 @@ def test_no_selection_without_a_finite_validation_value(tmp_path):
     write_state(exp, [(trial_id, folder, "TERMINATED", config)])
     assert select(load_trials([exp]), m.VAL_LOSS, "min") == {}
     assert save_best_config(exp, {"name": "x"}, m.VAL_LOSS, "min") is None
+
+
+def test_the_summary_shows_the_spread_across_folds_and_the_tied_trials(tmp_path):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    state = []
+    for index, accs in enumerate([(0.8, 0.9), (0.85, 0.88)]):
+        rows = [
+            report(
+                i + 1, 100 * (i + 1), 2.0 - i - index, acc, 1.0, 16, "0:16", val_probe_acc_std=0.1
+            )
+            for i, acc in enumerate(accs)
+        ]
+        config = trial_config(seed=index, batch_size=16, lr=0.001)
+        trial_id, folder = write_trial(exp, index, config, rows)
+        state.append((trial_id, folder, "TERMINATED", config))
+    write_state(exp, state)
+    frame = load_trials([exp])
+    (chosen,) = select(frame, m.VAL_PROBE_ACC, "max", "final_1se").values()
+    # final reports 0.90 and 0.88 are within one SE (0.1 / sqrt(5)); trial 1 has the lower val_loss
+    assert chosen.trial_id == "a1b2c_00001" and chosen.tied == 2 and chosen.trials == 2
+    text = "\n".join(chosen.lines())
+    assert "val_probe_acc = 0.88 ± 0.1 (std across CV folds)" in text
+    assert "rule final_1se" in text and "2 of 2 trials tied" in text
+    (plain,) = select(frame, m.VAL_PROBE_ACC, "max").values()
+    assert plain.trial_id == "a1b2c_00000" and plain.tied == 1
