@@ -12,7 +12,8 @@ required)::
     mode: max                     # min | max (defaults to the metric's direction)
     num_samples: 4                # trials (with grid search: repeats of the grid)
     seed: 0                       # seed of the search algorithm
-    budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial
+    budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial; max_timesteps
+                                  # caps series × length per trial
     scheduler: {name: asha, grace_period: 2, reduction_factor: 2}
     # or, to compare schedulers on the same trials and budget, one experiment each
     # (named <name>-<scheduler>): schedulers: [{name: extrapolation}, {name: fifo}, ...]
@@ -99,11 +100,19 @@ class SearchSpace:
     def reports(self) -> int:
         return int(self.budget.get("reports", DEFAULT_REPORTS))
 
-    def budget_samples(self, n_train: int) -> int:
-        """Training series per trial: ``samples``, or ``epochs`` × the training-set size."""
+    def budget_samples(self, n_train: int, length: int | None = None) -> int:
+        """Training series per trial: ``samples``, or ``epochs`` × the training-set size; with
+        ``max_timesteps`` and the series ``length`` known, at most ``max_timesteps // length``
+        (a budget in time steps of training data, what a convolutional encoder's cost scales
+        with: long series get fewer epochs), and at least 2."""
         if "samples" in self.budget:
-            return int(self.budget["samples"])
-        return round(float(self.budget["epochs"]) * n_train)
+            samples = int(self.budget["samples"])
+        else:
+            samples = round(float(self.budget["epochs"]) * n_train)
+        cap = self.budget.get("max_timesteps")
+        if cap is not None and length:
+            samples = min(samples, max(2, int(cap) // int(length)))
+        return samples
 
     @property
     def compared(self) -> tuple[dict[str, Any], ...]:
@@ -258,7 +267,7 @@ def load_space(path: str | Path) -> SearchSpace:
 
 
 def check_against_data(
-    space: SearchSpace, n_train: int, task: str, multitask: bool = False
+    space: SearchSpace, n_train: int, task: str, multitask: bool = False, length: int | None = None
 ) -> None:
     """Checks that need the loaded data set: batch sizes, budget, metric vs task (``multitask``:
     the data set has a class label and a continuous target per series)."""
@@ -281,7 +290,7 @@ def check_against_data(
             f"{where} must be at most the number of training series ({n_train}), but got "
             f"{max(sizes)}; remove the larger sizes or use a larger data set."
         )
-    budget = space.budget_samples(n_train)
+    budget = space.budget_samples(n_train, length)
     if budget < 2:
         raise UserInputError(
             f"budget must give at least 2 training samples per trial, but gives "
