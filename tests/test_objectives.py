@@ -12,6 +12,7 @@ from tune_bs.search.space import parse_space
 from tune_bs.train.encoders import ENCODERS
 from tune_bs.train.evaluation import EVAL_BATCH_SIZE, EVAL_DRAWS, validation_crops
 from tune_bs.train.objectives import LOSSES, HierarchicalObjective
+from tune_bs.train.strategies import STRATEGIES
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 
@@ -57,6 +58,15 @@ def test_every_built_in_encoder_trains_under_the_hierarchical_loss(italy, encode
     assert changed  # the encoder learned from it
     metrics = trainer.report(loss)
     assert metrics["val_loss"] > 0 and not metrics["diverged"]
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_trains_under_the_hierarchical_loss(italy, strategy) -> None:
+    settings = small(strategy=strategy, cluster_features="raw", budget_samples=48)
+    trainer = ContrastiveTrainer(italy, settings, "cpu")
+    loss = trainer.train_until(48)
+    metrics = trainer.report(loss)
+    assert trainer.samples_seen >= 48 and metrics["val_loss"] > 0 and not metrics["diverged"]
 
 
 @pytest.mark.parametrize(
