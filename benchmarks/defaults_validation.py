@@ -229,6 +229,32 @@ def print_table(rows: dict[str, dict[str, Any]], probe: str) -> None:
             )
 
 
+def print_pool_summary(rows: dict[str, dict[str, Any]], probe: str) -> None:
+    """Per candidate and budget: the validation figure averaged over the data sets every
+    candidate has run on (each data set's mean over its seeds), and the seeds behind it."""
+    per: dict[tuple[str, str, float], list[float]] = defaultdict(list)
+    sets_of: dict[str, set[str]] = defaultdict(set)
+    for row in rows.values():
+        name = f"{probe}:{_val_test(row['task'])[0]}"
+        sets_of[row["candidate"]].add(row["dataset"])
+        for r in row["reports"]:
+            if name in r:
+                per[(row["candidate"], row["dataset"], r["epochs"])].append(r[name])
+    common = set.intersection(*sets_of.values()) if sets_of else set()
+    budgets = sorted({k[2] for k in per})
+    print(f"\n{probe} probe, validation averaged over {sorted(common)} (each: mean over seeds)\n")
+    print("| candidate | " + " | ".join(f"{e:g} ep" for e in budgets) + " |")
+    print("|---|" + "---|" * len(budgets))
+    for candidate in sorted(sets_of):
+        cells = []
+        for e in budgets:
+            means = [
+                statistics.mean(per[(candidate, d, e)]) for d in common if per[(candidate, d, e)]
+            ]
+            cells.append(f"{statistics.mean(means):.3f}" if len(means) == len(common) else "—")
+        print(f"| {candidate} | " + " | ".join(cells) + " |")
+
+
 def write_runs(rows: dict[str, dict[str, Any]], out: Path, probe: str) -> None:
     """Ray-layout experiment folders of the rows (module docstring), with ``probe``'s metrics
     under the names a run reports."""
@@ -314,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         write_runs(rows, args.out or Path(tempfile.mkdtemp()), args.probe)
         return 0
     print_table(rows, args.probe)
+    print_pool_summary(rows, args.probe)
     return 0
 
 

@@ -150,3 +150,53 @@ def test_an_unknown_loss_gets_a_did_you_mean() -> None:
         parse_space(
             {"name": "x", "dataset": {"name": "GunPoint"}, "param_space": {"loss": "hierarchial"}}
         )
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_extrapolation_scheduler_switches_a_trial_trained_with_the_hierarchical_loss(
+    tmp_path,
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from tune_bs.train.clock import SIMULATED_CLOCK_ENV
+
+    raw = yaml.safe_load(
+        (Path(__file__).parents[1] / "search_spaces" / "switching.yaml").read_text()
+    )
+    raw["name"] = "hier"
+    raw["param_space"]["loss"] = "hierarchical"
+    space = tmp_path / "hier.yaml"
+    space.write_text(yaml.safe_dump(raw))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tune_bs",
+            "run",
+            str(space),
+            "--smoke-test",
+            "--storage",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+        env={**os.environ, SIMULATED_CLOCK_ENV: "0.02,0.001,0.05"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    trials = sorted(p for p in (tmp_path / "hier-smoke").iterdir() if (p / "result.json").exists())
+    assert len(trials) == 2
+    for trial in trials:
+        assert json.loads((trial / "params.json").read_text())["loss"] == "hierarchical"
+        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        assert all(r["val_loss"] > 0 for r in rows)
+        assert ";600:" in rows[-1]["batch_size_schedule"]  # explored a second size in place
+    assert "selected on validation: trial" in done.stdout
