@@ -8,7 +8,9 @@ and batches (``seed`` of the trial). The run reports at :data:`REPORT_EPOCHS` ep
 training split (the budget rule: with a constant learning rate, the report at E epochs is what a
 budget of E epochs gives), and at every report records, for *both* probes (``svm`` and
 ``logistic``) from one representation pass: the cross-validated ``val_probe_*`` and its spread
-across folds, and ``test_probe_*``; plus ``val_loss`` and the seconds of training.
+across folds, and ``test_probe_*``; plus ``val_loss`` and the seconds of training and of
+evaluation, wall and CPU (the process's CPU seconds: on a shared machine the wall seconds
+measure the load more than the work).
 
 Rows go to ``--results`` (JSON lines, one per data set × candidate × seed, appended as soon as
 measured and read back instead of measured again: an interrupted run loses nothing).
@@ -138,17 +140,19 @@ def run_trial(dataset: str, candidate: str, seed: int, epochs: tuple[float, ...]
     tr, te = probe_indices(
         len(data.X_probe_train), len(data.X_test), settings.probe_max_train, 10**9, EVAL_SEED
     )
-    reports, train_s = [], 0.0
+    reports, train_s, train_cpu_s = [], 0.0, 0.0
     for e in epochs:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         loss = trainer.train_until(round(e * n))
         train_s += time.perf_counter() - started
-        started = time.perf_counter()
+        train_cpu_s += time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         report: dict[str, Any] = {
             "epochs": e,
             "samples_seen": trainer.samples_seen,
             "train_loss": loss,
             "train_s": train_s,
+            "train_cpu_s": train_cpu_s,
             "val_loss": trainer.val_loss(),
         }
         z_train, z_test = (
@@ -167,6 +171,7 @@ def run_trial(dataset: str, candidate: str, seed: int, epochs: tuple[float, ...]
             )
             report.update({f"{probe}:{k}": v for k, v in scores.items()})
         report["eval_s"] = time.perf_counter() - started
+        report["eval_cpu_s"] = time.process_time() - cpu
         reports.append(report)
     return {
         "dataset": dataset,
@@ -252,6 +257,57 @@ def print_pool_summary(rows: dict[str, dict[str, Any]], probe: str) -> None:
                 statistics.mean(per[(candidate, d, e)]) for d in common if per[(candidate, d, e)]
             ]
             cells.append(f"{statistics.mean(means):.3f}" if len(means) == len(common) else "—")
+        print(f"| {candidate} | " + " | ".join(cells) + " |")
+
+
+def print_paired(rows: dict[str, dict[str, Any]], probe: str, a: str, b: str) -> None:
+    """Candidate ``a`` minus ``b`` on validation, paired by data set and seed (the same split),
+    at each budget: the mean difference, its std over the pairs, and a's wins/ties/losses."""
+    by = {(r["dataset"], r["seed"], r["candidate"]): r for r in rows.values()}
+    budgets = sorted({x["epochs"] for r in rows.values() for x in r["reports"]})
+    print(f"\n{probe} probe, validation, {a} − {b}, paired by data set and seed\n")
+    print("| budget | pairs | mean ± std | wins / ties / losses | data sets |")
+    print("|---|---|---|---|---|")
+    for e in budgets:
+        diffs, sets = [], set()
+        for (dataset, seed, candidate), row in sorted(by.items()):
+            other = by.get((dataset, seed, b))
+            if candidate != a or other is None:
+                continue
+            name = f"{probe}:{_val_test(row['task'])[0]}"
+            mine = [x[name] for x in row["reports"] if x["epochs"] == e]
+            theirs = [x[name] for x in other["reports"] if x["epochs"] == e]
+            if mine and theirs:
+                diffs.append(mine[0] - theirs[0])
+                sets.add(dataset)
+        if diffs:
+            wins = sum(d > 1e-9 for d in diffs)
+            losses = sum(d < -1e-9 for d in diffs)
+            spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+            print(
+                f"| {e:g} ep | {len(diffs)} | {statistics.mean(diffs):+.3f} ± {spread:.3f} | "
+                f"{wins} / {len(diffs) - wins - losses} / {losses} | {', '.join(sorted(sets))} |"
+            )
+
+
+def print_probes(rows: dict[str, dict[str, Any]]) -> None:
+    """The two probes on the same representations: svm − logistic on validation, paired."""
+    budgets = sorted({x["epochs"] for r in rows.values() for x in r["reports"]})
+    print("\nsvm − logistic probe on the same representations, validation, by candidate\n")
+    print("| candidate | " + " | ".join(f"{e:g} ep" for e in budgets) + " |")
+    print("|---|" + "---|" * len(budgets))
+    for candidate in sorted({r["candidate"] for r in rows.values()}):
+        cells = []
+        for e in budgets:
+            diffs = [
+                x[f"svm:{v}"] - x[f"logistic:{v}"]
+                for r in rows.values()
+                if r["candidate"] == candidate
+                for v in [_val_test(r["task"])[0]]
+                for x in r["reports"]
+                if x["epochs"] == e and f"svm:{v}" in x
+            ]
+            cells.append(f"{statistics.mean(diffs):+.3f} (n={len(diffs)})" if diffs else "—")
         print(f"| {candidate} | " + " | ".join(cells) + " |")
 
 
@@ -341,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print_table(rows, args.probe)
     print_pool_summary(rows, args.probe)
+    candidates = sorted({r["candidate"] for r in rows.values()})
+    if "base" in candidates:
+        for other in candidates:
+            if other != "base":
+                print_paired(rows, args.probe, other, "base")
+    print_probes(rows)
     return 0
 
 

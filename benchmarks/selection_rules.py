@@ -74,7 +74,12 @@ def print_costs(table: dict[str, dict[str, float]]) -> None:
     )
     print("| rule | median | mean | misses > 1 pt | " + " | ".join(datasets) + " |")
     print("|---|---|---|---|" + "---|" * len(datasets))
-    for rule, per in sorted(table.items(), key=lambda kv: -statistics.median(kv[1].values())):
+
+    def rank(item: tuple[str, dict[str, float]]) -> tuple[float, float]:
+        values = list(item[1].values())
+        return (-statistics.median(values), -statistics.mean(values))
+
+    for rule, per in sorted(table.items(), key=rank):
         values = list(per.values())
         cells = []
         for d in datasets:
