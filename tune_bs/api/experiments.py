@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 if TYPE_CHECKING:
     from tune_bs.search.experiment import RunOptions
@@ -186,7 +186,9 @@ def _check_resources(
     ):
         if value is not None and value <= 0:
             kind = "a positive integer" if integer else "positive"
-            raise UserInputError(f"{flag} must be {kind}, but got {flag}={value}; fix the value.")
+            raise UserInputError(
+                f"{flag} must be {kind}, but got {flag}={quote(value)}; fix the value."
+            )
     if gpus_per_trial is not None and gpus_per_trial < 0:
         raise UserInputError(
             f"gpus_per_trial must be at least 0, but got gpus_per_trial="
@@ -233,7 +235,7 @@ def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any
         return check_tracking(dict(tracking))
     raise UserInputError(
         f"tracking must be true or a mapping such as {{mlflow: true}}, but got "
-        f"tracking={tracking!r}; fix the value."
+        f"tracking={quote(tracking)}; fix the value."
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tune_bs import metrics as m
 from tune_bs.data.dataset import NORMALISATIONS
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 from tune_bs.options import options_of
 from tune_bs.schedule.schedulers import SCHEDULERS
 from tune_bs.search.algorithms import SEARCH_ALGORITHMS
@@ -69,13 +69,15 @@ def check_metric(metric: Any) -> str:
     """The search metric: a validation metric, never a test one (one line says why)."""
     if metric in m.TEST_METRICS:
         raise UserInputError(
-            f"metric must be a validation metric, but got metric={metric!r}: the test split is "
-            "scored for the selected trial and reported, never used to stop, rank or select; "
+            f"metric must be a validation metric, but got metric={quote(metric)}: the test "
+            "split is scored for the selected trial and reported, never used to stop, rank or "
+            "select; "
             f"use metric: {m.TEST_METRICS[metric]} (the probe cross-validated on the train split)."
         )
     if metric in m.RENAMED:
         raise UserInputError(
-            f"metric must be one of {', '.join(sorted(m.OPTIMISABLE))}, but got metric={metric!r}"
+            f"metric must be one of {', '.join(sorted(m.OPTIMISABLE))}, but got "
+            f"metric={quote(metric)}"
             f" (did you mean {m.RENAMED[metric]!r}?): {metric} was the test-scored probe; its "
             f"validation estimate is {m.RENAMED[metric]}."
         )
@@ -91,8 +93,8 @@ def check_mode(mode: Any, metric: str) -> str:
     if mode != m.OPTIMISABLE[metric]:
         raise UserInputError(
             f"mode must be {m.OPTIMISABLE[metric]!r} for metric {metric} (better is "
-            f"{'lower' if m.OPTIMISABLE[metric] == 'min' else 'higher'}), but got mode={mode!r}; "
-            "fix or remove mode."
+            f"{'lower' if m.OPTIMISABLE[metric] == 'min' else 'higher'}), but got "
+            f"mode={quote(mode)}; fix or remove mode."
         )
     return mode
 
@@ -125,13 +127,14 @@ def check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if not isinstance(sections, list) or len(sections) < 2:
         raise UserInputError(
-            f"schedulers must list two or more scheduler sections, but got schedulers={sections!r}"
-            "; write e.g. schedulers: [{name: extrapolation}, {name: asha}]."
+            "schedulers must list two or more scheduler sections, but got "
+            f"schedulers={quote(sections)}; write e.g. "
+            "schedulers: [{name: extrapolation}, {name: asha}]."
         )
     names = [mapping(f"schedulers[{i}]", s).get("name") for i, s in enumerate(sections)]
     if len(set(names)) != len(names):
         raise UserInputError(
-            f"schedulers lists a scheduler twice, in {names}; each experiment is "
+            f"schedulers lists a scheduler twice, in {quote(names)}; each experiment is "
             "named after its scheduler, so list each once."
         )
     return [dict(s) for s in sections]
@@ -202,7 +205,7 @@ def scheduler_batch_sizes(scheduler: dict[str, Any], param_space: dict[str, Any]
         raise UserInputError(
             f"scheduler {scheduler['name']} needs candidate batch sizes, but got no "
             "scheduler.batch_sizes and param_space.batch_size is not a categorical of 2+ "
-            f"values ({spec!r}); add e.g. batch_sizes: [8, 16, 32] to the scheduler section."
+            f"values ({quote(spec)}); add e.g. batch_sizes: [8, 16, 32] to the scheduler section."
         )
     return {**scheduler, "batch_sizes": choices}
 
@@ -223,8 +226,8 @@ def searched_normalisation(dataset: dict[str, Any], param_space: dict[str, Any])
     given = dataset.get("normalise", "none")
     if given not in ("none", False):
         raise UserInputError(
-            f"normalise is given twice, dataset.normalise={given!r} and param_space.normalise; "
-            "a normalise in param_space is applied by each trial to the raw series, so remove "
-            "dataset.normalise."
+            f"normalise is given twice, dataset.normalise={quote(given)} and "
+            "param_space.normalise; a normalise in param_space is applied by each trial to the "
+            "raw series, so remove dataset.normalise."
         )
     return {**dataset, "normalise": "none"}
