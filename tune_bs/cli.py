@@ -19,6 +19,14 @@ from tune_bs.cli_parser import build_parser
 from tune_bs.errors import UserInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: The longest error line the CLI prints (messages quote values short already: a safety net).
+MAX_ERROR_CHARS = 4000
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` as one line of at most ``limit`` characters (an error is one line, always)."""
+    text = " ".join(message.split("\n"))
+    return text if len(text) <= limit else text[: limit - 30] + f"... ({len(text)} characters)"
 
 
 def default_space_path() -> Path:
@@ -278,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserInputError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"tune-bs: error: {exc}", file=sys.stderr)
+        print(f"tune-bs: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(

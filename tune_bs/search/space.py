@@ -38,10 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tune_bs import metrics as m
-from tune_bs.errors import UserInputError
+from tune_bs.documents import load_yaml
+from tune_bs.errors import UserInputError, quote
 from tune_bs.search import sections
 from tune_bs.search.checks import check_keys, mapping, number
 from tune_bs.search.params import PARAM_KEYS, ParamSpec, check_param_space
@@ -214,25 +213,17 @@ def load_space(path: str | Path) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(
-            f"search space {str(path)!r} does not exist or is not a file; give a path to a .yaml "
-            "file such as search_spaces/default.yaml."
+            f"search space {quote(str(path))} does not exist or is not a file; give a path to a "
+            ".yaml file such as search_spaces/default.yaml."
         )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserInputError(
-            f"search space {str(path)!r} cannot be read ({exc}); check the "
+            f"search space {quote(str(path))} cannot be read ({exc}); check the "
             "file's permissions and encoding (UTF-8)."
         ) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserInputError(
-            f"search space {str(path)!r} is not valid YAML{where}: {problem}; fix the syntax there."
-        ) from None
+    raw = load_yaml(text, f"search space {quote(str(path))}")
     return parse_space(raw, source=str(path))
 
 
