@@ -154,9 +154,9 @@ def _aeon_set(
         y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
     data = prepare(
         entry.name,
-        np.asarray(X_tr, np.float32),
+        np.asarray(X_tr),  # float32 in prepare, checked for what float32 cannot hold
         y_tr,
-        np.asarray(X_te, np.float32),
+        np.asarray(X_te),
         y_te,
         normalise=normalise,
         val_fraction=val_fraction,
