@@ -155,7 +155,8 @@ def _follow(job_id: str, address: str) -> int:
 
 def _finish(result) -> int:
     """Print an :class:`~tune_bs.api.ExperimentResult`: its table, selection and where to look;
-    1 when every trial failed."""
+    1 when every trial failed, 2 (with the cause as the one error line) when every trial failed
+    on its input."""
     from tune_bs.report.best_config import BEST_CONFIG
 
     print()
@@ -168,6 +169,10 @@ def _finish(result) -> int:
         print(f"results: {result.path}")
     print(f"tables and plots: tune-bs report {result.path}")
     trials = result.trial_count
+    causes = sorted(set(result.input_errors.values()))
+    if causes and len(result.input_errors) == trials:
+        print(f"tune-bs: error: {one_line(causes[0])}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_FAILED if result.errors and result.errors == trials else EXIT_OK
 
 
@@ -228,7 +233,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import tune_bs
 
-    print(tune_bs.export_trial(args.results_dir, args.out, trial=args.trial).text())
+    paths = tune_bs.export_trial(
+        args.results_dir, args.out, trial=args.trial, allow_other_data=args.allow_other_data
+    )
+    print(paths.text())
     return EXIT_OK
 
 
@@ -248,6 +256,7 @@ def cmd_downstream(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         trial=args.trial,
         data=args.data,
+        allow_other_data=args.allow_other_data,
         **alphas,
         **settings,
     )

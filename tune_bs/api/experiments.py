@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class ExperimentResult:
     """One experiment's results (module docstring). ``errors`` and ``trial_count`` count the
-    trials that failed and ran in the run that made it (``None`` when loaded from disk)."""
+    trials that failed and ran in the run that made it (``None`` when loaded from disk);
+    ``input_errors`` maps each trial of that run that failed on its input (and was not retried:
+    :mod:`tune_bs.search.trainable`) to its one-line cause."""
 
     path: Path | str
     metric: str
@@ -48,6 +50,7 @@ class ExperimentResult:
     space: dict[str, Any] = field(default_factory=dict, repr=False)
     errors: int | None = None
     trial_count: int | None = None
+    input_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def local(self) -> bool:
@@ -244,14 +247,34 @@ def _finished(outcome: Any) -> ExperimentResult:
     from tune_bs.report.best_config import save_best_config
 
     space = outcome.space
-    errors = len(getattr(outcome.results, "errors", []) or [])
+    failed = _input_errors(outcome.results)
+    errors = len(getattr(outcome.results, "errors", []) or []) + len(failed)
     count = len(outcome.results) if outcome.results is not None else None
     result = ExperimentResult(
-        outcome.path, space.metric, space.mode, {**space.raw, "name": space.name}, errors, count
+        outcome.path,
+        space.metric,
+        space.mode,
+        {**space.raw, "name": space.name},
+        errors,
+        count,
+        failed,
     )
     if result.local:
         save_best_config(outcome.path, result.space, space.metric, space.mode)
     return result
+
+
+def _input_errors(results: Any) -> dict[str, str]:
+    """Trial id → cause, for the trials of a Tune result grid that failed on their input."""
+    from tune_bs.metrics import TRIAL_ERROR
+
+    found: dict[str, str] = {}
+    for trial in results or []:
+        metrics = getattr(trial, "metrics", None) or {}
+        cause = metrics.get(TRIAL_ERROR)
+        if isinstance(cause, str) and cause:
+            found[str(metrics.get("trial_id", len(found)))] = cause
+    return found
 
 
 def resume(path: str | Path, *, address: str | None = None) -> ExperimentResult:
