@@ -167,9 +167,9 @@ def read_npz_regression(
 def _target(data: np.lib.npyio.NpzFile, key: str, n: int, path: Path) -> np.ndarray:
     """A continuous target: numeric, one finite value per series, as float64."""
     y = _array(data, key, path)
-    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.number):
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.number) or y.shape != (n,):
         raise UserInputError(
             f"{_name(path)}: {key} must be numeric with one value per series ({n}), but has "
-            f"dtype {y.dtype}; fix the target."
+            f"dtype {y.dtype} and shape {tuple(y.shape)}; fix the target."
         )
     return check_labels(y, n, f"{_name(path)}: {key}").astype(np.float64)
