@@ -179,7 +179,7 @@ def spec_from_state(
     if key is None or key not in weights:
         raise UserInputError(
             f"the checkpoint's encoder must be one of {', '.join(sorted(_INPUT_WEIGHT))} with "
-            f"its weights, but got encoder={name!r}; give a tune-bs trial checkpoint."
+            f"its weights, but got encoder={quote(name)}; give a tune-bs trial checkpoint."
         )
     channels = int(weights[key].shape[1])
     rule = dict(input_rule or {})

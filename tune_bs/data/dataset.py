@@ -245,7 +245,7 @@ def to_equal_length(
         return series.astype(np.float32, copy=False)
     if policy not in ("resample", "pad"):
         raise UserInputError(
-            f"dataset.variable_length must be 'resample' or 'pad', but got {policy!r}."
+            f"dataset.variable_length must be 'resample' or 'pad', but got {quote(policy)}."
         )
     longest = max(int(s.shape[-1]) for s in series)
     target = longest if length is None else int(length)
