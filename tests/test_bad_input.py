@@ -105,6 +105,8 @@ single class under val_probe_acc       val_probe_acc needs two or more classes .
 budget.samples .nan                    budget.samples must be a finite number ... =nan   validate
 budget.samples .inf                    budget.samples must be a finite number ... =inf   validate
 budget.epochs .inf                     budget.epochs must be a finite number ... =inf    validate
+weight_decay -.inf (no bounds)         param_space.weight_decay must be a finite number  validate
+weight_decay a string (no bounds)      param_space.weight_decay must be a number ... 'ab  validate
 samples 4, reports 100                 at least one batch per trial, but budget.samples  validate
 reports leaving no batch between       budget.reports must leave at least one batch ...  validate
 duplicate top-level key                line 4: 'budget' is given twice (first at line 3  validate
@@ -749,6 +751,16 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
         "budget-epochs-inf",
         _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\nbudget: {epochs: .inf}\n"),
         ("budget.epochs must be a finite number", "budget.epochs=inf"),
+    ),
+    (
+        "unbounded-option-infinite",
+        _space(params={"weight_decay": float("-inf")}),
+        ("param_space.weight_decay must be a finite number", "=-inf"),
+    ),
+    (
+        "unbounded-option-a-string",
+        _space(params={"weight_decay": "abc"}),
+        ("param_space.weight_decay must be a number", "'abc'"),
     ),
     (
         "reports-exceed-samples",

@@ -12,12 +12,15 @@ field's metadata what :mod:`tune_bs.search.checks` validates generically:
 - ``doc``: one line, with the unit, stating what the option means — and, when it has no bounds,
   that any value of its type is accepted.
 
-Rules: in ``param_space``, an option without ``minimum``, ``maximum`` and ``choices`` is not
-checked beyond its key (the trial casts it to its type when it starts); in a ``scheduler`` or
-``search`` section every value is checked against its type too. An option without a default
-is filled in by the search space (``batch_sizes`` of a scheduler); ``placeholder`` is the value
-its class is built with when the section is checked. ``unset=True`` marks a default that means
-"not given" (``normalise: ""``) and is not itself a valid value.
+Rules: in ``param_space``, a numeric option (``int``, ``float``) must be a finite number (an
+integer for ``int``; ``None`` where the option may stay unset) whatever its bounds, so a typo
+or ``.nan`` is refused before any trial starts rather than failing inside every trial; other
+options without ``minimum``, ``maximum`` and ``choices`` are not checked beyond their key; in a
+``scheduler`` or ``search`` section every value is checked against its type too. An option
+without a default is filled in by the search space (``batch_sizes`` of a scheduler);
+``placeholder`` is the value its class is built with when the section is checked.
+``unset=True`` marks a default that means "not given" (``normalise: ""``) and is not itself a
+valid value.
 """
 
 from __future__ import annotations

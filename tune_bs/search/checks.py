@@ -54,6 +54,8 @@ def check_trial_value(key: str, value: Any, opt: Option) -> None:
     choices = opt.choices
     if choices is not None and value not in choices:
         raise unknown_name(where, value, choices)
+    if opt.type in ("int", "float") and not (value is None and opt.optional):
+        number(where, value, integer=opt.type == "int")
     if b.minimum is not None:
         number(where, value, integer=opt.type == "int", minimum=b.minimum, exclusive=b.exclusive)
     if b.maximum is not None and value > b.maximum:
