@@ -105,6 +105,10 @@ single class under val_probe_acc       val_probe_acc needs two or more classes .
 budget.samples .nan                    budget.samples must be a finite number ... =nan   validate
 budget.samples .inf                    budget.samples must be a finite number ... =inf   validate
 budget.epochs .inf                     budget.epochs must be a finite number ... =inf    validate
+dataset.seed .nan                      dataset.seed must be a finite number ... =nan     validate
+dataset.val_fraction a string          dataset.val_fraction must be a number ... 'abc'   validate
+dataset.length .inf                    dataset.length must be a finite number ... =inf   validate
+dataset.path a list                    dataset.path must be a non-empty string ... ['a.  validate
 weight_decay -.inf (no bounds)         param_space.weight_decay must be a finite number  validate
 weight_decay a string (no bounds)      param_space.weight_decay must be a number ... 'ab  validate
 samples 4, reports 100                 at least one batch per trial, but budget.samples  validate
@@ -751,6 +755,26 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
         "budget-epochs-inf",
         _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\nbudget: {epochs: .inf}\n"),
         ("budget.epochs must be a finite number", "budget.epochs=inf"),
+    ),
+    (
+        "dataset-seed-nan",
+        _space(dataset={"name": "GunPoint", "seed": float("nan")}),
+        ("dataset.seed must be a finite number", "dataset.seed=nan"),
+    ),
+    (
+        "dataset-val-fraction-string",
+        _space(dataset={"name": "GunPoint", "val_fraction": "abc"}),
+        ("dataset.val_fraction must be a number", "'abc'"),
+    ),
+    (
+        "dataset-length-inf",
+        _space(dataset={"name": "GunPoint", "length": float("inf")}),
+        ("dataset.length must be a finite number", "dataset.length=inf"),
+    ),
+    (
+        "dataset-path-a-list",
+        _space(dataset={"path": ["a.npz"]}),
+        ("dataset.path must be a non-empty string", "['a.npz']"),
     ),
     (
         "unbounded-option-infinite",

@@ -35,6 +35,20 @@ DATASET_KEYS = (
     "noise",
     "separation",
 )
+#: The numeric options of ``dataset``: (integer?, minimum, exclusive?, maximum). The synthetic
+#: generator checks its own options' finer rules (:mod:`tune_bs.data.synthetic`).
+DATASET_NUMBERS: dict[str, tuple[bool, float, bool, float | None]] = {
+    "val_fraction": (False, 0.0, True, 1.0),
+    "seed": (True, 0, False, None),
+    "length": (True, 2, False, None),
+    "n_series": (True, 1, False, None),
+    "n_channels": (True, 1, False, None),
+    "n_modes": (True, 1, False, None),
+    "imbalance": (False, 1.0, False, None),
+    "noise": (False, 0.0, False, None),
+    "separation": (False, 0.0, False, None),
+}
+VARIABLE_LENGTH = ("resample", "pad")
 BUDGET_KEYS = ("samples", "epochs", "reports")
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -49,6 +63,24 @@ def check_dataset(raw: Any) -> dict[str, Any]:
             f"{sorted(k for k in dataset if k in ('name', 'path')) or 'neither'}; "
             "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
         )
+    for key in ("name", "path"):
+        if key in dataset and (not isinstance(dataset[key], str) or not dataset[key].strip()):
+            raise UserInputError(
+                f"dataset.{key} must be a non-empty string, but got "
+                f"dataset.{key}={quote(dataset[key])}; e.g. dataset: {{{key}: "
+                f"{'GunPoint' if key == 'name' else 'data.npz'}}}."
+            )
+    for key, (integer, minimum, exclusive, maximum) in DATASET_NUMBERS.items():
+        if key in dataset:
+            where = f"dataset.{key}"
+            number(where, dataset[key], integer=integer, minimum=minimum, exclusive=exclusive)
+            if maximum is not None and dataset[key] >= maximum:
+                raise UserInputError(
+                    f"{where} must be less than {maximum:g}, but got {where}="
+                    f"{quote(dataset[key])}; use e.g. {where.split('.')[1]}: 0.2."
+                )
+    if "variable_length" in dataset and dataset["variable_length"] not in VARIABLE_LENGTH:
+        raise unknown_name("dataset.variable_length", dataset["variable_length"], VARIABLE_LENGTH)
     normalise = dataset.get("normalise")
     if (
         not isinstance(normalise, bool)
