@@ -37,7 +37,7 @@ from tune_bs.data import load_dataset
 from tune_bs.data.dataset import prepare
 from tune_bs.errors import UserInputError
 from tune_bs.search import checkpoint
-from tune_bs.search.trainable import failure_report
+from tune_bs.search.trainable import _check_same_data, failure_report
 
 
 # --- case 6: 1e30 --------------------------------------------------------------------------
@@ -192,6 +192,21 @@ def test_export_downstream_and_embed_refuse_a_data_file_changed_after_the_run(
     original = load_dataset(path=data, normalise="none")
     Z_train, _ = tune_bs.embed(tune_bs.load_encoder(result), original)
     assert Z_train.shape[0] == len(original.X_probe_train) == 34  # 30 % held out as test
+
+
+def test_a_trial_resumes_only_on_the_data_its_checkpoint_was_trained_on():
+    """`tune-bs resume` after the data file was overwritten: each trial fails at once on its
+    first restore (a UserInputError: not retried), instead of training on other data."""
+    X, y = _pair(0)["X"], _pair(0)["y"]
+    data = prepare("data", X, y, X[:8], y[:8])
+    other = prepare("data", _pair(1)["X"], y, X[:8], y[:8])
+    _check_same_data({DATA_FINGERPRINT: data.fingerprint}, data, "ckpt")
+    _check_same_data({}, other, "ckpt")  # a checkpoint from before fingerprints is trusted
+    with pytest.raises(UserInputError) as refused:
+        _check_same_data({DATA_FINGERPRINT: data.fingerprint}, other, "ckpt/trainer_state.pt")
+    message = str(refused.value)
+    assert "ckpt/trainer_state.pt was trained on other data" in message
+    assert "put the run's data back and resume" in message and "\n" not in message
 
 
 @pytest.mark.slow

@@ -27,7 +27,8 @@ Protocol with Tune and the schedulers (docs/design.md §7):
   retried, the experiment goes on, and the tables, the summary and ``tune-bs run`` show the
   cause (:func:`failure_report`). Retries stay for what a retry can fix: a lost node or actor,
   a process killed by the OS, a checkpoint that cannot be read (:class:`CheckpointUnreadable`:
-  the storage, not the input).
+  the storage, not the input). A trial resuming from a checkpoint trained on other data (the
+  data file was overwritten before ``tune-bs resume``) fails that way too.
 - **Out of memory** — in training, in the evaluation of a report, in the first report interval
   (before or after the cluster step) or right after a switch: the trial goes back to its last
   good state (the last report, or its start, or the last switch), halves its batch size and
@@ -159,6 +160,7 @@ def _train_trial(config: dict[str, Any], data: TimeSeriesData, last: dict[str, A
                 )
             except UserInputError as exc:  # storage, not input: Ray's retries and resume apply
                 raise CheckpointUnreadable(str(exc)) from None
+        _check_same_data(state, data, _checkpoint_name(saved))
         _load(trainer, state, trial, memory)
     # a scheduler's switch arrives as a changed config (a no-op on a fresh start)
     wanted = int(config.get("batch_size", settings.batch_size))
@@ -198,6 +200,20 @@ def _train_trial(config: dict[str, Any], data: TimeSeriesData, last: dict[str, A
         )
 
     run_to_budget(trainer, report, poll=poll, on_switch=switched, memory=memory)
+
+
+def _check_same_data(state: dict[str, Any], data: TimeSeriesData, name: str) -> None:
+    """A trial resumes only on the data its checkpoint was trained on (the raw training split's
+    fingerprint; a checkpoint from before fingerprints is trusted): ``tune-bs resume`` after the
+    data file was overwritten would otherwise go on training on other data."""
+    recorded = state.get("data_fingerprint")
+    if isinstance(recorded, str) and recorded and data.fingerprint and recorded != data.fingerprint:
+        raise UserInputError(
+            f"the checkpoint {name} was trained on other data than {data.name} holds now (its "
+            f"training split's fingerprint {recorded[:20]}, now {data.fingerprint[:20]}): the "
+            "data file changed since the run; put the run's data back and resume, or start a "
+            "new run on this data."
+        )
 
 
 def _checkpoint_name(saved: Any) -> str:
