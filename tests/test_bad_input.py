@@ -117,7 +117,7 @@ duplicate top-level key                line 4: 'budget' is given twice (first at
 duplicate nested key                   'param_space.lr' is given twice                   validate
 alias bomb in choices (311 bytes)      holds 597871 values once its aliases ... 100000   validate
 alias containing itself                ... contains itself through an alias              validate
-nesting 5000 levels deep               nests its values more deeply than Python can rea  validate
+nesting 5000 levels deep               line 3: values are nested more than 64 levels de  validate
 !!python tag in the space              not valid YAML at line 3 ... no !!python tags     validate
 =====================================  ================================================  ========
 """
@@ -818,7 +818,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
     (
         "yaml-nested-5000-deep",
         _yaml("dataset: {name: GunPoint}\nparam_space: {}\ndescription: " + "[" * 5000),
-        ("space.yaml", "nests its values more deeply"),
+        ("space.yaml", "line 3: values are nested more than 64 levels deep"),
     ),
     (
         "python-tag",

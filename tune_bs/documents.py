@@ -34,6 +34,29 @@ MAX_DEPTH = 64
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing written nesting deeper than :data:`MAX_DEPTH` while it
+    composes (its composer recurses once per level: a deep file would otherwise end in a slow
+    ``RecursionError``)."""
+
+    def __init__(self, stream: str, source: str) -> None:
+        super().__init__(stream)
+        self.source, self.depth = source, 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise UserInputError(
+                    f"{self.source} line {line}: values are nested more than {MAX_DEPTH} levels "
+                    "deep; flatten the file."
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 class _Walk:
     """One pass over a composed document: expanded size and depth per node, duplicate keys."""
 
@@ -113,7 +136,7 @@ def _short(path: str, limit: int = 80) -> str:
 def load_yaml(text: str, source: str) -> Any:
     """The document in ``text`` as Python data (module rules); ``source`` names it in errors
     (e.g. ``"search space 'x.yaml'"``). ``None`` for an empty document."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text, source)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -128,7 +151,7 @@ def load_yaml(text: str, source: str) -> Any:
             f"{source} is not valid YAML{where}: {problem}; fix the syntax there "
             "(tune-bs reads plain YAML: no !!python tags)."
         ) from None
-    except RecursionError:
+    except RecursionError:  # a parser's own recursion (the composer stops at MAX_DEPTH)
         raise UserInputError(
             f"{source} nests its values more deeply than Python can read (more than "
             f"{MAX_DEPTH} levels are refused anyway); flatten the file."
