@@ -85,6 +85,40 @@ report on a missing folder             ... holds no tune-bs experiment          
 report with an unknown --metric        metric must be one the trials reported ...        report
 resume on an empty folder              ... holds no resumable tune-bs experiment         resume
 resume on a missing folder             ... holds no resumable tune-bs experiment         resume
+npz empty (0 bytes)                    cannot be read as a .npz file ('the file is empt  validate
+npz with a damaged member              array 'X' cannot be read (...): the file is dama  validate
+npz with complex X                     X must hold real numbers ... complex128 (complex  validate
+npz with boolean X                     X must be numeric, but has dtype bool             validate
+npz with 0 channels                    at least 4 series of at least 1 channel ... (8,   validate
+npz saved [N, T, 1]                    ... (8, 150, 1) (if it is [N, T, C], save X.tran  validate
+npz float64 beyond float32             X must fit float32 ... values up to 4e+300        validate
+npz offset erasing float32 variation   X loses its variation in float32: series 0, chan  validate
+npz all one value                      train split must vary, but every value is 0.0     validate
+npz 2-D y (one-hot)                    y must be one-dimensional ... (40, 2) ... argmax  validate
+npz y as a column                      y must be one-dimensional ... (40, 1); save y.ra  validate
+npz NaN labels                         y must give every series a finite label ... nan   validate
+npz y_test of the wrong length         y_test must have one label per series (12) ... 5  validate
+npz NaN in y_reg                       y_reg must give every series a finite label       validate
+normalise none on 1e20 values          ... normalised with normalise=none must stay fin  validate
+dataset statistics overflow            ... test split normalised with normalise=dataset  validate
+single class under val_probe_acc       val_probe_acc needs two or more classes ... all   validate
+budget.samples .nan                    budget.samples must be a finite number ... =nan   validate
+budget.samples .inf                    budget.samples must be a finite number ... =inf   validate
+budget.epochs .inf                     budget.epochs must be a finite number ... =inf    validate
+dataset.seed .nan                      dataset.seed must be a finite number ... =nan     validate
+dataset.val_fraction a string          dataset.val_fraction must be a number ... 'abc'   validate
+dataset.length .inf                    dataset.length must be a finite number ... =inf   validate
+dataset.path a list                    dataset.path must be a non-empty string ... ['a.  validate
+weight_decay -.inf (no bounds)         param_space.weight_decay must be a finite number  validate
+weight_decay a string (no bounds)      param_space.weight_decay must be a number ... 'ab  validate
+samples 4, reports 100                 at least one batch per trial, but budget.samples  validate
+reports leaving no batch between       budget.reports must leave at least one batch ...  validate
+duplicate top-level key                line 4: 'budget' is given twice (first at line 3  validate
+duplicate nested key                   'param_space.lr' is given twice                   validate
+alias bomb in choices (311 bytes)      holds 597871 values once its aliases ... 100000   validate
+alias containing itself                ... contains itself through an alias              validate
+nesting 5000 levels deep               line 3: values are nested more than 64 levels de  validate
+!!python tag in the space              not valid YAML at line 3 ... no !!python tags     validate
 =====================================  ================================================  ========
 """
 
@@ -220,6 +254,69 @@ def _empty_folder(command: str, missing: bool = False) -> Callable[[Path], list[
         return [command, str(folder)]
 
     return make
+
+
+def _npz_file(**arrays: np.ndarray) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        np.savez(tmp / "data.npz", **arrays)
+        return tmp / "data.npz"
+
+    return make
+
+
+def _npz_with(make_file: Callable[[Path], Path], **changes) -> Callable[[Path], list[str]]:
+    """``validate`` a space with ``changes`` whose data set is the file ``make_file`` writes."""
+
+    def make(tmp: Path) -> list[str]:
+        rest = {k: v for k, v in changes.items() if k != "dataset_options"}
+        dataset = {"path": str(make_file(tmp)), **changes.get("dataset_options", {})}
+        return _space(dataset=dataset, **rest)(tmp)
+
+    return make
+
+
+def _empty_npz(tmp: Path) -> Path:
+    (tmp / "data.npz").write_bytes(b"")
+    return tmp / "data.npz"
+
+
+def _damaged_npz(tmp: Path) -> Path:
+    path = _npz_file(X=np.random.default_rng(0).normal(size=(40, 1, 64)))(tmp)
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2  # inside X's stored bytes: its CRC no longer matches
+    raw[middle : middle + 8] = b"\xff" * 8
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _labelled(n: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"X": rng.normal(size=(n, 1, 16)), "y": np.repeat([0, 1], n // 2)}
+
+
+def _offset_series() -> np.ndarray:
+    t = np.linspace(0, 6, 32)
+    return np.stack([1e10 + np.sin(t + k) for k in range(40)])[:, None, :]
+
+
+def _overflowing_statistics() -> dict[str, np.ndarray]:
+    """Train values vary by 1e-6, test values reach 1e35: (x - mean) / std overflows float32."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2, 16)) * 1e-6
+    X_test = rng.normal(size=(12, 2, 16))
+    X_test[3, 0, 5] = 1e35
+    return {"X": X, "y": np.repeat([0, 1], 20), "X_test": X_test, "y_test": np.zeros(12)}
+
+
+def _alias_bomb(tmp: Path) -> list[str]:
+    anchors = ["&a [1,1,1,1,1,1,1,1,1]"]
+    for previous, name in zip("abcdef", "bcdefg", strict=True):
+        anchors.append(f"&{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    text = (
+        "dataset: {name: GunPoint}\nparam_space:\n  batch_size:\n    type: categorical\n"
+        f"    choices: [{', '.join(anchors)}]\n"
+    )
+    return _yaml(text)(tmp)
 
 
 def _grid(choices: list) -> dict:
@@ -567,6 +664,170 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
         _empty_folder("resume", missing=True),
         ("nothing", "holds no resumable tune-bs experiment"),
     ),
+    # --- issue #32: data that cannot be represented, labels, budgets, hostile YAML
+    (
+        "npz-empty",
+        _npz_with(_empty_npz),
+        ("dataset.path", "data.npz", "cannot be read as a .npz file", "the file is empty"),
+    ),
+    (
+        "npz-damaged-member",
+        _npz_with(_damaged_npz),
+        ("data.npz", "array 'X' cannot be read", "damaged or cut short"),
+    ),
+    (
+        "npz-complex",
+        _npz(X=np.ones((8, 1, 4)) + 1j, y=np.zeros(8)),
+        ("X must hold real numbers", "complex128", "np.abs(X)"),
+    ),
+    ("npz-bool", _npz(X=np.ones((8, 1, 4), bool)), ("X must be numeric", "dtype bool")),
+    ("npz-zero-channels", _npz(X=np.zeros((8, 0, 4))), ("at least 1 channel", "(8, 0, 4)")),
+    (
+        "npz-time-last-univariate",
+        _npz(X=np.random.default_rng(0).normal(size=(8, 150, 1))),
+        ("(8, 150, 1)", "if it is [N, T, C], save X.transpose(0, 2, 1)"),
+    ),
+    (
+        "npz-beyond-float32",
+        _npz(X=np.full((8, 1, 4), 1e300) * np.arange(1, 5)),
+        ("X must fit float32", "values up to 4e+300", "rescale"),
+    ),
+    (
+        "npz-offset-erases-float32-variation",
+        _npz(X=_offset_series()),
+        ("X loses its variation in float32", "series 0, channel 0", "subtract"),
+    ),
+    ("npz-constant", _npz(X=np.zeros((40, 1, 16))), ("train split must vary", "is 0.0")),
+    (
+        "npz-y-one-hot",
+        _npz(X=_labelled()["X"], y=np.eye(2)[_labelled()["y"]]),
+        ("y must be one-dimensional", "(40, 2)", "y.argmax(axis=1)"),
+    ),
+    (
+        "npz-y-column",
+        _npz(X=_labelled()["X"], y=_labelled()["y"][:, None]),
+        ("y must be one-dimensional", "(40, 1)", "y.ravel()"),
+    ),
+    (
+        "npz-y-nan",
+        _npz(X=_labelled()["X"], y=np.where(np.arange(40) == 7, np.nan, _labelled()["y"])),
+        ("y must give every series a finite label", "nan for series 7"),
+    ),
+    (
+        "npz-y-test-length",
+        _npz(**_labelled(), X_test=_labelled(12)["X"], y_test=np.zeros(5)),
+        ("y_test must have one label per series (12)", "has 5"),
+    ),
+    (
+        "npz-y-reg-nan",
+        _npz(**_labelled(), y_reg=np.where(np.arange(40) == 2, np.nan, 1.0)),
+        ("y_reg must give every series a finite label", "nan for series 2"),
+    ),
+    (
+        "normalise-none-on-1e20",
+        _npz_with(
+            _npz_file(X=np.random.default_rng(0).normal(size=(40, 1, 16)) * 1e20),
+            dataset_options={"normalise": "none"},
+        ),
+        ("data's training split normalised with normalise=none", "must stay finite", "reach"),
+    ),
+    (
+        "dataset-statistics-overflow",
+        _npz_with(_npz_file(**_overflowing_statistics()), dataset_options={"normalise": "dataset"}),
+        ("data's test split normalised with normalise=dataset", "series 3 reach inf"),
+    ),
+    (
+        "single-class-probe-metric",
+        _npz_with(_npz_file(X=_labelled()["X"], y=np.zeros(40, int)), metric="val_probe_acc"),
+        ("metric val_probe_acc needs two or more classes", "labels are all 0", "val_loss"),
+    ),
+    (
+        "budget-samples-nan",
+        _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\nbudget: {samples: .nan}\n"),
+        ("budget.samples must be a finite number", "budget.samples=nan"),
+    ),
+    (
+        "budget-samples-inf",
+        _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\nbudget: {samples: .inf}\n"),
+        ("budget.samples must be a finite number", "budget.samples=inf"),
+    ),
+    (
+        "budget-epochs-inf",
+        _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\nbudget: {epochs: .inf}\n"),
+        ("budget.epochs must be a finite number", "budget.epochs=inf"),
+    ),
+    (
+        "dataset-seed-nan",
+        _space(dataset={"name": "GunPoint", "seed": float("nan")}),
+        ("dataset.seed must be a finite number", "dataset.seed=nan"),
+    ),
+    (
+        "dataset-val-fraction-string",
+        _space(dataset={"name": "GunPoint", "val_fraction": "abc"}),
+        ("dataset.val_fraction must be a number", "'abc'"),
+    ),
+    (
+        "dataset-length-inf",
+        _space(dataset={"name": "GunPoint", "length": float("inf")}),
+        ("dataset.length must be a finite number", "dataset.length=inf"),
+    ),
+    (
+        "dataset-path-a-list",
+        _space(dataset={"path": ["a.npz"]}),
+        ("dataset.path must be a non-empty string", "['a.npz']"),
+    ),
+    (
+        "unbounded-option-infinite",
+        _space(params={"weight_decay": float("-inf")}),
+        ("param_space.weight_decay must be a finite number", "=-inf"),
+    ),
+    (
+        "unbounded-option-a-string",
+        _space(params={"weight_decay": "abc"}),
+        ("param_space.weight_decay must be a number", "'abc'"),
+    ),
+    (
+        "reports-exceed-samples",
+        _space(budget={"samples": 4, "reports": 100}),
+        ("at least one batch per trial", "budget.samples=4", "batch_size 8"),
+    ),
+    (
+        "reports-leave-no-batch",
+        _space(budget={"samples": 400, "reports": 100}),
+        ("budget.reports must leave at least one batch", "budget.reports=100", "to 50 or less"),
+    ),
+    (
+        "duplicate-top-level-key",
+        _yaml(
+            "dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\n"
+            "budget: {samples: 64}\nbudget: {samples: 32}\n"
+        ),
+        ("space.yaml", "line 4: 'budget' is given twice (first at line 3)"),
+    ),
+    (
+        "duplicate-nested-key",
+        _yaml("dataset: {name: GunPoint}\nparam_space:\n  lr: 0.01\n  lr: 0.1\n"),
+        ("'param_space.lr' is given twice",),
+    ),
+    ("alias-bomb", _alias_bomb, ("holds 597871 values once its aliases", "more than the 100000")),
+    (
+        "alias-contains-itself",
+        _yaml("dataset: {name: GunPoint}\nparam_space: {batch_size: &b [*b]}\n"),
+        ("param_space.batch_size[0] contains itself through an alias",),
+    ),
+    (
+        "yaml-nested-5000-deep",
+        _yaml("dataset: {name: GunPoint}\nparam_space: {}\ndescription: " + "[" * 5000),
+        ("space.yaml", "line 3: values are nested more than 64 levels deep"),
+    ),
+    (
+        "python-tag",
+        _yaml(
+            "dataset: {name: GunPoint}\nparam_space: {batch_size: 8}\n"
+            "description: !!python/object/apply:os.getcwd []\n"
+        ),
+        ("not valid YAML at line 3", "no !!python tags"),
+    ),
 ]
 
 
@@ -588,6 +849,20 @@ def test_bad_input_gives_one_line_and_exit_status_2(tmp_path, capsys, make, need
     for needle in needles:
         assert needle in err, f"{needle!r} not in {err!r}"
     assert elapsed < 15, f"{argv} took {elapsed:.1f} s to refuse"
+
+
+def test_a_hostile_value_is_quoted_short(tmp_path, capsys):
+    """The alias bomb's error line was 15.5 MB before values were quoted (issue #32)."""
+    assert main(_alias_bomb(tmp_path)) == 2
+    assert len(capsys.readouterr().err) < 400
+
+
+def test_a_swapped_layout_is_a_warning_with_the_fix_and_validate_goes_on(tmp_path, capsys, caplog):
+    X = np.cumsum(np.random.default_rng(0).normal(size=(40, 64, 3)), axis=1)  # [N, T, C]
+    argv = _npz(X=X)(tmp_path)
+    assert main(argv) == 0
+    assert "3 steps" in capsys.readouterr().out
+    assert "save X.transpose(0, 2, 1)" in caplog.text and "(40, 64, 3)" in caplog.text
 
 
 def test_debug_adds_the_traceback_to_a_catalogue_case(tmp_path, capsys):

@@ -19,6 +19,14 @@ from tune_bs.cli_parser import build_parser
 from tune_bs.errors import UserInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: The longest error line the CLI prints (messages quote values short already: a safety net).
+MAX_ERROR_CHARS = 4000
+
+
+def one_line(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` as one line of at most ``limit`` characters (an error is one line, always)."""
+    text = " ".join(message.split("\n"))
+    return text if len(text) <= limit else text[: limit - 30] + f"... ({len(text)} characters)"
 
 
 def default_space_path() -> Path:
@@ -147,7 +155,8 @@ def _follow(job_id: str, address: str) -> int:
 
 def _finish(result) -> int:
     """Print an :class:`~tune_bs.api.ExperimentResult`: its table, selection and where to look;
-    1 when every trial failed."""
+    1 when every trial failed, 2 (with the cause as the one error line) when every trial failed
+    on its input."""
     from tune_bs.report.best_config import BEST_CONFIG
 
     print()
@@ -160,6 +169,10 @@ def _finish(result) -> int:
         print(f"results: {result.path}")
     print(f"tables and plots: tune-bs report {result.path}")
     trials = result.trial_count
+    causes = sorted(set(result.input_errors.values()))
+    if causes and len(result.input_errors) == trials:
+        print(f"tune-bs: error: {one_line(causes[0])}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_FAILED if result.errors and result.errors == trials else EXIT_OK
 
 
@@ -220,7 +233,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import tune_bs
 
-    print(tune_bs.export_trial(args.results_dir, args.out, trial=args.trial).text())
+    paths = tune_bs.export_trial(
+        args.results_dir, args.out, trial=args.trial, allow_other_data=args.allow_other_data
+    )
+    print(paths.text())
     return EXIT_OK
 
 
@@ -240,6 +256,7 @@ def cmd_downstream(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         trial=args.trial,
         data=args.data,
+        allow_other_data=args.allow_other_data,
         **alphas,
         **settings,
     )
@@ -278,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserInputError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"tune-bs: error: {exc}", file=sys.stderr)
+        print(f"tune-bs: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(

@@ -125,6 +125,16 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
         help="trial id (default: the trial selected on the experiment's validation metric)",
     )
     p.add_argument("--out", type=Path, required=True, help="folder to write into")
+    _allow_other_data(p)
+
+
+def _allow_other_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-other-data",
+        action="store_true",
+        help="go on when the data set is not the one the checkpoint was trained on (its "
+        "fingerprint differs: the data file changed, or --data names another data set)",
+    )
 
 
 def _add_downstream_parser(sub: argparse._SubParsersAction) -> None:
@@ -149,6 +159,7 @@ def _add_downstream_parser(sub: argparse._SubParsersAction) -> None:
         "(default: 0 0.25 0.5 0.75 1, a table)",
     )
     p.add_argument("--head", nargs="+", default=["linear"], choices=("linear", "mlp"))
+    _allow_other_data(p)
     p.add_argument("--freeze", action="store_true", help="train the heads only (frozen encoder)")
     p.add_argument("--trial", default=None, help="trial id (default: the selected trial)")
     p.add_argument(

@@ -16,10 +16,13 @@
   target).
 
 Rules: the trial is the experiment's selection (validation metric, never a test score) or the
-one named by ``trial``, whose checkpoint is selected the same way. The export checks itself: the
-exported encoder's representations go through the trial's own probe
-(:func:`tune_bs.train.probe.probe_scores`, the same subsample and seed), and the test score it gives
-is returned beside the one the checkpoint reported (:attr:`ExportPaths.reproduced`).
+one named by ``trial``, whose checkpoint is selected the same way. The data set, reloaded from
+the experiment's ``tune_bs_space.yaml``, must be the one the checkpoint was trained on (its
+fingerprint, :mod:`tune_bs.api.data_check`): a data file overwritten since the run is refused
+unless ``allow_other_data`` (``--allow-other-data``) says to go on with it. The export checks
+itself: the exported encoder's representations go through the trial's own probe
+(:func:`tune_bs.train.probe.probe_scores`, the same subsample and seed), and the test score it
+gives is returned beside the one the checkpoint reported (:attr:`ExportPaths.reproduced`).
 """
 
 from __future__ import annotations
@@ -70,9 +73,13 @@ class ExportPaths:
         return "\n".join(lines)
 
 
-def export_trial(results: Any, out: str | Path, trial: str | None = None) -> ExportPaths:
+def export_trial(
+    results: Any, out: str | Path, trial: str | None = None, *, allow_other_data: bool = False
+) -> ExportPaths:
     """Export the selected (or named) trial of ``results`` (an experiment folder or an
-    :class:`~tune_bs.api.experiments.ExperimentResult`) into ``out`` (module rules)."""
+    :class:`~tune_bs.api.experiments.ExperimentResult`) into ``out`` (module rules);
+    ``allow_other_data``: go on when the data set is not the one the checkpoint was trained
+    on."""
     from tune_bs.api import ExperimentResult, load
     from tune_bs.api.encoder import encoder_from_checkpoint
     from tune_bs.api.trials import checkpoint_of, trial_selection
@@ -88,6 +95,11 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
         )
     space = _space(result.space)
     encoder = encoder_from_checkpoint(checkpoint, normalise=space.dataset.get("normalise"))
+    from tune_bs.data import load_dataset
+
+    # the raw series: embed prepares them as the trial's training input was (its spec)
+    data = load_dataset(**{**space.dataset, "normalise": "none"})
+    Z_train, Z_test = embed(encoder, data, allow_other_data=allow_other_data)  # checks the data
     out_dir = Path(out).expanduser()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,10 +109,6 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
             f"({error.strerror}); pass another with --out."
         ) from None
 
-    from tune_bs.data import load_dataset
-
-    # the raw series: embed prepares them as the trial's training input was (its spec)
-    data = load_dataset(**{**space.dataset, "normalise": "none"})
     paths = ExportPaths(
         out_dir=out_dir,
         trial_id=selection.trial_id,
@@ -112,8 +120,6 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
     paths.files["spec"] = _write_spec(out_dir, encoder, selection, result, space.dataset, data)
     paths.files["best_config"] = write_best_config(out_dir, result.space, selection)
 
-    Z_train = embed(encoder, data.X_probe_train)  # raw series, prepared as in training
-    Z_test = embed(encoder, data.X_test)
     arrays: dict[str, np.ndarray] = {"Z_train": Z_train, "Z_test": Z_test}
     for key, value in (("y_train", data.y_probe_train), ("y_test", data.y_test)):
         if value is not None:

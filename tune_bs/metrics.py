@@ -40,6 +40,10 @@ Units and rules:
   checkpointing and restores excluded), carried across restarts (:mod:`tune_bs.train.clock`).
 - ``WALL_TIME_S``: the trial's clock at the report, float seconds shared by all trials (Ray's
   ``timestamp`` is whole seconds: never use it for decisions).
+- ``TRIAL_ERROR``: only in the last report of a trial that failed on a mistake in its input (a
+  :class:`~tune_bs.errors.UserInputError`, which the same input raises again): the one-line
+  cause. Such a trial ends at once, never retried (:mod:`tune_bs.search.trainable`); its other
+  validation metrics in that report are NaN.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ TRIAL_TIME_S = "trial_time_s"
 WALL_TIME_S = "wall_time_s"
 TRAINING_ITERATION = "training_iteration"
 DIVERGED = "diverged"
+TRIAL_ERROR = "trial_error"
 
 #: Metrics a search space may name as its ``metric``, with the direction that is better: the
 #: validation metrics, and only those.

@@ -12,12 +12,15 @@ field's metadata what :mod:`tune_bs.search.checks` validates generically:
 - ``doc``: one line, with the unit, stating what the option means — and, when it has no bounds,
   that any value of its type is accepted.
 
-Rules: in ``param_space``, an option without ``minimum``, ``maximum`` and ``choices`` is not
-checked beyond its key (the trial casts it to its type when it starts); in a ``scheduler`` or
-``search`` section every value is checked against its type too. An option without a default
-is filled in by the search space (``batch_sizes`` of a scheduler); ``placeholder`` is the value
-its class is built with when the section is checked. ``unset=True`` marks a default that means
-"not given" (``normalise: ""``) and is not itself a valid value.
+Rules: in ``param_space``, a numeric option (``int``, ``float``) must be a finite number (an
+integer for ``int``; ``None`` where the option may stay unset) whatever its bounds, so a typo
+or ``.nan`` is refused before any trial starts rather than failing inside every trial; other
+options without ``minimum``, ``maximum`` and ``choices`` are not checked beyond their key; in a
+``scheduler`` or ``search`` section every value is checked against its type too. An option
+without a default is filled in by the search space (``batch_sizes`` of a scheduler);
+``placeholder`` is the value its class is built with when the section is checked.
+``unset=True`` marks a default that means "not given" (``normalise: ""``) and is not itself a
+valid value.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 
 #: Metadata key under which :func:`option` stores the :class:`Bounds` of a field.
 OPTION = "tune_bs.option"
@@ -165,7 +168,8 @@ def read_assignments(texts: Iterable[str], flag: str, example: str) -> dict[str,
         name = name.strip()
         if not sep or not name or not raw.strip():
             raise UserInputError(
-                f"{flag} must be NAME=VALUE, but got {flag} {text!r}; write e.g. {flag} {example}."
+                f"{flag} must be NAME=VALUE, but got {flag} {quote(text)}; "
+                f"write e.g. {flag} {example}."
             )
         out[name] = yaml.safe_load(raw)
     return out
@@ -180,29 +184,40 @@ def number(
     exclusive: bool = False,
 ) -> float:
     """``value`` if it is a finite number (an integer when ``integer``) at least ``minimum``
-    (greater, when ``exclusive``)."""
+    (greater, when ``exclusive``). NaN and ±inf (YAML's ``.nan``, ``.inf``) are refused."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    kind = "an integer" if integer else "a number"
+    if ok and not math.isfinite(float(value)):
+        raise UserInputError(
+            f"{where} must be a finite number, but got {where}={quote(value)}; give {kind} "
+            "(NaN and infinity are not allowed)."
+        )
     if ok and integer and float(value) != int(value):
         ok = False
-    if not ok or not math.isfinite(float(value)):
-        kind = "an integer" if integer else "a number"
-        raise UserInputError(f"{where} must be {kind}, but got {where}={value!r}; fix the value.")
+    if not ok:
+        raise UserInputError(
+            f"{where} must be {kind}, but got {where}={quote(value)}; fix the value."
+        )
     if minimum is not None and (value <= minimum if exclusive else value < minimum):
         bound = f"greater than {minimum}" if exclusive else f"at least {minimum}"
-        raise UserInputError(f"{where} must be {bound}, but got {where}={value!r}; fix the value.")
+        raise UserInputError(
+            f"{where} must be {bound}, but got {where}={quote(value)}; fix the value."
+        )
     return value
 
 
 def _check_sizes(where: str, value: Any) -> None:
     if not isinstance(value, list) or len(value) < 2:
         raise UserInputError(
-            f"{where} must list at least two batch sizes, but got {where}={value!r}; "
+            f"{where} must list at least two batch sizes, but got {where}={quote(value)}; "
             "write e.g. batch_sizes: [8, 16, 32]."
         )
     for size in value:
         number(where, size, integer=True, minimum=2)
     if len(set(value)) != len(value):
-        raise UserInputError(f"{where} lists a batch size twice, in {value}; remove the duplicate.")
+        raise UserInputError(
+            f"{where} lists a batch size twice, in {quote(value)}; remove the duplicate."
+        )
 
 
 def check_section_value(where: str, value: Any, opt: Option) -> None:
@@ -215,7 +230,8 @@ def check_section_value(where: str, value: Any, opt: Option) -> None:
     elif opt.type == "bool":
         if not isinstance(value, bool):
             raise UserInputError(
-                f"{where} must be true or false, but got {where}={value!r}; write true or false."
+                f"{where} must be true or false, but got {where}={quote(value)}; "
+                "write true or false."
             )
     elif opt.type == "sizes":
         _check_sizes(where, value)
@@ -223,7 +239,7 @@ def check_section_value(where: str, value: Any, opt: Option) -> None:
         number(where, value, integer=True)
         if b.minimum is not None and value < b.minimum:
             raise UserInputError(
-                f"{where} must be at least {b.minimum}, but got {where}={value}; "
+                f"{where} must be at least {b.minimum}, but got {where}={quote(value)}; "
                 f"raise it to {b.minimum} or more."
             )
     else:
@@ -231,5 +247,5 @@ def check_section_value(where: str, value: Any, opt: Option) -> None:
         if b.maximum is not None and value > b.maximum:
             raise UserInputError(
                 f"{where} must be between {b.minimum} and {b.maximum}, but got "
-                f"{where}={value}; lower it."
+                f"{where}={quote(value)}; lower it."
             )

@@ -95,11 +95,14 @@ def _from_selection(result: ExperimentResult, selection: Any) -> nn.Module:
     return encoder_from_checkpoint(folder, normalise=_normalised(Path(result.path)))
 
 
-def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Any:
-    """Export a trial's encoder, configuration and representations (:mod:`tune_bs.export`)."""
+def export_trial(
+    results: Any, out: str | Path, trial: str | None = None, *, allow_other_data: bool = False
+) -> Any:
+    """Export a trial's encoder, configuration and representations (:mod:`tune_bs.export`);
+    ``allow_other_data=True`` exports on a data set other than the one it was trained on."""
     from tune_bs.export import export_trial as export
 
-    return export(results, out, trial=trial)
+    return export(results, out, trial=trial, allow_other_data=allow_other_data)
 
 
 def run_downstream(results: Any, **options: Any) -> Any:

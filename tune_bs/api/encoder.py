@@ -21,6 +21,9 @@ Rules:
   it prepares them as the trial's training input was; pass ``normalise=False`` for series
   already prepared (the arrays of :func:`tune_bs.data.load_dataset`, loaded as the experiment
   loaded them).
+- The spec carries the fingerprint of the training split the encoder was trained on
+  (``data_fingerprint``, ``None`` for checkpoints older than fingerprints); :func:`embed` given
+  a loaded data set checks it (:mod:`tune_bs.api.data_check`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import torch
 from torch import nn
 
 from tune_bs.data.dataset import NORMALISATION_ALIASES
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 from tune_bs.search import checkpoint
 from tune_bs.train.encoders import CAUSAL_DEPTH
 
@@ -44,6 +47,8 @@ ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_SPEC = "encoder.yaml"
 #: The weights of the contrastive model inside a trainer checkpoint.
 MODEL_KEY = "model"
+#: Where a trainer checkpoint records its training split's fingerprint.
+DATA_FINGERPRINT = "data_fingerprint"
 #: Series per forward pass in :func:`embed` (the trainer's own chunk: identical results).
 EMBED_CHUNK = 512
 
@@ -74,6 +79,8 @@ class EncoderSpec:
     #: the training split's per-channel mean and std (``normalise: dataset`` only)
     channel_mean: tuple[float, ...] | None = None
     channel_std: tuple[float, ...] | None = None
+    #: the fingerprint of the raw training split it was trained on (``None``: not recorded)
+    data_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.normalise, bool):
@@ -156,12 +163,14 @@ def spec_from_state(
     config: dict[str, Any],
     normalise: str | bool | None = None,
     input_rule: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
 ) -> EncoderSpec:
     """The :class:`EncoderSpec` of encoder ``weights`` trained with the trial ``config``.
 
     The input's preparation comes from ``input_rule`` (a checkpoint's ``input``, written by
     :meth:`tune_bs.data.TimeSeriesData.input_rule`), else from ``normalise`` (older
     checkpoints), else the trial's ``normalise``, else the default for the channel count.
+    ``fingerprint``: the checkpoint's ``data_fingerprint`` (``None`` in older checkpoints).
     """
     from tune_bs.data.dataset import resolve_normalisation
 
@@ -170,7 +179,7 @@ def spec_from_state(
     if key is None or key not in weights:
         raise UserInputError(
             f"the checkpoint's encoder must be one of {', '.join(sorted(_INPUT_WEIGHT))} with "
-            f"its weights, but got encoder={name!r}; give a tune-bs trial checkpoint."
+            f"its weights, but got encoder={quote(name)}; give a tune-bs trial checkpoint."
         )
     channels = int(weights[key].shape[1])
     rule = dict(input_rule or {})
@@ -187,6 +196,7 @@ def spec_from_state(
         repr_dim=int(config.get("repr_dim", 0)),
         channel_mean=rule.get("channel_mean"),
         channel_std=rule.get("channel_std"),
+        data_fingerprint=fingerprint or None,
     )
 
 
@@ -213,25 +223,50 @@ def encoder_from_checkpoint(
         config = dict(settings) or _params(Path(checkpoint_dir).parent)
     weights = encoder_weights(state[MODEL_KEY])
     input_rule = state.get("input") if isinstance(state.get("input"), dict) else None
-    return build_loaded(spec_from_state(weights, config, normalise, input_rule), weights)
+    fingerprint = state.get(DATA_FINGERPRINT)
+    fingerprint = fingerprint if isinstance(fingerprint, str) else None
+    return build_loaded(
+        spec_from_state(weights, config, normalise, input_rule, fingerprint), weights
+    )
 
 
 def encoder_from_export(folder: str | Path) -> nn.Module:
     """The encoder of an exported folder (``encoder.yaml`` + ``encoder.pt``)."""
-    import yaml
-
     folder = Path(folder)
     try:
-        described = yaml.safe_load((folder / ENCODER_SPEC).read_text(encoding="utf-8"))
+        described = read_export_spec(folder)
         weights = torch.load(folder / ENCODER_WEIGHTS, map_location="cpu", weights_only=True)
-    except (OSError, yaml.YAMLError, pickle.UnpicklingError) as exc:
+    except (OSError, pickle.UnpicklingError, RuntimeError) as exc:
         raise UserInputError(
             f"{folder} must hold a readable {ENCODER_SPEC} and {ENCODER_WEIGHTS} (written by "
-            f"`tune-bs export`), but reading failed ({exc}); export the encoder again."
+            f"`tune-bs export`), but reading failed ({quote(str(exc), 120)}); export the encoder "
+            "again."
         ) from None
     keys = {f for f in EncoderSpec.__dataclass_fields__ if f != "output_dim"}
     spec = EncoderSpec(**{k: v for k, v in dict(described.get("spec", {})).items() if k in keys})
     return build_loaded(spec, weights)
+
+
+def read_export_spec(folder: Path) -> dict[str, Any]:
+    """An exported folder's ``encoder.yaml`` as a mapping, read safely
+    (:func:`tune_bs.documents.load_yaml`); one line when it is missing or not a mapping."""
+    from tune_bs.documents import load_yaml
+
+    path = Path(folder) / ENCODER_SPEC
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(
+            f"{folder} must hold a readable {ENCODER_SPEC} (written by `tune-bs export`), but "
+            f"reading it failed ({quote(str(exc), 120)}); export the encoder again."
+        ) from None
+    described = load_yaml(text, str(path))
+    if not isinstance(described, dict) or not isinstance(described.get("spec", {}), dict):
+        raise UserInputError(
+            f"{path} must be a mapping with a 'spec' mapping (written by `tune-bs export`), but "
+            f"holds {quote(described)}; export the encoder again."
+        )
+    return described
 
 
 def _params(trial_dir: Path) -> dict[str, Any]:
@@ -243,10 +278,14 @@ def _params(trial_dir: Path) -> dict[str, Any]:
         return {}
 
 
-@torch.no_grad()
 def embed(
-    encoder: nn.Module, X: np.ndarray, normalise: bool | None = None, chunk: int = EMBED_CHUNK
-) -> np.ndarray:
+    encoder: nn.Module,
+    X: Any,
+    normalise: bool | None = None,
+    chunk: int = EMBED_CHUNK,
+    *,
+    allow_other_data: bool = False,
+) -> Any:
     """Representations ``[N, D]`` (float32) of series ``X`` ``[N, C, T]`` (``[N, T]``: one
     channel), in eval mode, ``chunk`` series per forward pass.
 
@@ -255,7 +294,56 @@ def embed(
     statistics, or nothing); ``None`` (default) and ``True`` do so, ``False`` takes ``X`` as
     already prepared (the arrays of :func:`tune_bs.data.load_dataset` loaded as the
     experiment loaded them).
+
+    ``X`` may also be a data set (a :class:`~tune_bs.data.TimeSeriesData` from
+    :func:`tune_bs.data.load_dataset`): its training split must then be the one the encoder was
+    trained on (:mod:`tune_bs.api.data_check`; ``allow_other_data=True`` embeds another data
+    set on purpose), its series are prepared as the encoder's input was (loaded raw, with
+    ``normalise: none``, or with the encoder's own normalisation), and embed returns
+    ``(Z_train, Z_test)``: its whole train split and its test split, as ``tune-bs export``
+    writes them. Raw arrays carry no record of their data set and are not checked.
     """
+    from tune_bs.data import TimeSeriesData
+
+    if isinstance(X, TimeSeriesData):
+        from tune_bs.api.data_check import check_same_data
+
+        check_same_data(encoder, X, allow_other_data)
+        ready = _already_prepared(encoder, X)
+        return (
+            embed(encoder, X.X_probe_train, normalise=not ready, chunk=chunk),
+            embed(encoder, X.X_test, normalise=not ready, chunk=chunk),
+        )
+    return _embed_series(encoder, X, normalise, chunk)
+
+
+def _already_prepared(encoder: nn.Module, data: Any) -> bool:
+    """Whether a loaded data set's series are prepared as ``encoder``'s input was already
+    (else they must be raw: ``normalise: none``)."""
+    spec = getattr(encoder, "tune_bs_spec", None)
+    if data.normalisation == "none" or spec is None:
+        return spec is None
+    stats = data.channel_statistics
+    same = data.normalisation == spec.normalise and (
+        spec.normalise != "dataset"
+        or (
+            stats is not None
+            and np.allclose(stats.mean, spec.channel_mean)
+            and np.allclose(stats.std, spec.channel_std)
+        )
+    )
+    if not same:
+        raise UserInputError(
+            f"embed needs {data.name} raw or prepared as the encoder's input was "
+            f"(normalise={spec.normalise} with the training split's statistics), but it was "
+            f"loaded with normalise={data.normalisation}; load it with normalise='none'."
+        )
+    return True
+
+
+@torch.no_grad()
+def _embed_series(encoder: nn.Module, X: Any, normalise: bool | None, chunk: int) -> np.ndarray:
+    """:func:`embed` of an array of series."""
     X = np.asarray(X, dtype=np.float32)
     if X.ndim == 2:
         X = X[:, None, :]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 if TYPE_CHECKING:
     from tune_bs.search.experiment import RunOptions
@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class ExperimentResult:
     """One experiment's results (module docstring). ``errors`` and ``trial_count`` count the
-    trials that failed and ran in the run that made it (``None`` when loaded from disk)."""
+    trials that failed and ran in the run that made it (``None`` when loaded from disk);
+    ``input_errors`` maps each trial of that run that failed on its input (and was not retried:
+    :mod:`tune_bs.search.trainable`) to its one-line cause."""
 
     path: Path | str
     metric: str
@@ -48,6 +50,7 @@ class ExperimentResult:
     space: dict[str, Any] = field(default_factory=dict, repr=False)
     errors: int | None = None
     trial_count: int | None = None
+    input_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def local(self) -> bool:
@@ -186,7 +189,9 @@ def _check_resources(
     ):
         if value is not None and value <= 0:
             kind = "a positive integer" if integer else "positive"
-            raise UserInputError(f"{flag} must be {kind}, but got {flag}={value}; fix the value.")
+            raise UserInputError(
+                f"{flag} must be {kind}, but got {flag}={quote(value)}; fix the value."
+            )
     if gpus_per_trial is not None and gpus_per_trial < 0:
         raise UserInputError(
             f"gpus_per_trial must be at least 0, but got gpus_per_trial="
@@ -233,7 +238,7 @@ def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any
         return check_tracking(dict(tracking))
     raise UserInputError(
         f"tracking must be true or a mapping such as {{mlflow: true}}, but got "
-        f"tracking={tracking!r}; fix the value."
+        f"tracking={quote(tracking)}; fix the value."
     )
 
 
@@ -242,14 +247,34 @@ def _finished(outcome: Any) -> ExperimentResult:
     from tune_bs.report.best_config import save_best_config
 
     space = outcome.space
-    errors = len(getattr(outcome.results, "errors", []) or [])
+    failed = _input_errors(outcome.results)
+    errors = len(getattr(outcome.results, "errors", []) or []) + len(failed)
     count = len(outcome.results) if outcome.results is not None else None
     result = ExperimentResult(
-        outcome.path, space.metric, space.mode, {**space.raw, "name": space.name}, errors, count
+        outcome.path,
+        space.metric,
+        space.mode,
+        {**space.raw, "name": space.name},
+        errors,
+        count,
+        failed,
     )
     if result.local:
         save_best_config(outcome.path, result.space, space.metric, space.mode)
     return result
+
+
+def _input_errors(results: Any) -> dict[str, str]:
+    """Trial id → cause, for the trials of a Tune result grid that failed on their input."""
+    from tune_bs.metrics import TRIAL_ERROR
+
+    found: dict[str, str] = {}
+    for trial in results or []:
+        metrics = getattr(trial, "metrics", None) or {}
+        cause = metrics.get(TRIAL_ERROR)
+        if isinstance(cause, str) and cause:
+            found[str(metrics.get("trial_id", len(found)))] = cause
+    return found
 
 
 def resume(path: str | Path, *, address: str | None = None) -> ExperimentResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 
 def trial_selection(result: Any, trial: str | None = None) -> Any:
@@ -48,7 +48,7 @@ def trial_selection(result: Any, trial: str | None = None) -> Any:
     if len(matches) != 1:
         found = "matches several trials" if matches else "is not a trial of this experiment"
         raise UserInputError(
-            f"--trial must name one trial of {result.path}, but {trial!r} {found}; trials: "
+            f"--trial must name one trial of {result.path}, but {quote(trial)} {found}; trials: "
             f"{', '.join(ids)}."
         )
     rows = frame[frame[TRIAL_ID].astype(str) == matches[0]]

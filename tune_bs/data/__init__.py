@@ -20,7 +20,7 @@ from tune_bs.data.dataset import NORMALISATIONS, TimeSeriesData, prepare, to_equ
 from tune_bs.data.npz import read_npz, read_npz_regression
 from tune_bs.data.package_sets import is_package_name, load_package_set
 from tune_bs.data.targets import MultiTaskTargets, aeon_pair
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_TEST_FRACTION = 0.25
@@ -81,7 +81,7 @@ def load_dataset(
     if (name is None) == (path is None):
         raise UserInputError(
             "dataset must give exactly one of name or path, but got "
-            f"name={name!r}, path={path!r}; e.g. dataset: {{name: GunPoint}}."
+            f"name={quote(name)}, path={quote(path)}; e.g. dataset: {{name: GunPoint}}."
         )
     if name is not None and name.lower() == SYNTHETIC:
         synthetic_options = dict(options) if length is None else {**options, "length": length}
@@ -89,7 +89,7 @@ def load_dataset(
     if options:
         raise UserInputError(
             f"dataset options {sorted(options)} apply only to the synthetic generator, but the "
-            f"data set is {name or path!r}; remove them."
+            f"data set is {quote(name or path)}; remove them."
         )
     if path is not None:
         return _npz_set(path, normalise, val_fraction, seed)
@@ -160,9 +160,9 @@ def _aeon_set(
         y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
     data = prepare(
         entry.name,
-        np.asarray(X_tr, np.float32),
+        np.asarray(X_tr),  # float32 in prepare, checked for what float32 cannot hold
         y_tr,
-        np.asarray(X_te, np.float32),
+        np.asarray(X_te),
         y_te,
         normalise=normalise,
         val_fraction=val_fraction,

@@ -35,8 +35,20 @@ Preparation rules (:func:`prepare`):
    ``series`` for univariate data, ``dataset`` for multivariate data (the figures that decided it
    are in ``docs/benchmarks/defaults.md``). ``true`` / ``false``, the earlier form of the option,
    still mean ``series`` / ``none``.
+   Statistics are computed in float64 (float32 squares overflow from about 1.8e19, and a
+   variance of values near 1e30 became inf, turning every series into zeros); the normalised
+   series are float32 again.
 4. Any NaN or infinite value is an error naming the array and the first bad series; nothing is
-   imputed silently.
+   imputed silently. Values must be representable in float32, labels one per series and
+   finite, and a train split that is one constant value is refused
+   (:mod:`tune_bs.data.arrays`).
+5. Normalised series that are not finite, or too large to train on, are an error naming the
+   data set, the split and the rule (:func:`tune_bs.data.arrays.check_prepared`); a data set
+   loaded with ``none`` is checked by :meth:`TimeSeriesData.check_values` where it will be
+   trained on as it is.
+6. The data set's **fingerprint** (:func:`fingerprint`) identifies its raw training split: a
+   trial's checkpoint records it, and :mod:`tune_bs.api.data_check` refuses to export, embed or
+   fine-tune a checkpoint on data whose fingerprint differs.
 
 A :class:`TimeSeriesData` records the normalisation it carries (``normalisation``); one loaded
 with ``none`` can be normalised later (:meth:`TimeSeriesData.normalised`), which is how a search
@@ -45,13 +57,15 @@ that searches ``normalise`` gives each trial its own choice from the same raw ar
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.data.arrays import as_series, check_labels, check_prepared
+from tune_bs.errors import UserInputError, quote, unknown_name
 
 if TYPE_CHECKING:
     from tune_bs.data.targets import MultiTaskTargets
@@ -66,6 +80,10 @@ DEFAULT_UNIVARIATE = "series"
 DEFAULT_MULTIVARIATE = "dataset"
 #: A standard deviation at or below this counts as a constant channel.
 CONSTANT_STD = 1e-8
+#: Series per block of the float64 statistics of :func:`z_normalise` (bounds its memory).
+BLOCK = 4096
+#: The prefix of a fingerprint's hex digest: the hash that made it (module rule 6).
+FINGERPRINT_HASH = "blake2b"
 
 
 def default_normalisation(n_channels: int) -> str:
@@ -101,8 +119,15 @@ class ChannelStatistics:
         return cls(mean=mean, std=np.where(std > CONSTANT_STD, std, 1.0))
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """``(X - mean) / std`` per channel, float32."""
-        return ((X - self.mean[None, :, None]) / self.std[None, :, None]).astype(np.float32)
+        """``(X - mean) / std`` per channel, computed in float64, returned as float32."""
+        mean = np.asarray(self.mean, dtype=np.float64)[None, :, None]
+        std = np.asarray(self.std, dtype=np.float64)[None, :, None]
+        out = np.empty(np.shape(X), dtype=np.float32)
+        for start in range(0, len(X), BLOCK):
+            block = np.asarray(X[start : start + BLOCK], dtype=np.float64)
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused by check_prepared
+                out[start : start + BLOCK] = (block - mean) / std
+        return out
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,8 @@ class TimeSeriesData:
     #: a classification and a regression target over the same series, when the data set has
     #: both (:mod:`tune_bs.data.targets`); the multi-task head and ``val_multitask`` need it
     multitask: MultiTaskTargets | None = None
+    #: the raw training split's fingerprint (module rule 6; ``""``: not computed)
+    fingerprint: str = ""
 
     def input_rule(self) -> dict[str, Any]:
         """How an encoder's input is prepared from raw series (module rule 3): the normalisation
@@ -181,7 +208,7 @@ class TimeSeriesData:
             )
         statistics = ChannelStatistics.of(self.X_train) if rule == "dataset" else None
         transform = z_normalise if statistics is None else statistics.apply
-        return replace(
+        normalised = replace(
             self,
             channel_statistics=statistics,
             X_train=transform(self.X_train),
@@ -190,6 +217,19 @@ class TimeSeriesData:
             X_test=transform(self.X_test),
             normalisation=rule,
         )
+        normalised.check_values()
+        return normalised
+
+    def check_values(self) -> None:
+        """Refuse splits that cannot be trained on as they are (module rule 5), naming the data
+        set, the split and the normalisation."""
+        for split, X in (
+            ("training split", self.X_train),
+            ("validation split", self.X_val),
+            ("train split", self.X_probe_train),
+            ("test split", self.X_test),
+        ):
+            check_prepared(X, f"{self.name}'s {split}", self.normalisation)
 
 
 def to_equal_length(
@@ -205,7 +245,7 @@ def to_equal_length(
         return series.astype(np.float32, copy=False)
     if policy not in ("resample", "pad"):
         raise UserInputError(
-            f"dataset.variable_length must be 'resample' or 'pad', but got {policy!r}."
+            f"dataset.variable_length must be 'resample' or 'pad', but got {quote(policy)}."
         )
     longest = max(int(s.shape[-1]) for s in series)
     target = longest if length is None else int(length)
@@ -230,21 +270,30 @@ def to_equal_length(
 
 
 def z_normalise(X: np.ndarray) -> np.ndarray:
-    """Per-series, per-channel z-normalisation of ``[N, C, T]``; constant channels become 0."""
-    mean = X.mean(axis=2, keepdims=True)
-    std = X.std(axis=2, keepdims=True)
-    return ((X - mean) / np.where(std > CONSTANT_STD, std, 1.0)).astype(np.float32)
+    """Per-series, per-channel z-normalisation of ``[N, C, T]``, computed in float64 (module
+    rule 3), returned as float32; constant channels become 0."""
+    out = np.empty(np.shape(X), dtype=np.float32)
+    for start in range(0, len(X), BLOCK):
+        block = np.asarray(X[start : start + BLOCK], dtype=np.float64)
+        mean = block.mean(axis=2, keepdims=True)
+        std = block.std(axis=2, keepdims=True)
+        out[start : start + BLOCK] = (block - mean) / np.where(std > CONSTANT_STD, std, 1.0)
+    return out
 
 
-def check_finite(X: np.ndarray, what: str) -> None:
-    """Raise a one-line error naming ``what`` and the first series holding NaN or inf."""
-    bad = ~np.isfinite(X).reshape(len(X), -1).all(axis=1)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise UserInputError(
-            f"{what} must hold only finite values, but series {first} (and {int(bad.sum()) - 1} "
-            f"more) contain NaN or inf; clean or impute the data before using it."
-        )
+def fingerprint(X_train: np.ndarray, y_train: np.ndarray | None = None) -> str:
+    """A hash of a raw training split: its series as float32 ``[N, C, T]`` (shape and bytes)
+    and, when labelled, its labels (module rule 6). ``"blake2b:<32 hex digits>"``; one pass over
+    the bytes (about 1 GB/s), once per loaded data set, never per report."""
+    X = np.ascontiguousarray(X_train, dtype=np.float32)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(X.shape).encode())
+    digest.update(memoryview(X).cast("B"))
+    if y_train is not None:
+        labels = np.asarray(y_train)
+        text = labels.astype(str) if labels.dtype.kind in "OUS" else labels
+        digest.update(np.ascontiguousarray(text).tobytes())
+    return f"{FINGERPRINT_HASH}:{digest.hexdigest()}"
 
 
 def infer_task(y: np.ndarray | None) -> str:
@@ -306,8 +355,17 @@ def prepare(
     count; ``True`` / ``False``: ``series`` / ``none``).
     """
     rule = resolve_normalisation(normalise, int(np.shape(X_train)[1]))
-    check_finite(X_train, f"{name} train split")
-    check_finite(X_test, f"{name} test split")
+    X_train = as_series(X_train, f"{name}'s train split")
+    X_test = as_series(X_test, f"{name}'s test split")
+    if y_train is not None:
+        y_train = check_labels(y_train, len(X_train), f"{name}'s train labels")
+    if y_test is not None:
+        y_test = check_labels(y_test, len(X_test), f"{name}'s test labels")
+    if len(X_train) and float(X_train.min()) == float(X_train.max()):
+        raise UserInputError(
+            f"{name}'s train split must vary, but every value is {quote(float(X_train.min()))}; "
+            "nothing can be learned from it: check that the right array was saved."
+        )
     task = task or infer_task(y_train)
     labels = y_train if task == "classification" else None
     tr, va = validation_split(len(X_train), val_fraction, seed, labels)
@@ -320,5 +378,6 @@ def prepare(
         y_probe_train=None if y_train is None else np.asarray(y_train),
         X_test=np.ascontiguousarray(X_test, dtype=np.float32),
         y_test=None if y_test is None else np.asarray(y_test),
+        fingerprint=fingerprint(X_train[tr], None if y_train is None else y_train[tr]),
     )
     return raw.normalised(rule)

@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 
 def make_synthetic(
@@ -92,7 +92,7 @@ def make_synthetic_target(
     if not (math.isfinite(target_spread) and target_spread >= 0.0):
         raise UserInputError(
             f"synthetic target_spread must be a finite number >= 0, but got "
-            f"target_spread={target_spread!r}; use e.g. 0.25."
+            f"target_spread={quote(target_spread)}; use e.g. 0.25."
         )
     X, y, z = _generate(n_series, n_channels, length, n_modes, imbalance, noise, separation, seed)
     order = np.random.default_rng([seed, 1]).permutation(n_modes)
@@ -240,12 +240,12 @@ def _check_arguments(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise UserInputError(
-                f"synthetic {name} must be an integer, but got {name}={value!r}; "
+                f"synthetic {name} must be an integer, but got {name}={quote(value)}; "
                 "pass a whole number."
             )
         if value < low:
             raise UserInputError(
-                f"synthetic {name} must be at least {low}, but got {name}={value}; raise it."
+                f"synthetic {name} must be at least {low}, but got {name}={quote(value)}; raise it."
             )
     if n_modes > n_series:
         raise UserInputError(
@@ -260,11 +260,11 @@ def _check_arguments(
     if not (math.isfinite(imbalance) and imbalance >= 1.0):
         raise UserInputError(
             f"synthetic imbalance (largest / smallest mode size) must be a finite number >= 1, "
-            f"but got imbalance={imbalance!r}; use 1.0 for balanced modes."
+            f"but got imbalance={quote(imbalance)}; use 1.0 for balanced modes."
         )
     for name, value in (("noise", noise), ("separation", separation)):
         if not (math.isfinite(value) and value >= 0.0):
             raise UserInputError(
-                f"synthetic {name} must be a finite number >= 0, but got {name}={value!r}; "
+                f"synthetic {name} must be a finite number >= 0, but got {name}={quote(value)}; "
                 "use a non-negative value."
             )

@@ -93,6 +93,7 @@ def run_downstream(
     freeze: bool = False,
     trial: str | None = None,
     data: str | Path | None = None,
+    allow_other_data: bool = False,
     **settings: Any,
 ) -> DownstreamResult:
     """Train and score the multi-task head on a trial's encoder (module docstring).
@@ -107,12 +108,15 @@ def run_downstream(
         freeze: train the heads only, on the frozen encoder.
         trial: a trial id of the experiment (default: its selected trial).
         data: a data-set name or ``.npz`` path with both targets (default: the experiment's).
+        allow_other_data: go on when the data set's training split is not the one the encoder
+            was trained on (its fingerprint, :mod:`tune_bs.api.data_check`): another ``data``,
+            or the experiment's data file changed since the run.
         settings: other :class:`DownstreamSettings` fields (``pretrain_epochs``,
             ``finetune_epochs``, ``batch_size``, ``lr``, ``head_lr``, ``seed``).
     """
     chosen, head_list, base = _checked_runs(task, alphas, heads, freeze, settings)
     encoder, dataset, source = _encoder_and_dataset(results, trial)
-    split = _encoder_input_split(encoder, _load(dataset, data), base.seed)
+    split = _encoder_input_split(encoder, _load(dataset, data), base.seed, allow_other_data)
     result = DownstreamResult([], split.describe(), source, base)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread beats two threads' synchronisation
@@ -162,9 +166,14 @@ def _checked_runs(
     return chosen, head_list, base
 
 
-def _encoder_input_split(encoder: Any, prepared: Any, seed: int) -> DownstreamData:
+def _encoder_input_split(
+    encoder: Any, prepared: Any, seed: int, allow_other_data: bool = False
+) -> DownstreamData:
     """``prepared`` (raw series) prepared as the encoder's input was, split for the heads with
-    ``seed``; a one-line error when its channels are not the encoder's."""
+    ``seed``; a one-line error when its channels are not the encoder's, or when it is not the
+    data the encoder was trained on (unless ``allow_other_data``)."""
+    from tune_bs.api.data_check import check_same_data
+
     spec = encoder.tune_bs_spec
     if prepared.n_channels == spec.in_channels:
         prepared = replace(
@@ -178,20 +187,20 @@ def _encoder_input_split(encoder: Any, prepared: Any, seed: int) -> DownstreamDa
             f"the encoder takes {spec.in_channels} channel(s), but {prepared.name} has "
             f"{prepared.n_channels}; use a data set with {spec.in_channels} channel(s)."
         )
+    check_same_data(encoder, prepared, allow_other_data)
     return split
 
 
 def _encoder_and_dataset(results: Any, trial: str | None) -> tuple[Any, dict[str, Any], str]:
     """The encoder, the data set it was trained on (a ``dataset:`` mapping) and a label."""
-    import yaml
-
     from tune_bs.api import ExperimentResult, load, load_encoder
-    from tune_bs.api.encoder import ENCODER_SPEC
+    from tune_bs.api.encoder import ENCODER_SPEC, read_export_spec
 
     if not isinstance(results, ExperimentResult) and (Path(results) / ENCODER_SPEC).is_file():
         folder = Path(results)
-        described = yaml.safe_load((folder / ENCODER_SPEC).read_text(encoding="utf-8"))
-        source = described.get("source", {})
+        described = read_export_spec(folder)
+        source = described.get("source")
+        source = source if isinstance(source, dict) else {}
         label = f"exported encoder {folder} (trial {source.get('trial_id', '?')})"
         return load_encoder(folder), dict(source.get("dataset") or {}), label
     result = results if isinstance(results, ExperimentResult) else load(results)

@@ -198,7 +198,9 @@ def no_results_message(path: Path, trials: Sequence[_Trial]) -> str:
 def trial_status(ray_status: str | None, has_error_file: bool, rows: Sequence[Mapping]) -> str:
     """Decide a trial's status for the tables.
 
-    In order: ``DIVERGED`` when its last report says ``diverged``; else Ray's status from the
+    In order: ``ERROR`` when its last report carries ``trial_error`` (it failed on its input and
+    ended at once: Ray saw no error); ``DIVERGED`` when its last report says ``diverged``; else
+    Ray's status from the
     newest ``experiment_state-*.json`` (``TERMINATED`` and ``ERROR`` kept; ``RUNNING``, ``PAUSED``
     and ``PENDING`` become ``UNFINISHED``, or ``PENDING`` when it never reported); without a state
     entry,
@@ -206,6 +208,8 @@ def trial_status(ray_status: str | None, has_error_file: bool, rows: Sequence[Ma
     has ``done``, ``PENDING`` when it never reported, else ``UNKNOWN``.
     """
     last = rows[-1] if rows else {}
+    if trial_error(last):
+        return ERROR
     if _truthy(last.get(m.DIVERGED)):
         return DIVERGED
     if ray_status in (TERMINATED, ERROR):
@@ -219,6 +223,12 @@ def trial_status(ray_status: str | None, has_error_file: bool, rows: Sequence[Ma
     if _truthy(last.get("done")):
         return TERMINATED
     return UNKNOWN
+
+
+def trial_error(row: Mapping[str, Any]) -> str | None:
+    """The one-line cause a report carries when its trial failed on its input, else ``None``."""
+    value = row.get(m.TRIAL_ERROR)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _truthy(value: object) -> bool:

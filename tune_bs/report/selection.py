@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from tune_bs import metrics as m
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 from tune_bs.report.frame import EXPERIMENT, TRIAL_DIR, TRIAL_ID
 from tune_bs.report.selection_rules import DEFAULT_RULE, Choice, SelectionRule, choose, rule_named
 
@@ -110,13 +110,13 @@ def check_selection_metric(metric: str) -> None:
     """Refuse a test metric (or an old, test-scored name) as what decides."""
     if metric in m.TEST_METRICS:
         raise UserInputError(
-            f"--metric must be a validation metric, but got {metric!r}: the test split is scored "
-            f"for the selected trial and reported, never used to rank or select; use "
+            f"--metric must be a validation metric, but got {quote(metric)}: the test split is "
+            f"scored for the selected trial and reported, never used to rank or select; use "
             f"{m.TEST_METRICS[metric]}."
         )
     if metric in m.RENAMED:
         raise UserInputError(
-            f"--metric {metric!r} is the old, test-scored probe (did you mean "
+            f"--metric {quote(metric)} is the old, test-scored probe (did you mean "
             f"{m.RENAMED[metric]!r}?); rank by its validation estimate {m.RENAMED[metric]}."
         )
 

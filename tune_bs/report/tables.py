@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tune_bs import metrics as m
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 from tune_bs.report.frame import EXPERIMENT, STATUS, TRIAL_ID, parse_schedule
 
 DATASET = "dataset"
@@ -85,12 +85,12 @@ def check_metric(frame: pd.DataFrame, metric: str, mode: str) -> None:
 
     check_selection_metric(metric)
     if mode not in ("max", "min"):
-        raise UserInputError(f"mode must be 'max' or 'min', but got mode={mode!r}.")
+        raise UserInputError(f"mode must be 'max' or 'min', but got mode={quote(mode)}.")
     if metric not in frame or frame[metric].isna().all():
         reported = sorted(k for k in m.OPTIMISABLE if k in frame and frame[k].notna().any())
         raise UserInputError(
             f"metric must be one the trials reported ({', '.join(reported) or 'none'}), but got "
-            f"metric={metric!r}; pass one of those."
+            f"metric={quote(metric)}; pass one of those."
         )
 
 

@@ -16,7 +16,15 @@ from tune_bs.errors import UserInputError, unknown_name
 from tune_bs.report import plots
 from tune_bs.report.comparison import comparison_table, display_comparison
 from tune_bs.report.formats import FORMATS, render
-from tune_bs.report.frame import EXPERIMENT, PENDING, STATUS, UNFINISHED, load_trials
+from tune_bs.report.frame import (
+    EXPERIMENT,
+    PENDING,
+    STATUS,
+    TRIAL_ID,
+    UNFINISHED,
+    load_trials,
+    trial_error,
+)
 from tune_bs.report.selection import Selection, select
 from tune_bs.report.tables import DATASET, TRIAL_COLUMNS, trial_table
 from tune_bs.search.storage import local_copy
@@ -240,15 +248,40 @@ def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str
     """
     try:
         frame = load_trials([Path(experiment_dir)])
-        trials = trial_table(frame, metric, mode)
     except UserInputError as error:
         return str(error)
+    try:
+        trials = trial_table(frame, metric, mode)
+    except UserInputError as error:
+        failures = failure_lines(frame)
+        if not failures:
+            return str(error)
+        statuses = frame.groupby(TRIAL_ID, sort=False)[STATUS].last()
+        return "\n".join([status_line(statuses.to_frame()), *failures])
     columns = [c for c in SUMMARY_COLUMNS if c in trials]
     at = columns.index(m.TIME_TOTAL_S)
     columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in trials]
     table = render(trials[columns], "markdown")
-    lines = selection_lines(select(frame, metric, mode))
+    lines = [*failure_lines(frame), *selection_lines(select(frame, metric, mode))]
     return "\n".join([table + status_line(trials), *lines, f"results: {experiment_dir}"])
+
+
+def failure_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per distinct cause of trials that failed on their input (the ``trial_error``
+    of their last report): which trials, and that a retry or ``resume`` would fail the same
+    way."""
+    causes: dict[str, list[str]] = {}
+    if m.TRIAL_ERROR not in frame:
+        return []
+    for trial_id, rows in frame.groupby(TRIAL_ID, sort=False):
+        cause = trial_error(rows.iloc[-1].to_dict())
+        if cause:
+            causes.setdefault(cause, []).append(str(trial_id))
+    return [
+        f"{'trial' if len(ids) == 1 else 'trials'} {', '.join(ids)} failed on the input "
+        f"(not retried; `tune-bs resume` would fail the same way): {cause}"
+        for cause, ids in causes.items()
+    ]
 
 
 def selection_lines(selections: Mapping[str, Selection]) -> list[str]:

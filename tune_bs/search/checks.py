@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tune_bs.errors import UserInputError, did_you_mean, unknown_name
+from tune_bs.errors import UserInputError, did_you_mean, quote, unknown_name
 from tune_bs.options import Option, check_section_value, number, options_of
 
 
@@ -30,7 +30,7 @@ def check_keys(section: str, given: dict[str, Any], allowed: tuple[str, ...]) ->
         if key not in allowed:
             where = f"{section}.{key}" if section else str(key)
             raise UserInputError(
-                f"{where} is not a known key{did_you_mean(str(key), allowed)}; "
+                f"{where} is not a known key{did_you_mean(key, allowed)}; "
                 f"valid keys{' of ' + section if section else ''} are {', '.join(allowed)}."
             )
 
@@ -41,7 +41,7 @@ def mapping(section: str, value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise UserInputError(
-            f"{section} must be a mapping (key: value lines), but got {section}={value!r}; "
+            f"{section} must be a mapping (key: value lines), but got {section}={quote(value)}; "
             f"write e.g. {section}: {{name: ...}}."
         )
     return value
@@ -54,11 +54,13 @@ def check_trial_value(key: str, value: Any, opt: Option) -> None:
     choices = opt.choices
     if choices is not None and value not in choices:
         raise unknown_name(where, value, choices)
+    if opt.type in ("int", "float") and not (value is None and opt.optional):
+        number(where, value, integer=opt.type == "int")
     if b.minimum is not None:
         number(where, value, integer=opt.type == "int", minimum=b.minimum, exclusive=b.exclusive)
     if b.maximum is not None and value > b.maximum:
         raise UserInputError(
-            f"{where} must be at most {b.maximum:g}, but got {value!r}; "
+            f"{where} must be at most {b.maximum:g}, but got {quote(value)}; "
             f"give a value between {b.minimum:g} and {b.maximum:g}."
         )
 

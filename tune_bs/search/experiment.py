@@ -28,7 +28,7 @@ from tune_bs.schedule.schedulers import build_scheduler, logger_callbacks
 from tune_bs.schedule.switching import SwitchSettings
 from tune_bs.search.algorithms import SEARCH_ALGORITHMS
 from tune_bs.search.retention import prune_experiment
-from tune_bs.search.space import ParamSpec, SearchSpace, check_against_data, parse_space
+from tune_bs.search.space import ParamSpec, SearchSpace, check_space_data, parse_space
 from tune_bs.search.storage import Location
 from tune_bs.search.trainable import train_trial
 
@@ -111,9 +111,7 @@ def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
 def load_space_data(space: SearchSpace) -> TimeSeriesData:
     """Load the space's data set and run the checks that need it."""
     data = load_dataset(**space.dataset)
-    check_against_data(
-        space, data.n_train, data.task, multitask=data.multitask is not None, length=data.length
-    )
+    check_space_data(space, data)
     return data
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tune_bs.errors import UserInputError, did_you_mean
+from tune_bs.errors import UserInputError, did_you_mean, quote
 from tune_bs.metrics import BUDGET_SAMPLES, REPORT_EVERY
 from tune_bs.search.checks import check_keys, check_trial_value, mapping, number
 from tune_bs.train.settings import trial_options
@@ -73,15 +73,15 @@ def param_spec(key: str, spec: dict[str, Any]) -> ParamSpec:
     kind = spec.get("type")
     if kind not in SPEC_KEYS:
         raise UserInputError(
-            f"{where}.type must be one of float, int, categorical, but got type={kind!r}"
-            f"{did_you_mean(str(kind), SPEC_KEYS)}; see README 'Search-space files'."
+            f"{where}.type must be one of float, int, categorical, but got type={quote(kind)}"
+            f"{did_you_mean(kind, SPEC_KEYS)}; see README 'Search-space files'."
         )
     check_keys(where, {k: v for k, v in spec.items() if k != "type"}, SPEC_KEYS[kind])
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
             raise UserInputError(
-                f"{where}.choices must be a non-empty list, but got choices={choices!r}; "
+                f"{where}.choices must be a non-empty list, but got choices={quote(choices)}; "
                 "e.g. choices: [8, 16, 32]."
             )
         return ParamSpec("categorical", choices=tuple(choices))
@@ -96,12 +96,13 @@ def _range_spec(where: str, kind: str, spec: dict[str, Any]) -> ParamSpec:
     low, high = spec["low"], spec["high"]
     if low >= high:
         raise UserInputError(
-            f"{where} must have low < high, but got low={low}, high={high}; swap or widen them."
+            f"{where} must have low < high, but got low={quote(low)}, high={quote(high)}; "
+            "swap or widen them."
         )
     log = bool(spec.get("log", False))
     if log and low <= 0:
         raise UserInputError(
-            f"{where} with log: true needs low > 0, but got low={low}; use a positive low."
+            f"{where} with log: true needs low > 0, but got low={quote(low)}; use a positive low."
         )
     step = spec.get("step")
     if step is not None:

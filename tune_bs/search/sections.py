@@ -13,7 +13,7 @@ from typing import Any
 
 from tune_bs import metrics as m
 from tune_bs.data.dataset import NORMALISATIONS
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 from tune_bs.options import options_of
 from tune_bs.schedule.schedulers import SCHEDULERS
 from tune_bs.search.algorithms import SEARCH_ALGORITHMS
@@ -35,6 +35,20 @@ DATASET_KEYS = (
     "noise",
     "separation",
 )
+#: The numeric options of ``dataset``: (integer?, minimum, exclusive?, maximum). The synthetic
+#: generator checks its own options' finer rules (:mod:`tune_bs.data.synthetic`).
+DATASET_NUMBERS: dict[str, tuple[bool, float, bool, float | None]] = {
+    "val_fraction": (False, 0.0, True, 1.0),
+    "seed": (True, 0, False, None),
+    "length": (True, 2, False, None),
+    "n_series": (True, 1, False, None),
+    "n_channels": (True, 1, False, None),
+    "n_modes": (True, 1, False, None),
+    "imbalance": (False, 1.0, False, None),
+    "noise": (False, 0.0, False, None),
+    "separation": (False, 0.0, False, None),
+}
+VARIABLE_LENGTH = ("resample", "pad")
 BUDGET_KEYS = ("samples", "epochs", "reports", "max_timesteps")
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -49,6 +63,24 @@ def check_dataset(raw: Any) -> dict[str, Any]:
             f"{sorted(k for k in dataset if k in ('name', 'path')) or 'neither'}; "
             "e.g. dataset: {name: GunPoint} (see `tune-bs datasets`)."
         )
+    for key in ("name", "path"):
+        if key in dataset and (not isinstance(dataset[key], str) or not dataset[key].strip()):
+            raise UserInputError(
+                f"dataset.{key} must be a non-empty string, but got "
+                f"dataset.{key}={quote(dataset[key])}; e.g. dataset: {{{key}: "
+                f"{'GunPoint' if key == 'name' else 'data.npz'}}}."
+            )
+    for key, (integer, minimum, exclusive, maximum) in DATASET_NUMBERS.items():
+        if key in dataset:
+            where = f"dataset.{key}"
+            number(where, dataset[key], integer=integer, minimum=minimum, exclusive=exclusive)
+            if maximum is not None and dataset[key] >= maximum:
+                raise UserInputError(
+                    f"{where} must be less than {maximum:g}, but got {where}="
+                    f"{quote(dataset[key])}; use e.g. {where.split('.')[1]}: 0.2."
+                )
+    if "variable_length" in dataset and dataset["variable_length"] not in VARIABLE_LENGTH:
+        raise unknown_name("dataset.variable_length", dataset["variable_length"], VARIABLE_LENGTH)
     normalise = dataset.get("normalise")
     if (
         not isinstance(normalise, bool)
@@ -69,13 +101,15 @@ def check_metric(metric: Any) -> str:
     """The search metric: a validation metric, never a test one (one line says why)."""
     if metric in m.TEST_METRICS:
         raise UserInputError(
-            f"metric must be a validation metric, but got metric={metric!r}: the test split is "
-            "scored for the selected trial and reported, never used to stop, rank or select; "
+            f"metric must be a validation metric, but got metric={quote(metric)}: the test "
+            "split is scored for the selected trial and reported, never used to stop, rank or "
+            "select; "
             f"use metric: {m.TEST_METRICS[metric]} (the probe cross-validated on the train split)."
         )
     if metric in m.RENAMED:
         raise UserInputError(
-            f"metric must be one of {', '.join(sorted(m.OPTIMISABLE))}, but got metric={metric!r}"
+            f"metric must be one of {', '.join(sorted(m.OPTIMISABLE))}, but got "
+            f"metric={quote(metric)}"
             f" (did you mean {m.RENAMED[metric]!r}?): {metric} was the test-scored probe; its "
             f"validation estimate is {m.RENAMED[metric]}."
         )
@@ -91,8 +125,8 @@ def check_mode(mode: Any, metric: str) -> str:
     if mode != m.OPTIMISABLE[metric]:
         raise UserInputError(
             f"mode must be {m.OPTIMISABLE[metric]!r} for metric {metric} (better is "
-            f"{'lower' if m.OPTIMISABLE[metric] == 'min' else 'higher'}), but got mode={mode!r}; "
-            "fix or remove mode."
+            f"{'lower' if m.OPTIMISABLE[metric] == 'min' else 'higher'}), but got "
+            f"mode={quote(mode)}; fix or remove mode."
         )
     return mode
 
@@ -126,13 +160,14 @@ def check_compared(raw: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if not isinstance(sections, list) or len(sections) < 2:
         raise UserInputError(
-            f"schedulers must list two or more scheduler sections, but got schedulers={sections!r}"
-            "; write e.g. schedulers: [{name: extrapolation}, {name: asha}]."
+            "schedulers must list two or more scheduler sections, but got "
+            f"schedulers={quote(sections)}; write e.g. "
+            "schedulers: [{name: extrapolation}, {name: asha}]."
         )
     names = [mapping(f"schedulers[{i}]", s).get("name") for i, s in enumerate(sections)]
     if len(set(names)) != len(names):
         raise UserInputError(
-            f"schedulers lists a scheduler twice, in {names}; each experiment is "
+            f"schedulers lists a scheduler twice, in {quote(names)}; each experiment is "
             "named after its scheduler, so list each once."
         )
     return [dict(s) for s in sections]
@@ -203,7 +238,7 @@ def scheduler_batch_sizes(scheduler: dict[str, Any], param_space: dict[str, Any]
         raise UserInputError(
             f"scheduler {scheduler['name']} needs candidate batch sizes, but got no "
             "scheduler.batch_sizes and param_space.batch_size is not a categorical of 2+ "
-            f"values ({spec!r}); add e.g. batch_sizes: [8, 16, 32] to the scheduler section."
+            f"values ({quote(spec)}); add e.g. batch_sizes: [8, 16, 32] to the scheduler section."
         )
     return {**scheduler, "batch_sizes": choices}
 
@@ -224,8 +259,8 @@ def searched_normalisation(dataset: dict[str, Any], param_space: dict[str, Any])
     given = dataset.get("normalise", "none")
     if given not in ("none", False):
         raise UserInputError(
-            f"normalise is given twice, dataset.normalise={given!r} and param_space.normalise; "
-            "a normalise in param_space is applied by each trial to the raw series, so remove "
-            "dataset.normalise."
+            f"normalise is given twice, dataset.normalise={quote(given)} and "
+            "param_space.normalise; a normalise in param_space is applied by each trial to the "
+            "raw series, so remove dataset.normalise."
         )
     return {**dataset, "normalise": "none"}

@@ -39,20 +39,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import numpy as np
 
 from tune_bs import metrics as m
-from tune_bs.errors import UserInputError
+from tune_bs.data import TimeSeriesData
+from tune_bs.documents import load_yaml
+from tune_bs.errors import UserInputError, quote
 from tune_bs.search import sections
 from tune_bs.search.checks import check_keys, mapping, number
 from tune_bs.search.params import PARAM_KEYS, ParamSpec, check_param_space
 from tune_bs.search.tracking import check_tracking
+from tune_bs.train.settings import trial_options
 
 __all__ = [
     "PARAM_KEYS",
     "ParamSpec",
     "SearchSpace",
     "check_against_data",
+    "check_space_data",
     "load_space",
     "parse_space",
 ]
@@ -244,25 +248,17 @@ def load_space(path: str | Path) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(
-            f"search space {str(path)!r} does not exist or is not a file; give a path to a .yaml "
-            "file such as search_spaces/default.yaml."
+            f"search space {quote(str(path))} does not exist or is not a file; give a path to a "
+            ".yaml file such as search_spaces/default.yaml."
         )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserInputError(
-            f"search space {str(path)!r} cannot be read ({exc}); check the "
+            f"search space {quote(str(path))} cannot be read ({exc}); check the "
             "file's permissions and encoding (UTF-8)."
         ) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserInputError(
-            f"search space {str(path)!r} is not valid YAML{where}: {problem}; fix the syntax there."
-        ) from None
+    raw = load_yaml(text, f"search space {quote(str(path))}")
     return parse_space(raw, source=str(path))
 
 
@@ -296,6 +292,7 @@ def check_against_data(
             f"budget must give at least 2 training samples per trial, but gives "
             f"{budget}; raise budget.samples or budget.epochs."
         )
+    _check_reports(space, budget)
     needed = m.TASK_OF.get(space.metric)
     if needed is not None and task != needed:
         fix = m.PROBE_METRICS.get(task, (m.VAL_LOSS,))[0]
@@ -304,3 +301,63 @@ def check_against_data(
             f"metric {space.metric} needs a {needed} data set (labels on the train split), but "
             f"the data set {has}; use metric: {fix}."
         )
+
+
+def _check_reports(space: SearchSpace, budget: int) -> None:
+    """Every report must come after at least one batch: a trial trains whole batches, so a
+    budget of 4 samples at batch size 8 trains one batch and ends, whatever ``reports`` says
+    (it used to give 1 report for ``reports: 100``). Checked at the largest batch size a trial
+    may start with."""
+    sizes = [
+        int(v)
+        for v in space.values_of("batch_size")
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    largest = max(sizes or [int(trial_options()["batch_size"].default)])
+    unit = "budget.samples" if "samples" in space.budget else "budget.epochs"
+    if budget < largest:
+        raise UserInputError(
+            f"budget must give at least one batch per trial, but {unit}="
+            f"{space.budget[unit.split('.')[1]]} gives {budget} training samples, less than "
+            f"batch_size {largest}; raise {unit} (to at least {largest} samples) or lower "
+            "batch_size."
+        )
+    reports = space.reports
+    if -(-budget // reports) >= largest:
+        return
+    given = "budget.reports" if "reports" in space.budget else "budget.reports (default)"
+    raise UserInputError(
+        f"budget.reports must leave at least one batch between reports, but {given}="
+        f"{reports} splits {budget} training samples per trial into reports of "
+        f"{-(-budget // reports)}, fewer than batch_size {largest}, so the trial would report "
+        f"fewer times than asked; lower budget.reports to {budget // largest} or less, or raise "
+        f"{unit}."
+    )
+
+
+def check_space_data(space: SearchSpace, data: TimeSeriesData) -> None:
+    """Every check of a search space against its loaded data set, run before Ray starts
+    (``tune-bs validate`` and ``run``): :func:`check_against_data`; a probe metric needs two or
+    more classes; and the series each trial will train on, under each normalisation the
+    space gives them, must be computable (:meth:`TimeSeriesData.check_values`)."""
+    check_against_data(
+        space, data.n_train, data.task, multitask=data.multitask is not None, length=data.length
+    )
+    labels = {
+        m.VAL_PROBE_ACC: data.y_probe_train if data.task == "classification" else None,
+        m.VAL_MULTITASK: None if data.multitask is None else data.multitask.y_class_train,
+    }.get(space.metric)
+    if labels is not None:
+        classes = np.unique(np.asarray(labels))
+        if len(classes) < 2:
+            raise UserInputError(
+                f"metric {space.metric} needs two or more classes in the train split, but "
+                f"{data.name}'s labels are all {quote(classes[0].item())}; fix the labels, or "
+                "search on metric: val_loss."
+            )
+    rules = [v for v in space.values_of("normalise") if v is not None]
+    for rule in rules or [data.normalisation]:
+        if rule in ("none", False) or rule == data.normalisation:
+            data.check_values()
+        else:
+            data.normalised(rule)

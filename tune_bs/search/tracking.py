@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tune_bs.errors import UserInputError, did_you_mean
+from tune_bs.errors import UserInputError, did_you_mean, quote
 
 TRACKING_KEYS = ("mlflow", "tracking_uri", "experiment_name")
 MLFLOW_DB = "mlflow.db"
@@ -46,24 +46,24 @@ def check_tracking(section: Any) -> dict[str, Any]:
         return {"mlflow": True}
     if not isinstance(section, dict):
         raise UserInputError(
-            f"tracking must be a mapping, but got tracking={section!r}; write e.g. "
+            f"tracking must be a mapping, but got tracking={quote(section)}; write e.g. "
             "tracking: {mlflow: true}."
         )
     for key in section:
         if key not in TRACKING_KEYS:
             raise UserInputError(
-                f"tracking.{key} is not a known key{did_you_mean(str(key), TRACKING_KEYS)}; "
+                f"tracking.{key} is not a known key{did_you_mean(key, TRACKING_KEYS)}; "
                 f"valid keys of tracking are {', '.join(TRACKING_KEYS)}."
             )
     if not isinstance(section.get("mlflow", False), bool):
         raise UserInputError(
-            f"tracking.mlflow must be true or false, but got mlflow={section['mlflow']!r}; "
+            f"tracking.mlflow must be true or false, but got mlflow={quote(section['mlflow'])}; "
             "write true or false."
         )
     for key in ("tracking_uri", "experiment_name"):
         if key in section and (not isinstance(section[key], str) or not section[key]):
             raise UserInputError(
-                f"tracking.{key} must be a non-empty string, but got {key}={section[key]!r}; "
+                f"tracking.{key} must be a non-empty string, but got {key}={quote(section[key])}; "
                 "fix the value."
             )
     return dict(section)

@@ -17,6 +17,18 @@ Protocol with Tune and the schedulers (docs/design.md §7):
   (ray-project/ray#27170).
 - A trial whose training loss becomes NaN/inf reports ``diverged=True`` once and ends; the
   experiment goes on.
+- **A mistake in the trial's input** — a :class:`~tune_bs.errors.UserInputError` raised while
+  it builds or trains (a setting its strategy refuses for this data set, data that cannot be
+  normalised under the trial's ``normalise``) — is deterministic: Ray's retries
+  (``FailureConfig``) would fail the same way, and Ray 2.60 offers a function trainable no way
+  to mark an error as not retryable. So the trainable catches it before Ray sees it, reports it
+  once as :data:`~tune_bs.metrics.TRIAL_ERROR` (the one-line cause; validation metrics NaN,
+  every other key the schedulers read kept from the last report) and ends: the trial is not
+  retried, the experiment goes on, and the tables, the summary and ``tune-bs run`` show the
+  cause (:func:`failure_report`). Retries stay for what a retry can fix: a lost node or actor,
+  a process killed by the OS, a checkpoint that cannot be read (:class:`CheckpointUnreadable`:
+  the storage, not the input). A trial resuming from a checkpoint trained on other data (the
+  data file was overwritten before ``tune-bs resume``) fails that way too.
 - **Out of memory** — in training, in the evaluation of a report, in the first report interval
   (before or after the cluster step) or right after a switch: the trial goes back to its last
   good state (the last report, or its start, or the last switch), halves its batch size and
@@ -38,16 +50,19 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
+from tune_bs.errors import UserInputError
 from tune_bs.schedule.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
 from tune_bs.search import checkpoint
 from tune_bs.train.clock import clock_from_env
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
+from tune_bs.train.trial_eval import nan_metrics
 
 logger = logging.getLogger(__name__)
 STATE_FILE = "trainer_state.pt"
@@ -60,6 +75,12 @@ OOM_BATCH_SIZE = "oom_batch_size"
 
 class TrialOutOfMemory(RuntimeError):
     """Out of memory even at the smallest batch size the back-off allows."""
+
+
+class CheckpointUnreadable(RuntimeError):
+    """The checkpoint a trial resumes from is missing, damaged or foreign: a matter of the
+    storage, not of the trial's input, so Ray's retries and ``tune-bs resume`` still apply
+    (a repaired folder resumes) rather than the trial failing for good."""
 
 
 def trial_device() -> torch.device:
@@ -84,7 +105,45 @@ def _set_cpu_threads() -> None:
 
 
 def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
-    """Train one trial to its samples budget, reporting metrics and a checkpoint each interval."""
+    """Train one trial to its samples budget, reporting metrics and a checkpoint each interval;
+    a :class:`UserInputError` ends it with one report of its cause (module docstring)."""
+    from ray import tune
+
+    last: dict[str, Any] = {}
+    try:
+        _train_trial(config, data, last)
+    except UserInputError as exc:
+        message = " ".join(str(exc).split())
+        logger.error("trial failed on its input (not retried): %s", message)
+        tune.report(failure_report(message, config, data, last))
+
+
+def failure_report(
+    message: str, config: dict[str, Any], data: TimeSeriesData, last: dict[str, Any]
+) -> dict[str, Any]:
+    """The one report of a trial that failed on its input: ``TRIAL_ERROR`` = ``message``, NaN
+    for every validation metric Tune or a scheduler may read (Tune stops the run for a missing
+    metric), and progress (samples seen, batch size, clocks) as of ``last``, the last report."""
+    out: dict[str, Any] = {
+        m.SAMPLES_SEEN: 0,
+        m.BATCH_SIZE: config.get("batch_size", 0),
+        m.ACCUMULATION_STEPS: config.get("accumulation_steps", 1),
+        m.TRIAL_TIME_S: 0.0,
+        m.WALL_TIME_S: 0.0,  # the clock itself may be what failed (TUNE_BS_SIMULATED_CLOCK)
+    }
+    out.update({k: v for k, v in last.items() if k in out})
+    for key, value in list(out.items()):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out[key] = 0
+    probes = SimpleNamespace(multitask_probe=bool(config.get("multitask_probe", False)))
+    out.update(nan_metrics(data, probes))  # val_loss and the probe metrics this data set has
+    out[m.DIVERGED] = False
+    out[m.TRIAL_ERROR] = message
+    return out
+
+
+def _train_trial(config: dict[str, Any], data: TimeSeriesData, last: dict[str, Any]) -> None:
+    """The trial itself (:func:`train_trial`); ``last`` keeps the latest report's metrics."""
     from ray import tune
 
     _set_cpu_threads()
@@ -95,9 +154,13 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
     saved = tune.get_checkpoint()
     if saved is not None:
         with saved.as_directory() as folder:
-            state, trial = checkpoint.loads(
-                Path(folder) / STATE_FILE, trainer.device, name=_checkpoint_name(saved)
-            )
+            try:
+                state, trial = checkpoint.loads(
+                    Path(folder) / STATE_FILE, trainer.device, name=_checkpoint_name(saved)
+                )
+            except UserInputError as exc:  # storage, not input: Ray's retries and resume apply
+                raise CheckpointUnreadable(str(exc)) from None
+        _check_same_data(state, data, _checkpoint_name(saved))
         _load(trainer, state, trial, memory)
     # a scheduler's switch arrives as a changed config (a no-op on a fresh start)
     wanted = int(config.get("batch_size", settings.batch_size))
@@ -126,6 +189,8 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / STATE_FILE).write_bytes(state)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        last.clear()
+        last.update(metrics)
 
     poll = client.take if client is not None else None
 
@@ -135,6 +200,20 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
         )
 
     run_to_budget(trainer, report, poll=poll, on_switch=switched, memory=memory)
+
+
+def _check_same_data(state: dict[str, Any], data: TimeSeriesData, name: str) -> None:
+    """A trial resumes only on the data its checkpoint was trained on (the raw training split's
+    fingerprint; a checkpoint from before fingerprints is trusted): ``tune-bs resume`` after the
+    data file was overwritten would otherwise go on training on other data."""
+    recorded = state.get("data_fingerprint")
+    if isinstance(recorded, str) and recorded and data.fingerprint and recorded != data.fingerprint:
+        raise UserInputError(
+            f"the checkpoint {name} was trained on other data than {data.name} holds now (its "
+            f"training split's fingerprint {recorded[:20]}, now {data.fingerprint[:20]}): the "
+            "data file changed since the run; put the run's data back and resume, or start a "
+            "new run on this data."
+        )
 
 
 def _checkpoint_name(saved: Any) -> str:

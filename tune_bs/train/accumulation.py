@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,12 @@ class ScoreWeightedAccumulator:
         if not (_is_real(alpha) and math.isfinite(alpha) and alpha > 0):
             raise UserInputError(
                 f"accumulate alpha (score mass per update) must be a positive number, but got "
-                f"alpha={alpha!r}; use e.g. alpha=2.0."
+                f"alpha={quote(alpha)}; use e.g. alpha=2.0."
             )
         if isinstance(max_batches, bool) or not isinstance(max_batches, int) or max_batches < 1:
             raise UserInputError(
                 f"accumulate max_batches must be an integer >= 1, but got "
-                f"max_batches={max_batches!r}; use e.g. max_batches=64."
+                f"max_batches={quote(max_batches)}; use e.g. max_batches=64."
             )
         self.parameters = [p for p in parameters if p.requires_grad]
         self.alpha = float(alpha)

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 
 #: ``"step_s,per_sample_s,eval_s"``: trials use a :class:`SimulatedClock` with these costs.
 SIMULATED_CLOCK_ENV = "TUNE_BS_SIMULATED_CLOCK"
@@ -110,7 +110,7 @@ def parse_simulated_clock(text: str) -> SimulatedClock:
     if len(values) != 3 or any(v < 0 for v in values):
         raise UserInputError(
             f"{SIMULATED_CLOCK_ENV} must be three non-negative numbers "
-            f"'step_s,per_sample_s,eval_s', but got {text!r}; e.g. 0.01,0.0005,0.05."
+            f"'step_s,per_sample_s,eval_s', but got {quote(text)}; e.g. 0.01,0.0005,0.05."
         )
     return SimulatedClock(*values)
 

@@ -58,7 +58,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def _check_sizes(max_fit: int, gmm_dim: int) -> None:
     for name, value, low in (("max_fit", max_fit, 2), ("gmm_dim", gmm_dim, 1)):
         if not _is_int(value) or value < low:
             raise UserInputError(
-                f"clustering.{name} must be an integer >= {low}, but got {name}={value!r}; "
+                f"clustering.{name} must be an integer >= {low}, but got {name}={quote(value)}; "
                 "raise it."
             )
 
@@ -210,15 +210,15 @@ def _checked_k_range(
         if not _is_int(n_clusters) or not 1 <= n_clusters <= n:
             raise UserInputError(
                 f"clustering.n_clusters must be an integer between 1 and the number of points "
-                f"({n}), but got n_clusters={n_clusters!r}; choose one in that range or leave it "
-                "unset."
+                f"({n}), but got n_clusters={quote(n_clusters)}; choose one in that range or leave "
+                "it unset."
             )
         return None
     k_hi = min(k_max, n_fit - 1) if _is_int(k_max) else -1
     if not _is_int(k_min) or k_min < 2 or k_hi < k_min:
         raise UserInputError(
             f"clustering needs integers 2 <= k_min <= k_max <= (points used - 1) = "
-            f"{n_fit - 1}, but got k_min={k_min!r}, k_max={k_max!r}; widen the range, "
+            f"{n_fit - 1}, but got k_min={quote(k_min)}, k_max={quote(k_max)}; widen the range, "
             "use more data, or set n_clusters."
         )
     return k_hi

@@ -33,7 +33,10 @@ classification probe and the ridge probe on the same representations, each score
 
 Rules: with fewer than ``folds`` members in the smallest class, the folds drop to that count; a
 class with a single member makes the folds unstratified; with fewer than 2 folds possible (or
-only one class) the validation score is NaN (and a warning says so). At most ``max_train`` /
+only one class) the validation score is NaN (and a warning says so). A classification probe
+fitted on one class cannot be fitted at all: both scores are then NaN, with a warning, rather
+than an error that ends the trial (a search on ``val_probe_acc`` refuses such labels before it
+starts: :func:`tune_bs.search.space.check_space_data`). At most ``max_train`` /
 ``max_test`` series are used (a seeded subsample beyond that), which keeps the probes a small
 share of a report interval on large data sets.
 """
@@ -228,6 +231,16 @@ def probe_scores(
     if names is None:
         return {}
     val_name, test_name = names
+    if task == "classification" and len(np.unique(y_train)) < 2:
+        logger.warning(
+            "the probe's %d training series all have the same class; %s and %s are NaN.",
+            len(y_train),
+            val_name,
+            test_name,
+        )
+        nan = float("nan")
+        out = {val_name: nan, m.SPREAD_OF[val_name]: nan}
+        return {**out, test_name: nan} if y_test is not None else out
     scores = fold_scores(train_features, y_train, task, folds, seed, probe)
     out = {
         val_name: float(np.mean(scores)) if scores else float("nan"),

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch.utils.data
 
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ def _check_mode_fits(
 def _check_batch_size(batch_size: int, n: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise UserInputError(
-            f"batch_size must be an integer, but got batch_size={batch_size!r}; "
+            f"batch_size must be an integer, but got batch_size={quote(batch_size)}; "
             "pass a whole number."
         )
     if not 1 <= batch_size <= n:
@@ -308,7 +308,7 @@ def _check_batch_size(batch_size: int, n: int) -> None:
 def _check_seed(seed: int) -> None:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UserInputError(
-            f"seed must be a non-negative integer, but got seed={seed!r}; pass e.g. seed=0."
+            f"seed must be a non-negative integer, but got seed={quote(seed)}; pass e.g. seed=0."
         )
 
 

@@ -379,6 +379,9 @@ class ContrastiveTrainer:
             "diverged": self.diverged,
             "last_train_loss": self.last_train_loss,
             "input": self.data.input_rule(),
+            # the raw training split's fingerprint, computed once when the data set was loaded:
+            # export, downstream and embed refuse other data (tune_bs.api.data_check)
+            "data_fingerprint": self.data.fingerprint,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ import numbers
 import numpy as np
 import torch
 
-from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.errors import UserInputError, quote, unknown_name
 
 LATE = ("uniform", "periphery")
 
@@ -47,7 +47,7 @@ def schedule_exponent(p: float, strength: float, late: str = "uniform") -> float
     ):
         raise UserInputError(
             f"weights strength (log of the centre / periphery weight ratio at the start) must be "
-            f"a finite number >= 0, but got strength={strength!r}; use e.g. strength=1.0."
+            f"a finite number >= 0, but got strength={quote(strength)}; use e.g. strength=1.0."
         )
     p = float(p)
     if math.isnan(p):

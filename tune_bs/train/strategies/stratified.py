@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tune_bs.errors import UserInputError
+from tune_bs.errors import UserInputError, quote
 from tune_bs.options import option
 from tune_bs.train.samplers import MODES, StratifiedBatchSampler
 from tune_bs.train.strategies.base import BatchSource, BatchStrategy
@@ -57,7 +57,7 @@ class StratifiedStream:
         batches = [b for b in sampler.batches() if len(b) >= 2]
         if not batches:
             raise UserInputError(
-                f"stratify={self.mode!r} yields no batch of 2+ series at batch_size="
+                f"stratify={quote(self.mode)} yields no batch of 2+ series at batch_size="
                 f"{self.batch_size}; raise batch_size or use stratify='proportional'."
             )
         return batches
