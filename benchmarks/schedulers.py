@@ -547,6 +547,14 @@ def parser() -> argparse.ArgumentParser:
         help="change an option of the extrapolation scheduler (repeatable; an A/B on real data, "
         "e.g. --set switching=false, in its own --storage; see benchmarks/policy_ab.py)",
     )
+    out.add_argument(
+        "--rerun",
+        nargs="+",
+        default=[],
+        metavar="METHOD",
+        help="run these methods' experiments again even where --storage holds them finished "
+        "(e.g. --rerun extrapolation after a change to the scheduler; the others are read)",
+    )
     out.add_argument("--smoke-test", action="store_true")
     out.add_argument(
         "--redraw",
@@ -556,6 +564,24 @@ def parser() -> argparse.ArgumentParser:
         help="only redraw FOLDER/schedulers.png from FOLDER/schedulers.csv (runs nothing)",
     )
     return out
+
+
+def forget(
+    groups: list[tuple[Any, str, int]],
+    methods: list[str],
+    space_of: Callable[[Any, str, int, str], SearchSpace],
+    storage: Path,
+) -> list[str]:
+    """Delete the experiments of ``methods`` from ``storage`` (``--rerun``), so that they run
+    again; the names of those deleted."""
+    deleted = []
+    for workload, dataset, seed in groups:
+        for method in methods:
+            folder = storage / space_of(workload, dataset, seed, method).name
+            if folder.exists():
+                shutil.rmtree(folder)
+                deleted.append(folder.name)
+    return deleted
 
 
 def run_experiments(
@@ -614,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         return redraw(args.redraw)
     suite_methods = rs.METHODS if args.suite == "random" else METHODS
     chosen = args.methods or list(suite_methods)
-    foreign = [mth for mth in chosen if mth not in suite_methods]
+    foreign = [mth for mth in [*chosen, *args.rerun] if mth not in suite_methods]
     if foreign:
         cli.error(
             f"--methods {' '.join(foreign)} is not a method of the {args.suite} suite; its "
@@ -641,6 +667,10 @@ def main(argv: list[str] | None = None) -> int:
         f"load average at the start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
+    rerun = [mth for mth in methods if mth in args.rerun]
+    if rerun:
+        deleted = forget(groups, rerun, space_of, storage)
+        print(f"--rerun: {len(deleted)} experiments of {', '.join(rerun)} deleted", flush=True)
     started = time.perf_counter()
     frame, reports = run_experiments(groups, methods, space_of, storage, args.cpus)
     elapsed = time.perf_counter() - started

@@ -358,3 +358,21 @@ def test_vary_data_makes_a_grid_seed_draw_its_own_data(bench) -> None:
     assert build(workload, dataset, seed, "asha").dataset["seed"] == 4
     random = bench.parser().parse_args(["--suite", "random", "--seeds", "1"])
     assert [(d, s) for _, d, s in bench.plan(random)] == [("GunPoint", 0), ("synthetic", 0)]
+
+
+def test_rerun_deletes_only_the_named_methods_experiments(bench, tmp_path) -> None:
+    args = bench.parser().parse_args(["--suite", "random", "--seeds", "2", "--smoke-test"])
+    build = bench.space_builder(args, {})
+    groups = bench.plan(args)
+    names = {
+        method: build(workload, dataset, seed, method).name
+        for workload, dataset, seed in groups
+        for method in ("fifo", "extrapolation")
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / bench.MARKER).write_text("{}")
+    deleted = bench.forget(groups, ["extrapolation"], build, tmp_path)
+    assert deleted == [names["extrapolation"]]
+    assert not (tmp_path / names["extrapolation"]).exists()
+    assert (tmp_path / names["fifo"] / bench.MARKER).is_file()
