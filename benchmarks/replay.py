@@ -19,7 +19,10 @@ them and its answer is carried out. One replay per pool and method:
   TuneConfig (``set_search_properties``), every hyperparameter in the config beside
   ``batch_size`` and ``budget_samples`` (``--no-budget`` leaves the budget out), each result
   carrying ``val_loss``, ``samples_seen``, ``batch_size``, ``wall_time_s`` and
-  ``trial_time_s``.
+  ``trial_time_s``. Curves of another metric (a pool's ``metric``, e.g. an accuracy with
+  ``mode="max"``) are reported under their own name, which the scheduler is told through
+  ``keys=ReportKeys(val_loss=...)`` as the README says for a trainable that names its keys
+  otherwise.
 
 How a pool is replayed (:func:`replay_pool`): every trial is added (``on_trial_add``) in the pool's
 order, as a random search queues its samples; ``--concurrency`` trials (default 8) run at once;
@@ -80,7 +83,7 @@ import replay_curves as rc
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
-from tune_bs import ExtrapolationScheduler, SwitchSettings
+from tune_bs import ExtrapolationScheduler, ReportKeys, SwitchSettings
 from tune_bs import metrics as m
 from tune_bs.testing import StubController, StubTrial
 
@@ -127,10 +130,11 @@ def build_scheduler(method: str, pool: rc.CurvePool) -> Any:
         scheduler = MedianStoppingRule(time_attr=m.TRAINING_ITERATION, grace_period=GRACE)
     elif method == "extrapolation":
         settings = SwitchSettings(batch_sizes=(pool.batch_size,), switching=False)
-        scheduler = ExtrapolationScheduler(settings)
+        keys = None if pool.metric == m.VAL_LOSS else ReportKeys(val_loss=pool.metric)
+        scheduler = ExtrapolationScheduler(settings, keys=keys)
     else:
         raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
-    scheduler.set_search_properties(m.VAL_LOSS, pool.mode)
+    scheduler.set_search_properties(pool.metric, pool.mode)
     return scheduler
 
 
@@ -208,7 +212,7 @@ def replay_pool(
         value = float(pool.curves[config, run.reports])
         run.last_value = value
         result = {
-            m.VAL_LOSS: value,
+            pool.metric: value,
             m.SAMPLES_SEEN: run.reports * pool.samples_per_point,
             m.BATCH_SIZE: pool.batch_size,
             m.WALL_TIME_S: clock,

@@ -20,7 +20,9 @@ more): they are kept, as a real search has them.
 File format (``numpy.savez_compressed``, no pickled objects): ``task`` [P] (str), ``curves``
 [P, n, 51] float32, ``config_index`` [P, n] (the configuration's position in the task's JSON
 file), ``hyperparameters`` [P, n, H] float64, ``hp_names`` [H] (str), ``batch_size`` [P],
-``steps_per_point`` (scalar), ``source`` (str: repository, commit, folder).
+``steps_per_point`` (scalar), ``source`` (str: repository, commit, folder); optionally
+``metric`` (str, default ``val_loss``) and ``mode`` (``min`` or ``max``, default ``min``) for
+curves of another metric, e.g. an accuracy (``val_acc``, ``max``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ STEPS_PER_POINT = 200
 class CurvePool:
     """One pool: ``curves[i, k]`` is configuration ``i``'s validation value at point ``k``
     (point 0: before training; a replay reports points ``1 ..``), ``hyperparameters[i]`` its
-    configuration. ``mode`` says which way is better. ``point_costs[i, k]`` is the cost of the
+    configuration. ``metric`` names the value in the trials' results and ``mode`` says which way
+    is better. ``point_costs[i, k]`` is the cost of the
     training between points ``k − 1`` and ``k`` (wall seconds where the source has them; the
     TaskSet curves have none, so one unit per point: every configuration of a task trains the
     same model at the same batch size, so a step costs the same)."""
@@ -68,6 +71,7 @@ class CurvePool:
     batch_size: int
     samples_per_point: int
     mode: str = "min"
+    metric: str = "val_loss"
     point_costs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +105,8 @@ def load_pools(path: Path = POOLS_FILE) -> list[CurvePool]:
     with np.load(path, allow_pickle=False) as data:
         names = [str(n) for n in data["hp_names"]]
         steps = int(data["steps_per_point"])
+        metric = _text(data["metric"]) if "metric" in data else "val_loss"
+        mode = _text(data["mode"]) if "mode" in data else "min"
         pools = []
         for p, task in enumerate(data["task"]):
             batch = int(data["batch_size"][p])
@@ -115,6 +121,8 @@ def load_pools(path: Path = POOLS_FILE) -> list[CurvePool]:
                     hyperparameters=hps,
                     batch_size=batch,
                     samples_per_point=steps * batch,
+                    mode=mode,
+                    metric=metric,
                 )
             )
     return pools

@@ -252,3 +252,44 @@ def test_a_missing_pools_file_exits_2_in_one_line(replay, tmp_path, capsys) -> N
     assert info.value.code == 2
     assert "--pools: no file" in capsys.readouterr().err.strip().splitlines()[-1]
     assert BENCHMARKS.is_dir() and Path(replay.__file__).parent == BENCHMARKS
+
+
+def test_accuracy_curves_are_reported_under_their_name_and_maximised(rc, replay) -> None:
+    curves = [
+        [0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.8],
+        [0.5, 0.55, 0.6, 0.6, 0.6, 0.6, 0.6, 0.65],
+        [0.5, 0.9, 0.85, 0.8, 0.7, 0.6, 0.6, 0.6],
+    ]  # long enough for ASHA's grace of 5 reports
+    p = pool(rc, curves, mode="max", metric="val_acc")
+    sched = replay.build_scheduler("extrapolation", p)
+    assert sched._keys.val_loss == "val_acc" and (sched._metric, sched._mode) == ("val_acc", "max")
+    scripted = Scripted({("0002", 1): TrialScheduler.STOP})
+    shown: list[dict] = []
+    original = scripted.on_trial_result
+    scripted.on_trial_result = lambda c, t, r: shown.append(r) or original(c, t, r)
+    figures = replay.figures(p, replay.replay_pool(p, scripted, concurrency=3))
+    assert all("val_acc" in r and m.VAL_LOSS not in r for r in shown)
+    assert figures["selected_value"] == pytest.approx(0.9) and figures["best_final"] == 0.8
+    assert figures["regret_points"] == pytest.approx(-10.0)  # stopped at its peak
+    for method in replay.METHODS:  # every scheduler takes the pool's metric and mode
+        replay.replay_pool(p, replay.build_scheduler(method, p), concurrency=2)
+
+
+def test_a_pools_file_may_name_its_metric_and_mode(rc, tmp_path) -> None:
+    path = tmp_path / "acc.npz"
+    np.savez_compressed(
+        path,
+        task=np.array(["t_bs4"]),
+        curves=np.full((1, 2, 4), 0.5, dtype=np.float32),
+        config_index=np.zeros((1, 2), dtype=np.int16),
+        hyperparameters=np.zeros((1, 2, 1)),
+        hp_names=np.array(["lr"]),
+        batch_size=np.array([4]),
+        steps_per_point=np.int32(10),
+        source=np.array("hand-made"),
+        metric=np.array("val_acc"),
+        mode=np.array("max"),
+    )
+    (loaded,) = rc.load_pools(path)
+    assert (loaded.metric, loaded.mode, loaded.samples_per_point) == ("val_acc", "max", 40)
+    assert rc.load_pools()[0].metric == "val_loss" and rc.load_pools()[0].mode == "min"
