@@ -1,6 +1,13 @@
 """Benchmark: the extrapolation scheduler against every baseline, on real and synthetic data.
 
-What runs (issue #12, item 4). Two workloads, each a search-space file:
+Two suites (``--suite``): ``grid`` (the default, issue #12 item 4: below) and ``random`` (issue
+#31 item 7: random searches over ``lr``, ``temperature``, ``hidden`` and ``batch_size`` under
+fifo, ASHA, the median stopping rule and the extrapolation scheduler, each seed drawing new data;
+the workloads, figures and goals are in :mod:`random_search_suite`; written to
+``schedulers_random.csv`` and ``schedulers_random.md``). Both share the experiments' runner, the
+resume rule and ``measure``.
+
+What the grid suite runs (issue #12, item 4). Two workloads, each a search-space file:
 
 - ``search_spaces/benchmark_ucr.yaml`` on GunPoint, BasicMotions and ItalyPowerDemand, 5 seeds;
 - ``search_spaces/benchmark_synthetic.yaml`` (10 035 training series, a GRU, whose throughput
@@ -9,7 +16,9 @@ What runs (issue #12, item 4). Two workloads, each a search-space file:
 On each (data set, seed) one experiment per method, all with the file's trials (one per batch
 size of ``param_space.batch_size``, spanning 16×), its per-trial budget, one CPU per trial on a
 local Ray of ``--cpus`` CPUs (the same concurrency), the same metric (``val_loss``) and the same
-seed (the trial key ``seed``, the search algorithm's seed and PBT's ``random``):
+seed (the trial key ``seed``, the search algorithm's seed and PBT's ``random``; the data draw,
+``dataset.seed``, only with ``--vary-data``: the committed grid results were measured on one
+validation split and one synthetic data set for every seed):
 
 - ``fifo`` (the grid), ``asha``, ``pbt`` (batch size mutated), ``topk`` (keep the best 2 after
   the first report, Egele et al. 2023) and ``extrapolation``: the file's ``schedulers`` sections;
@@ -52,6 +61,9 @@ Usage::
     python benchmarks/schedulers.py --smoke-test        # GunPoint, 1 seed, 3 trials, tiny budgets
     python benchmarks/schedulers.py --methods extrapolation --set switching=false --storage ~/b2
         # an A/B of one option of the extrapolation scheduler (compare with policy_ab.py)
+    python benchmarks/schedulers.py --suite random --seeds 3 --storage ~/bench-random
+        # the random searches, development seeds 0-2 (held out: e.g. --first-seed 100)
+    python benchmarks/schedulers.py --suite random --smoke-test  # 1 seed, 3 trials, tiny budget
 
 ``--smoke-test``: GunPoint, seed 0, every method, 3 trials (the smallest, middle and largest batch
 size; 3 α values), 3 epochs in 6 reports.
@@ -69,16 +81,18 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import random_search_suite as rs
 import scheduler_figures as fig
+from scheduler_outputs import redraw, write_outputs
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
@@ -132,6 +146,7 @@ WORKLOADS = {
         "benchmark_synthetic.yaml", ("synthetic",), 3, (2.0, 4.0, 8.0, 16.0, 32.0)
     ),
 }
+SUITES = ("grid", "random")
 SMOKE_DATASET = "GunPoint"
 SMOKE_BUDGET = {"epochs": 3, "reports": 6}
 
@@ -150,10 +165,12 @@ def method_space(
     cpus: int,
     smoke: bool = False,
     overrides: dict[str, Any] | None = None,
+    vary_data: bool = False,
 ) -> SearchSpace:
     """The search space of one experiment (module docstring): the workload file with the
     method's scheduler, search and strategy, on ``dataset`` with ``seed``; ``overrides`` (from
-    ``--set``) change options of the ``extrapolation`` section only."""
+    ``--set``) change options of the ``extrapolation`` section only; ``vary_data`` sets the data
+    draw (``dataset.seed``: the validation split, the synthetic series) to ``seed`` too."""
     raw = yaml.safe_load((SPACES / workload.file).read_text())
     sections = {section["name"]: section for section in raw.pop("schedulers")}
     sections[CANDIDATE] = {**sections[CANDIDATE], **(overrides or {})}
@@ -166,7 +183,7 @@ def method_space(
     params["batch_size"] = {"type": "categorical", "choices": sizes}
     trials = len(sizes)
     raw["name"] = f"{method}-{dataset}-s{seed}"
-    raw["dataset"] = {**raw["dataset"], "name": dataset}
+    raw["dataset"] = {**raw["dataset"], "name": dataset, **({"seed": seed} if vary_data else {})}
     raw["seed"] = params["seed"] = seed
     if method in sections:
         raw["scheduler"] = sections[method]
@@ -284,6 +301,16 @@ def smallest_batch_trial_seconds(reports: pd.DataFrame) -> float:
     return float(reports.loc[reports["trial"] == starts.idxmin(), fig.COMPUTE].sum())
 
 
+def samples_trained(reports: pd.DataFrame) -> float:
+    """Training samples of all trials: each trial's last ``samples_seen`` (by ``wall_time_s``),
+    summed. A load-free measure of compute where a sample costs about the same at every batch
+    size (the FCN on a CPU, docs/design.md §8)."""
+    if reports.empty:
+        return 0.0
+    last = reports.sort_values(fig.WALL, kind="stable").groupby("trial").tail(1)
+    return float(pd.to_numeric(last[m.SAMPLES_SEEN], errors="coerce").fillna(0).sum())
+
+
 def stopped_trials(reports: pd.DataFrame) -> int:
     """Trials whose last report (by ``wall_time_s``) is short of their samples budget."""
     last = reports.sort_values(fig.WALL, kind="stable").groupby("trial").tail(1)
@@ -297,6 +324,8 @@ def measure(space: SearchSpace, folder: Path, reports: pd.DataFrame) -> dict[str
     return {
         "best_final": fig.best_final(reports, space.metric, space.mode),
         "total_compute": fig.total_compute(reports),
+        "total_samples": samples_trained(reports),
+        "reports": len(reports),
         "total_ray_seconds": fig.total_compute(reports, fig.RAY_SECONDS),
         "selected_val": math.nan if selection is None else selection.value,
         "selected_test": math.nan
@@ -327,109 +356,11 @@ def workload_lines(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-# --- outputs -----------------------------------------------------------------------------------
-def plot_ratios(frame: pd.DataFrame, methods: list[str], path: Path) -> Path:
-    """Each method's compute-to-target ratio to the grid, one point per (data set, seed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import ScalarFormatter
-
-    others = [mth for mth in methods if mth != fig.GRID]
-    figure = Figure(figsize=(1.3 * len(others) + 4.0, 4.5), dpi=110)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    finite = frame["ratio_to_grid"].replace(np.inf, np.nan).dropna()
-    ceiling = max(4.0, float(finite.max()) * 1.5) if not finite.empty else 4.0
-    colours = dict(
-        zip(dict.fromkeys(frame["dataset"]), ["C0", "C1", "C2", "C3", "C4", "C5"], strict=False)
-    )
-    rng = np.random.default_rng(0)
-    for x, method in enumerate(others):
-        runs = frame[frame["method"] == method]
-        for dataset, part in runs.groupby("dataset", sort=False):
-            ratios = part["ratio_to_grid"].to_numpy(dtype=float)
-            jitter = x + rng.uniform(-0.15, 0.15, size=len(ratios))
-            reached = np.isfinite(ratios)
-            axes.scatter(
-                jitter[reached],
-                ratios[reached],
-                color=colours[dataset],
-                s=22,
-                marker="o",
-                label=dataset if x == 0 else None,
-                zorder=3,
-            )
-            axes.scatter(
-                jitter[~reached],
-                np.full((~reached).sum(), ceiling),
-                color=colours[dataset],
-                s=50,
-                marker="x",
-                zorder=4,
-            )
-    axes.axhline(1.0, color="grey", linewidth=1, label="grid (1.0)")
-    axes.axhline(
-        fig.GOAL_RATIO, color="grey", linestyle="--", linewidth=1, label=f"goal ({fig.GOAL_RATIO})"
-    )
-    axes.set_yscale("log")
-    axes.yaxis.set_major_formatter(ScalarFormatter())
-    axes.yaxis.set_minor_formatter(ScalarFormatter())
-    axes.set_xticks(range(len(others)), others, rotation=20)
-    axes.set_ylabel("compute to target ÷ the grid's (log)")
-    axes.set_title(
-        "Compute until a trial is within 1 % of the best val_loss\n"
-        f"(× at {ceiling:.3g}: target not reached)"
-    )
-    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over a point
-    figure.tight_layout()
-    figure.savefig(path)
-    return path
-
-
-CSV_FILE, PLOT_FILE = "schedulers.csv", "schedulers.png"  # what a run writes; --redraw reads
-
-
-def write_outputs(
-    frame: pd.DataFrame,
-    table: pd.DataFrame,
-    goal_lines: list[str],
-    header: list[str],
-    out: Path,
-    methods: list[str],
-) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / CSV_FILE
-    frame.to_csv(csv, index=False)
-    markdown = out / "schedulers.md"
-    markdown.write_text(
-        "\n".join(
-            [*header, "", render(table, "markdown"), "", *[f"- {line}" for line in goal_lines], ""]
-        )
-    )
-    png = plot_ratios(frame, methods, out / PLOT_FILE)
-    return [csv, markdown, png]
-
-
-def redraw(folder: Path) -> int:
-    """Redraw ``folder/schedulers.png`` from the ``schedulers.csv`` an earlier run wrote there.
-
-    The plot is a function of the CSV alone, so a committed result's figure can be drawn again
-    (after a change to the plot) without rerunning an experiment. Exit status 2 with a one-line
-    error when the CSV is missing.
-    """
-    csv = folder / CSV_FILE
-    if not csv.is_file():
-        print(f"--redraw: no schedulers.csv in {folder}; give a folder a run wrote (--out)")
-        return 2
-    frame = pd.read_csv(csv)
-    methods = [mth for mth in METHODS if mth in set(frame["method"])]
-    print(f"written: {plot_ratios(frame, methods, folder / PLOT_FILE)}")
-    return 0
-
-
 # --- the run -----------------------------------------------------------------------------------
-def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
+def plan(args: argparse.Namespace) -> list[tuple[Any, str, int]]:
     """(workload, data set, seed) of every experiment group to run."""
+    if getattr(args, "suite", "grid") == "random":
+        return rs.plan(args.smoke_test, args.seeds, args.first_seed, args.datasets)
     if args.smoke_test:
         return [(WORKLOADS["ucr"], SMOKE_DATASET, 0)]
     out = []
@@ -443,40 +374,72 @@ def plan(args: argparse.Namespace) -> list[tuple[Workload, str, int]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
+def space_builder(
+    args: argparse.Namespace, overrides: dict[str, Any]
+) -> Callable[[Any, str, int, str], SearchSpace]:
+    """``(workload, data set, seed, method) -> SearchSpace`` of the chosen suite."""
+    if args.suite == "random":
+        return lambda workload, dataset, seed, method: rs.method_space(
+            workload, seed, method, args.smoke_test, overrides
+        )
+    return lambda workload, dataset, seed, method: method_space(
+        workload, dataset, seed, method, args.cpus, args.smoke_test, overrides, args.vary_data
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    out = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    out.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="grid",
+        help="grid: the batch-size grids of issue #12 (default); random: the random searches "
+        "of issue #31 (random_search_suite.py)",
+    )
+    out.add_argument(
         "--storage",
         type=Path,
         default=None,
         help="experiments folder; rerun with the same one to resume (default: a "
         "new temporary folder)",
     )
-    parser.add_argument(
+    out.add_argument(
         "--out",
         type=Path,
         default=None,
         help="where the CSV, markdown table and plot go (default: "
         "benchmarks/results; with --smoke-test, STORAGE/results)",
     )
-    parser.add_argument(
-        "--datasets", nargs="+", default=None, help="only these data sets (default: all four)"
+    out.add_argument(
+        "--datasets", nargs="+", default=None, help="only these data sets (default: all)"
     )
-    parser.add_argument(
+    out.add_argument(
         "--seeds",
         type=int,
         default=None,
-        help="seeds per data set (default: 5 on the UCR sets, 3 synthetic)",
+        help="seeds per data set (default: grid 5 on the UCR sets, 3 synthetic; random 5)",
     )
-    parser.add_argument(
+    out.add_argument(
         "--first-seed",
         type=int,
         default=0,
         help="the first seed (default 0); e.g. 5 evaluates on seeds no setting was chosen on",
     )
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
-    parser.add_argument(
+    out.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=list(dict.fromkeys([*METHODS, *rs.METHODS])),
+        help=f"default: the suite's (grid: {', '.join(METHODS)}; random: {', '.join(rs.METHODS)})",
+    )
+    out.add_argument(
+        "--vary-data",
+        action="store_true",
+        help="grid suite: each seed also draws the data (validation split, synthetic series); "
+        "the random suite always does",
+    )
+    out.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray (one per trial)")
+    out.add_argument(
         "--set",
         action="append",
         default=[],
@@ -484,56 +447,67 @@ def main(argv: list[str] | None = None) -> int:
         help="change an option of the extrapolation scheduler (repeatable; an A/B on real data, "
         "e.g. --set switching=false, in its own --storage; see benchmarks/policy_ab.py)",
     )
-    parser.add_argument("--smoke-test", action="store_true")
-    parser.add_argument(
+    out.add_argument(
+        "--rerun",
+        nargs="+",
+        default=[],
+        metavar="METHOD",
+        help="run these methods' experiments again even where --storage holds them finished "
+        "(e.g. --rerun extrapolation after a change to the scheduler; the others are read)",
+    )
+    out.add_argument("--smoke-test", action="store_true")
+    out.add_argument(
         "--redraw",
         type=Path,
         default=None,
         metavar="FOLDER",
         help="only redraw FOLDER/schedulers.png from FOLDER/schedulers.csv (runs nothing)",
     )
-    args = parser.parse_args(argv)
-    if args.redraw is not None:
-        return redraw(args.redraw)
-    methods = [mth for mth in METHODS if mth in args.methods]
-    groups = plan(args)
-    try:
-        overrides = parse_overrides(args.set)
-        for workload, dataset, seed in groups[:1]:  # a bad option fails before Ray starts
-            method_space(workload, dataset, seed, CANDIDATE, args.cpus, args.smoke_test, overrides)
-    except UserInputError as error:
-        parser.error(str(error))
-    storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_bench_"))
-    storage.mkdir(parents=True, exist_ok=True)
-    out = args.out or (storage / "results" if args.smoke_test else RESULTS)
-    log = storage / "benchmark.log"
-    if overrides:
-        changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
-        print(f"extrapolation scheduler options changed: {changed}", flush=True)
-    print(
-        f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
-        f"{len(methods)} methods) in {storage}; Ray output goes to {log}; load average at the "
-        f"start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
-        flush=True,
-    )
+    return out
 
+
+def forget(
+    groups: list[tuple[Any, str, int]],
+    methods: list[str],
+    space_of: Callable[[Any, str, int, str], SearchSpace],
+    storage: Path,
+) -> list[str]:
+    """Delete the experiments of ``methods`` from ``storage`` (``--rerun``), so that they run
+    again; the names of those deleted."""
+    deleted = []
+    for workload, dataset, seed in groups:
+        for method in methods:
+            folder = storage / space_of(workload, dataset, seed, method).name
+            if folder.exists():
+                shutil.rmtree(folder)
+                deleted.append(folder.name)
+    return deleted
+
+
+def run_experiments(
+    groups: list[tuple[Any, str, int]],
+    methods: list[str],
+    space_of: Callable[[Any, str, int, str], SearchSpace],
+    storage: Path,
+    cpus: int,
+) -> tuple[pd.DataFrame, dict[tuple[str, int, str], pd.DataFrame]]:
+    """Run (or read) every experiment on a local Ray of ``cpus`` CPUs: one row of figures each
+    (:func:`measure`), and each experiment's reports keyed by (data set, seed, method)."""
     import ray
 
+    log = storage / "benchmark.log"
     ray.init(
         address="local",
-        num_cpus=args.cpus,
+        num_cpus=cpus,
         include_dashboard=False,
         log_to_driver=False,
         configure_logging=False,
     )
-    started = time.perf_counter()
     rows, reports = [], {}
     try:
         for workload, dataset, seed in groups:
             for method in methods:
-                space = method_space(
-                    workload, dataset, seed, method, args.cpus, args.smoke_test, overrides
-                )
+                space = space_of(workload, dataset, seed, method)
                 ran_before = (storage / space.name / MARKER).is_file()
                 wall = run_or_read(space, storage, log)
                 folder = storage / space.name
@@ -556,25 +530,74 @@ def main(argv: list[str] | None = None) -> int:
                 )
     finally:
         ray.shutdown()
-    elapsed = time.perf_counter() - started
+    return pd.DataFrame(rows), reports
 
-    frame = fig.add_targets(pd.DataFrame(rows), reports, m.VAL_LOSS, "min")
-    table = fig.summary_table(frame, methods)
-    goal_lines = [*workload_lines(frame), *(goal.line() for goal in fig.goals(frame))]
-    header = [
-        "# Scheduler benchmark (benchmarks/schedulers.py)",
-        "",
-        f"{len(frame)} experiments, {args.cpus} CPUs (one per trial), metric val_loss; target per "
-        "data set and seed = the best final val_loss of any method x 1.01; compute = the trials' "
-        "own seconds of work (trial_time_s increments; Ray's time_this_iter_s for a restart), "
-        "ordered by the float wall_time_s (benchmarks/scheduler_figures.py); ratios are to the "
-        "fifo grid "
-        "of the same data set and seed (inf = target not reached). Wall time of this invocation "
-        f"{elapsed:.0f} s; sum of the experiments' own wall times {frame['wall_s'].sum():.0f} s; "
-        f"load average at the end {os.getloadavg()[0]:.1f}.",
-        *([f"extrapolation scheduler options changed (--set): {overrides}."] if overrides else []),
-    ]
-    paths = write_outputs(frame, table, goal_lines, header, out, methods)
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.redraw is not None:
+        return redraw(args.redraw)
+    suite_methods = rs.METHODS if args.suite == "random" else METHODS
+    chosen = args.methods or list(suite_methods)
+    foreign = [mth for mth in [*chosen, *args.rerun] if mth not in suite_methods]
+    if foreign:
+        cli.error(
+            f"--methods {' '.join(foreign)} is not a method of the {args.suite} suite; its "
+            f"methods are {', '.join(suite_methods)}"
+        )
+    methods = [mth for mth in suite_methods if mth in chosen]
+    groups = plan(args)
+    try:
+        overrides = parse_overrides(args.set)
+        space_of = space_builder(args, overrides)
+        for workload, dataset, seed in groups[:1]:  # a bad option fails before Ray starts
+            space_of(workload, dataset, seed, CANDIDATE)
+    except UserInputError as error:
+        cli.error(str(error))
+    storage = args.storage or Path(tempfile.mkdtemp(prefix="tune_bs_bench_"))
+    storage.mkdir(parents=True, exist_ok=True)
+    out = args.out or (storage / "results" if args.smoke_test else RESULTS)
+    if overrides:
+        changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        print(f"extrapolation scheduler options changed: {changed}", flush=True)
+    print(
+        f"{len(groups) * len(methods)} experiments ({len(groups)} data set x seed pairs x "
+        f"{len(methods)} methods) in {storage}; Ray output goes to {storage / 'benchmark.log'}; "
+        f"load average at the start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rerun = [mth for mth in methods if mth in args.rerun]
+    if rerun:
+        deleted = forget(groups, rerun, space_of, storage)
+        print(f"--rerun: {len(deleted)} experiments of {', '.join(rerun)} deleted", flush=True)
+    started = time.perf_counter()
+    frame, reports = run_experiments(groups, methods, space_of, storage, args.cpus)
+    elapsed = time.perf_counter() - started
+    timing = (
+        f"Wall time of this invocation {elapsed:.0f} s; sum of the experiments' own wall times "
+        f"{frame['wall_s'].sum():.0f} s; load average at the end {os.getloadavg()[0]:.1f}."
+    )
+    changed = [f"extrapolation scheduler options changed (--set): {overrides}."]
+    changed = changed if overrides else []
+    if args.suite == "random":
+        paths, table, goal_lines = rs.write_outputs(frame, methods, out, args.cpus, timing, changed)
+    else:
+        frame = fig.add_targets(frame, reports, m.VAL_LOSS, "min")
+        table = fig.summary_table(frame, methods)
+        goal_lines = [*workload_lines(frame), *(goal.line() for goal in fig.goals(frame))]
+        header = [
+            "# Scheduler benchmark (benchmarks/schedulers.py)",
+            "",
+            f"{len(frame)} experiments, {args.cpus} CPUs (one per trial), metric val_loss; "
+            "target per data set and seed = the best final val_loss of any method x 1.01; "
+            "compute = the trials' own seconds of work (trial_time_s increments; Ray's "
+            "time_this_iter_s for a restart), ordered by the float wall_time_s "
+            "(benchmarks/scheduler_figures.py); ratios are to the fifo grid of the same data set "
+            f"and seed (inf = target not reached). {timing}",
+            *changed,
+        ]
+        paths = write_outputs(frame, table, goal_lines, header, out, methods)
     print()
     print(render(table, "markdown"))
     print(f"\nwritten: {', '.join(str(p) for p in paths)}")

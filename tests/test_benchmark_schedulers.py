@@ -344,3 +344,35 @@ def test_redraw_draws_the_plot_from_a_written_csv_without_running(bench, tmp_pat
     assert (tmp_path / "schedulers.png").read_bytes().startswith(b"\x89PNG")
     assert bench.main(["--redraw", str(tmp_path / "none")]) == 2
     assert "no schedulers.csv in" in capsys.readouterr().out
+
+
+def test_vary_data_makes_a_grid_seed_draw_its_own_data(bench) -> None:
+    ucr = bench.WORKLOADS["ucr"]
+    default = bench.method_space(ucr, "GunPoint", 4, "fifo", 2)
+    varied = bench.method_space(ucr, "GunPoint", 4, "fifo", 2, vary_data=True)
+    assert "seed" not in default.dataset  # the committed grid results: one split for all seeds
+    assert varied.dataset["seed"] == 4 and bench.digest(varied) != bench.digest(default)
+    args = bench.parser().parse_args(["--vary-data", "--first-seed", "4", "--seeds", "1"])
+    build = bench.space_builder(args, {})
+    workload, dataset, seed = bench.plan(args)[0]
+    assert build(workload, dataset, seed, "asha").dataset["seed"] == 4
+    random = bench.parser().parse_args(["--suite", "random", "--seeds", "1"])
+    assert [(d, s) for _, d, s in bench.plan(random)] == [("GunPoint", 0), ("synthetic", 0)]
+
+
+def test_rerun_deletes_only_the_named_methods_experiments(bench, tmp_path) -> None:
+    args = bench.parser().parse_args(["--suite", "random", "--seeds", "2", "--smoke-test"])
+    build = bench.space_builder(args, {})
+    groups = bench.plan(args)
+    names = {
+        method: build(workload, dataset, seed, method).name
+        for workload, dataset, seed in groups
+        for method in ("fifo", "extrapolation")
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / bench.MARKER).write_text("{}")
+    deleted = bench.forget(groups, ["extrapolation"], build, tmp_path)
+    assert deleted == [names["extrapolation"]]
+    assert not (tmp_path / names["extrapolation"]).exists()
+    assert (tmp_path / names["fifo"] / bench.MARKER).is_file()

@@ -70,3 +70,64 @@ def test_the_example_trains_a_trial_at_two_batch_sizes(tmp_path: Path, example: 
         schedules[f"{rows[0]['config']['lr']:g}"] = schedule(rows)
     assert printed == schedules  # what the example prints is what its trials reported
     assert any(";" in s for s in schedules.values()), schedules  # a trial at two batch sizes
+
+
+def run_example(name: str, storage: Path) -> str:
+    """``examples/<name>.py --smoke-test`` on the cost-model clock; what it printed."""
+    env = {**os.environ, SIMULATED_CLOCK_ENV: COST_MODEL}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), "--smoke-test", "--storage", str(storage)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+TRIAL_LINE = re.compile(
+    r"^trial lr=(?P<lr>\S+)\s.*?epochs\s+(?P<ran>\d+)/(?P<epochs>\d+) (?P<fate>stopped after "
+    r"epoch \d+|ran to the end)\s+batch-size schedule (?P<schedule>\S+)(?:\s+restarts "
+    r"(?P<restarts>\d+))?",
+    flags=re.M,
+)
+
+
+@pytest.mark.slow
+def test_the_random_search_prints_each_trials_stops_and_sizes(tmp_path: Path) -> None:
+    out = run_example("digits_random_search", tmp_path)
+    assert "4 trials, 0 errors" in out
+    printed = {m["lr"]: m for m in TRIAL_LINE.finditer(out)}
+    trials = trial_dirs(tmp_path / "digits-random-search")
+    assert len(trials) == len(printed) == 4
+    for trial in trials:
+        rows = result_rows(trial, latest_per_iteration=True)
+        config = rows[0]["config"]
+        assert 1e-3 <= config["lr"] <= 1.0 and config["hidden"] in (32, 64, 128)
+        line = printed[f"{config['lr']:.4g}"]  # what it prints is what the trial reported
+        assert int(line["ran"]) == len(rows) and int(line["epochs"]) == SMOKE_EPOCHS
+        assert (line["fate"] == "ran to the end") == (len(rows) == SMOKE_EPOCHS)
+        assert line["schedule"] == schedule(rows)
+
+
+@pytest.mark.slow
+def test_the_class_trainable_switches_by_restart_and_says_so(tmp_path: Path) -> None:
+    out = run_example("digits_class_api", tmp_path)
+    assert "2 trials, 0 errors" in out
+    printed = {m["lr"]: m for m in TRIAL_LINE.finditer(out)}
+    trials = trial_dirs(tmp_path / "digits-class-api")
+    assert len(trials) == len(printed) == 2
+    switched = 0
+    for trial in trials:
+        rows = result_rows(trial, latest_per_iteration=True)
+        assert [r["training_iteration"] for r in rows] == list(range(1, SMOKE_EPOCHS + 1))
+        sizes = [r["batch_size"] for r in rows]
+        changed = [i for i in range(1, len(rows)) if sizes[i] != sizes[i - 1]]
+        restarted = [i for i in range(1, len(rows)) if rows[i]["iterations_since_restore"] == 1]
+        assert changed == restarted  # every switch was a restart, and every restart a switch
+        line = printed[f"{rows[0]['config']['lr']:g}"]
+        assert line["schedule"] == schedule(rows) and int(line["restarts"]) == len(changed)
+        switched += bool(changed)
+    assert switched  # on the cost model, a trial switches (by restart)

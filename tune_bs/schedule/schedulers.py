@@ -4,6 +4,12 @@
 - ``asha``: asynchronous successive halving (Li et al. 2020, Tune's ``ASHAScheduler``); time is
   counted in reports (``training_iteration``), one report = ``budget.samples / reports``
   training series, so rungs are equal amounts of samples seen for every batch size.
+- ``median``: the median stopping rule (Golovin et al. 2017, Google Vizier; Tune's
+  ``MedianStoppingRule``), time counted in reports: from report ``grace_period`` on, a trial whose
+  best value so far is worse than the median of the other trials' running means (their mean
+  value from report ``grace_period`` up to this trial's report) is stopped. While fewer than
+  ``min_samples_required`` other trials have got that far and trials wait to start, it is paused
+  so that they can run (Tune's behaviour); it resumes from its checkpoint later.
 - ``pbt``: population-based training (Jaderberg et al. 2017, Tune's
   ``PopulationBasedTraining``) with ``batch_size`` among its mutations (moved one step along
   ``batch_sizes`` or resampled), plus ``lr`` when the search space searches it as a float range
@@ -48,6 +54,16 @@ class ASHAOptions:
     grace_period: int = option(1, minimum=1, doc="reports before a trial may be stopped")
     reduction_factor: int = option(2, minimum=2, doc="1 / the fraction kept at each rung")
     brackets: int = option(1, minimum=1, doc="brackets of successive halving")
+
+
+@dataclass(frozen=True)
+class MedianOptions:
+    grace_period: int = option(
+        1, minimum=1, doc="reports before a trial may be stopped (and where its mean starts)"
+    )
+    min_samples_required: int = option(
+        3, minimum=1, doc="other trials that must have reached a report before it is judged"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,17 @@ def _asha(settings: dict[str, Any], max_reports: int, param_space: Mapping[str, 
     )
 
 
+def _median(settings: dict[str, Any], max_reports: int, param_space: Mapping[str, Any]) -> Any:
+    from ray.tune.schedulers import MedianStoppingRule
+
+    o = MedianOptions(**settings)
+    return MedianStoppingRule(
+        time_attr=TRAINING_ITERATION,
+        grace_period=min(int(o.grace_period), max_reports),
+        min_samples_required=int(o.min_samples_required),
+    )
+
+
 def _pbt(settings: dict[str, Any], max_reports: int, param_space: Mapping[str, Any]) -> Any:
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
@@ -153,6 +180,7 @@ TOPK_REFUSES_OPTUNA = (
 SCHEDULERS: dict[str, Scheduler] = {
     "fifo": Scheduler(NoOptions, _fifo),
     "asha": Scheduler(ASHAOptions, _asha),
+    "median": Scheduler(MedianOptions, _median),
     "pbt": Scheduler(PBTOptions, _pbt, {"optuna": PBT_REFUSES_OPTUNA}),
     "topk": Scheduler(TopKOptions, _topk, {"optuna": TOPK_REFUSES_OPTUNA}),
     "extrapolation": Scheduler(SwitchSettings, _extrapolation),
