@@ -52,7 +52,7 @@ CANDIDATE = "extrapolation"
 BASELINE = "asha"
 #: ``--smoke-test``: trials and budget of every experiment.
 SMOKE_TRIALS = 3
-SMOKE_BUDGET = {"epochs": 3, "reports": 6}
+SMOKE_BUDGET = {"epochs": 3, "reports": 3}
 
 
 @dataclass(frozen=True)
