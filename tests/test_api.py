@@ -252,6 +252,7 @@ def test_debug_is_accepted_after_the_subcommand(result, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_readme_python_snippet_runs(local_ray, tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Python API") :]
