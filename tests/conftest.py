@@ -77,7 +77,7 @@ def kill_when(
     env: dict[str, str],
     ready: Callable[[], bool],
     what: str,
-    timeout_s: float = 180.0,
+    timeout_s: float = 600.0,
     poll_s: float = 0.1,
 ) -> None:
     """Start ``command`` in its own session and, once ``ready()`` holds, SIGKILL its process

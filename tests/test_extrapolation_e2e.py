@@ -147,7 +147,8 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     kill_when(
         [*holding, "run", str(path), "--storage", str(tmp_path)],
         env,
-        lambda: held.is_dir() and any(held.iterdir()),
+        # held, and its report reached the storage (the driver uploads it every 0.1 s)
+        lambda: held.is_dir() and any(held.iterdir()) and _first_switch(folder) is not None,
         "a switch",
         poll_s=0.2,
     )

@@ -155,19 +155,20 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TUNE_GLOBAL_CHECKPOINT_S": "1"}
     folder = tmp_path / "killed"
 
-    def both_switched() -> bool:  # each trial holds after its third report, the first at 16
+    def both_switched() -> bool:  # each trial holds after its fourth report, at 16 (the one
+        # that does not poll is restarted at 16 after its third)
         rows = _rows_by_poll(folder)
-        return len(rows) == 2 and all(len(r) == 3 and r[-1]["bs"] == 16 for r in rows.values())
+        return len(rows) == 2 and all(len(r) == 4 and r[-1]["bs"] == 16 for r in rows.values())
 
     kill_when(
         [sys.executable, str(DRIVER), "run", str(tmp_path)],
-        {**env, HOLD_AT: "3"},
+        {**env, HOLD_AT: "4"},
         both_switched,
         "a switch of both trials",
         poll_s=0.2,
     )
     killed = _rows_by_poll(folder)
-    assert [len(r) for r in killed.values()] == [3, 3]  # interrupted where the trials held
+    assert [len(r) for r in killed.values()] == [4, 4]  # interrupted where the trials held
 
     done = run_to_end([sys.executable, str(DRIVER), "restore", str(tmp_path)], env)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -130,15 +130,14 @@ def test_a_trainable_that_asks_before_reporting_finds_the_answer_waiting(local_r
     kill_and_wait(local_ray, host.open())
 
 
-class NoticeLosingBoard(SwitchBoard):
-    """A board that keeps a posted switch but loses its notice (the decision never arrives)."""
-
-    def post(self, trial_id, batch_size, accumulation_steps, report_index):
-        self._pending[trial_id] = (batch_size, accumulation_steps, report_index)
-        return True
-
-
 def test_a_trainable_stops_waiting_for_a_lost_decision_and_takes_what_the_board_holds(local_ray):
+    class NoticeLosingBoard(SwitchBoard):
+        """Keeps a posted switch but loses its notice (the decision never arrives)."""
+
+        def post(self, trial_id, batch_size, accumulation_steps, report_index):
+            self._pending[trial_id] = (batch_size, accumulation_steps, report_index)
+            return True
+
     board = local_ray.remote(num_cpus=0)(NoticeLosingBoard).options(name=BOARD_NAME).remote()
     client = BoardClient(BOARD_NAME, "t5")
     assert local_ray.get(board.post.remote("t5", 64, 1, 1), timeout=60)

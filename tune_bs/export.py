@@ -34,6 +34,7 @@ import yaml
 
 from tune_bs.api.encoder import ENCODER_SPEC, ENCODER_WEIGHTS, embed
 from tune_bs.errors import UserInputError
+from tune_bs.progress import Steps
 
 EMBEDDINGS = "embeddings.npz"
 
@@ -72,12 +73,19 @@ class ExportPaths:
 
 def export_trial(results: Any, out: str | Path, trial: str | None = None) -> ExportPaths:
     """Export the selected (or named) trial of ``results`` (an experiment folder or an
-    :class:`~tune_bs.api.experiments.ExperimentResult`) into ``out`` (module rules)."""
+    :class:`~tune_bs.api.experiments.ExperimentResult`) into ``out`` (module rules); a
+    progress bar shows its steps on a terminal (:mod:`tune_bs.progress`)."""
+    with Steps("tune-bs export", 5) as step:
+        return _export(results, out, trial, step)
+
+
+def _export(results: Any, out: str | Path, trial: str | None, step: Steps) -> ExportPaths:
     from tune_bs.api import ExperimentResult, load
     from tune_bs.api.encoder import encoder_from_checkpoint
     from tune_bs.api.trials import checkpoint_of, trial_selection
     from tune_bs.report.best_config import write_best_config
 
+    step("reading the experiment")
     result = results if isinstance(results, ExperimentResult) else load(results)
     selection = trial_selection(result, trial)
     checkpoint = checkpoint_of(selection)
@@ -99,6 +107,7 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
 
     from tune_bs.data import load_dataset
 
+    step("loading the data")
     # the raw series: embed prepares them as the trial's training input was (its spec)
     data = load_dataset(**{**space.dataset, "normalise": "none"})
     paths = ExportPaths(
@@ -112,6 +121,7 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
     paths.files["spec"] = _write_spec(out_dir, encoder, selection, result, space.dataset, data)
     paths.files["best_config"] = write_best_config(out_dir, result.space, selection)
 
+    step("embedding the train and test splits")
     Z_train = embed(encoder, data.X_probe_train)  # raw series, prepared as in training
     Z_test = embed(encoder, data.X_test)
     arrays: dict[str, np.ndarray] = {"Z_train": Z_train, "Z_test": Z_test}
@@ -121,8 +131,10 @@ def export_trial(results: Any, out: str | Path, trial: str | None = None) -> Exp
     targets = getattr(data, "multitask", None)
     if targets is not None:
         arrays["y_reg_train"], arrays["y_reg_test"] = targets.y_reg_train, targets.y_reg_test
+    step("writing the embeddings")
     np.savez(out_dir / EMBEDDINGS, **arrays)
     paths.files["embeddings"] = out_dir / EMBEDDINGS
+    step("checking the round trip with the probe")
     paths.reproduced = _probe_test_score(
         data, Z_train, Z_test, selection.test_metric, selection.config
     )
