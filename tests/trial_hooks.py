@@ -74,7 +74,7 @@ def holding(trial: Trial, key: str, value: float, held: Path) -> Trial:
         finally:
             tune.report = report
 
-    return held_trial
+    return _named_as(held_trial, trial)
 
 
 def gathered(trial: Trial, folder: Path, n: int) -> Trial:
@@ -94,7 +94,15 @@ def gathered(trial: Trial, folder: Path, n: int) -> Trial:
             time.sleep(0.05)
         trial(config, data)
 
-    return gathering_trial
+    return _named_as(gathering_trial, trial)
+
+
+def _named_as(hooked: Trial, trial: Trial) -> Trial:
+    """``hooked`` under ``trial``'s name: Tune knows a trainable by it (``Tuner.restore``
+    refuses another). Only the name: a function's module and qualified name would have Ray's
+    pickler send the original by reference instead of ``hooked`` by value."""
+    hooked.__name__ = trial.__name__
+    return hooked
 
 
 def _send_by_value() -> None:
