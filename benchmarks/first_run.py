@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tune_bs.progress import bar
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "first_run.txt"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -177,6 +179,30 @@ def summarise(
     }
 
 
+#: What a fresh trial worker pays for its first optimiser: torch's ``Optimizer.add_param_group``
+#: is wrapped by ``torch._disable_dynamo``, which imports ``torch._dynamo`` on its first call.
+_OPTIMISER_PROBE = """
+import time, sys
+import torch
+start = time.process_time()
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
+print(time.process_time() - start, "torch._dynamo" in sys.modules)
+"""
+
+
+def first_optimiser_cpu_s(repeat: int = 3) -> float:
+    """Median CPU seconds of the first ``torch.optim.Adam`` in a fresh interpreter."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", _OPTIMISER_PROBE], capture_output=True, text=True, check=True
+        )
+        seconds, imported = done.stdout.split()
+        assert imported == "True", "the first optimiser no longer imports torch._dynamo"
+        runs.append(float(seconds))
+    return statistics.median(runs)
+
+
 def format_result(label: str, r: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_by_kind"].items()))
     return (
@@ -196,9 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--sample-s", type=float, default=0.25)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--optimiser", action="store_true", help="also time the first optimiser's dynamo import"
+    )
     args = parser.parse_args(argv)
     lines = []
-    for i in range(args.repeat):
+    if args.optimiser:
+        cpu = first_optimiser_cpu_s()
+        lines.append(
+            f"first torch optimiser in a fresh process (imports torch._dynamo): {cpu:.2f} CPU s "
+            "(paid once per trial worker process)"
+        )
+        print(lines[-1], flush=True)
+    for i in bar(range(args.repeat), desc=f"{args.label}: runs", unit="run"):
         r = run_once(args.space, args.smoke_test, args.sample_s)
         line = format_result(f"{args.label} #{i + 1}", r)
         print(line, flush=True)
