@@ -106,7 +106,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     folder, held = tmp_path / "killed", tmp_path / "held"
 
     def both_held() -> bool:  # each trial holds after its second report (tests/trial_hooks.py)
-        # and both reports reached the storage (the driver uploads its result files every 0.1 s)
+        # and both reports reached the storage (the driver uploads its result files every second)
         if not held.is_dir() or len(list(held.iterdir())) < 2:
             return False
         return [len(result_rows(t)) for t in trial_dirs(folder)] == [2, 2]

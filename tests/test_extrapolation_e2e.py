@@ -147,7 +147,7 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     kill_when(
         [*holding, "run", str(path), "--storage", str(tmp_path)],
         env,
-        # held, and its report reached the storage (the driver uploads it every 0.1 s)
+        # held, and its report reached the storage (the driver uploads it every second)
         lambda: held.is_dir() and any(held.iterdir()) and _first_switch(folder) is not None,
         "a switch",
         poll_s=0.2,
