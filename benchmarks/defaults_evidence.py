@@ -46,7 +46,7 @@ from tune_bs.train.probe import PROBES, probe_indices, probe_scores
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "defaults_evidence.jsonl"
-#: The development data sets (README "Data"): the only ones a default may be chosen on.
+#: The development data sets (docs/guide/data.md): the only ones a default may be chosen on.
 DEVELOPMENT_SETS: dict[str, dict[str, Any]] = {
     "GunPoint": {"name": "GunPoint"},
     "BasicMotions": {"name": "BasicMotions"},

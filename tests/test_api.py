@@ -1,13 +1,12 @@
 """The Python API end to end on a real local Ray: one tiny experiment (synthetic data, Optuna
 search, MLflow tracking) run through ``tune_bs.run``, then load, load_encoder/embed, export (its
 round trip reads the checkpoint's ``trainer_state.pt``), the CLI's export and downstream, the
-MLflow and Optuna stores, TensorBoard event files, and the README's Python snippet.
+MLflow and Optuna stores, TensorBoard event files, and the documentation's Python snippets.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 import struct
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from doc_pages import blocks, read
 
 import tune_bs
 from tune_bs import metrics as m
@@ -254,12 +254,16 @@ def test_debug_is_accepted_after_the_subcommand(result, capsys):
 
 @pytest.mark.slow
 def test_readme_python_snippet_runs(local_ray, tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Python API") :]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    """The snippets of docs/guide/python-api.md and docs/guide/export.md, run as written."""
+    (snippet,) = blocks(read("docs/guide/python-api.md"), "python")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    exec(compile(snippet, "docs/guide/python-api.md", "exec"), namespace)
     assert (tmp_path / "tune_bs_results" / "default-smoke").is_dir()
     assert (tmp_path / "encoder_out" / "encoder.pt").is_file()
     assert namespace["Z"].shape[0] == namespace["X"].shape[0]
+    # then the exported encoder, loaded back as "Take the encoder home" shows (X: raw series)
+    (home,) = blocks(read("docs/guide/export.md"), "python")
+    exported: dict = {"tune_bs": tune_bs, "X": namespace["X"]}
+    exec(compile(home, "docs/guide/export.md", "exec"), exported)
+    assert np.allclose(np.asarray(exported["Z"]), np.asarray(namespace["Z"]), atol=1e-5)

@@ -2,7 +2,13 @@ import pytest
 import torch
 
 from tune_bs.errors import UserInputError
-from tune_bs.train.encoders import ENCODERS, CausalCNNEncoder, ContrastiveModel, build_encoder
+from tune_bs.train.encoders import (
+    ENCODERS,
+    CausalCNNEncoder,
+    ContrastiveModel,
+    build_encoder,
+    has_timesteps,
+)
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
@@ -24,6 +30,21 @@ def test_encoders_accept_odd_and_short_lengths(name):
     encoder = build_encoder(name, in_channels=1, hidden=4)
     for length in (1, 7, 24):
         assert encoder(torch.randn(2, 1, length)).shape == (2, encoder.output_dim)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_every_built_in_encoder_gives_time_steps_that_its_pooling_reads(name, bidirectional):
+    encoder = build_encoder(name, in_channels=2, hidden=6, bidirectional=bidirectional).eval()
+    x = torch.randn(3, 2, 11)
+    steps = encoder.timesteps(x)
+    assert has_timesteps(encoder) and steps.shape == (3, encoder.output_dim, 11)
+    pooled = {"fcn": steps.mean(dim=2), "causal_cnn": steps.amax(dim=2)}.get(name)
+    if pooled is not None:
+        assert torch.allclose(encoder(x), pooled)
+    if name in ("gru", "lstm") and not bidirectional:  # the final state is the last step's output
+        assert torch.allclose(encoder(x), steps[:, :, -1], atol=1e-6)
+    assert torch.equal(ContrastiveModel(encoder).timesteps(x), steps)
 
 
 def test_bidirectional_doubles_rnn_width():

@@ -1,12 +1,11 @@
-"""README "Extending": its example strategy, run as written, is validated, built and trained."""
+"""docs/guide/extending.md: its example strategy, run as written, is validated, built and
+trained."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 import torch
+from doc_pages import blocks, read
 
 from tune_bs.data import load_dataset
 from tune_bs.errors import UserInputError
@@ -15,24 +14,21 @@ from tune_bs.search.space import parse_space
 from tune_bs.train.strategies import STRATEGIES, build_strategy
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
 
-README = Path(__file__).parents[1] / "README.md"
+PAGE = "docs/guide/extending.md"
 
 
 def example_code() -> str:
-    """The first Python block of the README's "Extending" section."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Extending\n") :]
-    section = section[: section.index("\n## ", 1)]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert blocks, "README 'Extending' has no python example"
-    return blocks[0]
+    """The first Python block of the "Extending" page."""
+    found = blocks(read(PAGE), "python")
+    assert found, f"{PAGE} has no python example"
+    return found[0]
 
 
 @pytest.fixture
 def subset_strategy():
-    """Run the README example (it registers ``subset``); unregister it afterwards."""
+    """Run the page's example (it registers ``subset``); unregister it afterwards."""
     namespace: dict = {"__name__": "readme_example"}
-    exec(compile(example_code(), "README.md#extending", "exec", dont_inherit=True), namespace)
+    exec(compile(example_code(), PAGE, "exec", dont_inherit=True), namespace)
     try:
         yield STRATEGIES["subset"]
     finally:

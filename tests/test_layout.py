@@ -1,4 +1,5 @@
-"""The layout's promise (README "Layout", docs/design.md §5): the math imports no Ray."""
+"""The layout's promise (docs/development.md "Layout", docs/design.md §5): the math imports no
+Ray."""
 
 from __future__ import annotations
 

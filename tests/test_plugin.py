@@ -1,19 +1,19 @@
 """Tests of the plug-in surface without Ray: the public names, :class:`tune_bs.BatchSizeUpdates`
 against a plain :class:`~tune_bs.schedule.switch_board.SwitchBoard` (the Ray actor's class), and the
-README's snippet. The same surface on a real Ray: tests/test_plugin_e2e.py."""
+snippet of docs/guide/own-tune-code.md. The same surface on a real Ray: tests/test_plugin_e2e.py."""
 
 from __future__ import annotations
 
 import ast
 import inspect
 import logging
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from doc_pages import blocks, read
 
 import tune_bs
 from tune_bs.errors import UserInputError
@@ -133,15 +133,12 @@ def test_a_config_without_a_batch_size_is_refused_in_one_line(in_trial: SwitchBo
     assert "\n" not in str(info.value)
 
 
-# --- the README section -------------------------------------------------------------------------
-SECTION = "## Use the scheduler in your own Tune code"
+# --- the documentation page ----------------------------------------------------------------------
+PAGE = "docs/guide/own-tune-code.md"
 
 
 def _snippet() -> str:
-    readme = (ROOT / "README.md").read_text()
-    assert SECTION in readme
-    section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:1]
+    (code,) = blocks(read(PAGE), "python")
     return code
 
 
@@ -149,7 +146,7 @@ def _keywords(call: ast.Call) -> dict[str, Any]:
     return {k.arg: None for k in call.keywords if k.arg is not None}
 
 
-def test_the_readme_snippet_uses_names_and_arguments_that_exist() -> None:
+def test_the_docs_snippet_uses_names_and_arguments_that_exist() -> None:
     code = _snippet()
     assert len([line for line in code.splitlines() if line.strip()]) <= 13  # the lines needed
     tree = ast.parse(code)

@@ -10,6 +10,8 @@ from tune_bs.train.probe import (
     SVM_INNER_FOLDS,
     SVMProbe,
     cross_validated_score,
+    fold_scores,
+    fold_spread,
     make_probe,
     probe_indices,
     probe_scores,
@@ -48,6 +50,27 @@ def test_cross_validation_matches_sklearn_stratified_k_fold():
     folds = StratifiedKFold(5, shuffle=True, random_state=11)
     expected = cross_val_score(make_probe("classification"), f, y, cv=folds).mean()
     assert cross_validated_score(f, y, "classification", 5, 11) == pytest.approx(expected)
+
+
+def test_the_spread_across_folds_is_the_std_of_sklearns_fold_scores():
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1], 30)
+    f = rng.normal(size=(60, 3)) + 0.8 * y[:, None]
+    folds = StratifiedKFold(5, shuffle=True, random_state=11)
+    per_fold = cross_val_score(make_probe("classification"), f, y, cv=folds)
+    assert fold_scores(f, y, "classification", 5, 11) == pytest.approx(list(per_fold))
+    scores = probe_scores(f, y, f, y, "classification", seed=11)
+    assert scores[m.VAL_PROBE_ACC_STD] == pytest.approx(np.std(per_fold, ddof=1))
+    assert scores[m.VAL_PROBE_ACC_STD] > 0
+    t = f @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=60)
+    assert np.isfinite(probe_scores(f, t, None, None, "regression")[m.VAL_PROBE_R2_STD])
+
+
+def test_the_spread_is_nan_without_two_folds():
+    f = np.random.default_rng(4).normal(size=(12, 2))
+    scores = probe_scores(f, np.zeros(12, dtype=int), None, None, "classification")
+    assert np.isnan(scores[m.VAL_PROBE_ACC]) and np.isnan(scores[m.VAL_PROBE_ACC_STD])
+    assert np.isnan(fold_spread([0.5])) and fold_spread([0.5, 1.0]) == pytest.approx(0.5 / 2**0.5)
 
 
 def test_folds_shrink_to_the_smallest_class_and_nan_when_impossible():

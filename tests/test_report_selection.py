@@ -48,13 +48,22 @@ def experiment(tmp_path: Path, checkpoints: bool = True) -> Path:
 
 def test_the_trial_and_report_are_chosen_on_validation_and_the_test_score_is_read(tmp_path):
     frame = load_trials([experiment(tmp_path)])
-    (chosen,) = select(frame, m.VAL_PROBE_ACC, "max").values()
+    (chosen,) = select(frame, m.VAL_PROBE_ACC, "max", "best_report").values()
     assert (chosen.trial_id, chosen.training_iteration) == ("a1b2c_00000", 2)
     assert chosen.value == 0.9 and chosen.test_value == 0.7  # not trial 1's 0.99
     assert chosen.test_metric == m.TEST_PROBE_ACC
     assert chosen.checkpoint and chosen.checkpoint.endswith("checkpoint_000001")
     assert chosen.config["lr"] == 0.001 and "budget_samples" not in chosen.config
-    (by_loss,) = select(frame, m.VAL_LOSS, "min").values()
+    # the default rule: the trial by the mean of its last 3 reports (0.817 against 0.7), then
+    # its final checkpoint
+    (default,) = select(frame, m.VAL_PROBE_ACC, "max").values()
+    assert (default.trial_id, default.training_iteration, default.test_value) == (
+        "a1b2c_00000",
+        3,
+        0.75,
+    )
+    assert default.rule == "last3_final" and default.trial_score == pytest.approx(2.45 / 3)
+    (by_loss,) = select(frame, m.VAL_LOSS, "min", "best_report").values()
     assert (by_loss.trial_id, by_loss.training_iteration, by_loss.test_value) == (
         "a1b2c_00001",
         2,
@@ -66,11 +75,14 @@ def test_a_report_whose_checkpoint_was_deleted_is_not_selected(tmp_path):
     exp = experiment(tmp_path)
     folder = next(p for p in exp.iterdir() if "00000" in p.name)
     (folder / "checkpoint_000001").rmdir()  # the best report's checkpoint is gone
-    (chosen,) = select(load_trials([exp]), m.VAL_PROBE_ACC, "max").values()
+    (chosen,) = select(load_trials([exp]), m.VAL_PROBE_ACC, "max", "best_report").values()
     assert (chosen.trial_id, chosen.training_iteration) == ("a1b2c_00000", 3)
     # without any checkpoint on disk the selection still stands, without a checkpoint
     (bare,) = select(
-        load_trials([experiment(tmp_path / "b", checkpoints=False)]), m.VAL_PROBE_ACC, "max"
+        load_trials([experiment(tmp_path / "b", checkpoints=False)]),
+        m.VAL_PROBE_ACC,
+        "max",
+        "best_report",
     ).values()
     assert bare.training_iteration == 2 and bare.checkpoint is None
 
@@ -101,7 +113,7 @@ def test_best_config_is_a_search_space_of_constants_that_run_accepts(tmp_path):
     written = save_best_config(exp, space, m.VAL_PROBE_ACC, "max")
     assert written == exp / BEST_CONFIG
     text = written.read_text()
-    assert "val_probe_acc = 0.9" in text and "test_probe_acc = 0.7" in text
+    assert "val_probe_acc = 0.85" in text and "test_probe_acc = 0.75" in text
     parsed = parse_space(yaml.safe_load(text), source=str(written))
     assert parsed.num_samples == 1 and parsed.scheduler == {"name": "fifo"}
     assert parsed.param_space["batch_size"] == 16 and parsed.param_space["lr"] == 0.001
@@ -120,3 +132,31 @@ def test_no_selection_without_a_finite_validation_value(tmp_path):
     write_state(exp, [(trial_id, folder, "TERMINATED", config)])
     assert select(load_trials([exp]), m.VAL_LOSS, "min") == {}
     assert save_best_config(exp, {"name": "x"}, m.VAL_LOSS, "min") is None
+
+
+def test_the_summary_shows_the_spread_across_folds_and_the_tied_trials(tmp_path):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    state = []
+    for index, accs in enumerate([(0.8, 0.9), (0.85, 0.88)]):
+        rows = [
+            report(
+                i + 1, 100 * (i + 1), 2.0 - i - index, acc, 1.0, 16, "0:16", val_probe_acc_std=0.1
+            )
+            for i, acc in enumerate(accs)
+        ]
+        config = trial_config(seed=index, batch_size=16, lr=0.001)
+        trial_id, folder = write_trial(exp, index, config, rows)
+        state.append((trial_id, folder, "TERMINATED", config))
+    write_state(exp, state)
+    frame = load_trials([exp])
+    (chosen,) = select(frame, m.VAL_PROBE_ACC, "max", "final_1se").values()
+    # final reports 0.90 and 0.88 are within one SE (0.1 / sqrt(5)); trial 1 has the lower val_loss
+    assert chosen.trial_id == "a1b2c_00001" and chosen.tied == 2 and chosen.trials == 2
+    text = "\n".join(chosen.lines())
+    assert "val_probe_acc = 0.88 ± 0.1 (std across CV folds)" in text
+    assert "rule final_1se" in text and "2 of 2 trials tied" in text
+    (plain,) = select(frame, m.VAL_PROBE_ACC, "max", "best_report").values()
+    assert plain.trial_id == "a1b2c_00000" and plain.tied == 1
+    (default,) = select(frame, m.VAL_PROBE_ACC, "max").values()  # last 3: 0.865 against 0.85
+    assert default.trial_id == "a1b2c_00001" and default.training_iteration == 2

@@ -35,6 +35,30 @@ def test_defaults_and_param_specs():
     assert s.budget_samples(40) == 2000  # default 50 epochs of 40 series
 
 
+def test_max_timesteps_caps_the_samples_of_long_series():
+    space = parse_space(
+        {
+            "name": "x",
+            "dataset": {"name": "GunPoint"},
+            "budget": {"epochs": 40, "max_timesteps": 300_000},
+            "param_space": {},
+        }
+    )
+    assert space.budget_samples(40, 150) == 1600  # 40 epochs × 150 steps = 240k: no cap
+    assert space.budget_samples(80, 1460) == 205  # 300k // 1460 instead of 3200
+    assert space.budget_samples(80, 10**7) == 2  # never under 2
+    assert space.budget_samples(80) == 3200  # length unknown: epochs only
+    with pytest.raises(UserInputError, match=r"budget\.max_timesteps"):
+        parse_space(
+            {
+                "name": "x",
+                "dataset": {"name": "GunPoint"},
+                "budget": {"epochs": 40, "max_timesteps": -1},
+                "param_space": {},
+            }
+        )
+
+
 BAD = [
     (
         {"dataset": {"name": "GunPoint"}, "param_space": {}, "shceduler": {}},

@@ -14,8 +14,8 @@ The Python API (:mod:`tune_bs.api`), imported lazily so that ``import tune_bs`` 
     tune_bs.write_report(result, formats=["markdown", "html"])
     tune_bs.run_downstream(result, alphas=[0.0, 0.5, 1.0], freeze=True)
 
-The batch-size scheduler as a plug-in for any Ray Tune function trainable (README, "Use the
-scheduler in your own Tune code"), imported lazily too::
+The batch-size scheduler as a plug-in for any Ray Tune function trainable
+(``docs/guide/own-tune-code.md``), imported lazily too::
 
     from tune_bs import (BatchSizeUpdates, ExtrapolationScheduler, ReportKeys, SwitchSettings,
                          logger_callbacks)

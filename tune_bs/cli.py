@@ -186,7 +186,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"{args.space}: ok — {data.describe()}; {space.trial_count()} trial(s), {kind} "
         f"{schedulers}, search {space.search['name']}, metric {space.metric} "
-        f"({space.mode}), {space.budget_samples(data.n_train)} samples per trial"
+        f"({space.mode}), {space.budget_samples(data.n_train, data.length)} samples per trial"
     )
     return EXIT_OK
 

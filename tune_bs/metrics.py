@@ -4,12 +4,18 @@ Import these constants instead of writing the strings: the trainable, the schedu
 report and the tests all agree on them through this module.
 
 Units and rules:
-- ``VAL_LOSS``: NT-Xent on the fixed validation split with the fixed views, evaluation batch size
-  and temperature of :mod:`tune_bs.train.evaluation`. Comparable across training batch sizes,
-  temperatures, augmentations and devices (the raw training loss is not).
-- ``VAL_PROBE_ACC``: accuracy in [0, 1] of a logistic-regression probe on frozen representations,
+- ``VAL_LOSS``: the trial's objective (``loss``, :mod:`tune_bs.train.objectives`) on the fixed
+  validation split with the fixed views (or crops), evaluation batch size and temperature of
+  :mod:`tune_bs.train.evaluation`: NT-Xent at τ = 0.2 for ``loss: nt_xent``, TS2Vec's
+  hierarchical loss for ``loss: hierarchical``. Comparable across training batch sizes,
+  temperatures, augmentations and devices (the raw training loss is not) — within one objective:
+  the two objectives' values are different quantities.
+- ``VAL_PROBE_ACC``: accuracy in [0, 1] of the probe (logistic or SVM) on frozen representations,
   k-fold cross-validated on the labelled train split (:mod:`tune_bs.train.probe`): no test labels.
 - ``VAL_PROBE_R2``: the same for a ridge probe and a continuous target (R²).
+- ``VAL_PROBE_ACC_STD`` / ``VAL_PROBE_R2_STD``: the standard deviation (``ddof=1``) of the probe's
+  held-out score across the cross-validation folds behind ``VAL_PROBE_ACC`` / ``VAL_PROBE_R2``:
+  the spread of the validation estimate (NaN with fewer than 2 folds). Never optimised.
 - ``TEST_PROBE_ACC`` / ``TEST_PROBE_R2``: the probe fitted on the whole train split and scored on
   the test split. Reported for the trial and checkpoint selected on validation; **never** a
   search metric (:data:`TEST_METRICS`), never used to stop, rank, exploit or select.
@@ -41,6 +47,8 @@ from __future__ import annotations
 VAL_LOSS = "val_loss"
 VAL_PROBE_ACC = "val_probe_acc"
 VAL_PROBE_R2 = "val_probe_r2"
+VAL_PROBE_ACC_STD = "val_probe_acc_std"
+VAL_PROBE_R2_STD = "val_probe_r2_std"
 TEST_PROBE_ACC = "test_probe_acc"
 TEST_PROBE_R2 = "test_probe_r2"
 VAL_MULTITASK = "val_multitask"
@@ -81,6 +89,8 @@ TASK_OF: dict[str, str] = {
     VAL_PROBE_R2: "regression",
     TEST_PROBE_R2: "regression",
 }
+#: The spread across folds reported beside each cross-validated probe metric.
+SPREAD_OF: dict[str, str] = {VAL_PROBE_ACC: VAL_PROBE_ACC_STD, VAL_PROBE_R2: VAL_PROBE_R2_STD}
 #: Every probe metric: (validation, test) by task.
 PROBE_METRICS: dict[str, tuple[str, str]] = {
     "classification": (VAL_PROBE_ACC, TEST_PROBE_ACC),

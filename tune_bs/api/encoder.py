@@ -65,7 +65,7 @@ class EncoderSpec:
     in_channels: int
     hidden: int = 64
     bidirectional: bool = False
-    #: how the input is prepared: ``series``, ``dataset`` or ``none`` (booleans of older
+    #: how the input is prepared — ``series``, ``dataset`` or ``none`` (booleans of older
     #: exports: ``True`` = ``series``, ``False`` = ``none``)
     normalise: str = "series"
     output_dim: int | None = None

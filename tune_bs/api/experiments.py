@@ -64,7 +64,7 @@ class ExperimentResult:
 
     @functools.cached_property
     def reports(self) -> pd.DataFrame:
-        """One row per (trial, report): config columns and every reported metric."""
+        """One row per (trial, report), with the config columns and every reported metric."""
         from tune_bs.report import load_trials
 
         return load_trials([self._folder()])

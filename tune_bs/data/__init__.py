@@ -1,4 +1,6 @@
-"""Data sets: aeon's shipped UCR/UEA sets by name, the user's ``.npz``, and a synthetic generator.
+"""Data sets: aeon's shipped UCR/UEA sets by name, sets other installed packages ship
+(``PACKAGE:NAME``, :mod:`tune_bs.data.package_sets`), the user's ``.npz``, and a synthetic
+generator.
 
 :func:`load_dataset` is the single entry point; it returns a prepared
 :class:`~tune_bs.data.dataset.TimeSeriesData` (see that module for the split and normalisation
@@ -16,6 +18,7 @@ import numpy as np
 from tune_bs.data import aeon_sets
 from tune_bs.data.dataset import NORMALISATIONS, TimeSeriesData, prepare, to_equal_length
 from tune_bs.data.npz import read_npz, read_npz_regression
+from tune_bs.data.package_sets import is_package_name, load_package_set
 from tune_bs.data.targets import MultiTaskTargets, aeon_pair
 from tune_bs.errors import UserInputError
 
@@ -67,7 +70,8 @@ def load_dataset(
     length: int | None = None,
     **options: Any,
 ) -> TimeSeriesData:
-    """Load and prepare a data set by ``name`` (aeon or ``synthetic``) or from a ``.npz`` ``path``.
+    """Load and prepare a data set by ``name`` (aeon's, ``PACKAGE:NAME`` of another installed
+    package, or ``synthetic``) or from a ``.npz`` ``path``.
 
     ``normalise`` is ``series``, ``dataset`` or ``none`` (:mod:`tune_bs.data.dataset`, rule 3;
     omitted: ``series`` for univariate, ``dataset`` for multivariate data). ``options`` go to the
@@ -89,6 +93,8 @@ def load_dataset(
         )
     if path is not None:
         return _npz_set(path, normalise, val_fraction, seed)
+    if is_package_name(name):
+        return load_package_set(name, normalise, val_fraction, seed, variable_length, length)
     return _aeon_set(name, normalise, val_fraction, seed, variable_length, length)
 
 

@@ -33,7 +33,7 @@ Preparation rules (:func:`prepare`):
 
    Without ``normalise`` the default depends on the channel count (:func:`default_normalisation`):
    ``series`` for univariate data, ``dataset`` for multivariate data (the figures that decided it
-   are in the README, "Normalisation"). ``true`` / ``false``, the earlier form of the option,
+   are in ``docs/benchmarks/defaults.md``). ``true`` / ``false``, the earlier form of the option,
    still mean ``series`` / ``none``.
 4. Any NaN or infinite value is an error naming the array and the first bad series; nothing is
    imputed silently.

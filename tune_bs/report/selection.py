@@ -8,14 +8,21 @@ The rule (one answer per experiment, never a maximum of test scores):
    diverged; among them, those whose checkpoint (``checkpoint_dir_name``) is still on disk, when
    any is (Tune keeps each trial's best checkpoints by the experiment's metric and its latest;
    a folder copied without checkpoints still gets a selection, without a checkpoint).
-2. The selected report is the best by that metric (``mode``); ties go to the earlier report (less
-   compute), then to the smaller trial id.
+2. A :class:`~tune_bs.report.selection_rules.SelectionRule` picks the trial and its report
+   among them (:mod:`tune_bs.report.selection_rules`: score each trial — best, final or mean of
+   its last k reports —, tie the trials within exact equality or one standard error of the
+   best, break ties by ``val_loss``, never by earliness; then the trial's final or best
+   report). The default is :data:`~tune_bs.report.selection_rules.DEFAULT_RULE`.
 3. Its test score (``test_probe_acc`` / ``test_probe_r2``, the probe fitted on the train split and
    scored on the test split at that report) is shown beside it: it was computed for every report
    but is read only here, after the choice.
 
 A test metric is refused as the selection metric: :func:`select` raises one line naming the
 validation metric to use.
+
+The selection's uncertainty travels with it: the spread of the probe across its cross-validation
+folds at the selected report (``val_probe_acc_std``), the standard error the rule used, and how
+many trials were tied with the selected one.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import pandas as pd
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
 from tune_bs.report.frame import EXPERIMENT, TRIAL_DIR, TRIAL_ID
+from tune_bs.report.selection_rules import DEFAULT_RULE, Choice, SelectionRule, choose, rule_named
 
 CHECKPOINT_DIR = "checkpoint_dir_name"
 
@@ -54,6 +62,12 @@ class Selection:
     trial_dir: str | None
     checkpoint: str | None
     config: dict[str, Any] = field(default_factory=dict)
+    rule: str = DEFAULT_RULE
+    spread: float | None = None  # the probe's std across CV folds at this report
+    trial_score: float | None = None  # the trial's score under the rule
+    standard_error: float | None = None  # of the best score (one_se rules)
+    tied: int = 1  # trials tied with the selected one under the rule (itself included)
+    trials: int = 1  # trials that had a candidate report
 
     def lines(self) -> list[str]:
         """What ``tune-bs run`` prints about it (one fact per line)."""
@@ -63,16 +77,27 @@ class Selection:
             else "no labelled test split"
         )
         searched = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(self.config.items()))
+        spread = f" ± {_fmt(self.spread)} (std across CV folds)" if _finite(self.spread) else ""
         out = [
             f"selected on validation: trial {self.trial_id} at report {self.training_iteration} "
-            f"({_fmt(self.samples_seen)} samples), {self.metric} = {_fmt(self.value)}",
+            f"({_fmt(self.samples_seen)} samples), {self.metric} = {_fmt(self.value)}{spread}",
             f"  its test score: {test}",
             f"  its config: {searched}",
         ]
         if self.batch_size_schedule:
             out.append(f"  its batch-size schedule: {self.batch_size_schedule}")
         out.append(f"  its checkpoint: {self.checkpoint or 'not on disk'}")
+        out.append(f"  {self.uncertainty_line()}")
         return out
+
+    def uncertainty_line(self) -> str:
+        """How sure the selection is: the rule, the trial's score, the trials tied with it."""
+        score = f"trial score {_fmt(self.trial_score)}" if _finite(self.trial_score) else ""
+        se = f", standard error {_fmt(self.standard_error)}" if _finite(self.standard_error) else ""
+        return (
+            f"rule {self.rule}: {score}{se}; {self.tied} of {self.trials} trials tied "
+            "with it on validation (broken by val_loss)"
+        )
 
 
 def _fmt(value: Any) -> str:
@@ -135,28 +160,29 @@ def _checkpoint_exists(trial_dir: Any, name: Any) -> bool:
     return (Path(trial_dir) / name).is_dir()
 
 
-def select(frame: pd.DataFrame, metric: str, mode: str) -> dict[str, Selection]:
-    """The :class:`Selection` of every experiment in ``frame`` (module rules); experiments with
-    no candidate report are left out."""
+def select(
+    frame: pd.DataFrame, metric: str, mode: str, rule: str | SelectionRule = DEFAULT_RULE
+) -> dict[str, Selection]:
+    """The :class:`Selection` of every experiment in ``frame`` under ``rule`` (a name of
+    :data:`~tune_bs.report.selection_rules.RULES` or a rule; module rules); experiments with no
+    candidate report are left out."""
     check_selection_metric(metric)
+    name = rule if isinstance(rule, str) else "custom"
+    chosen_rule = rule_named(rule) if isinstance(rule, str) else rule
     out: dict[str, Selection] = {}
     for experiment, group in frame.groupby(EXPERIMENT, sort=False):
         candidates = _candidates(group, metric)
         if candidates.empty:
             continue
-        values = pd.to_numeric(candidates[metric], errors="coerce")
-        order = candidates.assign(
-            _key=-values if mode == "max" else values,
-            _iteration=pd.to_numeric(candidates.get(m.TRAINING_ITERATION, 0), errors="coerce"),
-        ).sort_values(["_key", "_iteration", TRIAL_ID], kind="stable")
-        best = order.iloc[0]
-        out[str(experiment)] = _selection(str(experiment), best, frame, metric, mode)
+        choice = choose(candidates, metric, mode, chosen_rule)
+        out[str(experiment)] = _selection(str(experiment), choice, frame, metric, mode, name)
     return out
 
 
 def _selection(
-    experiment: str, row: pd.Series, frame: pd.DataFrame, metric: str, mode: str
+    experiment: str, choice: Choice, frame: pd.DataFrame, metric: str, mode: str, rule: str
 ) -> Selection:
+    row = choice.row
     test_metric = _test_metric(metric, frame)
     test_value = row.get(test_metric) if test_metric else None
     trial_dir = row.get(TRIAL_DIR) if isinstance(row.get(TRIAL_DIR), str) else None
@@ -183,7 +209,17 @@ def _selection(
         trial_dir=trial_dir,
         checkpoint=checkpoint,
         config=trial_params(trial_dir),
+        rule=rule,
+        spread=_float_or_none(row.get(m.SPREAD_OF.get(metric, ""))),
+        trial_score=next(s.score for s in choice.scores if s.trial_id == str(row[TRIAL_ID])),
+        standard_error=_float_or_none(choice.standard_error),
+        tied=len(choice.tied),
+        trials=len(choice.scores),
     )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if _finite(value) else None
 
 
 def _finite(value: Any) -> bool:

@@ -112,7 +112,9 @@ def effective_space(space: SearchSpace, options: RunOptions) -> SearchSpace:
 def load_space_data(space: SearchSpace) -> TimeSeriesData:
     """Load the space's data set and run the checks that need it."""
     data = load_dataset(**space.dataset)
-    check_against_data(space, data.n_train, data.task, multitask=data.multitask is not None)
+    check_against_data(
+        space, data.n_train, data.task, multitask=data.multitask is not None, length=data.length
+    )
     return data
 
 
@@ -145,7 +147,7 @@ def tune_param_space(space: SearchSpace, data: TimeSeriesData) -> dict[str, Any]
             config[key] = tune.qrandint(int(spec.low), int(spec.high), int(spec.step))
         else:
             config[key] = tune.randint(int(spec.low), int(spec.high) + 1)
-    budget = space.budget_samples(data.n_train)
+    budget = space.budget_samples(data.n_train, data.length)
     config[m.BUDGET_SAMPLES] = budget
     config[m.REPORT_EVERY] = max(1, -(-budget // space.reports))  # ceil: exactly `reports` reports
     config["dataset"] = data.name

@@ -35,7 +35,7 @@ DATASET_KEYS = (
     "noise",
     "separation",
 )
-BUDGET_KEYS = ("samples", "epochs", "reports")
+BUDGET_KEYS = ("samples", "epochs", "reports", "max_timesteps")
 RESOURCE_KEYS = ("cpu", "gpu")
 
 
@@ -98,7 +98,8 @@ def check_mode(mode: Any, metric: str) -> str:
 
 
 def check_budget(raw: Any) -> dict[str, Any]:
-    """The ``budget`` section: one of ``samples`` or ``epochs`` per trial, and ``reports``."""
+    """The ``budget`` section: one of ``samples`` or ``epochs`` per trial, ``reports``, and an
+    optional cap ``max_timesteps`` (training series × series length per trial)."""
     budget = mapping("budget", raw)
     check_keys("budget", budget, BUDGET_KEYS)
     if ("samples" in budget) == ("epochs" in budget):

@@ -12,7 +12,8 @@ required)::
     mode: max                     # min | max (defaults to the metric's direction)
     num_samples: 4                # trials (with grid search: repeats of the grid)
     seed: 0                       # seed of the search algorithm
-    budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial
+    budget: {epochs: 100, reports: 8}   # or {samples: 4000, ...}: per trial; max_timesteps
+                                  # caps series × length per trial
     scheduler: {name: asha, grace_period: 2, reduction_factor: 2}
     # or, to compare schedulers on the same trials and budget, one experiment each
     # (named <name>-<scheduler>): schedulers: [{name: extrapolation}, {name: fifo}, ...]
@@ -99,11 +100,19 @@ class SearchSpace:
     def reports(self) -> int:
         return int(self.budget.get("reports", DEFAULT_REPORTS))
 
-    def budget_samples(self, n_train: int) -> int:
-        """Training series per trial: ``samples``, or ``epochs`` × the training-set size."""
+    def budget_samples(self, n_train: int, length: int | None = None) -> int:
+        """Training series per trial: ``samples``, or ``epochs`` × the training-set size; with
+        ``max_timesteps`` and the series ``length`` known, at most ``max_timesteps // length``
+        (a budget in time steps of training data, what a convolutional encoder's cost scales
+        with: long series get fewer epochs), and at least 2."""
         if "samples" in self.budget:
-            return int(self.budget["samples"])
-        return round(float(self.budget["epochs"]) * n_train)
+            samples = int(self.budget["samples"])
+        else:
+            samples = round(float(self.budget["epochs"]) * n_train)
+        cap = self.budget.get("max_timesteps")
+        if cap is not None and length:
+            samples = min(samples, max(2, int(cap) // int(length)))
+        return samples
 
     @property
     def compared(self) -> tuple[dict[str, Any], ...]:
@@ -194,7 +203,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     num_samples = int(number("num_samples", raw.get("num_samples", 4), integer=True, minimum=1))
     seed = int(number("seed", raw.get("seed", 0), integer=True, minimum=0))
     budget = sections.check_budget(raw.get("budget", {"epochs": 50}))
-    return SearchSpace(
+    space = SearchSpace(
         name=str(raw.get("name") or Path(source).stem or "experiment"),
         metric=metric,
         mode=mode,
@@ -207,6 +216,27 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
         source=source,
         raw=dict(raw),
     )
+    _check_loss_comparable(space)
+    return space
+
+
+def _check_loss_comparable(space: SearchSpace) -> None:
+    """``val_loss`` of two objectives are different quantities (:mod:`tune_bs.train.objectives`):
+    a search over ``loss`` may not rank or schedule on it."""
+    losses = space.values_of("loss")
+    if len(set(losses)) < 2:
+        return
+    uses = []
+    if space.metric == m.VAL_LOSS:
+        uses.append(f"metric {m.VAL_LOSS}")
+    if space.scheduler.get("name") == "extrapolation":
+        uses.append("the extrapolation scheduler (it fits val_loss)")
+    if uses:
+        raise UserInputError(
+            f"param_space.loss searches {sorted(losses)}, but {' and '.join(uses)} would compare "
+            "val_loss across objectives, whose values are different quantities; use metric: "
+            f"{m.VAL_PROBE_ACC} with another scheduler, or give loss one value."
+        )
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -237,7 +267,7 @@ def load_space(path: str | Path) -> SearchSpace:
 
 
 def check_against_data(
-    space: SearchSpace, n_train: int, task: str, multitask: bool = False
+    space: SearchSpace, n_train: int, task: str, multitask: bool = False, length: int | None = None
 ) -> None:
     """Checks that need the loaded data set: batch sizes, budget, metric vs task (``multitask``:
     the data set has a class label and a continuous target per series)."""
@@ -260,7 +290,7 @@ def check_against_data(
             f"{where} must be at most the number of training series ({n_train}), but got "
             f"{max(sizes)}; remove the larger sizes or use a larger data set."
         )
-    budget = space.budget_samples(n_train)
+    budget = space.budget_samples(n_train, length)
     if budget < 2:
         raise UserInputError(
             f"budget must give at least 2 training samples per trial, but gives "

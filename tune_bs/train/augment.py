@@ -10,12 +10,14 @@ Every function takes a batch ``x`` of shape ``[B, C, T]`` and an explicit ``torc
   (same length in, same length out).
 - ``time_mask``: set one random window of ``fraction`` × T steps to zero.
 
-:class:`Augmenter` applies crop → scaling → jitter → time mask, each skipped when its strength is 0.
+:class:`Augmenter` applies crop → scaling → jitter → time mask, each skipped when its strength is 0
+(crop: when its fraction is 0 or 1). :meth:`Augmenter.aligned` is the same without the crop: the
+augmentations that keep every time step where it was (what views aligned in time may use).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +81,10 @@ class Augmenter:
         if self.time_mask > 0:
             x = time_mask(x, self.time_mask, generator)
         return x
+
+    def aligned(self) -> Augmenter:
+        """These augmentations without the crop (module docstring)."""
+        return replace(self, crop=1.0)
 
     def views(
         self, x: torch.Tensor, generator: torch.Generator

@@ -1,13 +1,17 @@
 """Time-series encoders (one registry) and the projection head.
 
-Every encoder maps ``[B, C, T] → [B, D]`` and exposes ``output_dim`` (= D). Variants are
-parameters of shared blocks, not copies:
+Every encoder maps ``[B, C, T] → [B, D]`` and exposes ``output_dim`` (= D). The built-in ones
+also give per-time-step features before their pooling, ``timesteps: [B, C, T] → [B, D, T]``
+(what TS2Vec's hierarchical loss reads, :mod:`tune_bs.train.hierarchical`); an encoder without
+``timesteps`` (a plugin's) trains with NT-Xent only. Variants are parameters of shared blocks,
+not copies:
 
 - ``fcn``: the fully convolutional network of Wang et al. 2017 ("Time series classification from
   scratch with deep neural networks"): three Conv1d–BatchNorm–ReLU blocks with kernels 8, 5, 3
   and widths (h, 2h, h), then global average pooling over time. D = h.
 - ``gru`` / ``lstm``: a recurrent encoder over time steps; the representation is the last layer's
-  final hidden state (both directions concatenated when ``bidirectional``). D = h or 2h.
+  final hidden state (both directions concatenated when ``bidirectional``). D = h or 2h. Its time
+  steps are the last layer's outputs at each step.
 - ``lstm_fcn``: Karim et al. 2018 ("LSTM fully convolutional networks for time series
   classification"): the LSTM branch and the FCN branch side by side, concatenated. D = h(·2) + h.
 - ``causal_cnn``: the dilated causal convolution backbone of T-Loss (Franceschi et al. 2019,
@@ -63,8 +67,12 @@ class FCNEncoder(nn.Module):
         self.blocks = nn.Sequential(*layers)
         self.output_dim = hidden
 
+    def timesteps(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of every time step before the mean: ``[B, C, T] → [B, h, T]``."""
+        return self.blocks(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x).mean(dim=2)  # [B, C, T] -> [B, h, T] -> [B, h]
+        return self.timesteps(x).mean(dim=2)  # [B, h, T] -> [B, h]
 
 
 class RNNEncoder(nn.Module):
@@ -91,6 +99,11 @@ class RNNEncoder(nn.Module):
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden * self.directions
 
+    def timesteps(self, x: torch.Tensor) -> torch.Tensor:
+        """The last layer's output at every step: ``[B, C, T] → [B, dirs·h, T]``."""
+        out, _ = self.rnn(x.transpose(1, 2))  # [B, T, dirs*h]
+        return out.transpose(1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, state = self.rnn(x.transpose(1, 2))  # [B, T, C] in
         h_n = state[0] if isinstance(state, tuple) else state  # [layers*dirs, B, h]
@@ -108,6 +121,10 @@ class LSTMFCNEncoder(nn.Module):
         self.lstm = RNNEncoder(in_channels, hidden, cell="lstm", bidirectional=bidirectional)
         self.fcn = FCNEncoder(in_channels, hidden)
         self.output_dim = self.lstm.output_dim + self.fcn.output_dim
+
+    def timesteps(self, x: torch.Tensor) -> torch.Tensor:
+        """Both branches' time steps, concatenated: ``[B, C, T] → [B, D_lstm + D_fcn, T]``."""
+        return torch.cat([self.lstm.timesteps(x), self.fcn.timesteps(x)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.lstm(x), self.fcn(x)], dim=1)  # [B, D_lstm + D_fcn]
@@ -267,3 +284,13 @@ class ContrastiveModel(nn.Module):
 
     def represent(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # [B, C, T] -> [B, D]
+
+    def timesteps(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's per-time-step features, without the head: ``[B, C, T] → [B, D, T]``
+        (:func:`has_timesteps` says whether the encoder gives them)."""
+        return self.encoder.timesteps(x)
+
+
+def has_timesteps(encoder: nn.Module) -> bool:
+    """Whether ``encoder`` gives per-time-step features (``timesteps``, module docstring)."""
+    return callable(getattr(encoder, "timesteps", None))

@@ -4,6 +4,10 @@
   train split — ``folds``-fold, stratified by class for classification, shuffled with a fixed
   seed. It needs no test labels: it is what searches, schedulers and the selection of a trial
   may use.
+- ``val_probe_acc_std`` (``val_probe_r2_std``): the standard deviation of the held-out scores
+  across those folds (``ddof=1``; NaN with fewer than 2 scored folds): how far the validation
+  score moves with the split of the train series, the spread a one-standard-error rule reads
+  (:mod:`tune_bs.report.selection`). The standard error of the mean is ``std / √folds``.
 - ``test_probe_acc`` (``test_probe_r2``): the probe fitted on the whole train split and scored on
   the test split. It is reported and tabulated, never used to decide anything.
 
@@ -178,6 +182,19 @@ def cross_validated_score(
     """Mean held-out score (accuracy or R²) of the probe over ``folds`` folds of the train split
     (NaN when no two folds are possible; see the module rules). Each fold's probe is fitted —
     the SVM's C chosen too — on that fold's training part alone."""
+    return float(np.mean(fold_scores(features, y, task, folds, seed, probe) or [np.nan]))
+
+
+def fold_scores(
+    features: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    folds: int = PROBE_FOLDS,
+    seed: int = 0,
+    probe: str = "logistic",
+) -> list[float]:
+    """The held-out score of every fold of :func:`cross_validated_score` (``[]`` when no two
+    folds are possible)."""
     splitter = _folds(y, task, folds, seed)
     if splitter is None:
         logger.warning(
@@ -185,7 +202,7 @@ def cross_validated_score(
             "class); val probe metrics are NaN.",
             len(y),
         )
-        return float("nan")
+        return []
     base = make_probe(task, probe, seed)
     scores = []
     for train, held_out in splitter.split(features, y):
@@ -193,7 +210,12 @@ def cross_validated_score(
             continue
         model = _fit(clone(base), features[train], y[train])
         scores.append(float(model.score(features[held_out], y[held_out])))
-    return float(np.mean(scores)) if scores else float("nan")
+    return scores
+
+
+def fold_spread(scores: list[float]) -> float:
+    """Standard deviation (``ddof=1``) of fold scores; NaN with fewer than 2."""
+    return float(np.std(scores, ddof=1)) if len(scores) >= 2 else float("nan")
 
 
 def probe_scores(
@@ -206,14 +228,18 @@ def probe_scores(
     seed: int = 0,
     probe: str = "logistic",
 ) -> dict[str, float]:
-    """Both probe metrics of ``task`` (module rules): the cross-validated one on the train
-    split, and — when test labels are given — the test score of the probe fitted on all of it.
-    ``{}`` for a task without a probe."""
+    """The probe metrics of ``task`` (module rules): the cross-validated one on the train split
+    and its spread across folds, and — when test labels are given — the test score of the probe
+    fitted on all of it. ``{}`` for a task without a probe."""
     names = probe_names(task)
     if names is None:
         return {}
     val_name, test_name = names
-    out = {val_name: cross_validated_score(train_features, y_train, task, folds, seed, probe)}
+    scores = fold_scores(train_features, y_train, task, folds, seed, probe)
+    out = {
+        val_name: float(np.mean(scores)) if scores else float("nan"),
+        m.SPREAD_OF[val_name]: fold_spread(scores),
+    }
     if test_features is not None and y_test is not None:
         model = _fit(make_probe(task, probe, seed), train_features, y_train)
         out[test_name] = float(model.score(test_features, y_test))

@@ -27,6 +27,7 @@ from tune_bs.data.dataset import NORMALISATIONS
 from tune_bs.options import Option, declared, option, union
 from tune_bs.train.augment import Augmenter
 from tune_bs.train.encoders import ENCODERS
+from tune_bs.train.objectives import LOSSES
 from tune_bs.train.probe import PROBES
 from tune_bs.train.strategies import STRATEGIES
 from tune_bs.train.strategies.base import ClusterStepOptions
@@ -48,7 +49,14 @@ class TrialOptions:
     weight_decay: float = option(0.0, doc="Adam weight decay; any number")
     encoder: str = option("fcn", choices=lambda: ENCODERS, doc="the encoder (train.encoders)")
     projection_dim: int = option(64, minimum=1, doc="output width of the projection head")
-    temperature: float = option(0.2, minimum=0, exclusive=True, doc="NT-Xent temperature τ")
+    temperature: float = option(
+        0.2, minimum=0, exclusive=True, doc="NT-Xent temperature τ (loss: nt_xent only)"
+    )
+    loss: str = option(
+        "nt_xent",
+        choices=lambda: LOSSES,
+        doc="training objective and val_loss: nt_xent (SimCLR) or hierarchical (TS2Vec)",
+    )
     jitter: float = option(0.05, doc="augmentation: std of additive noise; any number")
     scaling: float = option(0.1, doc="augmentation: std of the scaling factor; any number")
     crop: float = option(0.9, doc="augmentation: kept fraction of the series length; any number")

@@ -27,6 +27,8 @@ Rules:
   checkpointing or restores) and lives in the checkpoint; ``wall_time_s`` is the clock's reading
   at the report (:mod:`tune_bs.train.clock`: real seconds, or a deterministic cost model in tests).
 - A trial has *diverged* once a training loss or its ``val_loss`` is NaN or infinite; it stays so.
+- The objective (``loss``, :mod:`tune_bs.train.objectives`) turns a batch into a loss: NT-Xent on
+  two augmented views, or TS2Vec's hierarchical loss on two overlapping crops.
 - Evaluation (``val_loss``, the probes) follows :mod:`tune_bs.train.trial_eval`: ``val_loss``
   means the same thing for every training batch size, temperature, augmentation and device.
 - ``normalise`` (when set) normalises the trial's copy of a data set loaded raw
@@ -49,7 +51,7 @@ from tune_bs.train.accumulation import ScoreWeightedAccumulator
 from tune_bs.train.clock import Clock, WallClock
 from tune_bs.train.clustering import ClusterAssignment, assign_clusters, series_features
 from tune_bs.train.encoders import ContrastiveModel, build_encoder
-from tune_bs.train.loss import nt_xent
+from tune_bs.train.objectives import LOSSES
 from tune_bs.train.settings import TrainSettings
 from tune_bs.train.strategies import BatchStream, build_strategy
 from tune_bs.train.trial_eval import (
@@ -98,6 +100,8 @@ class ContrastiveTrainer:
             settings.repr_dim,
         )
         self.model = ContrastiveModel(encoder, settings.projection_dim).to(self.device)
+        self.objective = LOSSES[settings.loss]
+        self.objective.check(self.model, settings.encoder)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
         )
@@ -120,7 +124,7 @@ class ContrastiveTrainer:
         ]
         self.reports = 0
         self.oom_backoffs = 0
-        self._val_views = device_views(data.X_val, self.device)
+        self._val_views = device_views(data.X_val, self.device, self.objective)
 
     # --- progress -------------------------------------------------------------------------
     @property
@@ -221,12 +225,20 @@ class ContrastiveTrainer:
         """Loss of the next minibatch and its indices."""
         idx = self.stream.next(self.batch_size)
         x = self.X_train[idx.to(self.device)]  # [B, C, T], an index slice of the on-device tensor
-        v1, v2 = self.augmenter.views(x, self.view_generator)
-        z1, z2 = self.model(v1), self.model(v2)  # [B, D] each
-        weights = (
-            self.strategy.sample_weights(idx, self.progress, z1.detach()) if self.prepared else None
-        )  # plain batches while pretraining
-        return nt_xent(z1, z2, self.settings.temperature, weights), idx
+
+        def weights_of(z: torch.Tensor) -> torch.Tensor | None:
+            # plain batches while pretraining
+            return self.strategy.sample_weights(idx, self.progress, z) if self.prepared else None
+
+        loss = self.objective.train_loss(
+            self.model,
+            x,
+            self.augmenter,
+            self.view_generator,
+            self.settings.temperature,
+            weights_of,
+        )
+        return loss, idx
 
     def train_step(self) -> float:
         """One optimiser step; the mean loss of its minibatches.
@@ -301,7 +313,7 @@ class ContrastiveTrainer:
     # --- evaluation -----------------------------------------------------------------------
     def val_loss(self) -> float:
         """``val_loss`` on the fixed validation views (:mod:`tune_bs.train.trial_eval`)."""
-        return validation_loss(self.model, self._val_views)
+        return validation_loss(self.model, self._val_views, self.objective)
 
     def represent(self, X: np.ndarray, chunk: int = 512) -> np.ndarray:
         """Encoder output ``[N, D]`` for ``X`` ``[N, C, T]``, in eval mode."""

@@ -2,11 +2,12 @@
 
 Rules:
 
-- ``val_loss`` is NT-Xent at :data:`~tune_bs.train.evaluation.EVAL_TEMPERATURE` on the fixed
-  validation views and batches of :mod:`tune_bs.train.evaluation` (none of them a trial setting;
-  drawn on the CPU, moved to the trial's device), with the model in eval mode, averaged over
-  series: it means the same thing for every training batch size, temperature, augmentation and
-  device.
+- ``val_loss`` is the trial's objective (:mod:`tune_bs.train.objectives`: NT-Xent at
+  :data:`~tune_bs.train.evaluation.EVAL_TEMPERATURE`, or the hierarchical loss) on the fixed
+  validation batches of :mod:`tune_bs.train.evaluation` (none of them a trial setting; drawn on
+  the CPU, moved to the trial's device), with the model in eval mode, averaged over series: for
+  one objective it means the same thing for every training batch size, temperature,
+  augmentation and device.
 - Representations are the encoder's output in eval mode, computed in chunks.
 - The probes (:mod:`tune_bs.train.probe`, kind ``settings.probe``) share one representation pass
   of the train and test splits (at most ``probe_max_train`` / ``probe_max_test`` series, seeded
@@ -26,27 +27,32 @@ from torch import nn
 
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
-from tune_bs.train.evaluation import EVAL_SEED, EVAL_TEMPERATURE, validation_views
-from tune_bs.train.loss import nt_xent
+from tune_bs.train.evaluation import EVAL_SEED
+from tune_bs.train.objectives import LOSSES, Objective
 from tune_bs.train.probe import multitask_scores, probe_indices, probe_names, probe_scores
 
-Views = list[tuple[torch.Tensor, torch.Tensor]]
+Views = list[Any]
 
 
-def device_views(X_val: np.ndarray, device: torch.device) -> Views:
-    """The fixed validation batches (drawn on the CPU), on ``device``."""
-    return [(v1.to(device), v2.to(device)) for v1, v2 in validation_views(X_val)]
+def device_views(
+    X_val: np.ndarray, device: torch.device, objective: Objective = LOSSES["nt_xent"]
+) -> Views:
+    """The fixed validation batches of ``objective`` (drawn on the CPU), on ``device``."""
+    return [objective.to_device(batch, device) for batch in objective.eval_batches(X_val)]
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, views: Views) -> float:
-    """Mean NT-Xent per series over ``views``, in eval mode (the model is left in train mode)."""
+def validation_loss(
+    model: nn.Module, views: Views, objective: Objective = LOSSES["nt_xent"]
+) -> float:
+    """Mean loss of ``objective`` per series over ``views``, in eval mode (the model is left in
+    train mode)."""
     model.eval()
     total, count = 0.0, 0
-    for v1, v2 in views:
-        loss = nt_xent(model(v1), model(v2), EVAL_TEMPERATURE)
-        total += float(loss) * len(v1)
-        count += len(v1)
+    for batch in views:
+        loss, n = objective.eval_loss(model, batch)
+        total += loss * n
+        count += n
     model.train()
     return total / count
 

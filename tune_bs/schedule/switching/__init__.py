@@ -1,7 +1,8 @@
 """The batch-size switching policy of the extrapolation scheduler, as a pure function (no Ray).
 
 This docstring is the one statement of the rule; the scheduler
-(:mod:`tune_bs.schedule.extrapolation`) and the README link here.
+(:mod:`tune_bs.schedule.extrapolation`) and the documentation (``docs/guide/scheduler.md``, the
+API reference's "The switching rule") link here.
 
 :func:`decide` maps a trial's history, its peers' histories and :class:`SwitchSettings` to a
 :class:`Decision` (``continue`` / ``switch`` / ``stop``). It keeps no state: replaying the same

@@ -13,8 +13,8 @@ All strategies but ``fixed`` share one cluster assignment per trial (see
 
 Each strategy declares its options once, as its class's ``Options`` dataclass
 (:mod:`tune_bs.options`); the search space validates them and the trial config carries them.
-Adding a strategy is one new module here and one line in :data:`STRATEGIES` (README
-"Extending"); a plugin outside the package calls :func:`register_strategy`.
+Adding a strategy is one new module here and one line in :data:`STRATEGIES`
+(``docs/guide/extending.md``); a plugin outside the package calls :func:`register_strategy`.
 """
 
 from __future__ import annotations
