@@ -37,6 +37,7 @@ import torch
 import yaml
 
 from tune_bs.data import load_dataset
+from tune_bs.progress import bar
 from tune_bs.search.space import parse_space
 from tune_bs.train.evaluation import EVAL_SEED
 from tune_bs.train.probe import cross_validated_score, make_probe, probe_indices
@@ -116,7 +117,7 @@ def measure(
     probe = trainer.settings.probe
     data = trainer.data  # as the trial normalised it
     rows = []
-    for _ in range(reports):
+    for _ in bar(range(reports), desc=str(data_options.get("name", "data")), unit="report"):
         _, train_s = _timed(trainer.train_until, trainer.next_report_at)
         _, val_s = _timed(trainer.val_loss)
         tr, te = probe_indices(

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from tune_bs.data.synthetic import make_synthetic
+from tune_bs.progress import bar
 from tune_bs.train.augment import Augmenter
 from tune_bs.train.encoders import ENCODERS, ContrastiveModel, build_encoder
 from tune_bs.train.loss import nt_xent
@@ -110,7 +111,7 @@ def main() -> None:
             runs = {"slice": [], "loader": []}
             warm = ContrastiveModel(build_encoder(name, 3, hidden=64))
             samples_per_second(slice_batches, X, warm, b, 2, True)  # untimed warm-up
-            for _ in range(repeats):
+            for _ in bar(range(repeats), desc=f"{name} batch {b}", unit="repeat"):
                 for label, path in (("slice", slice_batches), ("loader", loader_batches)):
                     torch.manual_seed(0)
                     model = ContrastiveModel(build_encoder(name, 3, hidden=64))

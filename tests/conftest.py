@@ -7,6 +7,13 @@ Every test that needs Ray starts its own on this machine (``address="local"``: a
 even when ``RAY_ADDRESS`` or a running head exists), with 2 CPUs, no dashboard and Ray's
 logging left alone, and shuts it down afterwards — the only Ray processes a test stops are
 the ones it started.
+
+How the suite runs (``pyproject.toml``'s ``addopts``): the quick run on pytest-xdist workers,
+one per core, a test module's tests on one worker (``-n auto --dist loadfile``: a module's
+fixtures, its local Ray among them, start once); ``-m slow`` and ``-m cluster`` on one worker
+(:func:`pytest_xdist_auto_num_workers`). Each worker computes with one torch thread, as a trial
+with one CPU does (small models: two threads' synchronisation costs more than it gains, and on a
+loaded machine much more).
 """
 
 from __future__ import annotations
@@ -25,6 +32,23 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "numprocesses", None):  # the xdist controller runs no test
+        return
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: a worker per core for the quick run, one for a run that selects the slower
+    end-to-end or the multi-node tests (``-m slow``, ``-m cluster``): those start Rays, heads
+    and S3 servers of their own, one at a time (the multi-node ones bind fixed ports)."""
+    expression = config.option.markexpr or ""
+    quick = "not slow" in expression and "not cluster" in expression
+    return None if quick else 1
 
 
 @contextmanager
@@ -53,7 +77,7 @@ def kill_when(
     env: dict[str, str],
     ready: Callable[[], bool],
     what: str,
-    timeout_s: float = 180.0,
+    timeout_s: float = 600.0,
     poll_s: float = 0.1,
 ) -> None:
     """Start ``command`` in its own session and, once ``ready()`` holds, SIGKILL its process

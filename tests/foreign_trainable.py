@@ -4,7 +4,9 @@ It "trains" by arithmetic (a loss that falls with the samples seen), names every
 (:data:`KEYS`), checkpoints a small JSON state with every report, and either asks
 :class:`tune_bs.BatchSizeUpdates` for switches after each report (``config["poll"]``) or only
 reads its batch size from the config when it starts. Run as a script it is the driver of the
-kill-and-restore test: ``python foreign_trainable.py run|restore STORAGE``.
+kill-and-restore test: ``python foreign_trainable.py run|restore STORAGE``; with
+``FOREIGN_HOLD_AT=N`` in the environment (which Ray passes to its local workers) every trial holds
+after its report N until the driver is killed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ KEYS = ReportKeys(
 )
 #: Samples per report.
 EVERY = 100
+#: Environment variable: the report after which every trial holds (see the module docstring).
+HOLD_AT = "FOREIGN_HOLD_AT"
 
 
 def foreign_trainable(config: dict[str, Any]) -> None:
@@ -67,6 +71,8 @@ def foreign_trainable(config: dict[str, Any]) -> None:
                 },
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
+        if state["reports"] == int(os.environ.get(HOLD_AT, "0")):
+            time.sleep(600)  # until the test kills the driver
         if updates is not None and updates.after_report():
             batch_size = updates.batch_size
 
@@ -85,7 +91,7 @@ def double_after(*reports: int):
 
 def _main(command: str, storage: str) -> None:
     """Driver of the kill-and-restore test: a polling trial and one that does not poll, both
-    doubling their batch size after reports 2 and 20 of 30 (0.5 s each)."""
+    doubling their batch size after reports 2 and 20 of 30 (0.05 s each)."""
     import ray
 
     from tune_bs import ExtrapolationScheduler, SwitchSettings, logger_callbacks
@@ -100,7 +106,7 @@ def _main(command: str, storage: str) -> None:
             param_space={
                 "train_batch_size": 8,
                 "total_samples": 3000,
-                "sleep_s": 0.5,
+                "sleep_s": 0.05,
                 "poll": tune.grid_search([True, False]),
             },
             tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler),

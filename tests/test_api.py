@@ -252,6 +252,7 @@ def test_debug_is_accepted_after_the_subcommand(result, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_readme_python_snippet_runs(local_ray, tmp_path, monkeypatch):
     """The snippets of docs/guide/python-api.md and docs/guide/export.md, run as written."""
     (snippet,) = blocks(read("docs/guide/python-api.md"), "python")

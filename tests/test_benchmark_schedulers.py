@@ -300,6 +300,7 @@ def test_finished_experiments_are_read_and_half_finished_ones_redone(
 
 # --- the smoke test -----------------------------------------------------------------------------
 @pytest.mark.ray
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("TUNE_BS_BENCHMARK_SMOKE") != "1",
     reason="minutes on 2 cores; run with TUNE_BS_BENCHMARK_SMOKE=1",

@@ -93,3 +93,22 @@ def test_causal_cnn_gradient_reaches_every_input_step_in_its_receptive_field():
     x = torch.randn(1, 1, 29, requires_grad=True)
     encoder.timesteps(x)[:, :, -1].sum().backward()
     assert (x.grad[0, 0] != 0).all()  # the last output sees all 29 steps, the first included
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 9, 40])
+@pytest.mark.parametrize("dilation", [1, 2, 4, 16])
+def test_causal_conv_leaves_out_taps_that_only_see_padding(length, dilation):
+    """The same output and gradients as the full kernel over the full left padding."""
+    from tune_bs.train.encoders import CausalConv1d
+
+    torch.manual_seed(length * 100 + dilation)
+    conv = CausalConv1d(3, 4, kernel=3, dilation=dilation)
+    x = torch.randn(2, 3, length, requires_grad=True)
+    full = conv.conv(torch.nn.functional.pad(x, (2 * dilation, 0)))  # every tap, all padding
+    (grad_full,) = torch.autograd.grad(full.square().sum(), x)
+    out = conv(x)
+    (grad,) = torch.autograd.grad(out.square().sum(), x)
+    assert out.shape == (2, 4, length)
+    torch.testing.assert_close(out, full)
+    torch.testing.assert_close(grad, grad_full)
+    assert conv.state_dict()["conv.weight"].shape == (4, 3, 3)  # every tap is kept

@@ -16,7 +16,7 @@ from trial_files import result_rows, trial_dirs
 
 from tune_bs.train.clock import SIMULATED_CLOCK_ENV
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 COST_MODEL = "0.2,0.001,0.1"

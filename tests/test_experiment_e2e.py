@@ -6,6 +6,7 @@ These are the only tests here that start Ray; they keep budgets tiny.
 import math
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -84,14 +85,15 @@ def test_smoke_run_writes_trials_with_the_contract_metrics(local_ray, tmp_path):
     assert {t.name: len(result_rows(t)) for t in trial_dirs(outcome.path)} == before
 
 
+HOOKS = Path(__file__).parent / "trial_hooks.py"
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "tune_bs", *args]
 
 
 def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
-    # a budget long enough that the driver is killed mid-run: the first result rows reach
-    # storage well before the trials could finish (1 600 samples sometimes finished first)
-    budget = 9600
+    budget = 800
     space = {
         **SPACE,
         "name": "killed",
@@ -101,21 +103,23 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(space))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    folder = tmp_path / "killed"
+    folder, held = tmp_path / "killed", tmp_path / "held"
 
-    def reported_twice() -> bool:
-        results = list(folder.glob("*/result.json"))
-        return any(len(result_rows(r.parent)) >= 2 for r in results)
+    def both_held() -> bool:  # each trial holds after its second report (tests/trial_hooks.py)
+        # and both reports reached the storage (the driver uploads its result files every second)
+        if not held.is_dir() or len(list(held.iterdir())) < 2:
+            return False
+        return [len(result_rows(t)) for t in trial_dirs(folder)] == [2, 2]
 
+    holding = [sys.executable, str(HOOKS), "reports=2", str(held), "--"]
     kill_when(
-        _cli("run", str(path), "--storage", str(tmp_path)), env, reported_twice, "a second report"
+        [*holding, "run", str(path), "--storage", str(tmp_path)],
+        env,
+        both_held,
+        "a second report of both trials",
     )
-    partial = {
-        t.name: result_rows(t)[-1]["samples_seen"]
-        for t in trial_dirs(folder)
-        if (t / "result.json").stat().st_size
-    }
-    assert partial and min(partial.values()) < budget  # it really was interrupted
+    partial = [[r["training_iteration"] for r in result_rows(t)] for t in trial_dirs(folder)]
+    assert partial == [[1, 2], [1, 2]]  # killed where both trials held
 
     done = run_to_end(_cli("resume", str(folder)), env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -135,6 +139,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_work(tmp_path):
     assert "TERMINATED" in done.stdout and "results:" in done.stdout
 
 
+@pytest.mark.slow
 def test_optuna_search_runs_with_asha(local_ray, tmp_path):
     space = parse_space(
         {
@@ -155,6 +160,7 @@ def test_optuna_search_runs_with_asha(local_ray, tmp_path):
     assert all(1e-4 <= lr <= 1e-2 for lr in lrs) and lrs[0] != lrs[1]  # sampled by TPE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("dataset", "true_modes"),
     [
@@ -193,6 +199,7 @@ def test_pretrained_cluster_features_train_and_find_modes(local_ray, tmp_path, d
         assert rows[-1]["n_modes"] == true_modes
 
 
+@pytest.mark.slow
 def test_a_search_on_val_multitask_reports_it_and_selects_on_it(local_ray, tmp_path):
     """Synthetic series carry a class and a continuous target: every report has val_multitask
     (= α·val accuracy + (1 − α)·val R², both cross-validated on the train split) and the

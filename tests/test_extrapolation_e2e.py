@@ -40,7 +40,9 @@ def switch_after_two_reports(history, peers, settings, cache) -> Decision:
     return Decision("continue", last.batch_size, last.accumulation_steps, "", n)
 
 
-@pytest.mark.parametrize("switch_via", ["inplace", "restart"])
+# the in-place switch is one of the quick run's representative end-to-end tests; the restart path
+# runs with the slow ones
+@pytest.mark.parametrize("switch_via", ["inplace", pytest.param("restart", marks=pytest.mark.slow)])
 def test_a_switch_changes_the_batch_size_the_trainable_uses(
     tmp_path: Path, switch_via: str
 ) -> None:
@@ -118,6 +120,9 @@ SPACE = {
 }
 
 
+HOOKS = Path(__file__).parent / "trial_hooks.py"
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "tune_bs", *args]
 
@@ -130,22 +135,27 @@ def _first_switch(folder: Path) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(SPACE))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", SIMULATED_CLOCK_ENV: COST_MODEL}
-    folder = tmp_path / SPACE["name"]
+    folder, held = tmp_path / SPACE["name"], tmp_path / "held"
+    # the trial holds after its first report at the new size (tests/trial_hooks.py): the
+    # driver is killed there
+    holding = [sys.executable, str(HOOKS), "switches=1", str(held), "--"]
     kill_when(
-        _cli("run", str(path), "--storage", str(tmp_path)),
+        [*holding, "run", str(path), "--storage", str(tmp_path)],
         env,
-        lambda: folder.exists() and _first_switch(folder) is not None,
+        # held, and its report reached the storage (the driver uploads it every second)
+        lambda: held.is_dir() and any(held.iterdir()) and _first_switch(folder) is not None,
         "a switch",
         poll_s=0.2,
     )
     (trial,) = trial_dirs(folder)
     killed = result_rows(trial)
     assert killed[-1]["samples_seen"] < 4000  # it really was interrupted
-    assert killed[-1]["switches"] >= 1
+    assert killed[-1]["switches"] == 1 and _first_switch(folder) is not None
 
     done = run_to_end(_cli("resume", str(folder)), env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -170,6 +180,7 @@ def test_killed_driver_resumes_with_the_schedule_intact(tmp_path: Path) -> None:
 COST_MODEL = "0.02,0.001,0.05"
 
 
+@pytest.mark.slow
 def test_the_switching_smoke_test_trains_a_trial_at_two_batch_sizes(tmp_path: Path) -> None:
     space = Path(__file__).parents[1] / "search_spaces" / "switching.yaml"
     env = {**os.environ, SIMULATED_CLOCK_ENV: COST_MODEL}

@@ -2,9 +2,10 @@
 
 - divergence: in a two-trial grid, the trial whose learning rate blows the loss up to NaN is
   stopped and marked DIVERGED in the trial table; the other finishes; ``run`` exits 0.
-- killed trial worker: the trial's worker process (the ``pid`` of its ``result.json``) is killed
-  with SIGKILL mid-run; Tune retries it from its last checkpoint (``FailureConfig``) and it ends
-  with every iteration once in the tables.
+- killed trial worker: the trial holds still after its second report (``tests/trial_hooks.py``)
+  and its worker process (the ``pid`` of its ``result.json``) is killed with SIGKILL there; Tune
+  retries it from its last checkpoint (``FailureConfig``) and it ends with every iteration once
+  in the tables.
 """
 
 import os
@@ -16,12 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 from trial_files import result_rows as rows
+from trial_hooks import holding
 
 from tune_bs.cli import main
 from tune_bs.report import load_trials, trial_table
 from tune_bs.report.frame import DIVERGED, STATUS, TERMINATED
+from tune_bs.search import experiment
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 BASE = {
     "dataset": {"name": "ItalyPowerDemand"},
@@ -59,20 +62,20 @@ def test_a_diverging_trial_is_marked_and_the_experiment_goes_on(local_ray, tmp_p
     assert DIVERGED in capsys.readouterr().out  # the summary printed after the run says so
 
 
-def _kill_worker_once(folder: Path, after_rows: int, killed: list[int], stop: threading.Event):
-    """Wait for a trial with ``after_rows`` reports, then SIGKILL the process that made them."""
+def _kill_worker_once(folder: Path, held: Path, killed: list[int], stop: threading.Event):
+    """Wait for the trial to hold (``held`` names it), then SIGKILL the process that made its
+    reports."""
     while not stop.is_set():
-        for result in folder.glob("*/result.json"):
-            found = rows(result.parent)
-            if len(found) >= after_rows:
-                pid = int(found[-1]["pid"])
-                killed.append(pid)
-                os.kill(pid, signal.SIGKILL)
-                return
+        for trial in held.iterdir() if held.is_dir() else []:
+            (result,) = folder.glob(f"*{trial.name}*/result.json")
+            pid = int(rows(result.parent)[-1]["pid"])
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+            return
         time.sleep(0.05)
 
 
-def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_path):
+def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_path, monkeypatch):
     reports = 6
     space = write_space(
         tmp_path,
@@ -80,10 +83,16 @@ def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_pat
         budget={"samples": 480, "reports": reports},
         param_space={"batch_size": 8, "hidden": 8},
     )
+    # the trial's first run holds after its second report until its worker is killed
+    held = tmp_path / "held"
+    hold = holding(experiment.train_trial, "reports", 2, held)
+    monkeypatch.setattr(experiment, "train_trial", hold)
     folder = tmp_path / "killed-worker"
     killed: list[int] = []
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_worker_once, args=(folder, 2, killed, stop), daemon=True)
+    killer = threading.Thread(
+        target=_kill_worker_once, args=(folder, held, killed, stop), daemon=True
+    )
     killer.start()
     try:
         status = main(["run", str(space), "--storage", str(tmp_path)])
@@ -93,9 +102,10 @@ def test_a_killed_trial_worker_is_retried_from_its_checkpoint(local_ray, tmp_pat
     assert status == 0 and killed, "the worker was never killed"
     (trial,) = [p for p in folder.iterdir() if (p / "params.json").exists()]
     found = rows(trial)
+    assert [r["training_iteration"] for r in found if r["pid"] == killed[0]] == [1, 2]
     retried = [r for r in found if r["pid"] != killed[0]]
     assert retried, "no report came from a new worker"
-    assert retried[0]["training_iteration"] >= 3, "the retry did not start from the checkpoint"
+    assert retried[0]["training_iteration"] == 3, "the retry did not start from the checkpoint"
     frame = load_trials([folder])
     iterations = sorted(frame["training_iteration"])
     assert iterations == list(range(1, reports + 1)), iterations  # each once, none lost

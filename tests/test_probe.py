@@ -148,6 +148,25 @@ def test_svm_probe_picks_c_from_the_grid_and_falls_back_on_tiny_classes():
     assert one_each.C_ == SVM_DEFAULT_C
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_svm_probe_chooses_and_predicts_as_a_grid_search_over_the_pipeline(seed):
+    """The C (ties too: small folds tie often) and the fitted model of GridSearchCV over
+    StandardScaler → SVC, which the probe reproduces with one scaling per fold."""
+    rng = np.random.default_rng(seed)
+    classes = 2 + seed % 3
+    y = np.repeat(np.arange(classes), 8 + seed)
+    f = rng.normal(size=(len(y), 5)) + (0.3 + 0.2 * seed) * y[:, None]
+    fitted = make_probe("classification", "svm", seed=seed).fit(f, y)
+    manual = GridSearchCV(
+        SVMProbe._pipeline(SVM_DEFAULT_C),
+        {"svc__C": list(SVM_C_GRID)},
+        cv=StratifiedKFold(SVM_INNER_FOLDS, shuffle=True, random_state=seed),
+    ).fit(f, y)
+    assert manual.best_params_["svc__C"] == fitted.C_
+    new = rng.normal(size=(40, 5)) + rng.integers(0, classes, 40)[:, None]
+    assert np.array_equal(fitted.predict(new), manual.predict(new))
+
+
 def test_unknown_probe_is_one_line_with_a_suggestion():
     with pytest.raises(
         UserInputError,

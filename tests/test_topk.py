@@ -243,6 +243,7 @@ def test_bad_topk_sections_get_one_line_errors(scheduler, search, message) -> No
 
 # --- end to end on a real local Ray -----------------------------------------------------------
 @pytest.mark.ray
+@pytest.mark.slow
 def test_three_trials_on_two_cpus_keep_the_best_one_to_its_budget(tmp_path) -> None:
     """The third trial reports its first result after the first two: they wait, paused; then
     one trial (the best first val_loss) trains on to its budget and the others stop."""

@@ -37,6 +37,7 @@ import yaml
 
 from tune_bs.api.encoder import ENCODER_SPEC, ENCODER_WEIGHTS, embed
 from tune_bs.errors import UserInputError
+from tune_bs.progress import Steps
 
 EMBEDDINGS = "embeddings.npz"
 
@@ -79,12 +80,20 @@ def export_trial(
     """Export the selected (or named) trial of ``results`` (an experiment folder or an
     :class:`~tune_bs.api.experiments.ExperimentResult`) into ``out`` (module rules);
     ``allow_other_data``: go on when the data set is not the one the checkpoint was trained
-    on."""
+    on. A progress bar shows its steps on a terminal (:mod:`tune_bs.progress`)."""
+    with Steps("tune-bs export", 5) as step:
+        return _export(results, out, trial, step, allow_other_data)
+
+
+def _export(
+    results: Any, out: str | Path, trial: str | None, step: Steps, allow_other_data: bool
+) -> ExportPaths:
     from tune_bs.api import ExperimentResult, load
     from tune_bs.api.encoder import encoder_from_checkpoint
     from tune_bs.api.trials import checkpoint_of, trial_selection
     from tune_bs.report.best_config import write_best_config
 
+    step("reading the experiment")
     result = results if isinstance(results, ExperimentResult) else load(results)
     selection = trial_selection(result, trial)
     checkpoint = checkpoint_of(selection)
@@ -97,8 +106,10 @@ def export_trial(
     encoder = encoder_from_checkpoint(checkpoint, normalise=space.dataset.get("normalise"))
     from tune_bs.data import load_dataset
 
+    step("loading the data")
     # the raw series: embed prepares them as the trial's training input was (its spec)
     data = load_dataset(**{**space.dataset, "normalise": "none"})
+    step("embedding the train and test splits")
     Z_train, Z_test = embed(encoder, data, allow_other_data=allow_other_data)  # checks the data
     out_dir = Path(out).expanduser()
     try:
@@ -127,8 +138,10 @@ def export_trial(
     targets = getattr(data, "multitask", None)
     if targets is not None:
         arrays["y_reg_train"], arrays["y_reg_test"] = targets.y_reg_train, targets.y_reg_test
+    step("writing the embeddings")
     np.savez(out_dir / EMBEDDINGS, **arrays)
     paths.files["embeddings"] = out_dir / EMBEDDINGS
+    step("checking the round trip with the probe")
     paths.reproduced = _probe_test_score(
         data, Z_train, Z_test, selection.test_metric, selection.config
     )

