@@ -231,9 +231,12 @@ def _saved_space(directory: Path) -> dict:
     return dict(raw) if isinstance(raw, Mapping) else {}
 
 
-def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min") -> str:
-    """The per-trial table in markdown, best first by ``metric``, a status line, and the trial
-    and checkpoint selected on ``metric`` with its test score.
+def summary_text(
+    experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min", selection: bool = True
+) -> str:
+    """The per-trial table in markdown, best first by ``metric``, a status line, and (unless
+    ``selection`` is false: an interrupted run selects nothing) the trial and checkpoint
+    selected on ``metric`` with its test score.
 
     For the end of ``tune-bs run``; when no trial reported anything it returns the one-line
     explanation instead of raising, so the run can still print where its results are.
@@ -247,7 +250,7 @@ def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str
     at = columns.index(m.TIME_TOTAL_S)
     columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in trials]
     table = render(trials[columns], "markdown")
-    lines = selection_lines(select(frame, metric, mode))
+    lines = selection_lines(select(frame, metric, mode)) if selection else []
     return "\n".join([table + status_line(trials), *lines, f"results: {experiment_dir}"])
 
 
