@@ -131,3 +131,15 @@ def test_a_lock_in_object_storage(object_store, monkeypatch):  # noqa: F811
             ExperimentLock(folder, "resume").acquire()
     fs, path = pafs.FileSystem.from_uri(object_store.uri(f"locks/exp/{LOCK_FILE}"))
     assert fs.get_file_info(path).type == pafs.FileType.NotFound
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(tmp_path):
+    if os.geteuid() == 0:  # root writes anywhere: use a path under a regular file instead
+        (tmp_path / "file").write_text("x")
+        folder = Location.open(tmp_path / "file" / "exp")
+    else:
+        tmp_path.chmod(0o500)
+        folder = Location.open(tmp_path)
+    with pytest.raises(UserInputError, match="cannot be written") as err:
+        ExperimentLock(folder, "resume").acquire()
+    assert "write access" in str(err.value) and "\n" not in str(err.value)

@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow
+
 from tune_bs.errors import UserInputError
 from tune_bs.search.storage import Location
 
@@ -164,10 +166,10 @@ class ExperimentLock:
         """``(a lock file exists, its holder or None when unreadable)``."""
         try:
             text = self.folder.read_text(LOCK_FILE)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return False, None
-        except (OSError, UnicodeDecodeError):
-            return True, None
+        except (OSError, UnicodeDecodeError, pyarrow.ArrowException):
+            return self.folder.is_file(LOCK_FILE), None
         return True, Holder.parse(text)
 
     def acquire(self, attempts: int = 5) -> None:
@@ -186,7 +188,14 @@ class ExperimentLock:
                     holder.describe() if holder else "an unknown run",
                     reason,
                 )
-            if self._write_new(me, replace=exists):
+            try:
+                taken = self._write_new(me, replace=exists)
+            except (OSError, pyarrow.ArrowException) as exc:
+                raise UserInputError(
+                    f"the lock file {self.uri} cannot be written ({str(exc).splitlines()[0]}); "
+                    f"`tune-bs {self.command}` needs write access to the experiment folder."
+                ) from None
+            if taken:
                 self.holder = me
                 self._start_heartbeat()
                 return
