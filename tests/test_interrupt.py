@@ -3,6 +3,7 @@ Tune that installs its graceful-stop handler as Tune does; real signals, no Ray.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -113,3 +114,19 @@ def test_off_the_main_thread_nothing_is_installed():
     thread.start()
     thread.join()
     assert seen == {"handler": signal.getsignal(signal.SIGINT), "signum": None}
+
+
+def test_tunes_restore_advice_is_left_out_while_fitting(caplog):
+    tune_logger = logging.getLogger("ray.tune.tune")
+    with caplog.at_level(logging.WARNING, "ray.tune.tune"):
+        with Interruption():
+            tune_logger.warning(
+                "Experiment has been interrupted, but the most recent state was "
+                'saved.\nResume experiment with: Tuner.restore(path="/x", ...)'
+            )
+            tune_logger.warning("Trials did not complete")
+        tune_logger.warning("Resume with Tuner.restore(...) outside a run")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Trials did not complete",
+        "Resume with Tuner.restore(...) outside a run",
+    ]

@@ -3,8 +3,16 @@
 Layout of a run (Ray Tune's own, docs/design.md §6): ``STORAGE/NAME/`` with one folder per trial
 (``result.json``, ``params.json``, checkpoints) plus two files of ours that make ``resume``
 possible: ``tune_bs_space.yaml`` (a copy of the search space) and ``tune_bs_run.json`` (the
-command-line overrides used). The data set is loaded once in the driver and shared with every
-trial through ``tune.with_parameters``.
+command-line overrides used) (:mod:`tune_bs.search.run_files`), and ``tune_bs.lock`` while a run
+or resume holds the folder (:mod:`tune_bs.search.lock`). The data set is loaded once in the
+driver and shared with every trial through ``tune.with_parameters``.
+
+A run's life cycle: the name is one folder (:mod:`tune_bs.search.names`); the folder is locked;
+the data set, the Ray connection and the trial's resources are checked before any file is
+written (:mod:`tune_bs.search.ray_session`); ``tuner.pkl`` and Tune's state files are signed
+(:mod:`tune_bs.search.signing`), and ``resume`` checks them before Ray reads any; SIGINT and
+SIGTERM stop the run and keep everything (:mod:`tune_bs.search.interrupt`); an ended run prunes
+its checkpoints (:mod:`tune_bs.search.retention`).
 """
 
 from __future__ import annotations

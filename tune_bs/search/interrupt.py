@@ -16,6 +16,9 @@ Rules:
    once: :class:`Terminated` for SIGTERM, so that the CLI exits with 143.
 4. Signal handlers can only be set in the main thread; elsewhere :class:`Interruption` does
    nothing and Tune's defaults apply.
+5. Tune's own advice after an interruption (``Tuner.restore(path=..., trainable=...)``, Python
+   that a ``tune-bs`` user cannot run as it stands) is left out; the run's summary says
+   ``tune-bs resume PATH`` instead.
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ def raise_interrupt(signum: int, frame: FrameType | None = None) -> None:
     raise KeyboardInterrupt()
 
 
+class _NoTuneRestoreAdvice(logging.Filter):
+    """Drops Tune's ``Resume experiment with: Tuner.restore(...)`` warning (rule 5)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tuner.restore(" not in str(record.msg)
+
+
+_TUNE_LOGGER = "ray.tune.tune"
+
+
 class Interruption:
     """Signal handling around ``Tuner.fit`` (module rules). ``signum`` is the first signal
     received, or ``None``."""
@@ -64,11 +77,13 @@ class Interruption:
         self._saved: dict[int, Any] = {}
         self._env: str | None = None
         self._active = False
+        self._filter = _NoTuneRestoreAdvice()
 
     def __enter__(self) -> Interruption:
         if threading.current_thread() is not threading.main_thread():
             return self
         self._active = True
+        logging.getLogger(_TUNE_LOGGER).addFilter(self._filter)
         self._env = os.environ.get(_TUNE_SIGINT_ENV)
         os.environ[_TUNE_SIGINT_ENV] = "1"
         for signum in SIGNALS:
@@ -81,6 +96,7 @@ class Interruption:
     def __exit__(self, *exc: Any) -> None:
         if not self._active:
             return
+        logging.getLogger(_TUNE_LOGGER).removeFilter(self._filter)
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         if self._env is None:
