@@ -528,3 +528,21 @@ def test_runs_in_object_storage_are_signed_and_checked(tmp_path, capsys, object_
         location.write_bytes(name, state_with(planted_bytes(marker)))
         one_line_error(capsys, main(["resume", uri]), f"{uri}/{name}", "--trust-storage")
     assert not marker.exists()
+
+
+def test_a_folder_stopped_before_its_first_state_is_one_line(tmp_path, capsys):
+    folder = resumable(tmp_path / "hostile")
+    status = main(["resume", str(folder)])
+    one_line_error(capsys, status, "holds no saved experiment state", "nothing to resume")
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_damaged_state_the_user_trusts_is_one_line(tmp_path, capsys):
+    folder = resumable(tmp_path / "hostile")
+    (folder / "tuner.pkl").write_bytes(sign(b"not a pickle", signing_key()))
+    (folder / "experiment_state-2099-01-01_00-00-00.json").write_text('{"trial_data": 3}')
+    with local_ray_session():
+        capsys.readouterr()
+        status = main(["resume", str(folder), "--trust-storage"])
+    one_line_error(capsys, status, "Ray Tune cannot restore the experiment", "damaged")

@@ -375,14 +375,27 @@ def resume_experiment(
         options = read_run_options(folder)
         raw = read_space_copy(folder)
         space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
+        if not folder.holds_experiment():
+            raise UserInputError(
+                f"{folder.uri} holds no saved experiment state (its run was stopped before Tune "
+                "saved one), so there is nothing to resume; start it again with `tune-bs run` "
+                "and the same --storage and --name."
+            )
         data = load_space_data(space)
         ensure_ray(address)
         check_trial_fits(space.resources, address)
         _snapshot_often(folder)
         trainable = resourced_trainable(space, data)
-        tuner = tune.Tuner.restore(
-            folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
-        )
+        try:
+            tuner = tune.Tuner.restore(
+                folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
+            )
+        except Exception as exc:  # a state Ray cannot read (--trust-storage on a damaged folder)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise UserInputError(
+                f"Ray Tune cannot restore the experiment in {folder.uri} ({reason}); its "
+                "saved state is damaged: start the experiment again with `tune-bs run`."
+            ) from exc
         try:
             return fit_or_interrupt(tuner, space, folder)
         finally:
