@@ -157,7 +157,13 @@ def local_copy(results: str | Path, root: str | Path = COPY_ROOT) -> Path:
     location = Location.open(results)
     if location.is_local:  # file://
         return Path(location.path)
-    target = Path(root).joinpath(*location.path.strip("/").split("/"))
+    parts = location.path.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):  # the copy must stay inside `root`
+        raise UserInputError(
+            f"results {location.uri!r} hold an empty, '.' or '..' path component; give the "
+            "folder `tune-bs run` printed, e.g. s3://bucket/results/NAME."
+        )
+    target = Path(root).joinpath(*parts)
     info = location.fs.get_file_info(location.path)
     try:
         exists = info.type == pafs.FileType.Directory and location.fs.get_file_info(
