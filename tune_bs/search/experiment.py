@@ -296,9 +296,9 @@ def run_experiment(
     folder = root.child(name)
     key = signing_key()  # a key that cannot be made is an error before anything is written
     made = [loc for loc in (folder, root) if not loc.exists()]
-    folder.make_writable()
-    started = False
+    wrote, started = False, False
     try:
+        folder.make_writable()
         with ExperimentLock(folder, "run"):  # a live run there is named first
             if folder.holds_experiment():
                 raise _already(folder)
@@ -306,6 +306,7 @@ def run_experiment(
             logger.info("data: %s", data.describe())
             ensure_ray(address)
             check_trial_fits(space.resources, address)
+            wrote = True
             save_run_files(folder, {**space.raw, "name": space.name}, options)
             random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
             tuner = build_tuner(space, data, root.uri, name, options, folder.display())
@@ -313,13 +314,13 @@ def run_experiment(
             sign_experiment(folder, key, [TUNER_FILE])
             return fit_or_interrupt(tuner, space, folder)
     finally:
-        if not started and made:
-            _remove_unstarted(folder, made)
+        if not started:
+            _remove_unstarted(folder, made, wrote)
 
 
-def _remove_unstarted(folder: Location, made: list[Location]) -> None:
+def _remove_unstarted(folder: Location, made: list[Location], wrote: bool) -> None:
     """Remove what a run that never started wrote, and the folders it created."""
-    for name in (SPACE_COPY, RUN_OPTIONS):
+    for name in (SPACE_COPY, RUN_OPTIONS) if wrote else ():
         folder.delete(name)
     for location in made:
         location.remove_if_empty()
