@@ -128,7 +128,9 @@ class Location:
             self.fs.delete_file(f"{self.path}/{name}")
 
     def remove_if_empty(self) -> bool:
-        """Delete the folder when it holds nothing; whether it did."""
+        """Delete the folder when it holds nothing; whether it did. A bucket is never deleted."""
+        if not self.is_local and "/" not in self.path.strip("/"):
+            return False
         try:
             if (
                 self.fs.get_file_info(self.path).type == pafs.FileType.Directory
