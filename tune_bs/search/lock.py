@@ -206,7 +206,10 @@ class ExperimentLock:
 
     def _busy(self, holder: Holder, host: str) -> UserInputError:
         if holder.host == host:
-            fix = f"wait for it to end, or stop it (`kill -INT {holder.pid}`) and resume"
+            fix = (
+                f"wait for it to end, or stop it (`kill -INT {holder.pid}`) and resume (if that "
+                f"process is no tune-bs run, delete {self.uri})"
+            )
         else:
             left = max(0.0, STALE_AFTER_S - (time.time() - holder.heartbeat))
             fix = (
