@@ -39,12 +39,10 @@ from tune_bs.search.run_files import (
     RUN_OPTIONS,
     SPACE_COPY,
     RunOptions,
-    read_run_options,
-    read_space_copy,
     save_run_files,
 )
-from tune_bs.search.signing import sign_experiment, signing_key, verify_experiment
-from tune_bs.search.space import ParamSpec, SearchSpace, check_against_data, parse_space
+from tune_bs.search.signing import sign_experiment, signing_key
+from tune_bs.search.space import ParamSpec, SearchSpace, check_against_data
 from tune_bs.search.storage import Location
 from tune_bs.search.trainable import train_trial
 
@@ -192,7 +190,7 @@ def build_tuner(
 
     from tune_bs.search.tracking import tracking_callbacks
 
-    _snapshot_often(Location.open(storage))
+    snapshot_often(Location.open(storage))
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -227,7 +225,7 @@ _SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
 _SNAPSHOT_SET_BY_USER = _SNAPSHOT_ENV in os.environ
 
 
-def _snapshot_often(storage: Location) -> None:
+def snapshot_often(storage: Location) -> None:
     """Save the experiment's state to ``storage`` every ``SNAPSHOT_PERIOD_S`` (Tune's default
     is 10 s or more; an upload still in progress is not doubled): what a killed driver's
     experiment resumes from, and what a report read while the run goes on shows. Tune used to
@@ -347,58 +345,7 @@ def experiment_name(space: SearchSpace, name: str | None, options: RunOptions) -
 def resume_experiment(
     path: str | Path, address: str | None = None, trust_storage: bool = False
 ) -> RunOutcome:
-    """Finish an interrupted experiment in ``path``; finished trials are kept as they are.
+    """Finish an interrupted experiment in ``path`` (:func:`tune_bs.search.resume.resume`)."""
+    from tune_bs.search.resume import resume
 
-    Before Ray reads anything, the files ``Tuner.restore`` unpickles are checked against this
-    user's signing key (:mod:`tune_bs.search.signing`); a file tune-bs did not sign is refused
-    in one line. ``trust_storage`` (``--trust-storage``) skips the check: the user vouches for
-    the folder, and its files are signed as they are, so that later resumes accept them.
-    """
-    from ray import tune
-
-    folder = Location.open(path)
-    if not folder.is_file(SPACE_COPY) or not folder.is_file(TUNER_FILE):
-        raise UserInputError(
-            f"{folder.uri} holds no resumable tune-bs experiment (no {SPACE_COPY} or Tune state); "
-            "give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
-        )
-    key = signing_key()
-    with ExperimentLock(folder, "resume"):
-        if trust_storage:
-            signed = sign_experiment(folder, key)
-            if signed:
-                logger.warning(
-                    "tune-bs: --trust-storage: signed %s as this user's (not checked).",
-                    ", ".join(signed),
-                )
-        else:
-            verify_experiment(folder, key)
-        options = read_run_options(folder)
-        raw = read_space_copy(folder)
-        space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
-        if not folder.holds_experiment():
-            raise UserInputError(
-                f"{folder.uri} holds no saved experiment state (its run was stopped before Tune "
-                "saved one), so there is nothing to resume; start it again with `tune-bs run` "
-                "and the same --storage and --name."
-            )
-        data = load_space_data(space)
-        ensure_ray(address)
-        check_trial_fits(space.resources, address)
-        _snapshot_often(folder)
-        trainable = resourced_trainable(space, data)
-        try:
-            tuner = tune.Tuner.restore(
-                folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
-            )
-        except Exception as exc:  # a state Ray cannot read (--trust-storage on a damaged folder)
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise UserInputError(
-                f"Ray Tune cannot restore the experiment in {folder.uri} ({reason}); its "
-                "saved state is damaged: start the experiment again with `tune-bs run`."
-            ) from exc
-        try:
-            return fit_or_interrupt(tuner, space, folder)
-        finally:
-            if trust_storage:  # an older run's search algorithm does not sign its state files
-                sign_experiment(folder, key)
+    return resume(path, address=address, trust_storage=trust_storage)
