@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+# Tests sign experiments with a key of their own, never the user's (tune_bs.search.signing):
+# a fresh config folder per test session, inherited by the CLI processes tests start.
+os.environ.pop("TUNE_BS_SIGNING_KEY", None)
+os.environ["TUNE_BS_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tune_bs_test_config_")
 
 
 def pytest_configure(config: pytest.Config) -> None:

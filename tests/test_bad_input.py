@@ -80,6 +80,12 @@ unreachable --address (run)            --address '127.0.0.1:PORT' cannot be reac
 malformed --address (run)              --address must be HOST:PORT ... 'nohost'          run
 unreachable --address (submit)         --address 'http://127.0.0.1:PORT' cannot be ...   submit
 storage under a regular file           --storage '.../file' cannot be written            run
+--name escaping --storage              --name must be one folder name ... '../escaped'   run
+--name ..                              --name must be one folder name ... parent         run
+name with a path separator             name must be one folder name ... 'a/b'            validate
+--cpus-per-trial nan                   --cpus-per-trial must be positive ... nan         run
+resume of a planted tuner.pkl          .../tuner.pkl was not written by this user's ...  resume
+resume with a damaged tune_bs_run.json .../tune_bs_run.json is damaged ... not JSON      resume
 report on an empty folder              ... holds no tune-bs experiment; run tune-bs run  report
 report on a missing folder             ... holds no tune-bs experiment                   report
 report with an unknown --metric        metric must be one the trials reported ...        report
@@ -270,6 +276,27 @@ def _npz_with(make_file: Callable[[Path], Path], **changes) -> Callable[[Path], 
         rest = {k: v for k, v in changes.items() if k != "dataset_options"}
         dataset = {"path": str(make_file(tmp)), **changes.get("dataset_options", {})}
         return _space(dataset=dataset, **rest)(tmp)
+
+    return make
+
+
+def _resumable(run_file: str | None = None, tuner: bytes | None = None):
+    """``resume`` a folder that looks resumable: the space copy, ``run_file`` as its
+    ``tune_bs_run.json``, and ``tuner`` (default: a harmless pickle this user's tune-bs
+    signed) as its ``tuner.pkl``."""
+
+    def make(tmp: Path) -> list[str]:
+        import pickle
+
+        from tune_bs.search.signing import sign, signing_key
+
+        folder = tmp / "results" / "planted"
+        folder.mkdir(parents=True)
+        (folder / "tune_bs_space.yaml").write_text(yaml.safe_dump(MINIMAL))
+        (folder / "tune_bs_run.json").write_text(run_file or "{}")
+        signed = sign(pickle.dumps({"harmless": True}), signing_key())
+        (folder / "tuner.pkl").write_bytes(tuner if tuner is not None else signed)
+        return ["resume", str(folder)]
 
     return make
 
@@ -632,6 +659,36 @@ CASES: list[tuple[str, Callable[[Path], list[str]], tuple[str, ...]]] = [
         ("--address 'http://127.0.0.1:", "cannot be reached"),
     ),
     ("storage-under-a-file", _storage_under_file, ("--storage", "file", "cannot be written")),
+    (
+        "name-escapes-storage",
+        _space("run", "--storage", "TMP/r", "--name", "../escaped"),
+        ("--name must be one folder name inside --storage", "'../escaped'", "path separator"),
+    ),
+    (
+        "name-parent",
+        _space("run", "--storage", "TMP/r", "--name", ".."),
+        ("--name must be one folder name", "'..'", "parent"),
+    ),
+    (
+        "name-with-separator",
+        _space(name="a/b"),
+        ("name must be one folder name", "name='a/b'", "path separator"),
+    ),
+    (
+        "cpus-per-trial-nan",
+        _space("run", "--storage", "TMP/r", "--cpus-per-trial", "nan"),
+        ("--cpus-per-trial must be positive", "nan"),
+    ),
+    (
+        "resume-planted-tuner",
+        _resumable(tuner=b"\x80\x04K\x01."),
+        ("tuner.pkl was not written by this user's tune-bs", "--trust-storage"),
+    ),
+    (
+        "resume-damaged-run-file",
+        _resumable(run_file="{not json"),
+        ("tune_bs_run.json is damaged", "not JSON"),
+    ),
     # --- results folders
     (
         "report-empty-folder",

@@ -71,3 +71,18 @@ def test_storage_uris_keep_their_scheme_and_mistakes_are_one_line(
     assert main(["resume", missing]) == 2  # the URI is taken as a URI, not as the path s3:/...
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{missing} holds no resumable tune-bs experiment" in err[0], err
+
+
+@pytest.mark.parametrize("path", ["runs/../../../victim", "runs/./x", "runs//x"])
+def test_a_copy_never_lands_outside_its_folder(s3_env, tmp_path, monkeypatch, capsys, path):
+    """The local copy goes to ``tune_bs_reports/<bucket>/<path>``, after deleting what is
+    there: a '..' in the URI would make that a folder of the user's beside it."""
+    monkeypatch.chdir(tmp_path)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("not to be deleted")
+    uri = f"s3://{s3_env.bucket}/{path}"
+    assert main(["report", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'.' or '..' path component" in err[0], err
+    assert (victim / "keep.txt").read_text() == "not to be deleted"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from importlib import resources
@@ -35,7 +38,7 @@ def default_space_path() -> Path:
 
 
 def _positive(value: int | float | None, flag: str, integer: bool = False) -> None:
-    if value is not None and value <= 0:
+    if value is not None and not (value > 0 and math.isfinite(value)):
         kind = "a positive integer" if integer else "positive"
         raise UserInputError(f"{flag} must be {kind}, but got {flag} {value}; fix the value.")
 
@@ -73,14 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     import tune_bs
 
-    return _finish(tune_bs.resume(args.results_dir, address=args.address))
+    return _finish(
+        tune_bs.resume(args.results_dir, address=args.address, trust_storage=args.trust_storage)
+    )
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
     """Checks of the run options shared by ``run`` and ``submit``."""
     _positive(args.num_samples, "--num-samples", integer=True)
     _positive(args.cpus_per_trial, "--cpus-per-trial")
-    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
+    gpus = args.gpus_per_trial
+    if gpus is not None and not (gpus >= 0 and math.isfinite(gpus)):
         raise UserInputError(
             f"--gpus-per-trial must be at least 0, but got {args.gpus_per_trial}; fix the value."
         )
@@ -137,13 +143,13 @@ def _follow(job_id: str, address: str) -> int:
 
     try:
         state = follow_job(job_id, address)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(
             f"tune-bs: stopped following; job {job_id} goes on (stop it with `ray job stop "
             f"{job_id} --address {address}`).",
             file=sys.stderr,
         )
-        return 130
+        return _interrupt_status(exc)
     print(
         f"tune-bs: job {job_id} {state.status}" + (f" — {state.message}" if state.message else ""),
         flush=True,
@@ -156,9 +162,11 @@ def _follow(job_id: str, address: str) -> int:
 def _finish(result) -> int:
     """Print an :class:`~tune_bs.api.ExperimentResult`: its table, selection and where to look;
     1 when every trial failed, 2 (with the cause as the one error line) when every trial failed
-    on its input."""
+    on its input, 128 + the signal's number when a signal interrupted it."""
     from tune_bs.report.best_config import BEST_CONFIG
 
+    if result.interrupted:
+        return _interrupted(result)
     print()
     if result.local:
         print(result.summary())
@@ -174,6 +182,28 @@ def _finish(result) -> int:
         print(f"tune-bs: error: {one_line(causes[0])}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_FAILED if result.errors and result.errors == trials else EXIT_OK
+
+
+def _interrupted(result) -> int:
+    """Print an interrupted run's table (no selection) and how to finish it."""
+    print()
+    if result.local:
+        print(result.summary())
+    else:
+        print(f"results: {result.path}")
+    print(
+        f"tune-bs: interrupted by {result.interrupted}: nothing was pruned and no "
+        f"best_config.yaml was written; finish the experiment with `tune-bs resume "
+        f"{result.path}`.",
+        flush=True,
+    )
+    return 128 + int(getattr(signal, result.interrupted, signal.SIGINT))
+
+
+def _interrupt_status(exc: BaseException) -> int:
+    from tune_bs.search.interrupt import Terminated
+
+    return 128 + int(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def _finish_comparison(results: list, statuses: list[int]) -> int:
@@ -287,9 +317,13 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tune-bs`` and ``python -m tune_bs``; returns the exit status."""
+    from tune_bs.search.interrupt import raise_interrupt
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    in_main = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, raise_interrupt) if in_main else None
     try:
         return COMMANDS[args.command](args)
     except UserInputError as exc:
@@ -297,12 +331,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"tune-bs: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            traceback.print_exc()
         print(
-            "tune-bs: interrupted; finish the experiment with `tune-bs resume RESULTS_DIR`.",
+            "tune-bs: interrupted; an experiment that had started can be finished with "
+            "`tune-bs resume RESULTS_DIR`.",
             file=sys.stderr,
         )
-        return 130
+        return _interrupt_status(exc)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, saved)
 
 
 if __name__ == "__main__":

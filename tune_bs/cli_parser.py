@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", help="finish an interrupted experiment")
     p.add_argument("results_dir", help="the experiment's folder or storage URI (s3://...)")
     p.add_argument("--address", default=None)
+    p.add_argument(
+        "--trust-storage",
+        action="store_true",
+        help="resume even if the files Ray unpickles (tuner.pkl, experiment_state-*.json) "
+        "were not signed by this user's tune-bs: only for a folder nobody else can write",
+    )
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
     sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")

@@ -31,8 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-import yaml
-
+from tune_bs.documents import load_yaml
 from tune_bs.errors import UserInputError, quote, unknown_name
 
 #: Metadata key under which :func:`option` stores the :class:`Bounds` of a field.
@@ -171,7 +170,7 @@ def read_assignments(texts: Iterable[str], flag: str, example: str) -> dict[str,
                 f"{flag} must be NAME=VALUE, but got {flag} {quote(text)}; "
                 f"write e.g. {flag} {example}."
             )
-        out[name] = yaml.safe_load(raw)
+        out[name] = load_yaml(raw, f"{flag} {name}")
     return out
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tune_bs.documents import load_yaml
 from tune_bs.errors import UserInputError, quote
 
 if TYPE_CHECKING:
@@ -42,7 +44,8 @@ class ExperimentResult:
     """One experiment's results (module docstring). ``errors`` and ``trial_count`` count the
     trials that failed and ran in the run that made it (``None`` when loaded from disk);
     ``input_errors`` maps each trial of that run that failed on its input (and was not retried:
-    :mod:`tune_bs.search.trainable`) to its one-line cause."""
+    :mod:`tune_bs.search.trainable`) to its one-line cause; ``interrupted`` names the signal that
+    stopped that run."""
 
     path: Path | str
     metric: str
@@ -51,6 +54,10 @@ class ExperimentResult:
     errors: int | None = None
     trial_count: int | None = None
     input_errors: dict[str, str] = field(default_factory=dict)
+    #: the signal that interrupted the run (``"SIGINT"``, ``"SIGTERM"``), else ``None``; an
+    #: interrupted run wrote no ``best_config.yaml`` and pruned nothing: finish it with
+    #: :func:`resume`
+    interrupted: str | None = None
 
     @property
     def local(self) -> bool:
@@ -109,10 +116,13 @@ class ExperimentResult:
         return path if path.is_file() else None
 
     def summary(self) -> str:
-        """The per-trial table and the selection, as ``tune-bs run`` prints them."""
+        """The per-trial table and the selection, as ``tune-bs run`` prints them (an
+        interrupted run's: the table only)."""
         from tune_bs.report import summary_text
 
-        return summary_text(self._folder(), metric=self.metric, mode=self.mode)
+        return summary_text(
+            self._folder(), metric=self.metric, mode=self.mode, selection=not self.interrupted
+        )
 
 
 def _space_of(space_or_path: Any) -> Any:
@@ -153,7 +163,10 @@ def run(
 
     Returns:
         The :class:`ExperimentResult`; a ``schedulers:`` comparison file gives one per compared
-        scheduler, as a list, in the file's order.
+        scheduler, as a list, in the file's order (up to the one a signal interrupted: the
+        later ones are not started). SIGINT or SIGTERM during a run stops it, keeps all its
+        checkpoints and writes no ``best_config.yaml``; the result's ``interrupted`` names the
+        signal, and :func:`resume` finishes it.
     """
     from dataclasses import replace
 
@@ -187,15 +200,15 @@ def _check_resources(
         ("num_samples", num_samples, True),
         ("cpus_per_trial", cpus_per_trial, False),
     ):
-        if value is not None and value <= 0:
-            kind = "a positive integer" if integer else "positive"
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            kind = "a positive integer" if integer else "a positive number"
             raise UserInputError(
                 f"{flag} must be {kind}, but got {flag}={quote(value)}; fix the value."
             )
-    if gpus_per_trial is not None and gpus_per_trial < 0:
+    if gpus_per_trial is not None and not (gpus_per_trial >= 0 and math.isfinite(gpus_per_trial)):
         raise UserInputError(
             f"gpus_per_trial must be at least 0, but got gpus_per_trial="
-            f"{gpus_per_trial}; fix the value."
+            f"{quote(gpus_per_trial)}; fix the value."
         )
 
 
@@ -224,6 +237,14 @@ def _run_comparison(
             variant, storage=storage, name=variant_name, options=options, address=address
         )
         results.append(_finished(outcome))
+        if outcome.interrupted:
+            left = [v.scheduler["name"] for v in variants[i:]]
+            if left:
+                logger.warning(
+                    "tune-bs: the experiments of %s were not started (the run was interrupted).",
+                    ", ".join(left),
+                )
+            break
     return results
 
 
@@ -258,8 +279,9 @@ def _finished(outcome: Any) -> ExperimentResult:
         errors,
         count,
         failed,
+        outcome.interrupted,
     )
-    if result.local:
+    if result.local and not outcome.interrupted:
         save_best_config(outcome.path, result.space, space.metric, space.mode)
     return result
 
@@ -277,11 +299,18 @@ def _input_errors(results: Any) -> dict[str, str]:
     return found
 
 
-def resume(path: str | Path, *, address: str | None = None) -> ExperimentResult:
-    """Finish an interrupted experiment (nothing finished is redone); its result."""
+def resume(
+    path: str | Path, *, address: str | None = None, trust_storage: bool = False
+) -> ExperimentResult:
+    """Finish an interrupted experiment (nothing finished is redone); its result.
+
+    The files Ray would unpickle are checked first: a folder whose ``tuner.pkl`` or
+    experiment state this user's tune-bs did not sign is refused
+    (:mod:`tune_bs.search.signing`), unless ``trust_storage`` is true (``--trust-storage``).
+    """
     from tune_bs.search.experiment import resume_experiment
 
-    return _finished(resume_experiment(path, address=address))
+    return _finished(resume_experiment(path, address=address, trust_storage=trust_storage))
 
 
 def load(path: str | Path) -> ExperimentResult:
@@ -312,13 +341,13 @@ def load(path: str | Path) -> ExperimentResult:
 
 def saved_space(folder: Path) -> dict[str, Any]:
     """The experiment's saved search space (``tune_bs_space.yaml``), ``{}`` when absent."""
-    import yaml
 
     from tune_bs.search.experiment import SPACE_COPY
 
     try:
-        raw = yaml.safe_load((Path(folder) / SPACE_COPY).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        path = Path(folder) / SPACE_COPY
+        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, UserInputError):
         return {}
     return dict(raw) if isinstance(raw, Mapping) else {}
 

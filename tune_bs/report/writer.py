@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from tune_bs import metrics as m
+from tune_bs.documents import load_yaml
 from tune_bs.errors import UserInputError, unknown_name
 from tune_bs.progress import Steps
 from tune_bs.report import plots
@@ -235,20 +236,23 @@ def _write_html(
 
 
 def _saved_space(directory: Path) -> dict:
-    import yaml
 
     from tune_bs.search.experiment import SPACE_COPY
 
     try:
-        raw = yaml.safe_load((Path(directory) / SPACE_COPY).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        path = Path(directory) / SPACE_COPY
+        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, UserInputError):
         return {}
     return dict(raw) if isinstance(raw, Mapping) else {}
 
 
-def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min") -> str:
-    """The per-trial table in markdown, best first by ``metric``, a status line, and the trial
-    and checkpoint selected on ``metric`` with its test score.
+def summary_text(
+    experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str = "min", selection: bool = True
+) -> str:
+    """The per-trial table in markdown, best first by ``metric``, a status line, and (unless
+    ``selection`` is false: an interrupted run selects nothing) the trial and checkpoint
+    selected on ``metric`` with its test score.
 
     For the end of ``tune-bs run``; when no trial reported anything it returns the one-line
     explanation instead of raising, so the run can still print where its results are.
@@ -269,7 +273,8 @@ def summary_text(experiment_dir: Path | str, metric: str = m.VAL_LOSS, mode: str
     at = columns.index(m.TIME_TOTAL_S)
     columns[at:at] = [c for c in (m.VAL_PROBE_R2, m.TEST_PROBE_R2) if c in trials]
     table = render(trials[columns], "markdown")
-    lines = [*failure_lines(frame), *selection_lines(select(frame, metric, mode))]
+    chosen = selection_lines(select(frame, metric, mode)) if selection else []
+    lines = [*failure_lines(frame), *chosen]
     return "\n".join([table + status_line(trials), *lines, f"results: {experiment_dir}"])
 
 
@@ -313,14 +318,14 @@ def experiment_metric(
 
 
 def _saved_metric(experiment_dir: Path) -> tuple[str, str | None]:
-    import yaml
 
     from tune_bs.search.experiment import SPACE_COPY
 
     for folder in (experiment_dir, *sorted(experiment_dir.glob("*/"))):
         try:
-            raw = yaml.safe_load((folder / SPACE_COPY).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            path = folder / SPACE_COPY
+            raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, UserInputError):
             continue
         if isinstance(raw, Mapping) and raw.get("metric") in m.OPTIMISABLE:
             return str(raw["metric"]), raw.get("mode")

@@ -7,6 +7,9 @@
 - ``optuna``: Optuna's TPE sampler (seeded), at most ``max_concurrent`` trials at a time; a local
   experiment's study is stored in ``optuna.db`` in its folder (:mod:`tune_bs.search.tracking`).
 
+Each is built as a search algorithm that signs the experiment's state files as Tune saves them
+(:mod:`tune_bs.search.signed_search`), so ``tune-bs resume`` can check them.
+
 Each algorithm declares its options once, as a dataclass (:mod:`tune_bs.options`), in its entry
 of :data:`SEARCH_ALGORITHMS`.
 """
@@ -35,15 +38,17 @@ class SearchAlgorithm(NamedTuple):
 
 
 def _basic_variants(space: Any, experiment_dir: Path | str | None, experiment: str | None) -> Any:
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+    from tune_bs.search.signed_search import SignedBasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
+    return SignedBasicVariantGenerator(random_state=space.seed, constant_grid_search=True)
 
 
 def _optuna(space: Any, experiment_dir: Path | str | None, experiment: str | None) -> Any:
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
+
+    from tune_bs.search.signed_search import SignedSearchGenerator
 
     storage = None
     if isinstance(experiment_dir, Path):
@@ -56,7 +61,7 @@ def _optuna(space: Any, experiment_dir: Path | str | None, experiment: str | Non
         study_name=experiment,
     )
     options = OptunaOptions(**{k: v for k, v in space.search.items() if k != "name"})
-    return ConcurrencyLimiter(searcher, int(options.max_concurrent))
+    return SignedSearchGenerator(ConcurrencyLimiter(searcher, int(options.max_concurrent)))
 
 
 #: The search algorithms a search space may name (``search.name``), each with its options.

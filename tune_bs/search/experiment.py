@@ -3,23 +3,26 @@
 Layout of a run (Ray Tune's own, docs/design.md §6): ``STORAGE/NAME/`` with one folder per trial
 (``result.json``, ``params.json``, checkpoints) plus two files of ours that make ``resume``
 possible: ``tune_bs_space.yaml`` (a copy of the search space) and ``tune_bs_run.json`` (the
-command-line overrides used). The data set is loaded once in the driver and shared with every
-trial through ``tune.with_parameters``.
+command-line overrides used) (:mod:`tune_bs.search.run_files`), and ``tune_bs.lock`` while a run
+or resume holds the folder (:mod:`tune_bs.search.lock`). The data set is loaded once in the
+driver and shared with every trial through ``tune.with_parameters``.
+
+A run's life cycle: the name is one folder (:mod:`tune_bs.search.names`); the folder is locked;
+the data set, the Ray connection and the trial's resources are checked before any file is
+written (:mod:`tune_bs.search.ray_session`); ``tuner.pkl`` and Tune's state files are signed
+(:mod:`tune_bs.search.signing`), and ``resume`` checks them before Ray reads any; SIGINT and
+SIGTERM stop the run and keep everything (:mod:`tune_bs.search.interrupt`); an ended run prunes
+its checkpoints (:mod:`tune_bs.search.retention`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import socket
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import yaml
 
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData, load_dataset
@@ -28,42 +31,42 @@ from tune_bs.progress import Steps
 from tune_bs.schedule.schedulers import build_scheduler, logger_callbacks
 from tune_bs.schedule.switching import SwitchSettings
 from tune_bs.search.algorithms import SEARCH_ALGORITHMS
+from tune_bs.search.interrupt import interruptible_fit
+from tune_bs.search.lock import ExperimentLock
+from tune_bs.search.names import check_name
+from tune_bs.search.ray_session import check_trial_fits, ensure_ray
 from tune_bs.search.retention import prune_experiment
-from tune_bs.search.space import ParamSpec, SearchSpace, check_space_data, parse_space
+from tune_bs.search.run_files import (
+    RUN_OPTIONS,
+    SPACE_COPY,
+    RunOptions,
+    save_run_files,
+)
+from tune_bs.search.signing import sign_experiment, signing_key
+from tune_bs.search.space import ParamSpec, SearchSpace, check_space_data
 from tune_bs.search.storage import Location
 from tune_bs.search.trainable import train_trial
 
 logger = logging.getLogger(__name__)
-SPACE_COPY = "tune_bs_space.yaml"
-RUN_OPTIONS = "tune_bs_run.json"
+__all__ = ["RUN_OPTIONS", "SPACE_COPY", "RunOptions", "RunOutcome"]
 SMOKE_REPORTS = 2
 SMOKE_TRIALS = 2
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Command-line overrides of a run; saved with the results so ``resume`` reuses them."""
-
-    num_samples: int | None = None
-    smoke_test: bool = False
-    cpus_per_trial: float | None = None
-    gpus_per_trial: float | None = None
-    max_failures: int = 2
-    #: the ``--smoke-test`` budget when it is shared by several experiments (a ``schedulers:``
-    #: comparison); ``None``: :func:`smoke_budget` of the space
-    smoke_budget: dict[str, Any] | None = None
-    #: ``--tracking``: a ``tracking:`` section that replaces the space's
-    # (:mod:`tune_bs.search.tracking`)
-    tracking: dict[str, Any] | None = None
+#: Ray Tune's pickled Tuner in an experiment folder (written when the Tuner is built).
+TUNER_FILE = "tuner.pkl"
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """Where the results are (a local Path, or the storage URI), and the Tune result grid."""
+    """Where the results are (a local Path, or the storage URI), and the Tune result grid
+    (``None`` when a second signal stopped ``Tuner.fit`` before it returned one).
+
+    ``interrupted`` names the signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), or is
+    ``None`` when every trial ran to its end; an interrupted run's checkpoints are all kept."""
 
     path: Path | str
     space: SearchSpace
     results: Any
+    interrupted: str | None = None
 
 
 def smoke_budget(space: SearchSpace) -> dict[str, Any]:
@@ -166,60 +169,6 @@ def build_search_alg(
     return SEARCH_ALGORITHMS[space.search["name"]].build(space, experiment_dir, experiment)
 
 
-#: Seconds to wait for a cluster address to accept a connection before giving up.
-CONNECT_TIMEOUT_S = 3.0
-
-
-def _check_reachable(address: str) -> None:
-    """Refuse a ``HOST:PORT`` / ``ray://HOST:PORT`` address nothing listens on, at once.
-
-    ``ray.init`` would otherwise retry an unreachable GCS for minutes, printing C++ warnings.
-    """
-    if address in ("auto", "local"):
-        return
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or port is None:
-        raise UserInputError(
-            f"--address must be HOST:PORT, ray://HOST:PORT or auto, but got --address "
-            f"{address!r}; give e.g. --address ray://HOST:10001 or HOST:6379."
-        )
-    try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise UserInputError(
-            f"--address {address!r} cannot be reached ({reason}); "
-            "check that a Ray head runs there (`ray status --address ...`) or drop --address."
-        ) from None
-
-
-def _ensure_ray(address: str | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address:
-        _check_reachable(address)
-    try:
-        ray.init(
-            address=address or "local",
-            include_dashboard=False,
-            log_to_driver=True,
-            configure_logging=False,
-        )
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        if address:
-            raise UserInputError(
-                f"--address {address!r} cannot be reached ({str(exc).splitlines()[0]}); check "
-                "that a Ray head runs there (`ray status --address ...`) or drop --address."
-            ) from None
-        raise
-
-
 def resourced_trainable(space: SearchSpace, data: TimeSeriesData) -> Any:
     """The trial function with the data set attached once and the space's per-trial resources."""
     from ray import tune
@@ -242,7 +191,7 @@ def build_tuner(
 
     from tune_bs.search.tracking import tracking_callbacks
 
-    _snapshot_often(Location.open(storage))
+    snapshot_often(Location.open(storage))
     trainable = resourced_trainable(space, data)
     return tune.Tuner(
         trainable,
@@ -280,7 +229,7 @@ _SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
 _SNAPSHOT_SET_BY_USER = _SNAPSHOT_ENV in os.environ
 
 
-def _snapshot_often(storage: Location) -> None:
+def snapshot_often(storage: Location) -> None:
     """Save the experiment's state to ``storage`` every ``SNAPSHOT_PERIOD_S`` (Tune's default
     is 10 s or more; an upload still in progress is not doubled): what a killed driver's
     experiment resumes from, and what a report read while the run goes on shows. Tune used to
@@ -321,6 +270,13 @@ def prune_checkpoints(space: SearchSpace, folder: Location) -> None:
         prune_experiment(folder, space.metric, space.mode, KEEP_BEST_CHECKPOINTS)
 
 
+def _already(folder: Location) -> UserInputError:
+    return UserInputError(
+        f"{folder.uri} already holds an experiment; finish it with `tune-bs resume "
+        f"{folder.uri}`, or give another --name."
+    )
+
+
 def run_experiment(
     space: SearchSpace,
     storage: str | Path = "tune_bs_results",
@@ -328,70 +284,80 @@ def run_experiment(
     options: RunOptions | None = None,
     address: str | None = None,
 ) -> RunOutcome:
-    """Run the search of ``space`` and return where its results are."""
+    """Run the search of ``space`` and return where its results are.
+
+    The experiment folder is held by an :class:`~tune_bs.search.lock.ExperimentLock` while the
+    run goes on. Until ``Tuner.fit`` starts, any failure (a bad data set, an unreachable
+    ``--address``, a trial no node can hold) leaves no files behind, nor a folder this call
+    created. SIGINT/SIGTERM during the run end it as :func:`fit_or_interrupt` says.
+    """
     options = options or RunOptions()
     space = effective_space(space, options)
     name = experiment_name(space, name, options)
     root = Location.open(storage)
     folder = root.child(name)
-    if folder.holds_experiment():
-        raise UserInputError(
-            f"{folder.uri} already holds an experiment; finish it with `tune-bs resume "
-            f"{folder.uri}`, or give another --name."
-        )
-    folder.make_writable()
-    with Steps("tune-bs run", 2) as step:  # on a terminal, until Ray's trial table shows
-        step(f"loading {_data_name(space)}")
-        data = load_space_data(space)
-        logger.info("data: %s", data.describe())
-        step("starting Ray")
-        _ensure_ray(address)  # before writing anything: a bad --address leaves no files behind
-    _save_run_files(folder, space, options)
-    random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
-    results = build_tuner(space, data, root.uri, name, options, folder.display()).fit()
-    prune_checkpoints(space, folder)
-    return RunOutcome(folder.display(), space, results)
+    key = signing_key()  # a key that cannot be made is an error before anything is written
+    made = [loc for loc in (folder, root) if not loc.exists()]
+    wrote, started = False, False
+    try:
+        folder.make_writable()
+        with ExperimentLock(folder, "run"):  # a live run there is named first
+            if folder.holds_experiment():
+                raise _already(folder)
+            with Steps("tune-bs run", 2) as step:  # on a terminal, until Ray's trial table
+                step(f"loading {data_name(space)}")
+                data = load_space_data(space)
+                logger.info("data: %s", data.describe())
+                step("starting Ray")
+                ensure_ray(address)
+                check_trial_fits(space.resources, address)
+            wrote = True
+            save_run_files(folder, {**space.raw, "name": space.name}, options)
+            random.seed(space.seed)  # PBT draws its mutations from Python's global RNG
+            tuner = build_tuner(space, data, root.uri, name, options, folder.display())
+            started = True
+            sign_experiment(folder, key, [TUNER_FILE])
+            return fit_or_interrupt(tuner, space, folder)
+    finally:
+        if not started:
+            _remove_unstarted(folder, made, wrote)
 
 
-def _data_name(space: SearchSpace) -> str:
+def _remove_unstarted(folder: Location, made: list[Location], wrote: bool) -> None:
+    """Remove what a run that never started wrote, and the folders it created."""
+    for name in (SPACE_COPY, RUN_OPTIONS) if wrote else ():
+        folder.delete(name)
+    for location in made:
+        location.remove_if_empty()
+
+
+def fit_or_interrupt(tuner: Any, space: SearchSpace, folder: Location) -> RunOutcome:
+    """``tuner.fit()`` (:func:`~tune_bs.search.interrupt.interruptible_fit`), then prune the
+    checkpoints (:mod:`tune_bs.search.retention`) unless the run was interrupted: an
+    interrupted run keeps them all, and ``tune-bs resume`` finishes it."""
+    results, interrupted = interruptible_fit(tuner)
+    if interrupted is None:
+        prune_checkpoints(space, folder)
+    return RunOutcome(folder.display(), space, results, interrupted)
+
+
+def data_name(space: SearchSpace) -> str:
     """The data set as a progress bar names it."""
     return str(space.dataset.get("name") or space.dataset.get("path") or "the data")
 
 
 def experiment_name(space: SearchSpace, name: str | None, options: RunOptions) -> str:
-    """The results folder's name: ``--name``, else the space's name (``-smoke`` for smoke tests)."""
-    return name or space.name + ("-smoke" if options.smoke_test else "")
+    """The results folder's name: ``--name``, else the space's name (``-smoke`` for smoke
+    tests); one folder name (:func:`~tune_bs.search.names.check_name`)."""
+    if name is not None:
+        return check_name(name, "--name")
+    return check_name(space.name + ("-smoke" if options.smoke_test else ""), "name")
 
 
-def _save_run_files(folder: Location, space: SearchSpace, options: RunOptions) -> None:
-    raw = {**space.raw, "name": space.name}
-    folder.write_text(SPACE_COPY, yaml.safe_dump(raw, sort_keys=False))
-    folder.write_text(RUN_OPTIONS, json.dumps(asdict(options), indent=2))
+def resume_experiment(
+    path: str | Path, address: str | None = None, trust_storage: bool = False
+) -> RunOutcome:
+    """Finish an interrupted experiment in ``path`` (:func:`tune_bs.search.resume.resume`)."""
+    from tune_bs.search.resume import resume
 
-
-def resume_experiment(path: str | Path, address: str | None = None) -> RunOutcome:
-    """Finish an interrupted experiment in ``path``; finished trials are kept as they are."""
-    from ray import tune
-
-    folder = Location.open(path)
-    if not folder.is_file(SPACE_COPY) or not tune.Tuner.can_restore(folder.uri):
-        raise UserInputError(
-            f"{folder.uri} holds no resumable tune-bs experiment (no {SPACE_COPY} or Tune state); "
-            "give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
-        )
-    options = RunOptions(**json.loads(folder.read_text(RUN_OPTIONS)))
-    raw = yaml.safe_load(folder.read_text(SPACE_COPY))
-    space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
-    with Steps("tune-bs resume", 2) as step:
-        step(f"loading {_data_name(space)}")
-        data = load_space_data(space)
-        step("starting Ray")
-        _ensure_ray(address)
-    _snapshot_often(folder)
-    trainable = resourced_trainable(space, data)
-    tuner = tune.Tuner.restore(
-        folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
-    )
-    results = tuner.fit()
-    prune_checkpoints(space, folder)
-    return RunOutcome(folder.display(), space, results)
+    return resume(path, address=address, trust_storage=trust_storage)

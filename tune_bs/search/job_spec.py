@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tune_bs.documents import load_yaml
 from tune_bs.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def stage_space(space_path: Path, folder: Path) -> str:
     Returns the space file's name inside ``folder``.
     """
     text = space_path.read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, f"search space {str(space_path)!r}")
     data_path = raw.get("dataset", {}).get("path") if isinstance(raw, dict) else None
     if data_path is not None and not Path(str(data_path)).expanduser().is_absolute():
         source = Path(str(data_path))

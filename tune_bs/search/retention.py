@@ -11,7 +11,11 @@ bucket). Once ``Tuner.fit`` returns, :func:`prune_experiment` deletes the surplu
 Rule (:func:`checkpoints_to_keep`): per trial, its latest checkpoint (a restart resumes from it)
 and its ``keep_best`` best by the experiment's metric (the report that wrote each, from
 ``result.json``'s ``checkpoint_dir_name``; reports without a finite value rank last, ties go to
-the earlier checkpoint). The rest are deleted.
+the earlier checkpoint). Never deleted besides (:func:`named_checkpoints`): the checkpoint the
+trial's latest report names, and the newest checkpoint of the trial that any
+``experiment_state-*.json`` names (the one ``tune-bs resume`` would restore it from; found by
+reading the state's bytes for ``<trial folder>/checkpoint_NNNNNN``, nothing is unpickled). The
+rest are deleted. An interrupted run prunes nothing (:mod:`tune_bs.search.interrupt`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow
 import pyarrow.fs as pafs
@@ -31,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT = re.compile(r"^checkpoint_(\d+)$")
 RESULT_FILE = "result.json"
+STATE_FILE = re.compile(r"^experiment_state-.*\.json$")
 
 
 def checkpoints_to_keep(
@@ -52,28 +57,67 @@ def checkpoints_to_keep(
     return {ordered[-1], *(name for _, name in best)}
 
 
+def named_checkpoints(states: Iterable[bytes], trial: str, checkpoints: Iterable[str]) -> set[str]:
+    """Of ``checkpoints`` (folder names) of the trial folder ``trial``, the newest that each
+    experiment state file (its bytes, ``states``) names as ``<trial>/checkpoint_NNNNNN``.
+
+    Tune's state keeps each trial's checkpoint records pickled and hex-encoded; give each
+    state as :func:`searchable` returns it. The highest index a state names is the trial's
+    latest checkpoint in that state.
+    """
+    kept: set[str] = set()
+    needles = {name: f"{trial}/{name}".encode() for name in set(checkpoints)}
+    for text in states:
+        named = [name for name, needle in needles.items() if needle in text]
+        if named:
+            kept.add(max(named, key=_index))
+    return kept
+
+
+_HEX_BLOB = re.compile(rb"[0-9a-f]{64,}")
+
+
+def searchable(state: bytes) -> bytes:
+    """A state file's bytes followed by its hex-encoded strings (Tune's
+    ``CLOUDPICKLE_FALLBACK`` values) decoded: the paths they hold, readable without
+    unpickling anything."""
+    parts = [state]
+    for found in _HEX_BLOB.finditer(state):
+        text = found.group(0)
+        if len(text) % 2 == 0:
+            parts.append(bytes.fromhex(text.decode()))
+    return b"\0".join(parts)
+
+
+def _index(name: str) -> int:
+    return int(CHECKPOINT.match(name).group(1))  # type: ignore[union-attr]
+
+
 def prune_experiment(folder: Location, metric: str, mode: str, keep_best: int) -> int:
     """Delete, in every trial folder of the experiment at ``folder``, the checkpoints
-    :func:`checkpoints_to_keep` does not keep; the number deleted. Failures are logged (the
-    results stay as they are), never raised."""
+    :func:`checkpoints_to_keep` does not keep and :func:`named_checkpoints` does not name, nor
+    its latest report; the number deleted. Failures are logged (the results stay as they
+    are), never raised."""
     try:
-        trials = [
-            info.path
-            for info in folder.fs.get_file_info(
-                pafs.FileSelector(folder.path, allow_not_found=True)
-            )
-            if info.type == pafs.FileType.Directory
+        entries = folder.fs.get_file_info(pafs.FileSelector(folder.path, allow_not_found=True))
+        states = [
+            searchable(_read(folder.fs, info.path))
+            for info in entries
+            if info.type == pafs.FileType.File and STATE_FILE.match(info.base_name)
         ]
         deleted = 0
-        for trial in trials:
-            deleted += _prune_trial(folder.fs, trial, metric, mode, keep_best)
+        for info in entries:
+            if info.type == pafs.FileType.Directory:
+                deleted += _prune_trial(folder.fs, info.path, metric, mode, keep_best, states)
         return deleted
     except (OSError, pyarrow.ArrowException) as exc:
         logger.warning("checkpoints of %s not pruned (%s); all are kept.", folder.uri, exc)
         return 0
 
 
-def _prune_trial(fs: pafs.FileSystem, trial: str, metric: str, mode: str, keep_best: int) -> int:
+def _prune_trial(
+    fs: pafs.FileSystem, trial: str, metric: str, mode: str, keep_best: int, states: list[bytes]
+) -> int:
     names = [
         info.base_name
         for info in fs.get_file_info(pafs.FileSelector(trial))
@@ -81,29 +125,39 @@ def _prune_trial(fs: pafs.FileSystem, trial: str, metric: str, mode: str, keep_b
     ]
     if not names:
         return 0
-    keep = checkpoints_to_keep(
-        names, _scores(fs, f"{trial}/{RESULT_FILE}", metric), mode, keep_best
-    )
+    scores, latest = _reports(fs, f"{trial}/{RESULT_FILE}", metric)
+    keep = checkpoints_to_keep(names, scores, mode, keep_best)
+    keep |= named_checkpoints(states, trial.rstrip("/").rsplit("/", 1)[-1], names)
+    keep |= {latest} & set(names)
     for name in names:
         if name not in keep:
             fs.delete_dir(f"{trial}/{name}")
     return len(names) - len(keep)
 
 
-def _scores(fs: pafs.FileSystem, path: str, metric: str) -> dict[str, float]:
-    """``{checkpoint folder: metric value of the report that wrote it}`` (latest line wins)."""
+def _read(fs: pafs.FileSystem, path: str) -> bytes:
     try:
         with fs.open_input_stream(path) as stream:
-            text = stream.read().decode()
+            return stream.read()
     except (FileNotFoundError, OSError):
-        return {}
+        return b""
+
+
+def _reports(fs: pafs.FileSystem, path: str, metric: str) -> tuple[dict[str, float], str | None]:
+    """``({checkpoint folder: metric value of the report that wrote it}, the checkpoint the
+    latest report names)``; the latest line wins."""
     scores: dict[str, float] = {}
-    for line in text.splitlines():
+    latest = None
+    for line in _read(fs, path).decode(errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed driver
+        if not isinstance(row, dict):
+            continue
         name, value = row.get("checkpoint_dir_name"), row.get(metric)
-        if isinstance(name, str) and isinstance(value, (int, float)):
-            scores[name] = float(value)
-    return scores
+        if isinstance(name, str):
+            latest = name
+            if isinstance(value, (int, float)):
+                scores[name] = float(value)
+    return scores, latest

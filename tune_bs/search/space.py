@@ -47,6 +47,7 @@ from tune_bs.documents import load_yaml
 from tune_bs.errors import UserInputError, quote
 from tune_bs.search import sections
 from tune_bs.search.checks import check_keys, mapping, number
+from tune_bs.search.names import check_name
 from tune_bs.search.params import PARAM_KEYS, ParamSpec, check_param_space
 from tune_bs.search.tracking import check_tracking
 from tune_bs.train.settings import trial_options
@@ -208,7 +209,7 @@ def parse_space(raw: Any, source: str = "<memory>") -> SearchSpace:
     seed = int(number("seed", raw.get("seed", 0), integer=True, minimum=0))
     budget = sections.check_budget(raw.get("budget", {"epochs": 50}))
     space = SearchSpace(
-        name=str(raw.get("name") or Path(source).stem or "experiment"),
+        name=_space_name(raw, source),
         metric=metric,
         mode=mode,
         num_samples=num_samples,
@@ -241,6 +242,17 @@ def _check_loss_comparable(space: SearchSpace) -> None:
             "val_loss across objectives, whose values are different quantities; use metric: "
             f"{m.VAL_PROBE_ACC} with another scheduler, or give loss one value."
         )
+
+
+def _space_name(raw: dict[str, Any], source: str) -> str:
+    """``name`` (one folder name, :func:`~tune_bs.search.storage.check_name`), else the file's
+    stem when that is a valid name, else ``experiment``."""
+    if "name" in raw:
+        return check_name(raw["name"], "name")
+    try:
+        return check_name(Path(source).stem)
+    except UserInputError:
+        return "experiment"
 
 
 def load_space(path: str | Path) -> SearchSpace:

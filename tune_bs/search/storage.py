@@ -11,6 +11,7 @@ the environment, as for Ray (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow
 import pyarrow.fs as pafs
 
 from tune_bs.errors import UserInputError
+from tune_bs.search.names import check_name
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class Location:
         return Path(self.path) if self.is_local else None
 
     def child(self, name: str) -> Location:
+        """The folder ``name`` inside this one (:func:`check_name` refuses a name that would
+        leave it)."""
+        name = check_name(name)
         return Location(self.fs, f"{self.path}/{name}", f"{self.uri}/{name}")
 
     def display(self) -> Path | str:
@@ -86,13 +91,56 @@ class Location:
                 "folder you can write to."
             ) from None
 
-    def write_text(self, name: str, text: str) -> None:
+    def exists(self) -> bool:
+        """Whether the folder exists (an object store: whether anything lies under it)."""
+        info = self.fs.get_file_info(self.path)
+        if info.type == pafs.FileType.Directory:
+            return True
+        if info.type != pafs.FileType.NotFound:
+            return False
+        return bool(self.names())
+
+    def names(self) -> dict[str, bool]:
+        """``{name: is a file}`` of the folder's top-level entries (empty when it is absent)."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True)
+        return {
+            Path(info.path).name: info.type == pafs.FileType.File
+            for info in self.fs.get_file_info(selector)
+        }
+
+    def write_bytes(self, name: str, data: bytes) -> None:
         with self.fs.open_output_stream(f"{self.path}/{name}") as out:
-            out.write(text.encode("utf-8"))
+            out.write(data)
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.fs.open_input_stream(f"{self.path}/{name}") as stream:
+            return stream.read()
+
+    def write_text(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode("utf-8"))
 
     def read_text(self, name: str) -> str:
-        with self.fs.open_input_stream(f"{self.path}/{name}") as stream:
-            return stream.read().decode("utf-8")
+        return self.read_bytes(name).decode("utf-8")
+
+    def delete(self, name: str) -> None:
+        """Delete the file ``name`` (nothing when it is absent)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(f"{self.path}/{name}")
+
+    def remove_if_empty(self) -> bool:
+        """Delete the folder when it holds nothing; whether it did. A bucket is never deleted."""
+        if not self.is_local and "/" not in self.path.strip("/"):
+            return False
+        try:
+            if (
+                self.fs.get_file_info(self.path).type == pafs.FileType.Directory
+                and not self.names()
+            ):
+                self.fs.delete_dir(self.path)
+                return True
+        except (OSError, pyarrow.ArrowException):
+            pass
+        return False
 
 
 #: Where :func:`local_copy` puts copies of remote results: ``COPY_ROOT/<bucket>/<path>``.
@@ -111,7 +159,13 @@ def local_copy(results: str | Path, root: str | Path = COPY_ROOT) -> Path:
     location = Location.open(results)
     if location.is_local:  # file://
         return Path(location.path)
-    target = Path(root).joinpath(*location.path.strip("/").split("/"))
+    parts = location.path.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):  # the copy must stay inside `root`
+        raise UserInputError(
+            f"results {location.uri!r} hold an empty, '.' or '..' path component; give the "
+            "folder `tune-bs run` printed, e.g. s3://bucket/results/NAME."
+        )
+    target = Path(root).joinpath(*parts)
     info = location.fs.get_file_info(location.path)
     try:
         exists = info.type == pafs.FileType.Directory and location.fs.get_file_info(

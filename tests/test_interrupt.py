@@ -1,0 +1,132 @@
+"""SIGINT and SIGTERM around ``Tuner.fit`` (:mod:`tune_bs.search.interrupt`): a stand-in for
+Tune that installs its graceful-stop handler as Tune does; real signals, no Ray."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import pytest
+
+from tune_bs.search.interrupt import (
+    Interruption,
+    Terminated,
+    exit_status,
+    interruptible_fit,
+    raise_interrupt,
+    unfinished_trials,
+)
+
+
+class Grid:
+    """What ``interruptible_fit`` reads of a Tune result grid."""
+
+    def __init__(self, trials: int, terminated: int, errors: int = 0) -> None:
+        self.trials, self.num_terminated, self.num_errors = trials, terminated, errors
+
+    def __len__(self) -> int:
+        return self.trials
+
+
+class FakeTune:
+    """``fit`` sets up a graceful stop on SIGUSR1 (as ``tune.run`` does), sends itself
+    ``signals`` and returns a grid with unfinished trials if it was stopped."""
+
+    def __init__(self, *signals: int, before_setup: bool = False) -> None:
+        self.signals, self.before_setup, self.stopped = signals, before_setup, threading.Event()
+        self.tune_sigint_disabled = None
+
+    def fit(self) -> Grid:
+        self.tune_sigint_disabled = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+        if self.before_setup:
+            os.kill(os.getpid(), self.signals[0])
+        signal.signal(signal.SIGUSR1, lambda *_: self.stopped.set())
+        for signum in self.signals:
+            os.kill(os.getpid(), signum)
+        return Grid(2, 0 if self.stopped.is_set() else 2)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_first_signal_stops_tune_gracefully(signum):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    tune = FakeTune(signum)
+    results, interrupted = interruptible_fit(tune)
+    assert tune.stopped.is_set() and interrupted == signal.Signals(signum).name
+    assert results.trials == 2 and unfinished_trials(results) == 2
+    assert tune.tune_sigint_disabled == "1"  # tune-bs, not Tune, handles SIGINT meanwhile
+    assert "TUNE_DISABLE_SIGINT_HANDLER" not in os.environ
+    after = {s: signal.getsignal(s) for s in before}
+    assert after == before  # every handler restored, Tune's SIGUSR1 one included
+
+
+def test_a_second_signal_stops_at_once():
+    results, interrupted = interruptible_fit(FakeTune(signal.SIGTERM, signal.SIGINT))
+    assert results is None and interrupted == "SIGTERM"  # the first signal names the stop
+
+
+def test_a_signal_before_tune_set_up_its_run_stops_at_once():
+    signal.signal(signal.SIGUSR1, lambda *_: None)  # a stale handler of an earlier fit
+    try:
+        tune = FakeTune(signal.SIGINT, before_setup=True)
+        results, interrupted = interruptible_fit(tune)
+        assert results is None and interrupted == "SIGINT" and not tune.stopped.is_set()
+    finally:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+def test_a_run_that_ended_is_not_interrupted():
+    class Done:
+        def fit(self) -> Grid:
+            return Grid(3, 2, errors=1)
+
+    results, interrupted = interruptible_fit(Done())
+    assert interrupted is None and results.trials == 3
+
+
+def test_trials_left_unfinished_without_a_signal_count_as_interrupted():
+    class Stopped:
+        def fit(self) -> Grid:
+            return Grid(2, 1)
+
+    assert interruptible_fit(Stopped())[1] == "SIGUSR1"
+
+
+def test_sigterm_outside_the_fit_raises_terminated():
+    with pytest.raises(Terminated):
+        raise_interrupt(signal.SIGTERM, None)
+    with pytest.raises(KeyboardInterrupt) as err:
+        raise_interrupt(signal.SIGINT, None)
+    assert not isinstance(err.value, Terminated)
+    assert exit_status(signal.SIGINT) == 130 and exit_status(signal.SIGTERM) == 143
+
+
+def test_off_the_main_thread_nothing_is_installed():
+    seen = {}
+
+    def body():
+        with Interruption() as stop:
+            seen["handler"] = signal.getsignal(signal.SIGINT)
+            seen["signum"] = stop.signum
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert seen == {"handler": signal.getsignal(signal.SIGINT), "signum": None}
+
+
+def test_tunes_restore_advice_is_left_out_while_fitting(caplog):
+    tune_logger = logging.getLogger("ray.tune.tune")
+    with caplog.at_level(logging.WARNING, "ray.tune.tune"):
+        with Interruption():
+            tune_logger.warning(
+                "Experiment has been interrupted, but the most recent state was "
+                'saved.\nResume experiment with: Tuner.restore(path="/x", ...)'
+            )
+            tune_logger.warning("Trials did not complete")
+        tune_logger.warning("Resume with Tuner.restore(...) outside a run")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Trials did not complete",
+        "Resume with Tuner.restore(...) outside a run",
+    ]
