@@ -106,7 +106,15 @@ from tune_bs.schedule.simulator import (
     switch,
     train,
 )
-from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.switching import (
+    Decision,
+    FitCache,
+    Peer,
+    Report,
+    Rule,
+    SwitchSettings,
+    decide,
+)
 
 CANDIDATES = (8, 16, 32, 64, 128, 256, 512, 1024)
 ASHA_ETA = 4
@@ -492,7 +500,7 @@ def policy_hook(
             if t.index != trial.index
         }
         decision = decide(trial.reports, peers, settings, cache)
-        probe = decision.action == "switch" and decision.reason.startswith("probe")
+        probe = decision.action == "switch" and decision.rule is Rule.PROBE
         if truth is not None and probe:
             now = trial.reports[-1]
             loss = trial.state.loss
@@ -513,7 +521,7 @@ def policy_hook(
                 audit.faster += model.progress_per_second(
                     loss, decision.batch_size, decision.accumulation_steps
                 ) > model.progress_per_second(loss, now.batch_size, now.accumulation_steps)
-            elif probed.get(trial.index) and decision.reason.endswith("switching back"):
+            elif probed.get(trial.index) and decision.rule is Rule.REVERT:
                 audit.reverted += 1
             probed[trial.index] = probe
         return decision

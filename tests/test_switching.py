@@ -14,7 +14,15 @@ import pytest
 
 from tune_bs.errors import UserInputError
 from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
-from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.switching import (
+    Decision,
+    FitCache,
+    Peer,
+    Report,
+    Rule,
+    SwitchSettings,
+    decide,
+)
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
 FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
@@ -44,7 +52,7 @@ def settings(**kw: object) -> SwitchSettings:
 
 def test_continues_during_grace() -> None:
     d = decide(history(FLAT, [(1, 1024)]), {"p": Peer(history(FLAT, [(30, 64)]))}, settings())
-    assert d == Decision("continue", 1024, 1, d.reason, 1)
+    assert d == Decision("continue", 1024, 1, d.reason, 1, Rule.GRACE)
     assert "grace" in d.reason
 
 

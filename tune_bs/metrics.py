@@ -34,6 +34,8 @@ Units and rules:
   checkpointing and restores excluded), carried across restarts (:mod:`tune_bs.train.clock`).
 - ``WALL_TIME_S``: the trial's clock at the report, float seconds shared by all trials (Ray's
   ``timestamp`` is whole seconds: never use it for decisions).
+- ``OOM_BATCH_SIZE``: the smallest batch size the trial ran out of memory at (reported from then
+  on); the scheduler never switches it to that size or above.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ TRIAL_TIME_S = "trial_time_s"
 WALL_TIME_S = "wall_time_s"
 TRAINING_ITERATION = "training_iteration"
 DIVERGED = "diverged"
+OOM_BATCH_SIZE = "oom_batch_size"
 
 #: Metrics a search space may name as its ``metric``, with the direction that is better: the
 #: validation metrics, and only those.

@@ -55,7 +55,7 @@ STATE_FILE = "trainer_state.pt"
 MIN_OOM_BATCH_SIZE = 2
 #: Metric: the smallest batch size at which the trial ran out of memory (reported from then on);
 #: it and every larger size are excluded for the rest of the trial (:class:`MemoryLimit`).
-OOM_BATCH_SIZE = "oom_batch_size"
+OOM_BATCH_SIZE = m.OOM_BATCH_SIZE
 
 
 class TrialOutOfMemory(RuntimeError):

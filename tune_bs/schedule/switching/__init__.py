@@ -183,6 +183,7 @@ from tune_bs.schedule.switching.types import (
     Decision,
     Peer,
     Report,
+    Rule,
     Segment,
     SwitchSettings,
 )
@@ -194,6 +195,7 @@ __all__ = [
     "FitCache",
     "Peer",
     "Report",
+    "Rule",
     "Segment",
     "SwitchSettings",
     "decide",

@@ -9,7 +9,7 @@ import statistics
 from collections.abc import Iterable
 
 from tune_bs.schedule.curves import CurveFit
-from tune_bs.schedule.switching.memo import segment_key
+from tune_bs.schedule.switching.memo import Value, segment_key
 from tune_bs.schedule.switching.noise_scale import (
     FittedSegment,
     family_relative_rate,
@@ -144,10 +144,10 @@ def fitted_segments(view: DecisionView) -> list[FittedSegment]:
     for reports in view.histories:
         out.extend(
             view.memo.per_history(
-                "fitted-segments",
+                view.fits_key(Value.FITTED_SEGMENTS),
                 reports,
                 lambda r=reports: [
-                    FittedSegment.of(seg.effective, fit, segment_key(seg))
+                    FittedSegment.of(seg.effective, fit, segment_key(seg, view.fit_settings))
                     for seg, fit in view.segment_fits(r)
                     if fit is not None
                 ],
@@ -166,7 +166,9 @@ def probe_speed(view: DecisionView, target: int) -> tuple[float, float] | None:
         return None
 
     def pair(a: FittedSegment, b: FittedSegment) -> float | None:
-        return view.memo.keyed("noise-pair", (a.key, b.key), lambda: pair_step_fraction(a, b))
+        return view.memo.keyed(
+            view.fits_key(Value.NOISE_PAIR), (a.key, b.key), lambda: pair_step_fraction(a, b)
+        )
 
     eta = step_fraction(fitted_segments(view), pair)
     if eta is None:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tune_bs.schedule.switching.types import Peer, Report
+from tune_bs.schedule.switching.memo import Value, ValueKey
+from tune_bs.schedule.switching.types import Peer, Report, Rule
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -19,7 +20,9 @@ def noise_floor(view: DecisionView) -> float:
     between reports); ``inf`` while none of them can be fitted (no stop on an unknown noise)."""
     stds = []
     for reports in view.histories:
-        std = view.memo.per_history("noise", reports, lambda r=reports: _current_noise(view, r))
+        std = view.memo.per_history(
+            view.fits_key(Value.NOISE), reports, lambda r=reports: _current_noise(view, r)
+        )
         if std is not None:
             stds.append(std)
     return view.settings.stop_noise_z * float(np.median(stds)) if stds else math.inf
@@ -33,7 +36,7 @@ def _current_noise(view: DecisionView, reports: Sequence[Report]) -> float | Non
 def _interp(view: DecisionView, reports: Sequence[Report], t: float) -> float | None:
     """``val_loss`` linearly interpolated at elapsed time ``t`` (None outside the reports)."""
     times, losses = view.memo.derived(
-        "series",
+        ValueKey(Value.SERIES),
         reports,
         lambda: (np.array([r.time_s for r in reports]), np.array([r.val_loss for r in reports])),
     )
@@ -88,7 +91,9 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
 def expected_final(view: DecisionView, peer: Peer) -> float:
     """A peer's expected loss at the end of its own budget: its current segment's curve there
     (the point estimate), else its last reported loss (memoised per history)."""
-    return view.memo.per_history("expected-final", peer.reports, lambda: _final(view, peer))
+    return view.memo.per_history(
+        view.fits_key(Value.EXPECTED_FINAL), peer.reports, lambda: _final(view, peer)
+    )
 
 
 def _final(view: DecisionView, peer: Peer) -> float:
@@ -123,8 +128,8 @@ def _reference_loss(view: DecisionView) -> float:
     return max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
 
 
-def dominated(view: DecisionView) -> str:
-    """Reason to stop the trial under rule 3 on this report, or ``""``.
+def dominated(view: DecisionView) -> tuple[Rule, str] | None:
+    """``(rule, reason)`` to stop the trial under rule 3 on this report, or ``None``.
 
     Under ``objective="budget"`` a rival must also be expected to end below the trial's reach
     (:attr:`DecisionView.reach`) by the same margin, and nothing stops a trial whose current
@@ -133,7 +138,7 @@ def dominated(view: DecisionView) -> str:
     reach = view.reach if view.budget_objective else None
     competing = rivals(view)
     if not competing or (view.budget_objective and reach is None):
-        return ""
+        return None
     floor = noise_floor(view)
     l_ref = _reference_loss(view)
     dominated_by: list[str] = []
@@ -154,17 +159,17 @@ def dominated(view: DecisionView) -> str:
         at = f"{theirs:.4g} vs {own:.4g} at {tau:.4g}s"
         if same_size:
             ends = "" if end is None else f", expected to end at {end:.4g} below {reach:.4g}"
-            return (
+            return Rule.DUPLICATE, (
                 f"redundant: {key} trains at batch size {view.current.effective} too and is "
                 f"ahead ({at}{ends}, noise floor {floor:.2g})"
             )
         dominated_by.append(f"{key} ({at})" if end is None else f"{key} ({at}, end {end:.4g})")
     if not dominated_by or len(dominated_by) < view.settings.min_alive:
-        return ""
+        return None
     if reach is None:
-        return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
+        return Rule.BEHIND, "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
     flat = "" if view.flat is None else ", flat"
-    return (
+    return Rule.BEHIND, (
         f"clearly worse at equal compute and cannot reach the end of "
         f"{', '.join(dominated_by[:3])} (reach {reach:.4g}{flat})"
     )
@@ -178,7 +183,7 @@ def confirmed(view: DecisionView) -> bool:
         before = view.history[: view.n - back]
         if len(before) < s.grace_reports:
             return False
-        if not dominated(DecisionView(before, view.peers, s, view.memo)):
+        if dominated(DecisionView(before, view.peers, s, view.memo)) is None:
             return False
     return True
 

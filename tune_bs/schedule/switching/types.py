@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Literal
 
 from tune_bs.errors import UserInputError
@@ -94,32 +95,59 @@ class Peer:
     batch_size: int | None = None
 
 
+class Rule(str, Enum):
+    """The rule a :class:`Decision` comes from (the package docstring's numbers; the value is
+    what lines and summaries print). Callers branch on it, never on ``Decision.reason``."""
+
+    DIVERGED = "diverged"  # 1: stop
+    GRACE = "grace"  # 2: continue
+    BEHIND = "behind"  # 3: stop, clearly worse than a rival
+    DUPLICATE = "duplicate"  # 3: stop, a peer at the same size is ahead
+    SWITCHING_OFF = "switching off"  # continue (switching: false)
+    MEASURING = "measuring"  # 4: continue
+    JUDGING = "judging"  # 5: continue while a switch is judged
+    REVERT = "revert"  # 5: switch back
+    EXPLORE = "explore"  # 6: switch
+    UNFITTED = "unfitted"  # continue: no curve at the current size
+    EXTRAPOLATION = "extrapolation"  # 8: switch on a fresh estimate
+    PROBE = "probe"  # 8 (a deep estimate's hint) or 9: switch
+    REDUNDANT = "redundant"  # stop instead of a switch to where a rival leads
+    KEEP = "keep"  # 8, 10: continue
+    # the scheduler's own, not the policy's
+    LEADS = "leads"  # continue: a stop withheld from the leader on the experiment's metric
+    RECORDED = "recorded"  # replayed from result.json after a restore
+    MISSED = "missed"  # a restart-free switch not taken, carried out by restart
+    CUSTOM = "custom"  # a policy that names no rule (e.g. a test's scripted one)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a trial after its ``report_index``-th report (the idempotency key)."""
+    """What to do with a trial after its ``report_index``-th report (the idempotency key), the
+    :class:`Rule` it comes from, and ``reason``: the figures it compared, for people to read."""
 
     action: Action
     batch_size: int
     accumulation_steps: int = 1
     reason: str = ""
     report_index: int = 0
-    diverged: bool = False
+    rule: Rule = Rule.CUSTOM
+
+    @property
+    def diverged(self) -> bool:
+        """The trial's loss is not finite (rule 1)."""
+        return self.rule is Rule.DIVERGED
 
     @property
     def effective_batch_size(self) -> int:
         """``batch_size × accumulation_steps``."""
         return self.batch_size * self.accumulation_steps
 
-    def because(self, reason: str) -> Decision:
-        """The same decision with another reason."""
-        return Decision(
-            self.action,
-            self.batch_size,
-            self.accumulation_steps,
-            reason,
-            self.report_index,
-            self.diverged,
-        )
+    def because(self, reason: str, rule: Rule | None = None) -> Decision:
+        """The same decision with another reason (and rule, when given)."""
+        return replace(self, reason=reason, rule=self.rule if rule is None else rule)
 
 
 @dataclass(frozen=True)
