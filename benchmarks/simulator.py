@@ -33,8 +33,9 @@ best fixed size are computed at the nominal pace, so under jitter a run can beat
 
 Methods:
 - ``policy``: :func:`tune_bs.schedule.switching.decide` with its default settings, except
-  ``objective="speed"`` and ``switch_cost_s`` (the restart cost it assumes until it has
-  measured one) = the simulated switch cost; each report carries the trial's budget in samples
+  ``objective="speed"``, ``switch_cost_s`` (the restart cost it assumes until it has
+  measured one) = the simulated switch cost and ``curve_floor=0`` (the scheduler states that
+  floor for a loss); each report carries the trial's budget in samples
   (its budget seconds at its starting size's pace); every other trial is a peer (with the size
   it starts at). This simulation asks for the time to a target loss, with budgets (2× the best
   fixed time) that do not bind: the speed objective's question. The goals are the ``policy``'s;
@@ -692,6 +693,8 @@ def method_hooks(
     """A fresh hook per method (hooks keep state); ``true_gate``: the policies' what-if gate;
     ``audit``: counts the ``policy`` method's probes."""
     truth = inst.model if true_gate else None
+    if settings.curve_floor is None:  # a loss: what the scheduler states for val_loss
+        settings = replace(settings, curve_floor=0.0)
     return {
         "policy": policy_hook(
             replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s),

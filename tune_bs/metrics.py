@@ -23,6 +23,8 @@ Units and rules:
   batch size: never compare it across batch sizes.
 - ``SAMPLES_SEEN``: training series consumed so far (one series = one anchor, two views).
 - ``BATCH_SIZE``: the batch size in force at this report (series per minibatch).
+- ``BATCH_SIZE_INITIAL``: the batch size the trial was given (the one a search sampled), kept in
+  its config by the extrapolation scheduler when a switch changes ``batch_size``.
 - ``ACCUMULATION_STEPS``: minibatches whose gradients make one optimiser step (1 = none).
 - ``EFFECTIVE_BATCH_SIZE``: ``BATCH_SIZE`` × ``ACCUMULATION_STEPS``.
 - ``SWITCHES``: how many times the trial's batch size has been changed so far.
@@ -50,6 +52,7 @@ TEST_MULTITASK = "test_multitask"
 TRAIN_LOSS = "train_loss"
 SAMPLES_SEEN = "samples_seen"
 BATCH_SIZE = "batch_size"
+BATCH_SIZE_INITIAL = "batch_size_initial"
 ACCUMULATION_STEPS = "accumulation_steps"
 EFFECTIVE_BATCH_SIZE = "effective_batch_size"
 SWITCHES = "switches"

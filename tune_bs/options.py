@@ -203,6 +203,11 @@ def _check_sizes(where: str, value: Any) -> None:
         number(where, size, integer=True, minimum=2)
     if len(set(value)) != len(value):
         raise UserInputError(f"{where} lists a batch size twice, in {value}; remove the duplicate.")
+    if list(value) != sorted(value):
+        raise UserInputError(
+            f"{where} must list the candidate batch sizes in increasing order (a set, not a "
+            f"schedule), but got {where}={value}; write {sorted(value)}."
+        )
 
 
 def check_section_value(where: str, value: Any, opt: Option) -> None:

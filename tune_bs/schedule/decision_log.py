@@ -45,7 +45,7 @@ class DecisionLog:
     def withheld(self, trial_id: str, decision: Decision, metric: str | None) -> None:
         """A stop not carried out: the trial leads on the experiment's metric."""
         logger.info(
-            "trial %s is not stopped at report %d: it leads its group on %s (%s)",
+            "trial %s is not stopped at report %d: it leads the search on %s (%s)",
             trial_id,
             decision.report_index,
             metric,

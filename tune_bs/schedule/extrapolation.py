@@ -6,9 +6,9 @@ itself (docs/design.md §7). What it decides — explore the candidate sizes not
 the size whose curve promises the fastest loss decrease, judge and revert switches, stop hopeless
 trials — is stated once, with its units and margins, in the docstring of
 :mod:`tune_bs.schedule.switching`; this module only carries the decisions out, with one exception of
-its own: it never stops the trial that leads its group on the experiment's metric when that metric
-is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is taken on the
-report that ends a trial's budget (a switch there would change nothing).
+its own: it never stops the trial that leads the search on the experiment's metric when that
+metric is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is taken
+on the report that ends a trial's budget (a switch there would change nothing).
 
 Time: the trial's own float ``trial_time_s``, else Tune's ``time_total_s`` less its start-up;
 the shared clock is its float ``wall_time_s`` (:mod:`tune_bs.schedule.trial_ledger`).
@@ -23,8 +23,10 @@ never switched to a loader batch of that size or more: those candidates are left
 settings its decisions are taken with (with ``action: accumulation``, its largest loader batch
 is capped at half that size), and a switch back to one (rule 5) is not made.
 
-Peers: the trials whose config equals this trial's apart from the batch size, the accumulation
-steps, the seed and private keys (:mod:`tune_bs.schedule.trial_ledger`).
+Rivals and peers: every other trial of the search is a rival (rule 3 compares them, whatever
+their other hyperparameters: a random search over ``lr`` and more is the common case); those
+whose config equals this trial's apart from the batch size, the accumulation steps, the seed and
+private keys are also peers, whose curves it pools (:mod:`tune_bs.schedule.trial_ledger`).
 
 Restart safety: Tune keeps no scheduler state; a trial first seen with results (after
 ``Tuner.restore`` / ``tune-bs resume``) gets its history rebuilt from its ``result.json`` and the
@@ -74,7 +76,7 @@ from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
 from tune_bs.schedule.decision_log import DecisionLog
-from tune_bs.schedule.report_keys import ReportKeys
+from tune_bs.schedule.report_keys import ReportKeys, check_mode
 from tune_bs.schedule.switch_board import SWITCH_AT
 from tune_bs.schedule.switch_courier import SwitchCourier
 from tune_bs.schedule.switching import (
@@ -150,6 +152,7 @@ class ExtrapolationScheduler(FIFOScheduler):
                 "keys=ReportKeys(val_loss='loss')."
             )
         keys = keys or ReportKeys()
+        check_mode(metric, mode)
         self._settings = settings
         self._keys = replace(keys, val_loss=curve_metric) if curve_metric else keys
         self._policy = policy
@@ -164,6 +167,7 @@ class ExtrapolationScheduler(FIFOScheduler):
             "_log": log,
             "_courier": SwitchCourier(self._settings, self._keys, log, board),
             "_cache": FitCache(),
+            "_effective": None,
         }
 
     @property
@@ -180,13 +184,16 @@ class ExtrapolationScheduler(FIFOScheduler):
         ledger = self._ledger
         if (ledger.metric and metric) or (ledger.mode and mode):
             return False
+        check_mode(metric or ledger.metric, mode or ledger.mode)
         ledger.set_metric(metric or ledger.metric, mode or ledger.mode)
         return True
 
     # --- bookkeeping --------------------------------------------------------------------------
     def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
-        self._courier.add(trial)
         self._ledger.add(trial)
+        if not self._ledger.history(trial.trial_id):  # a restored one runs where it was put
+            self._keys.check_start(trial.config, self._settings.batch_sizes, trial.trial_id)
+        self._courier.add(trial)
 
     def on_trial_complete(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
@@ -311,12 +318,27 @@ class ExtrapolationScheduler(FIFOScheduler):
         settings = self._settings_within_memory(history, memory_limit(trial, result))
         return self._policy(history, self._ledger.peers(trial), settings, self._cache)
 
+    def _policy_settings(self) -> SwitchSettings:
+        """The settings the policy decides with: the user's, with the curve's floor stated from
+        the fitted metric's range (:meth:`ReportKeys.curve_range`, in the policy's units: a
+        negated metric's floor is minus its top) when the user left it open."""
+        sign = self._ledger.sign()
+        if self._effective is None or self._effective[0] != sign:
+            settings = self._settings
+            if settings.curve_floor is None:
+                low, high = self._keys.curve_range()
+                floor = low if sign > 0 else -high
+                if math.isfinite(floor):
+                    settings = replace(settings, curve_floor=floor)
+            self._effective = (sign, settings)
+        return self._effective[1]
+
     def _settings_within_memory(
         self, history: Sequence[Report], limit: int | None
     ) -> SwitchSettings:
         """The settings without the candidates a trial ran out of memory at: loader batches of
         ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
-        settings = self._settings
+        settings = self._policy_settings()
         if limit is None:
             return settings
         if settings.action == "accumulation":

@@ -92,12 +92,18 @@ class SwitchCourier:
 
     # --- trials -------------------------------------------------------------------------------
     def add(self, trial: Trial) -> None:
-        """Open the board (before any trial starts and looks for it) and name it in the
-        trial's config."""
+        """Keep the batch size the trial was given in its config (``batch_size_initial``: a
+        switch changes ``batch_size``); open the board (before any trial starts and looks for
+        it) and name it in the trial's config."""
+        config = dict(trial.config)
+        initial = self.keys.config_batch_size_initial
+        if initial not in config and self.keys.config_batch_size in config:
+            config[initial] = config[self.keys.config_batch_size]
         if self.inplace:
             self._open_board()
-            if trial.config.get(BOARD_KEY) != BOARD_NAME:
-                trial.set_config({**trial.config, BOARD_KEY: BOARD_NAME})
+            config[BOARD_KEY] = BOARD_NAME
+        if config != trial.config:
+            trial.set_config(config)
 
     def note(self, trial: Trial, result: Mapping[str, Any]) -> None:
         """Remember that the trial reported a checkpoint (it can be switched by restart)."""

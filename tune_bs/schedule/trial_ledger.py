@@ -15,10 +15,12 @@ first two reports as the first report's time less its samples at the pace of the
 
 Histories are keyed on ``training_iteration``: a re-reported iteration replaces the old one.
 
-Peers: the trials whose config equals this trial's apart from ``batch_size``,
-``accumulation_steps``, ``seed`` and keys starting with ``_`` (stopped ones count as evidence;
-only live ones can stop a trial). Trials that differ in anything else (e.g. ``lr``) never inform
-or stop each other.
+Rivals and peers: every other trial of the scheduler is a *rival* (all report the same metric on
+the same x-axis, through one :class:`~tune_bs.schedule.report_keys.ReportKeys`): rule 3 compares
+a trial with each, whatever their other hyperparameters. A rival whose config equals this
+trial's apart from ``batch_size``, ``accumulation_steps``, ``seed``, the sampled
+``batch_size_initial`` and keys starting with ``_`` is also a *peer*: it pools curves with it
+(:attr:`~tune_bs.schedule.switching.Peer.pools`).
 
 Restarts: Tune keeps no scheduler state (ray-project/ray#30838; a pickled scheduler in
 ``tuner.pkl`` starts empty). A trial first seen with results (after ``Tuner.restore`` /
@@ -81,7 +83,7 @@ class TrialLedger:
         self._restored: list[str] = []
         self._recorded: dict[str, list[tuple[int, int]]] = {}
         self._groups: dict[str, str] = {}
-        self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
+        self._peer_memo: dict[tuple[str, bool], tuple[tuple, Peer]] = {}
         self._last_metric: dict[str, Any] = {}
 
     def set_metric(self, metric: str | None, mode: str | None) -> None:
@@ -194,7 +196,11 @@ class TrialLedger:
         changes only such keys)."""
         group = self._groups.get(trial.trial_id)
         if group is None:
-            own = {self.keys.config_batch_size, self.keys.config_accumulation_steps}
+            own = {
+                self.keys.config_batch_size,
+                self.keys.config_accumulation_steps,
+                self.keys.config_batch_size_initial,
+            }
             config = {
                 k: v
                 for k, v in trial.config.items()
@@ -204,37 +210,39 @@ class TrialLedger:
         return group
 
     def peers(self, trial: Trial) -> dict[str, Peer]:
-        """The trial's group (trials yet to report included: they show the size they start at)."""
+        """Every other trial as the policy's :class:`~tune_bs.schedule.switching.Peer` (a rival;
+        ``pools`` when in the trial's group), trials yet to report included: they show the size
+        they start at."""
         group = self._group(trial)
         peers = {}
         for trial_id, other in self._trials.items():
-            if trial_id == trial.trial_id or self._group(other) != group:
+            if trial_id == trial.trial_id:
                 continue
+            pools = self._group(other) == group
             history = self._histories.get(trial_id, ())
             alive = trial_id not in self._finished and other.status != Trial.ERROR
             start = start_size(other.config, self.keys)
             state = (len(history), history[-1] if history else None, alive, start)
-            memo = self._peer_memo.get(trial_id)
+            memo = self._peer_memo.get((trial_id, pools))
             if memo is None or memo[0] != state:  # a Peer per new report, reused until then
-                memo = (state, Peer(tuple(history), alive, start))
-                self._peer_memo[trial_id] = memo
+                memo = (state, Peer(tuple(history), alive, start, pools))
+                self._peer_memo[(trial_id, pools)] = memo
             peers[trial_id] = memo[1]
         return peers
 
     def leads(self, trial: Trial) -> bool:
-        """The trial's last value of the experiment's metric is the best of its group's (ties
+        """The trial's last value of the experiment's metric is the best of every trial's (ties
         included) — when that metric is not the fitted curve's."""
         if self.metric in (None, self.curve_metric):
             return False
         own = finite(self._last_metric.get(trial.trial_id))
         if own is None:
             return False
-        group = self._group(trial)
         sign = 1.0 if self.mode == "max" else -1.0
         others = (
-            finite(self._last_metric.get(trial_id))
-            for trial_id, other in self._trials.items()
-            if trial_id != trial.trial_id and self._group(other) == group
+            finite(value)
+            for trial_id, value in self._last_metric.items()
+            if trial_id != trial.trial_id
         )
         return all(v is None or sign * own >= sign * v for v in others)
 

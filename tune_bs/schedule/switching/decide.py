@@ -6,8 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 
 from tune_bs.schedule.switching.choosing import choose, estimates
-from tune_bs.schedule.switching.exploring import explore_target, probe_target, was_exploration
-from tune_bs.schedule.switching.judging import is_revert, judge, loss_rose, tabu, window
+from tune_bs.schedule.switching.exploring import explore_target, probe_target, room_to_judge
+from tune_bs.schedule.switching.judging import is_revert, judge, loss_rose, reverted, tabu, window
 from tune_bs.schedule.switching.memo import FitCache
 from tune_bs.schedule.switching.stopping import confirmed, dominated, taken_by_leader
 from tune_bs.schedule.switching.types import Decision, Peer, Report, Rule, SwitchSettings
@@ -61,21 +61,33 @@ def decide(
         )
     candidates = estimates(view, sizes_tabu)  # rules 7, 8
     size, rule, reason = choose(view, candidates)
-    if size is not None:
+    if size is not None and judged_in_time(view, size):
         end = candidates[size].end if view.budget_objective else None
         return switch_or_stop(view, size, rule, reason, end)
     probe = probe_target(view, set(candidates), sizes_tabu)  # rule 9
-    if probe is not None:
+    if probe is not None and judged_in_time(view, probe[0]):
         return switch_or_stop(view, probe[0], Rule.PROBE, probe[1])
+    if size is not None or probe is not None:
+        back = size if size is not None else probe[0]
+        return view.keep(
+            Rule.KEEP,
+            f"batch size {back} was switched back from before, and the budget left cannot judge "
+            "a return there",
+        )
     return view.keep(rule, reason)  # rule 10
+
+
+def judged_in_time(view: DecisionView, target: int) -> bool:
+    """A switch to a size this trial switched back from is made only when the budget left holds
+    its judgement (rule 5): a trial never ends at a size its own judged evidence says ends
+    worse without a new verdict."""
+    return target not in reverted(view) or room_to_judge(view)
 
 
 def judge_last_switch(view: DecisionView) -> Decision | None:
     """Rule 5's decision, or ``None`` when the last switch is kept (or is not to be judged)."""
     s, segments = view.settings, view.segments
     if len(segments) < 2 or len(view.current.reports) > window(s) or is_revert(segments, s):
-        return None
-    if was_exploration(view):
         return None
     verdict = judge(view)
     back = segments[-2]

@@ -35,9 +35,11 @@ _T = TypeVar("_T")
 
 class FitSettings(NamedTuple):
     """The settings a segment's curve depends on: ``min_reports``, the reports below which no
-    curve is fitted (the warm chain's cold start)."""
+    curve is fitted (the warm chain's cold start), and ``floor``, the lowest value it may reach
+    (``None``: unbounded)."""
 
     min_reports: int
+    floor: float | None = None
 
 
 class FitKey(NamedTuple):
@@ -53,12 +55,13 @@ class FitKey(NamedTuple):
 
 class WindowKey(NamedTuple):
     """A cold fit of a segment's last ``length`` reports (named by their first and last) from
-    its anchor."""
+    its anchor, under the fit settings (their floor)."""
 
     length: int
     first: Report
     last: Report
     anchor: float
+    settings: FitSettings
 
 
 class Value(Enum):
@@ -66,6 +69,7 @@ class Value(Enum):
 
     SEGMENTS = "segments"
     SERIES = "series"  # times and losses as arrays
+    SAMPLES = "samples"  # samples seen, as a list
     INTERVALS = "intervals"  # seconds per sample of each interval, by loader
     SWITCHES = "switches"  # the usual interval overhead and the intervals that straddle a switch
     SWITCH_NOISE = "switch-noise"
@@ -149,16 +153,18 @@ class FitCache:
         for k in range(first, n + 1):
             start = self._fits.get(fit_key(segment, k - 1, settings)) if k > min_reports else None
             self._fits[fit_key(segment, k, settings)] = fit_reports(
-                segment.reports[:k], segment.anchor_samples, start
+                segment.reports[:k], segment.anchor_samples, start, settings.floor
             )
         return self._fits[key]
 
-    def window_fit(self, segment: Segment, last: int) -> CurveFit | None:
+    def window_fit(self, segment: Segment, last: int, settings: FitSettings) -> CurveFit | None:
         """A cold fit of the segment's last ``last`` reports (``None`` when refused)."""
         window = segment.reports[-last:]
-        key = WindowKey(len(window), window[0], window[-1], segment.anchor_samples)
+        key = WindowKey(len(window), window[0], window[-1], segment.anchor_samples, settings)
         if key not in self._window_fits:
-            self._window_fits[key] = fit_reports(window, segment.anchor_samples, None)
+            self._window_fits[key] = fit_reports(
+                window, segment.anchor_samples, None, settings.floor
+            )
         return self._window_fits[key]
 
     # --- derived values ------------------------------------------------------------------
@@ -228,12 +234,13 @@ def segment_key(segment: Segment, settings: FitSettings) -> FitKey:
 
 
 def fit_reports(
-    reports: Sequence[Report], anchor: float, start: CurveFit | None
+    reports: Sequence[Report], anchor: float, start: CurveFit | None, floor: float | None = None
 ) -> CurveFit | None:
-    """``fit_curve`` of ``val_loss`` against samples since ``anchor``; ``None`` when refused."""
+    """``fit_curve`` of ``val_loss`` against samples since ``anchor``, at or above ``floor``
+    (``None``: unbounded); ``None`` when refused."""
     x = np.array([r.samples_seen for r in reports]) - anchor
     y = np.array([r.val_loss for r in reports])
     try:
-        return fit_curve(x, y, min_points=5, start=start)
+        return fit_curve(x, y, min_points=5, start=start, floor=floor)
     except CurveFitError:
         return None

@@ -34,7 +34,7 @@ def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pee
         k = len(reports)  # a trial's reports come in clock order: only its last ones can be later
         while k and reports[k - 1].wall_time is not None and reports[k - 1].wall_time > now:
             k -= 1
-        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size)
+        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size, p.pools)
     return out
 
 
@@ -74,7 +74,7 @@ class DecisionView:
     @cached_property
     def fit_settings(self) -> FitSettings:
         """What every curve of this decision depends on (part of each memo key)."""
-        return FitSettings(self.settings.segment_reports)
+        return FitSettings(self.settings.segment_reports, self.settings.curve_floor)
 
     def fits_key(self, kind: Value) -> ValueKey:
         """The memo key of a value of ``kind`` that rests on this decision's curves."""
@@ -115,8 +115,18 @@ class DecisionView:
 
     # --- time --------------------------------------------------------------------------------
     @cached_property
+    def pool(self) -> dict[str, Peer]:
+        """The peers that pool curves with this trial (as of now)."""
+        return {k: p for k, p in self.peers.items() if p.pools}
+
+    @cached_property
     def histories(self) -> list[Sequence[Report]]:
-        """The trial's history, then its peers' (as of now)."""
+        """The trial's history, then its pooling peers' (as of now)."""
+        return [self.history, *(p.reports for p in self.pool.values() if p.reports)]
+
+    @cached_property
+    def rival_histories(self) -> list[Sequence[Report]]:
+        """The trial's history, then every rival's (as of now)."""
         return [self.history, *(p.reports for p in self.peers.values() if p.reports)]
 
     def segment_fits(self, reports: Sequence[Report]) -> list[tuple[Segment, CurveFit | None]]:
