@@ -419,8 +419,8 @@ def test_the_exploration_budget_is_bounded() -> None:
     def budget(samples: float) -> list[Report]:
         return [replace(r, budget_samples=samples) for r in alone]
 
-    assert decide(budget(30_000), {}, explore).action == "switch"  # room to judge the visit
-    assert decide(budget(29_999), {}, explore).action == "continue"  # < 10 reports left
+    assert decide(budget(22_000), {}, explore).action == "switch"  # room for a verdict
+    assert decide(budget(21_999), {}, explore).action == "continue"  # < 5 + 1 reports left
     half = settings(explore=True, switch_via="inplace", explore_until=0.25)
     assert decide(budget(40_000), {}, half).action == "switch"  # at a quarter: starts
     assert decide(budget(39_999), {}, half).action == "continue"  # past it: no visit

@@ -161,7 +161,7 @@ class ExtrapolationScheduler(FIFOScheduler):
     def _fresh_state(self, metric: str | None, mode: str | None, board: Any) -> dict[str, Any]:
         """The owners of the scheduler's state, empty: the ledger of trials, the courier of
         switches, the decision log and the policy's memo."""
-        log = DecisionLog()
+        log = DecisionLog(self._settings.batch_sizes)
         return {
             "_ledger": TrialLedger(self._keys, metric, mode),
             "_log": log,
@@ -248,7 +248,9 @@ class ExtrapolationScheduler(FIFOScheduler):
                 Rule.MISSED,
             )
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            return self._courier.deliver(trial, decision, result, by_restart=missed is not None)
+            return self._courier.deliver(
+                trial, decision, result, history[-1].loader, by_restart=missed is not None
+            )
         return TrialScheduler.CONTINUE
 
     def _decision(
@@ -295,12 +297,10 @@ class ExtrapolationScheduler(FIFOScheduler):
                 self._courier.apply(trial, decision)
 
     def debug_string(self) -> str:
-        c = self._log.counts()
+        """The summary of the run so far: switches and stops with their counts by rule."""
         replaced = self._courier.replaced
-        return (
-            f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
-            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged"
-            + (f", switch board replaced {replaced} time(s)." if replaced else ".")
+        return f"Using {self._log.summary()}" + (
+            f", switch board replaced {replaced} time(s)." if replaced else "."
         )
 
     # --- queries ------------------------------------------------------------------------------

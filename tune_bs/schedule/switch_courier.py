@@ -40,14 +40,7 @@ from ray.tune.schedulers.trial_scheduler import TrialScheduler
 
 from tune_bs.schedule.decision_log import DecisionLog
 from tune_bs.schedule.report_keys import ReportKeys
-from tune_bs.schedule.switch_board import (
-    BOARD_KEY,
-    BOARD_NAME,
-    SWITCH_AT,
-    BoardHost,
-    SwitchBoard,
-    board_errors,
-)
+from tune_bs.schedule.switch_board import SWITCH_AT, BoardHost, SwitchBoard, board_errors
 from tune_bs.schedule.switching import Decision, Report, SwitchSettings
 
 #: The scheduler's own logger (its messages read as one log).
@@ -93,17 +86,13 @@ class SwitchCourier:
     # --- trials -------------------------------------------------------------------------------
     def add(self, trial: Trial) -> None:
         """Keep the batch size the trial was given in its config (``batch_size_initial``: a
-        switch changes ``batch_size``); open the board (before any trial starts and looks for
-        it) and name it in the trial's config."""
-        config = dict(trial.config)
+        switch changes ``batch_size``); open the board before any trial starts and looks for it
+        (by name: no key in the trial's config)."""
         initial = self.keys.config_batch_size_initial
-        if initial not in config and self.keys.config_batch_size in config:
-            config[initial] = config[self.keys.config_batch_size]
+        if initial not in trial.config and self.keys.config_batch_size in trial.config:
+            trial.set_config({**trial.config, initial: trial.config[self.keys.config_batch_size]})
         if self.inplace:
             self._open_board()
-            config[BOARD_KEY] = BOARD_NAME
-        if config != trial.config:
-            trial.set_config(config)
 
     def note(self, trial: Trial, result: Mapping[str, Any]) -> None:
         """Remember that the trial reported a checkpoint (it can be switched by restart)."""
@@ -120,13 +109,19 @@ class SwitchCourier:
 
     # --- delivery -----------------------------------------------------------------------------
     def deliver(
-        self, trial: Trial, decision: Decision, result: Mapping[str, Any], by_restart: bool = False
+        self,
+        trial: Trial,
+        decision: Decision,
+        result: Mapping[str, Any],
+        before: tuple[int, int],
+        by_restart: bool = False,
     ) -> str:
-        """Carry a switch out: restart-free when the trial takes those (and did take the last
+        """Carry a switch from the loader ``before`` (batch size, accumulation steps: what the
+        trial reported last) out: restart-free when the trial takes those (and did take the last
         one), else by restart (when the trial can restart from a checkpoint); Tune's action."""
         by_restart = by_restart or trial.config.get(SWITCH_VIA) == "restart"
         if self.inplace and not by_restart and self._post(trial, decision):
-            self.log.switched(trial.trial_id, decision)
+            self.log.switched(trial.trial_id, decision, before)
             self.apply(trial, decision)  # the config a restart would continue with
             self._awaiting[trial.trial_id] = decision
             return TrialScheduler.CONTINUE
@@ -152,7 +147,7 @@ class SwitchCourier:
                 trial.trial_id,
                 decision.report_index,
             )
-        self.log.switched(trial.trial_id, decision)
+        self.log.switched(trial.trial_id, decision, before)
         self._pending[trial.trial_id] = decision
         return TrialScheduler.PAUSE
 
@@ -167,10 +162,13 @@ class SwitchCourier:
         return None
 
     def apply(self, trial: Trial, decision: Decision) -> None:
-        """Write the switch into the trial's config (what it restarts with)."""
+        """Write the switch into the trial's config (what it restarts with): the batch size, the
+        accumulation steps (when not 1 or already there) and ``_switch_at``."""
         config = dict(trial.config)
         config[self.keys.config_batch_size] = decision.batch_size
-        config[self.keys.config_accumulation_steps] = decision.accumulation_steps
+        steps = self.keys.config_accumulation_steps
+        if decision.accumulation_steps != 1 or steps in config:
+            config[steps] = decision.accumulation_steps
         config[SWITCH_AT] = decision.report_index
         trial.set_config(config)
 
@@ -203,10 +201,15 @@ class SwitchCourier:
                 trial,
                 "no polling",
                 "trial %s did not take the restart-free switch to batch size %d "
-                "decided after its report %d (its next report is still at %d); it "
-                "switches by restart from now on. To switch it in place, call "
-                "tune_bs.BatchSizeUpdates.after_report() after each tune.report; "
-                "to say it never will, use SwitchSettings(switch_via='restart').",
+                "decided after its report %d (its next report is still at %d), so it "
+                "switches by restart from now on: each switch pauses it and restarts it "
+                "from its checkpoint with the new batch_size in its config. A trainable "
+                "takes switches in place with tune_bs.BatchSizeUpdates (function API: "
+                "after_report() after each tune.report; class API: "
+                "BatchSizeUpdates(self.config, trial_id=self.trial_id) and "
+                "at_report(self.iteration) "
+                "at the start of step()); SwitchSettings(switch_via='restart') says up front "
+                "that it switches by restart.",
                 trial.trial_id,
                 awaited.batch_size,
                 awaited.report_index,

@@ -44,7 +44,13 @@ import torch
 
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
-from tune_bs.schedule.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
+from tune_bs.schedule.switch_board import (
+    BOARD_KEY,
+    SWITCH_AT,
+    BoardClient,
+    Switch,
+    running_board,
+)
 from tune_bs.search import checkpoint
 from tune_bs.train.clock import clock_from_env
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
@@ -117,8 +123,9 @@ def train_trial(config: dict[str, Any], data: TimeSeriesData) -> None:
         )
 
     client = None
-    if config.get(BOARD_KEY):
-        client = BoardClient(str(config[BOARD_KEY]), tune.get_context().get_trial_id())
+    board = config.get(BOARD_KEY) or running_board()
+    if board:
+        client = BoardClient(str(board), tune.get_context().get_trial_id())
 
     def report(metrics: dict[str, Any], state: bytes) -> None:
         if client is not None and not trainer.finished and not metrics[m.DIVERGED]:

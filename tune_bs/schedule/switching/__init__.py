@@ -108,8 +108,9 @@ Each decision names its rule (:class:`Rule`; callers branch on it, never on the 
    judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end of
    the window, the loss is not below the loss at the switch — then back. A size switched back
    from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert, and a switch
-   there by rules 8–9 is made only while the samples left hold a window (so it is judged again):
-   a trial never ends at a size its own judged evidence says ends worse.
+   there by rules 8–9 is made only while the samples left hold ``segment_reports + 1`` reports
+   (so a new verdict on it can still be acted on): a trial never ends at a size its own judged
+   evidence says ends worse.
 6. **Explore**, on evidence. (``explore``, default on) A candidate size nothing covers — not one
    of the trial's own segments of ``segment_reports`` reports, not a size any peer has reported
    at (a peer stopped early at a size is evidence against it) or a waiting peer starts at — is
@@ -119,7 +120,8 @@ Each decision names its rule (:class:`Rule`; callers branch on it, never on the 
    back from and every candidate beyond it (seen from the size it returned to) is never
    visited, nor the size it left by a switch it kept and every candidate beyond that. A visit
    starts only while ``samples_seen ≤ explore_until · budget_samples`` (default half the
-   budget), when the samples left hold the window (so the verdict comes before the end), and
+   budget), when the samples left hold ``segment_reports + 1`` reports (a verdict that can
+   still be acted on before the end), and
    when two switches (there and back) cost less than ``switch_margin`` of the seconds left. A
    grid over the candidate sizes explores nothing.
 7. **Estimates.** For each candidate size ``B`` with a usable curve — the trial's own or a

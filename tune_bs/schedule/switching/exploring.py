@@ -96,9 +96,11 @@ def _visit_fits(view: DecisionView) -> bool:
 
 
 def room_to_judge(view: DecisionView) -> bool:
-    """The samples left hold a switch's whole judgement: ``2·segment_reports`` more report
-    intervals (the trial's median; rule 5), so a trial never ends at a size it switched to
-    without a verdict on it. Always true without a known budget."""
+    """The samples left hold a verdict on a switch that can still be acted on:
+    ``segment_reports + 1`` more report intervals (the trial's median; rule 5 judges from the
+    ``segment_reports``-th report at the new size, and no decision is taken on a budget's last
+    report), so a trial never ends at a size it switched to without a chance to leave it on
+    evidence. Always true without a known budget."""
     if view.last.budget_samples is None:
         return True
     steps = [
@@ -106,7 +108,7 @@ def room_to_judge(view: DecisionView) -> bool:
         for a, b in zip(view.history, view.history[1:], strict=False)
     ]
     interval = statistics.median(steps) if steps else view.last.samples_seen
-    return view.budget_left >= window(view.settings) * interval
+    return view.budget_left >= (view.settings.segment_reports + 1) * interval
 
 
 def slowdown(fit: CurveFit, level: float) -> float:
