@@ -223,3 +223,38 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
         assert rows[-1]["config"]["_switch_at"] in (20, 21)
     # the trial that asks the board switched exactly after reports 2 and 20, across the restore
     assert [r["bs"] for r in final[True]] == [8] * 2 + [16] * 18 + [32] * 10
+
+
+def test_optuna_learns_from_the_sampled_batch_size_not_the_last_one(
+    local_ray, tmp_path: Path
+) -> None:
+    """Optuna proposes ``train_batch_size``; the scheduler doubles it twice in place. The study
+    records the size it sampled for each trial (what it learns from), and every result keeps
+    that size as ``batch_size_initial`` beside the size in force."""
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    search = OptunaSearch(seed=0)
+    scheduler = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=(4, 8, 16, 32, 64)), keys=KEYS, policy=double_after(2, 4)
+    )
+    grid = tune.Tuner(
+        foreign_trainable,
+        param_space={
+            "train_batch_size": tune.choice([4, 8, 16]),
+            "total_samples": 600,
+            "poll": True,
+        },
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", scheduler=scheduler, search_alg=search, num_samples=3
+        ),
+        run_config=tune.RunConfig(
+            name="optuna", storage_path=str(tmp_path), verbose=0, callbacks=logger_callbacks()
+        ),
+    ).fit()
+    assert not grid.errors
+    sampled = sorted(t.params["train_batch_size"] for t in search._ot_study.trials)
+    initial = sorted(r.config["batch_size_initial"] for r in grid)
+    final = sorted(r.metrics["bs"] for r in grid)
+    assert sampled == initial and final == [4 * b for b in initial]  # doubled twice
+    assert all(t.state.name == "COMPLETE" for t in search._ot_study.trials)
