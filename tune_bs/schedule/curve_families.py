@@ -65,16 +65,19 @@ def _profile(
     spy = pc @ yc
     ok = (spp > 1e-300) & (spy > 0.0)
     a_norm = np.where(ok, spy / np.where(ok, spp, 1.0), 0.0)
-    sse = np.maximum(float(yc @ yc) - a_norm * spy, 0.0)
+    yy = float(yc @ yc)
+    sse = np.maximum(yy - a_norm * spy, 0.0)
     c = -a_norm * p_mean
     low = ok & (c < c_floor)
     if low.any():
-        r = yc - c_floor  # [n]
-        pl = p[low]
-        spr = pl @ r
-        a_low = np.maximum(spr / np.maximum(np.einsum("ij,ij->i", pl, pl), 1e-300), 0.0)
-        sse[low] = np.maximum(float(r @ r) - a_low * spr, 0.0)
-        c[low], a_norm[low] = c_floor, a_low
+        # with c on the floor, r = y − mean − floor: Σp·r = spy − floor·n·p̄ (Σ yc = 0),
+        # Σp² = spp + n·p̄², Σr² = yy + n·floor² — no pass over the grid's rows again
+        n = p.shape[1]
+        spr = spy - c_floor * n * p_mean
+        a_low = np.maximum(spr / np.maximum(spp + n * p_mean**2, 1e-300), 0.0)
+        sse = np.where(low, np.maximum(yy + n * c_floor**2 - a_low * spr, 0.0), sse)
+        c = np.where(low, c_floor, c)
+        a_norm = np.where(low, a_low, a_norm)
     return sse, c, a_norm / scale
 
 
