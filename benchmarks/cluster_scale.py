@@ -53,7 +53,8 @@ def timed_trainable(timings_dir: str) -> Any:
     def train(config: dict[str, Any], data: Any) -> None:
         from ray import tune
 
-        from tune_bs.schedule import switch_board, trainable
+        from tune_bs.schedule import switch_board
+        from tune_bs.search import trainable
 
         take = switch_board.BoardClient.take
         spent: list[float] = []
@@ -98,6 +99,7 @@ def run(cluster: LocalCluster, trials: int, reports: int, snapshot_s: str) -> di
     os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = snapshot_s  # as `tune-bs run` does by default
     from tune_bs.schedule.extrapolation import ExtrapolationScheduler
     from tune_bs.schedule.schedulers import logger_callbacks
+    from tune_bs.schedule.switch_courier import SwitchCourier
     from tune_bs.schedule.switching import SwitchSettings
 
     decision_ms: list[float] = []
@@ -111,12 +113,16 @@ def run(cluster: LocalCluster, trials: int, reports: int, snapshot_s: str) -> di
             finally:
                 decision_ms.append((time.perf_counter() - started) * 1e3)
 
-        def _notify_board(self, trial: Any, result: Any) -> None:
-            started = time.perf_counter()
-            try:
-                super()._notify_board(trial, result)
-            finally:
-                notice_ms.append((time.perf_counter() - started) * 1e3)
+    notify = SwitchCourier.notify
+
+    def timed_notify(self: Any, trial: Any, report_index: int) -> None:
+        started = time.perf_counter()
+        try:
+            notify(self, trial, report_index)
+        finally:
+            notice_ms.append((time.perf_counter() - started) * 1e3)
+
+    SwitchCourier.notify = timed_notify  # the board notice of a result that switches nothing
 
     ray.init(
         address=cluster.gcs_address,

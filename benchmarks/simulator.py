@@ -33,8 +33,9 @@ best fixed size are computed at the nominal pace, so under jitter a run can beat
 
 Methods:
 - ``policy``: :func:`tune_bs.schedule.switching.decide` with its default settings, except
-  ``objective="speed"`` and ``switch_cost_s`` (the restart cost it assumes until it has
-  measured one) = the simulated switch cost; each report carries the trial's budget in samples
+  ``objective="speed"``, ``switch_cost_s`` (the restart cost it assumes until it has
+  measured one) = the simulated switch cost and ``curve_floor=0`` (the scheduler states that
+  floor for a loss); each report carries the trial's budget in samples
   (its budget seconds at its starting size's pace); every other trial is a peer (with the size
   it starts at). This simulation asks for the time to a target loss, with budgets (2× the best
   fixed time) that do not bind: the speed objective's question. The goals are the ``policy``'s;
@@ -106,7 +107,15 @@ from tune_bs.schedule.simulator import (
     switch,
     train,
 )
-from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.switching import (
+    Decision,
+    FitCache,
+    Peer,
+    Report,
+    Rule,
+    SwitchSettings,
+    decide,
+)
 
 CANDIDATES = (8, 16, 32, 64, 128, 256, 512, 1024)
 ASHA_ETA = 4
@@ -492,7 +501,7 @@ def policy_hook(
             if t.index != trial.index
         }
         decision = decide(trial.reports, peers, settings, cache)
-        probe = decision.action == "switch" and decision.reason.startswith("probe")
+        probe = decision.action == "switch" and decision.rule is Rule.PROBE
         if truth is not None and probe:
             now = trial.reports[-1]
             loss = trial.state.loss
@@ -513,7 +522,7 @@ def policy_hook(
                 audit.faster += model.progress_per_second(
                     loss, decision.batch_size, decision.accumulation_steps
                 ) > model.progress_per_second(loss, now.batch_size, now.accumulation_steps)
-            elif probed.get(trial.index) and decision.reason.endswith("switching back"):
+            elif probed.get(trial.index) and decision.rule is Rule.REVERT:
                 audit.reverted += 1
             probed[trial.index] = probe
         return decision
@@ -684,6 +693,8 @@ def method_hooks(
     """A fresh hook per method (hooks keep state); ``true_gate``: the policies' what-if gate;
     ``audit``: counts the ``policy`` method's probes."""
     truth = inst.model if true_gate else None
+    if settings.curve_floor is None:  # a loss: what the scheduler states for val_loss
+        settings = replace(settings, curve_floor=0.0)
     return {
         "policy": policy_hook(
             replace(settings, objective="speed", switch_cost_s=inst.model.switch_cost_s),

@@ -1,4 +1,4 @@
-"""A Ray Tune function trainable that is not tune-bs's, for the plug-in conformance tests.
+"""Ray Tune trainables that are not tune-bs's, for the plug-in conformance tests.
 
 It "trains" by arithmetic (a loss that falls with the samples seen), names every key its own way
 (:data:`KEYS`), checkpoints a small JSON state with every report, and either asks
@@ -6,7 +6,8 @@ It "trains" by arithmetic (a loss that falls with the samples seen), names every
 reads its batch size from the config when it starts. Run as a script it is the driver of the
 kill-and-restore test: ``python foreign_trainable.py run|restore STORAGE``; with
 ``FOREIGN_HOLD_AT=N`` in the environment (which Ray passes to its local workers) every trial holds
-after its report N until the driver is killed.
+after its report N until the driver is killed. :class:`ForeignClassTrainable` is the same through
+Ray Tune's class API.
 """
 
 from __future__ import annotations
@@ -75,6 +76,46 @@ def foreign_trainable(config: dict[str, Any]) -> None:
             time.sleep(600)  # until the test kills the driver
         if updates is not None and updates.after_report():
             batch_size = updates.batch_size
+
+
+class ForeignClassTrainable(tune.Trainable):
+    """The same trainable through Ray Tune's class API: one report per ``step()``, a JSON
+    checkpoint with every report (``checkpoint_config.checkpoint_frequency=1``), and with
+    ``config["poll"]`` :class:`tune_bs.BatchSizeUpdates` asked at the start of each step."""
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self.state = {"reports": 0, "seen": 0, "own_seconds": 0.0}
+        self.batch_size = config["train_batch_size"]
+        self.updates = (
+            BatchSizeUpdates(self.config, keys=KEYS, trial_id=self.trial_id)
+            if config.get("poll")
+            else None
+        )
+
+    def step(self) -> dict[str, Any]:
+        if self.updates is not None:
+            self.updates.at_report(self.iteration)
+            self.batch_size = self.updates.batch_size
+        state = self.state
+        state["seen"] += EVERY
+        state["reports"] += 1
+        state["own_seconds"] += 0.01 + 0.001 * EVERY / self.batch_size
+        return {
+            "loss": 1.0 / (1.0 + state["seen"] / 100),
+            "seen": state["seen"],
+            "bs": self.batch_size,
+            "clock": time.time(),
+            "own_seconds": state["own_seconds"],
+            "pid": os.getpid(),
+            "done": state["seen"] >= self.config["total_samples"],
+        }
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        (Path(checkpoint_dir) / "state.json").write_text(json.dumps(self.state))
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.state = json.loads((Path(checkpoint_dir) / "state.json").read_text())
+        self.batch_size = self.config["train_batch_size"]  # a restart brings the new size
 
 
 def double_after(*reports: int):

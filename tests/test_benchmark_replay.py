@@ -194,7 +194,7 @@ def test_the_extrapolation_scheduler_is_wired_as_the_readme_says(rc, replay) -> 
     p = pool(rc, [[1.0, 0.9, 0.8], [1.0, 0.8, 0.7]])
     sched = replay.build_scheduler("extrapolation", p)
     assert sched._settings.switching is False and sched._settings.batch_sizes == (8,)
-    assert (sched._metric, sched._mode) == (m.VAL_LOSS, "min")
+    assert (sched._ledger.metric, sched._ledger.mode) == (m.VAL_LOSS, "min")
 
 
 def test_a_stopped_trial_that_beats_every_final_value_has_a_negative_regret(rc, replay) -> None:
@@ -262,7 +262,10 @@ def test_accuracy_curves_are_reported_under_their_name_and_maximised(rc, replay)
     ]  # long enough for ASHA's grace of 5 reports
     p = pool(rc, curves, mode="max", metric="val_acc")
     sched = replay.build_scheduler("extrapolation", p)
-    assert sched._keys.val_loss == "val_acc" and (sched._metric, sched._mode) == ("val_acc", "max")
+    assert sched._keys.val_loss == "val_acc" and (sched._ledger.metric, sched._ledger.mode) == (
+        "val_acc",
+        "max",
+    )
     scripted = Scripted({("0002", 1): TrialScheduler.STOP})
     shown: list[dict] = []
     original = scripted.on_trial_result

@@ -151,3 +151,28 @@ def test_a_warm_started_chain_of_fits_agrees_with_a_cold_fit(seed: int) -> None:
     assert sse[1] <= sse[0] * 1.01
     horizon = cold.extrapolate(2 * x[-1])
     assert abs(chain.extrapolate(2 * x[-1]).mean - horizon.mean) <= 0.25 * horizon.std
+
+
+def test_a_floor_keeps_every_prediction_in_the_metrics_range() -> None:
+    """A cross-entropy curve falling almost linearly: the unbounded fit's asymptote, mean and
+    band go below zero within a few ranges; fitted with ``floor=0`` nothing does — the
+    asymptotes, ``predict``, ``advance``, ``extrapolate`` (mean and band)."""
+    x = np.arange(1, 11) * 1_000.0
+    y = 2.3 - 0.2 * np.arange(10) + np.random.default_rng(0).normal(0.0, 0.01, 10)
+    free = fit_curve(x, y)
+    assert free.extrapolate(50_000.0).mean < 0.0
+    bounded = fit_curve(x, y, floor=0.0)
+    assert min(f.theta[0] for f in bounded.fits) >= 0.0
+    for horizon in (11_000.0, 20_000.0, 50_000.0, 1e7):
+        band = bounded.extrapolate(horizon, 2.0, 1.5)
+        assert band.low >= 0.0 and band.mean >= 0.0
+        assert float(bounded.predict(horizon)) >= 0.0
+    assert bounded.advance(0.3, 1e9) >= 0.0
+    assert bounded.r2 > 0.9  # still a curve through the data
+
+
+def test_a_floor_above_the_data_is_refused() -> None:
+    y = TRUTH["exp3"][1](X)
+    with pytest.raises(CurveFitError, match="floor"):
+        fit_curve(X, y, floor=float(y.min()) + 0.1)
+    assert fit_curve(X, y, floor=float(y.min())).r2 > 0.99  # at the lowest value: allowed

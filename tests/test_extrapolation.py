@@ -14,16 +14,18 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from tune_bs import metrics as m
+from tune_bs.errors import UserInputError
 from tune_bs.schedule.extrapolation import ExtrapolationScheduler
 from tune_bs.schedule.result_loggers import PauseSafeJsonLogger
 from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
-from tune_bs.schedule.switch_board import BOARD_KEY, BOARD_NAME, SwitchBoard
+from tune_bs.schedule.switch_board import BOARD_KEY, SwitchBoard
 from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
 from tune_bs.testing import StubController, StubTrial
 
@@ -141,7 +143,7 @@ def test_switches_when_the_extrapolation_says_so_and_applies_it_on_choose() -> N
     sched.on_trial_add(ctl, waiting)
     own.status = Trial.PAUSED
     assert sched.choose_trial_to_run(ctl) is own
-    assert own.config["batch_size"] == 64 and own.config["accumulation_steps"] == 1
+    assert own.config["batch_size"] == 64 and "accumulation_steps" not in own.config  # 1
     assert own.config["_switch_at"] == k and own.config["lr"] == 1e-3
     assert sched.pending("t") is None
     assert sched.choose_trial_to_run(ctl) is waiting  # then FIFO
@@ -159,7 +161,7 @@ def test_a_restart_free_switch_continues_the_trial_and_posts_the_decision() -> N
         if "_switch_at" in own.config:
             break
     assert set(decisions) == {CONTINUE}
-    assert own.config[BOARD_KEY] == BOARD_NAME  # the trainable knows where to ask
+    assert BOARD_KEY not in own.config  # nothing private: the trainable finds it by name
     n = own.config["_switch_at"]
     assert own.config["batch_size"] == 64 and n > 1  # what a restart would continue with
     assert sched.pending("t") is None and own.status == Trial.RUNNING
@@ -213,7 +215,7 @@ def test_stops_a_clearly_worse_trial() -> None:
     feed(sched, ctl, trial("fast", 64), results([(2, 64)]))  # live, 20 s, far lower loss
     decisions = feed(sched, ctl, trial("slow", 1024), results([(8, 1024)]))
     assert decisions[-1] == STOP and len(decisions) >= 2  # never inside the grace period
-    assert "1 stopped, 0 diverged" in sched.debug_string()
+    assert "1 stopped (behind 1), 0 diverged" in sched.debug_string()
 
 
 @pytest.mark.parametrize("slow_probe, stopped", [(0.9, False), (0.7, True)])
@@ -576,3 +578,160 @@ def test_a_function_trial_without_any_checkpoint_is_not_switched_by_restart(capl
     other = FunctionTrial("u", {"batch_size": 16, "budget_samples": BUDGET})
     checkpointed = [{**r, "should_checkpoint": True} for r in rows]
     assert feed(sched, StubController(), other, checkpointed) == [CONTINUE, PAUSE]
+
+
+# --- a random search over the learning rate: every trial is a rival -----------------------------
+N_TRAIN = 1_437  # digits: samples per epoch
+EPOCHS = 30
+SECONDS_PER_EPOCH = {16: 1.0, 32: 0.7, 64: 0.5, 128: 0.4}
+
+
+def lr_search(
+    finals: dict[float, float], rates: dict[float, float], concurrent: int = 4, seed: int = 0
+) -> tuple[ExtrapolationScheduler, dict[float, list[str]], dict[float, list[int]]]:
+    """A search over ``lr`` (batch size 16, 30 epochs each) on stub trials under the default
+    scheduler (in place, budget objective): trial ``lr`` reports the cross-entropy
+    ``final + (2.30 − final)·exp(−rate·epoch)`` plus noise once per epoch and takes the
+    scheduler's switches (its curve does not depend on the batch size). ``concurrent`` trials
+    run at once, round robin. Returns the scheduler, each trial's actions and its batch sizes."""
+    board = SwitchBoard()
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=(16, 32, 64, 128)), board=board)
+    sched.set_search_properties("val_loss", "min")
+    rng = np.random.default_rng(seed)
+    ctl = StubController()
+    lrs = list(finals)
+    actions: dict[float, list[str]] = {lr: [] for lr in lrs}
+    sizes: dict[float, list[int]] = {lr: [] for lr in lrs}
+    state = {lr: {"epoch": 0, "size": 16, "time": 0.0} for lr in lrs}
+    waiting = list(lrs)
+    running: list[float] = []
+    trials = {}
+    while waiting or running:
+        while waiting and len(running) < concurrent:
+            lr = waiting.pop(0)
+            t = StubTrial(
+                f"lr{lr:g}",
+                {"batch_size": 16, "lr": lr, "seed": 0, "budget_samples": EPOCHS * N_TRAIN},
+            )
+            trials[lr] = t
+            ctl.trials.append(t)
+            sched.on_trial_add(ctl, t)
+            running.append(lr)
+        for lr in list(running):
+            t, s = trials[lr], state[lr]
+            s["epoch"] += 1
+            s["time"] += SECONDS_PER_EPOCH[s["size"]]
+            e = s["epoch"]
+            loss = finals[lr] + (2.30 - finals[lr]) * math.exp(-rates[lr] * e)
+            row = {
+                m.SAMPLES_SEEN: e * N_TRAIN,
+                m.VAL_LOSS: loss + 0.01 * float(rng.standard_normal()),
+                m.BATCH_SIZE: s["size"],
+                m.TRIAL_TIME_S: s["time"],
+                m.WALL_TIME_S: 100.0 * lrs.index(lr) + s["time"],
+                m.TRAINING_ITERATION: e,
+            }
+            if e == EPOCHS:
+                row["done"] = True
+            action = sched.on_trial_result(ctl, t, row)
+            t.last_result = row
+            actions[lr].append(action)
+            sizes[lr].append(s["size"])
+            switch = board.take(t.trial_id, e)
+            if switch is not None:
+                s["size"] = switch[0]
+            if action == STOP or e == EPOCHS:
+                t.status = Trial.TERMINATED
+                if action != STOP:
+                    sched.on_trial_complete(ctl, t, row)
+                running.remove(lr)
+    return sched, actions, sizes
+
+
+LRS = {0.003: 0.35, 0.03: 0.12, 0.1: 0.10, 0.3: 2.30}  # lr → final val_loss (0.3: chance)
+RATES = {0.003: 0.08, 0.03: 0.3, 0.1: 0.5, 0.3: 0.0}
+
+
+@pytest.mark.parametrize("concurrent", [4, 2])
+def test_a_chance_level_trial_of_an_lr_search_is_stopped_before_half_its_budget(
+    concurrent: int,
+) -> None:
+    """No two trials of a search over ``lr`` are peers (their configs differ), yet each is a
+    rival of every other: the trial stuck at chance (val_loss 2.30 for 30 epochs, as ``lr=0.3``
+    on digits) cannot reach the best expected end and is stopped before epoch 15; the best
+    trial runs its whole budget."""
+    sched, actions, _ = lr_search(LRS, RATES, concurrent)
+    chance = actions[0.3]
+    assert chance[-1] == STOP and len(chance) < EPOCHS // 2, len(chance)
+    assert actions[0.1][-1] != STOP and len(actions[0.1]) == EPOCHS
+    assert "stopped" in sched.debug_string()
+
+
+def test_a_lone_trial_of_an_lr_search_does_not_ramp() -> None:
+    """Every trial of the search is alone at its batch size: it may visit one other size at a
+    time, but only keeps it on a verdict (rule 5) — never 16→32→64→128 at reports 5, 10, 15."""
+    _, _, sizes = lr_search(LRS, RATES)
+    for lr, seen in sizes.items():
+        distinct = list(dict.fromkeys(seen))
+        assert distinct[:4] != [16, 32, 64, 128], (lr, seen)
+
+
+@pytest.mark.parametrize(
+    "curve_metric, mode, floor",
+    [(None, "min", 0.0), ("val_probe_acc", "max", -1.0), ("score", "max", None)],
+)
+def test_the_scheduler_states_the_curves_floor_from_the_metrics_range(
+    curve_metric: str | None, mode: str, floor: float | None
+) -> None:
+    """A loss is fitted at or above 0, a maximised accuracy (negated) at or above −1; a metric of
+    unknown range is not bounded (``ReportKeys.val_loss_range`` states one)."""
+    seen: list[float | None] = []
+
+    def policy(history, peers, settings, cache) -> Decision:
+        seen.append(settings.curve_floor)
+        return Decision("continue", history[-1].batch_size, report_index=len(history))
+
+    sched = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=SIZES), curve_metric=curve_metric, policy=policy
+    )
+    sched.set_search_properties(curve_metric or "val_loss", mode)
+    row = {**results([(1, 64)])[0], "val_probe_acc": 0.5, "score": 0.5}
+    feed(sched, StubController(), trial("t", 64), [row])
+    assert seen == [floor]
+
+
+def test_a_start_size_outside_the_candidates_gets_one_line_at_once() -> None:
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=(16, 32, 64)))
+    with pytest.raises(UserInputError, match=r"starts at batch_size=24, .*add 24 to"):
+        sched.on_trial_add(StubController(), trial("t", 24))
+    sched.on_trial_add(StubController(), trial("ok", 32))  # a candidate: fine
+    accumulating = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=(16, 32, 64), action="accumulation")
+    )
+    accumulating.on_trial_add(StubController(), trial("acc", 16, accumulation_steps=2))  # 32
+
+
+@pytest.mark.parametrize("metric, mode", [("val_loss", "max"), ("loss", "max"), ("val_acc", "min")])
+def test_a_mode_that_contradicts_the_metric_gets_one_line(metric: str, mode: str) -> None:
+    """``mode="max"`` on a loss used to give 0 switches and 0 stops without a word (the curve
+    was fitted upside down)."""
+    fix = "min" if mode == "max" else "max"
+    with pytest.raises(UserInputError, match=rf"mode={mode!r} .* use mode={fix!r}"):
+        ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES), metric=metric, mode=mode)
+    sched = ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES))
+    with pytest.raises(UserInputError, match=rf"use mode={fix!r}"):
+        sched.set_search_properties(metric, mode)  # as Tune passes TuneConfig's
+    assert sched.set_search_properties(metric, fix)
+    ExtrapolationScheduler(SwitchSettings(batch_sizes=SIZES)).set_search_properties("score", mode)
+
+
+def test_the_sampled_batch_size_stays_in_the_config_after_a_switch() -> None:
+    """``batch_size_initial`` keeps the size the search sampled (results and Tune's
+    ``Result.config`` show it), ``batch_size`` the one in force."""
+    sched, ctl = scheduler(), StubController()
+    feed(sched, ctl, trial("p64", 64), results([(30, 64)]), complete=True)
+    own = trial("t", 16)
+    assert feed(sched, ctl, own, results([(12, 16)]))[-1] == PAUSE
+    own.status = Trial.PAUSED
+    assert sched.choose_trial_to_run(ctl) is own
+    assert (own.config["batch_size"], own.config["batch_size_initial"]) == (64, 16)

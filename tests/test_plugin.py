@@ -64,7 +64,48 @@ def in_trial(monkeypatch: pytest.MonkeyPatch) -> SwitchBoard:
     monkeypatch.setattr(plugin, "BoardClient", Board)
     monkeypatch.setattr(plugin, "_trial_id", lambda: "t")
     monkeypatch.setattr(plugin, "_restored", lambda: False)
+    monkeypatch.setattr(plugin, "running_board", lambda: None)
     return Board.boards["the-board"]
+
+
+def test_the_board_is_found_by_name_without_a_config_key(
+    in_trial: SwitchBoard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler puts nothing private into a trial's config: the trainable finds the board
+    its scheduler opened by name."""
+    monkeypatch.setattr(plugin, "running_board", lambda: "the-board")
+    config = {"batch_size": 16, "lr": 0.1}
+    updates = tune_bs.BatchSizeUpdates(config)
+    in_trial.post("t", 32, 2, 1)
+    assert updates.after_report() is True
+    assert config == {"batch_size": 32, "accumulation_steps": 2, "lr": 0.1}
+
+
+def test_a_class_trainable_says_its_trial_and_counts_with_its_iteration(
+    in_trial: SwitchBoard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tune.Trainable``: ``trial_id=self.trial_id`` (no function session to ask), and
+    ``at_report(self.iteration)`` at the start of each step; asking twice changes nothing."""
+    monkeypatch.setattr(plugin, "_trial_id", lambda: pytest.fail("asked the function session"))
+    monkeypatch.setattr(plugin, "running_board", lambda: "the-board")
+    updates = tune_bs.BatchSizeUpdates({"batch_size": 16}, trial_id="t")
+    assert updates.at_report(0) is False  # the first step: no report yet
+    in_trial.post("t", 32, 1, 1)
+    assert updates.at_report(1) is True and updates.batch_size == 32
+    assert updates.at_report(1) is False
+    in_trial.post("t", 64, 1, 4)  # a restored trial: its iteration comes from the checkpoint
+    assert updates.at_report(4) is True and updates.batch_size == 64
+
+
+def test_a_class_trainable_that_does_not_say_its_trial_is_told_how(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(plugin, "_trial_id", lambda: None)  # no function session
+    monkeypatch.setattr(plugin, "running_board", lambda: "the-board")
+    with caplog.at_level(logging.WARNING, logger="tune_bs.schedule.plugin"):
+        updates = tune_bs.BatchSizeUpdates({"batch_size": 16})
+    assert "switches by restart" in caplog.text and "trial_id=self.trial_id" in caplog.text
+    assert updates.after_report() is False
 
 
 def test_after_report_takes_the_switch_decided_on_that_report(in_trial: SwitchBoard) -> None:
@@ -75,13 +116,8 @@ def test_after_report_takes_the_switch_decided_on_that_report(in_trial: SwitchBo
     in_trial.post("t", 32, 1, 2)  # the scheduler, while report 2 waits
     assert updates.after_report() is True
     assert (updates.batch_size, updates.reports) == (32, 2)
-    assert config == {
-        "batch_size": 32,
-        "accumulation_steps": 1,
-        "_switch_at": 2,
-        BOARD_KEY: "the-board",
-        "lr": 0.1,
-    }
+    # the size in force, and nothing private (Ray prints a trial's config)
+    assert config == {"batch_size": 32, BOARD_KEY: "the-board", "lr": 0.1}
     assert updates.after_report() is False  # report 3
     in_trial.post("t", 64, 1, 3)  # decided on report 3, found only after report 4: stale
     assert updates.after_report() is False

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 from conftest import kill_when, local_ray_session, run_to_end
-from foreign_trainable import HOLD_AT, KEYS, double_after, foreign_trainable
+from foreign_trainable import (
+    HOLD_AT,
+    KEYS,
+    ForeignClassTrainable,
+    double_after,
+    foreign_trainable,
+)
 from trial_files import result_rows, trial_dirs
 
 from tune_bs import ExtrapolationScheduler, ReportKeys, SwitchSettings, logger_callbacks
@@ -43,19 +49,26 @@ def fit(
     poll: Any,
     reuse_actors: bool = False,
     keys: ReportKeys = KEYS,
+    trainable: Any = foreign_trainable,
 ) -> tuple[Any, dict[bool, list[dict[str, Any]]]]:
     """Run the foreign trainable (6 reports) under the scheduler; its rows by ``poll``."""
     from ray import tune
 
     scheduler = ExtrapolationScheduler(settings, keys=keys, policy=double_after(2, 4))
     grid = tune.Tuner(
-        foreign_trainable,
+        trainable,
         param_space={"train_batch_size": 8, "total_samples": 600, "poll": poll},
         tune_config=tune.TuneConfig(
             metric="loss", mode="min", scheduler=scheduler, reuse_actors=reuse_actors
         ),
         run_config=tune.RunConfig(
-            name="plugin", storage_path=str(storage), verbose=0, callbacks=logger_callbacks()
+            name="plugin",
+            storage_path=str(storage),
+            verbose=0,
+            callbacks=logger_callbacks(),
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=0 if trainable is foreign_trainable else 1
+            ),
         ),
     ).fit()
     rows = {}
@@ -94,8 +107,39 @@ def test_a_trainable_with_the_helper_switches_in_place_and_one_without_by_restar
     assert [r["iterations_since_restore"] for r in ignores] == [1, 2, 3, 1, 1, 2]
     configs = {result.config["poll"]: result.config for result in grid}
     assert configs[True]["train_batch_size"] == configs[False]["train_batch_size"] == 32
-    assert configs[True]["_switch_at"] == configs[False]["_switch_at"] == 4
-    assert "_switch_via" not in configs[True] and configs[False]["_switch_via"] == "restart"
+    # in place, nothing private reaches the trainable's config (Ray prints it); by restart the
+    # trial restarts with the scheduler's bookkeeping in its config
+    assert not [k for k in configs[True] if k.startswith("_")], configs[True]
+    assert configs[False]["_switch_at"] == 4 and configs[False]["_switch_via"] == "restart"
+    assert configs[True]["batch_size_initial"] == configs[False]["batch_size_initial"] == 8
+
+
+def test_a_class_trainable_with_the_helper_switches_in_place_and_one_without_by_restart(
+    local_ray, tmp_path: Path
+) -> None:
+    """``tune.Trainable``: with ``BatchSizeUpdates(config, trial_id=self.trial_id)`` and
+    ``at_report(self.iteration)`` at the start of each step it switches in the same process;
+    without, by restart from its checkpoint (the fallback)."""
+    from ray import tune
+
+    grid, rows = fit(
+        tmp_path,
+        SwitchSettings(batch_sizes=(8, 16, 32)),
+        tune.grid_search([True, False]),
+        trainable=ForeignClassTrainable,
+    )
+    assert not grid.errors
+    polls, ignores = rows[True], rows[False]
+    for trial_rows in (polls, ignores):
+        assert [r["seen"] for r in trial_rows] == [100, 200, 300, 400, 500, 600]
+    assert [r["bs"] for r in polls] == [8, 8, 16, 16, 32, 32]
+    assert {r["pid"] for r in polls} == {polls[0]["pid"]}
+    assert [r["iterations_since_restore"] for r in polls] == [1, 2, 3, 4, 5, 6]
+    assert [r["bs"] for r in ignores] == [8, 8, 8, 16, 32, 32]
+    assert [r["iterations_since_restore"] for r in ignores] == [1, 2, 3, 1, 1, 2]
+    configs = {result.config["poll"]: result.config for result in grid}
+    assert configs[True]["train_batch_size"] == 32
+    assert configs[True]["batch_size_initial"] == configs[False]["batch_size_initial"] == 8
 
 
 @pytest.mark.parametrize("reuse_actors", [False, True])
@@ -186,3 +230,38 @@ def test_tuner_restore_after_a_killed_driver_keeps_each_schedule(tmp_path: Path)
         assert rows[-1]["config"]["_switch_at"] in (20, 21)
     # the trial that asks the board switched exactly after reports 2 and 20, across the restore
     assert [r["bs"] for r in final[True]] == [8] * 2 + [16] * 18 + [32] * 10
+
+
+def test_optuna_learns_from_the_sampled_batch_size_not_the_last_one(
+    local_ray, tmp_path: Path
+) -> None:
+    """Optuna proposes ``train_batch_size``; the scheduler doubles it twice in place. The study
+    records the size it sampled for each trial (what it learns from), and every result keeps
+    that size as ``batch_size_initial`` beside the size in force."""
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    search = OptunaSearch(seed=0)
+    scheduler = ExtrapolationScheduler(
+        SwitchSettings(batch_sizes=(4, 8, 16, 32, 64)), keys=KEYS, policy=double_after(2, 4)
+    )
+    grid = tune.Tuner(
+        foreign_trainable,
+        param_space={
+            "train_batch_size": tune.choice([4, 8, 16]),
+            "total_samples": 600,
+            "poll": True,
+        },
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", scheduler=scheduler, search_alg=search, num_samples=3
+        ),
+        run_config=tune.RunConfig(
+            name="optuna", storage_path=str(tmp_path), verbose=0, callbacks=logger_callbacks()
+        ),
+    ).fit()
+    assert not grid.errors
+    sampled = sorted(t.params["train_batch_size"] for t in search._ot_study.trials)
+    initial = sorted(r.config["batch_size_initial"] for r in grid)
+    final = sorted(r.metrics["bs"] for r in grid)
+    assert sampled == initial and final == [4 * b for b in initial]  # doubled twice
+    assert all(t.state.name == "COMPLETE" for t in search._ot_study.trials)

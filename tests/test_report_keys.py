@@ -202,3 +202,25 @@ def test_the_settings_and_keys_must_have_their_types() -> None:
         ExtrapolationScheduler([8, 16])  # type: ignore[arg-type]
     with pytest.raises(UserInputError, match=r"keys must be a ReportKeys"):
         ExtrapolationScheduler(SwitchSettings(batch_sizes=(8, 16)), keys={"val_loss": "loss"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (ReportKeys(), (0.0, math.inf)),
+        (ReportKeys(val_loss="val_mse"), (0.0, math.inf)),
+        (ReportKeys(val_loss="mean_accuracy"), (0.0, 1.0)),
+        (ReportKeys(val_loss="score"), (-math.inf, math.inf)),
+        (ReportKeys(val_loss="score", val_loss_range=(-1.0, 1.0)), (-1.0, 1.0)),
+    ],
+)
+def test_the_range_of_the_fitted_value_is_read_from_its_name_unless_stated(
+    keys: ReportKeys, expected: tuple[float, float]
+) -> None:
+    assert keys.curve_range() == expected
+
+
+@pytest.mark.parametrize("bad", [(1.0, 0.0), (0.0,), ("a", 1.0), (math.nan, 1.0)])
+def test_a_wrong_range_gets_one_line(bad: object) -> None:
+    with pytest.raises(UserInputError, match=r"val_loss_range=.*give e\.g\."):
+        ReportKeys(val_loss_range=bad)  # type: ignore[arg-type]

@@ -23,11 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted([*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "examples").glob("*.py")])
 #: Modules known not to import, each with its reason; the test fails once one imports (strict).
-BROKEN = {
-    "cluster_scale.py": "its trial function imports `switch_board, trainable` from "
-    "tune_bs.schedule, which has no `trainable` since the layout move; the sched-core branch "
-    "fixes it (issue #31 item 9)",
-}
+BROKEN: dict[str, str] = {}
 
 IMPORTER = """
 import ast, importlib, importlib.util, json, sys, traceback

@@ -281,7 +281,7 @@ def test_the_extrapolation_smoke_budget_leaves_room_for_a_switch():
 
     space = load_space(Path(__file__).parents[1] / "search_spaces" / "switching.yaml")
     budget = smoke_budget(space)
-    assert budget == {"epochs": 60 * 10 / 20, "reports": 10}  # two segments of 5 reports
+    assert budget == {"epochs": 60 * 11 / 20, "reports": 11}  # two segments of 5, + 1 to act
     assert effective_space(space, RunOptions(smoke_test=True)).budget == budget
     asha = parse_space(_comparison(schedulers=[{"name": "asha"}, {"name": "fifo"}]))
     assert smoke_budget(asha.variants()[0]) == {"samples": 2 * 2 * 8, "reports": 2}
@@ -293,7 +293,7 @@ def test_a_compared_smoke_test_gives_every_scheduler_the_same_budget():
     space = load_space(Path(__file__).parents[1] / "search_spaces" / "scheduler_vs_baselines.yaml")
     variants = space.variants()
     common = comparison_smoke_budget(variants)
-    assert common == {"epochs": 60 * 10 / 20, "reports": 10}  # the extrapolation scheduler's
+    assert common == {"epochs": 60 * 11 / 20, "reports": 11}  # the extrapolation scheduler's
     options = RunOptions(smoke_test=True, smoke_budget=common)
     assert {str(effective_space(v, options).budget) for v in variants} == {str(common)}
 

@@ -6,6 +6,7 @@ Histories come from the deterministic simulator: a constant gradient-noise scale
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -14,7 +15,15 @@ import pytest
 
 from tune_bs.errors import UserInputError
 from tune_bs.schedule.simulator import LargeBatchModel, initial_state, switch, train
-from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
+from tune_bs.schedule.switching import (
+    Decision,
+    FitCache,
+    Peer,
+    Report,
+    Rule,
+    SwitchSettings,
+    decide,
+)
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024)
 FLAT = LargeBatchModel(noise_growth=1.0, step_overhead_s=0.256)  # best fixed size: 64
@@ -44,7 +53,7 @@ def settings(**kw: object) -> SwitchSettings:
 
 def test_continues_during_grace() -> None:
     d = decide(history(FLAT, [(1, 1024)]), {"p": Peer(history(FLAT, [(30, 64)]))}, settings())
-    assert d == Decision("continue", 1024, 1, d.reason, 1)
+    assert d == Decision("continue", 1024, 1, d.reason, 1, Rule.GRACE)
     assert "grace" in d.reason
 
 
@@ -174,7 +183,28 @@ def test_settings_are_validated() -> None:
         SwitchSettings(batch_sizes=(16,), action="bigger")  # type: ignore[arg-type]
     with pytest.raises(UserInputError, match="segment_reports"):
         SwitchSettings(batch_sizes=(16,), segment_reports=3)
-    assert SwitchSettings(batch_sizes=(64, 16, 16)).batch_sizes == (16, 64)
+    assert SwitchSettings(batch_sizes=[16, 64]).batch_sizes == (16, 64)
+
+
+@pytest.mark.parametrize(
+    "sizes, named",
+    [
+        ((16.5, 32.9), "16.5"),  # not integers (were rounded down to (16, 32))
+        ((True, 32), "True"),  # a boolean (was taken as 1)
+        (("sixteen",), "'sixteen'"),  # a string (was a raw ValueError)
+        (32, "batch_sizes=32"),  # a bare number (was a raw TypeError)
+        ((64, 16, 16), "(16, 64)"),  # unsorted, repeated: the fix is written out
+        ((), "batch_sizes=()"),
+    ],
+)
+def test_misused_candidate_sizes_get_one_line_naming_the_value_and_the_fix(
+    sizes: object, named: str
+) -> None:
+    with pytest.raises(UserInputError, match="batch_sizes") as error:
+        SwitchSettings(batch_sizes=sizes)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert named in message and "\n" not in message
+    assert "write" in message  # the fix
 
 
 def test_no_switch_when_the_saving_does_not_pay_for_the_restart() -> None:
@@ -315,20 +345,63 @@ def test_no_exploration_of_a_size_a_peer_covers_even_before_it_reports() -> None
     assert decide(alone, grid, explore).action == "continue"  # a grid covers every size
 
 
-def test_exploration_visits_every_uncovered_size_nearest_the_start_first() -> None:
+def run_alone(
+    start: int, reports: int, s: SwitchSettings, budget_reports: int = 60, noise: float = 0.0
+) -> tuple[list[Report], list[Decision]]:
+    """A lone trial of the simulator under the policy, every decision carried out: its reports
+    (each with the samples budget of ``budget_reports`` reports) and the decisions."""
+    rng = np.random.default_rng(0)
+    state, out, decisions, cache = initial_state(FLAT, start), [], [], FitCache()
+    for _ in range(reports):
+        state = train(FLAT, state, EVERY)
+        loss = state.loss + noise * float(rng.standard_normal())
+        out.append(
+            Report(state.samples_seen, loss, state.batch_size, state.time_s, 1, state.time_s,
+                   budget_reports * EVERY)
+        )  # fmt: skip
+        decisions.append(decide(out, {}, s, cache))
+        if decisions[-1].action == "switch":
+            state = switch(FLAT, state, decisions[-1].batch_size)
+        elif decisions[-1].action == "stop":
+            break
+    return out, decisions
+
+
+def sizes_of(reports: list[Report]) -> list[int]:
+    """The batch sizes a trial ran at, in order (one entry per segment)."""
+    return [
+        b
+        for i, b in enumerate(r.batch_size for r in reports)
+        if i == 0 or reports[i - 1].batch_size != b
+    ]
+
+
+def test_a_lone_trials_probe_that_ends_worse_is_reverted_and_not_retried() -> None:
+    """Under the budget objective a larger batch ends this model's budget higher (a smaller one
+    is more sample-efficient): the visit to 128 is judged on its own curve against the
+    extrapolation of 64's, reverted, and neither 128 nor anything beyond it is visited again;
+    the visits go the way the evidence points (down), one at a time, each judged."""
     explore = settings(explore=True, switch_via="inplace")
-    pieces = [(5, 64)]
-    visited = []
-    for _ in range(len(SIZES) - 1):
-        d = decide(history(FLAT, pieces), {}, explore)
-        assert d.action == "switch" and d.reason.startswith("explore")
-        visited.append(d.batch_size)
-        pieces.append((5, d.batch_size))
-    assert visited == [128, 32, 256, 16, 512, 1024]
-    # a visit is measured, not judged: 1024 is far slower than 64, yet no switch back follows
-    # from rule 5 (rules 7-8 choose among all the curves instead)
-    d = decide(history(FLAT, pieces), {}, explore)
-    assert "judged" not in d.reason and not d.reason.startswith("explore")
+    reports, decisions = run_alone(64, 60, explore)
+    switches = [(d.report_index, d.batch_size, d.rule) for d in decisions if d.action == "switch"]
+    assert switches[0][1:] == (128, Rule.EXPLORE)
+    assert switches[1][1:] == (64, Rule.REVERT)  # judged worse: back
+    after = sizes_of(reports)[2:]
+    assert all(b < 128 for b in after), sizes_of(reports)  # 128 and beyond: never again
+    assert reports[-1].batch_size < 128  # it does not end at the size judged worse
+    # no ramp: every visit waits for the verdict on the one before (rule 4 and 5 in between)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(switches)]
+    assert min(gaps) >= explore.segment_reports
+
+
+def test_a_visit_judged_good_rules_out_the_size_it_left() -> None:
+    """From 16 the visit to 32 ends lower per second (speed objective: 64 is fastest): kept,
+    so 16 and below are not visited again; the next visit goes on upwards."""
+    explore = settings(explore=True, switch_via="inplace", objective="speed")
+    reports, _ = run_alone(16, 40, explore)
+    sizes = sizes_of(reports)
+    assert sizes[:2] == [16, 32], sizes
+    assert all(b > 16 for b in sizes[1:]), sizes
 
 
 def test_exploration_by_accumulation_carries_loader_and_steps() -> None:
@@ -346,11 +419,11 @@ def test_the_exploration_budget_is_bounded() -> None:
     def budget(samples: float) -> list[Report]:
         return [replace(r, budget_samples=samples) for r in alone]
 
-    assert decide(budget(20_000), {}, explore).action == "switch"  # half the budget: starts
-    assert decide(budget(19_999), {}, explore).action == "continue"  # past half: no visit
-    no_room = settings(explore=True, switch_via="inplace", explore_until=1.0)
-    assert decide(budget(19_999), {}, no_room).action == "continue"  # < 5 reports left
-    assert decide(budget(20_000), {}, no_room).action == "switch"
+    assert decide(budget(22_000), {}, explore).action == "switch"  # room for a verdict
+    assert decide(budget(21_999), {}, explore).action == "continue"  # < 5 + 1 reports left
+    half = settings(explore=True, switch_via="inplace", explore_until=0.25)
+    assert decide(budget(40_000), {}, half).action == "switch"  # at a quarter: starts
+    assert decide(budget(39_999), {}, half).action == "continue"  # past it: no visit
 
 
 def test_an_unjudgeable_switch_is_reverted_only_when_the_loss_rose() -> None:

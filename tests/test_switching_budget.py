@@ -9,11 +9,13 @@ objectives disagree exactly where a sample budget binds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+import numpy as np
 from test_switching import EVERY, FLAT, history, settings
 
-from tune_bs.schedule.switching import Peer, Report, decide
+from tune_bs.schedule.switching import FitCache, Peer, Report, Rule, decide
 
 
 def budgeted(reports: list[Report], budget: float) -> list[Report]:
@@ -63,9 +65,9 @@ def test_no_stop_before_the_trials_own_curve_says_where_it_can_end() -> None:
     young = budgeted(history(FLAT, [(4, 1024)]), budget)  # 4 reports: no curve yet
     assert decide(young, {"fast": leader}, settings(objective="speed")).action == "stop"
     assert decide(young, {"fast": leader}, settings()).action == "continue"
-    fitted = budgeted(history(FLAT, [(8, 1024)]), budget)  # its curve ends far above the leader's
+    fitted = budgeted(history(FLAT, [(12, 1024)]), budget)  # its curve ends far above the leader's
     d = decide(fitted, {"fast": leader}, settings())
-    assert d.action == "stop" and "cannot reach" in d.reason
+    assert d.action == "stop" and d.rule is Rule.BEHIND and "cannot reach" in d.reason
 
 
 def test_the_band_widens_with_the_depth_of_the_extrapolation() -> None:
@@ -115,7 +117,7 @@ def test_a_size_that_does_not_decrease_is_taken_as_flat_and_stopped_when_it_cann
     leader = Peer(budgeted(history(FLAT, [(30, 64)], wall0=-100), budget))
     stuck = flat(budgeted(history(FLAT, [(8, 16)]), budget), level=3.0, spread=0.05)
     d = decide(stuck, {"leader": leader}, settings())
-    assert d.action == "stop" and "cannot reach" in d.reason and ", flat)" in d.reason
+    assert d.action == "stop" and d.rule is Rule.BEHIND and "(flat)" in d.reason
     kept = decide(stuck, {"leader": leader}, settings(flat_when_unfitted=False))
     assert kept.action == "continue" and "not fitted" in kept.reason
     # 4 reports: too few to call it flat, so nothing stops it yet
@@ -134,3 +136,88 @@ def test_a_flat_size_is_left_for_a_size_whose_curve_descends_from_its_level() ->
     assert (d.action, d.batch_size) == ("switch", 64) and "budget objective" in d.reason
     by_speed = decide(stuck, {"p64": Peer(earlier, alive=False)}, settings(objective="speed"))
     assert by_speed.action == "continue" and "not fitted" in by_speed.reason
+
+
+# --- rivals: every trial of the search, budgets of their own, late drops ----------------------
+def curve(
+    start: float, final: float, rate: float, reports: int, budget: float, wall0: float = 0.0
+) -> list[Report]:
+    """A trial's reports of ``final + (start − final)·exp(−rate·k)``, one per ``EVERY`` samples
+    and 10 s (from ``wall0`` on the shared clock), with a samples ``budget``."""
+    return [
+        Report(
+            EVERY * k,
+            final + (start - final) * np.exp(-rate * k),
+            16,
+            10.0 * k,
+            1,
+            wall0 + 10.0 * k,
+            budget,
+        )
+        for k in range(1, reports + 1)
+    ]
+
+
+def test_a_rival_with_another_config_and_a_shorter_budget_is_compared_at_its_own_end() -> None:
+    """A rival (``pools=False``: another learning rate) ran its 10-report budget to 0.5. A trial
+    with a 40-report budget at 1.1 after 8 reports, still falling fast, is not stopped: its own
+    curve at the end of its own budget reaches below the rival's end. A trial stuck above 1.6
+    is."""
+    rival = Peer(curve(2.3, 0.5, 0.5, 10, 10 * EVERY, wall0=-1e3), alive=False, pools=False)
+    falling = curve(2.3, 0.2, 0.15, 8, 40 * EVERY)
+    assert decide(falling, {"r": rival}, settings()).action != "stop"
+    stuck = curve(2.3, 1.6, 0.6, 8, 40 * EVERY)
+    d = decide(stuck, {"r": rival}, settings())
+    assert d.action == "stop" and d.rule is Rule.BEHIND
+
+
+def late_dropper(
+    reports: int, budget_reports: int, plateau: float, final: float, wall0: float = 0.0
+) -> list[Report]:
+    """A run with a learning rate that decays at 80 % of its budget: it falls to ``plateau`` and
+    sits there, then drops to ``final`` over its last fifth."""
+    out = []
+    for k in range(1, reports + 1):
+        loss = plateau + (2.3 - plateau) * np.exp(-0.4 * k)
+        if k > 0.8 * budget_reports:
+            loss -= (plateau - final) * (k - 0.8 * budget_reports) / (0.2 * budget_reports)
+        out.append(
+            Report(EVERY * k, loss, 16, 10.0 * k, 1, wall0 + 10.0 * k, budget_reports * EVERY)
+        )
+    return out
+
+
+def test_a_late_drop_a_finished_rival_showed_protects_a_trial_its_curve_cannot_foresee() -> None:
+    """A finished rival's loss sat at 0.8 until its learning rate decayed, then dropped to 0.3.
+    A trial at 40 % of the same schedule sitting at 0.9 would be stopped on its curve alone
+    (0.9 cannot reach 0.3); the rival's own drop beyond what its curve said at 40 % widens the
+    margin, so it is not — the evidence that such a drop comes is in the search."""
+    rival = Peer(late_dropper(50, 50, 0.8, 0.3, wall0=-1e3), alive=False, pools=False)
+    trial = late_dropper(20, 50, 0.9, 0.4)
+    assert decide(trial, {"r": rival}, settings()).action == "continue"
+    # a rival that finished without a drop gives no such allowance: the same trial is stopped
+    plain = Peer(curve(2.3, 0.3, 0.4, 50, 50 * EVERY, wall0=-1e3), alive=False, pools=False)
+    assert decide(trial, {"r": plain}, settings()).action == "stop"
+
+
+def test_predictions_stay_above_the_floor_of_a_loss() -> None:
+    """Curves that fall almost linearly: an unbounded fit puts their end of budget below zero
+    (a negative cross-entropy); with ``curve_floor=0`` (what the scheduler states for a loss)
+    every figure the policy compares is at least 0."""
+    from tune_bs.schedule.switching.stopping import expected_final
+    from tune_bs.schedule.switching.view import DecisionView
+
+    linear = [
+        Report(EVERY * k, 2.3 - 0.2 * k + 0.004 * (-1) ** k, 16, 10.0 * k, 1, 10.0 * k, 60 * EVERY)
+        for k in range(1, 9)
+    ]
+    rival = Peer(linear, alive=True, pools=False)
+    own = curve(2.3, 1.0, 0.3, 8, 60 * EVERY)
+    free = DecisionView(own, {"r": rival}, settings(), FitCache())
+    assert expected_final(free, rival) < 0.0  # the unbounded fit leaves the loss's range
+    bounded = DecisionView(own, {"r": rival}, settings(curve_floor=0.0), FitCache())
+    assert expected_final(bounded, rival) >= 0.0
+    assert bounded.reach is not None and bounded.reach >= 0.0
+    d = decide(own, {"r": rival}, settings(curve_floor=0.0))
+    figures = [float(x) for x in re.findall(r"-?\d+\.\d+", d.reason)]
+    assert all(x >= 0.0 for x in figures), d.reason

@@ -29,6 +29,8 @@ Units and rules:
   batch size: never compare it across batch sizes.
 - ``SAMPLES_SEEN``: training series consumed so far (one series = one anchor, two views).
 - ``BATCH_SIZE``: the batch size in force at this report (series per minibatch).
+- ``BATCH_SIZE_INITIAL``: the batch size the trial was given (the one a search sampled), kept in
+  its config by the extrapolation scheduler when a switch changes ``batch_size``.
 - ``ACCUMULATION_STEPS``: minibatches whose gradients make one optimiser step (1 = none).
 - ``EFFECTIVE_BATCH_SIZE``: ``BATCH_SIZE`` × ``ACCUMULATION_STEPS``.
 - ``SWITCHES``: how many times the trial's batch size has been changed so far.
@@ -44,6 +46,8 @@ Units and rules:
   :class:`~tune_bs.errors.UserInputError`, which the same input raises again): the one-line
   cause. Such a trial ends at once, never retried (:mod:`tune_bs.search.trainable`); its other
   validation metrics in that report are NaN.
+- ``OOM_BATCH_SIZE``: the smallest batch size the trial ran out of memory at (reported from then
+  on); the scheduler never switches it to that size or above.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ TEST_MULTITASK = "test_multitask"
 TRAIN_LOSS = "train_loss"
 SAMPLES_SEEN = "samples_seen"
 BATCH_SIZE = "batch_size"
+BATCH_SIZE_INITIAL = "batch_size_initial"
 ACCUMULATION_STEPS = "accumulation_steps"
 EFFECTIVE_BATCH_SIZE = "effective_batch_size"
 SWITCHES = "switches"
@@ -70,6 +75,7 @@ WALL_TIME_S = "wall_time_s"
 TRAINING_ITERATION = "training_iteration"
 DIVERGED = "diverged"
 TRIAL_ERROR = "trial_error"
+OOM_BATCH_SIZE = "oom_batch_size"
 
 #: Metrics a search space may name as its ``metric``, with the direction that is better: the
 #: validation metrics, and only those.

@@ -217,6 +217,11 @@ def _check_sizes(where: str, value: Any) -> None:
         raise UserInputError(
             f"{where} lists a batch size twice, in {quote(value)}; remove the duplicate."
         )
+    if list(value) != sorted(value):
+        raise UserInputError(
+            f"{where} must list the candidate batch sizes in increasing order (a set, not a "
+            f"schedule), but got {where}={quote(value)}; write {sorted(value)}."
+        )
 
 
 def check_section_value(where: str, value: Any, opt: Option) -> None:

@@ -45,11 +45,17 @@ def _basis(family: str, nonlin: np.ndarray, u: np.ndarray) -> np.ndarray:
     return (u[None, :] + nonlin[:, 1:2]) ** (-nonlin[:, :1])
 
 
-def _profile(phi: np.ndarray, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closed-form bounded least squares of ``y ≈ c + a·φ`` (``a ≥ 0``) for every row of ``phi``.
+def _profile(
+    phi: np.ndarray, yc: np.ndarray, c_floor: float = -math.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed-form bounded least squares of ``y ≈ c + a·φ`` (``a ≥ 0``, ``c ≥ floor``) for every
+    row of ``phi``.
 
-    ``yc`` is ``y`` minus its mean. Returns ``(sse, c − mean(y), a)``, each [G]. Every family's
-    φ decreases in ``u``, so rows are normalised by their first value for conditioning.
+    ``yc`` is ``y`` minus its mean and ``c_floor`` the floor less that mean. Returns
+    ``(sse, c − mean(y), a)``, each [G]. Every family's φ decreases in ``u``, so rows are
+    normalised by their first value for conditioning. Where the free optimum's ``c`` lies below
+    the floor, the bounded optimum has ``c`` on it (the problem is convex) and ``a`` the
+    non-negative least squares of ``y − floor`` on ``φ``.
     """
     scale = phi[:, 0]
     p = phi / scale[:, None]  # [G, n]
@@ -59,16 +65,32 @@ def _profile(phi: np.ndarray, yc: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     spy = pc @ yc
     ok = (spp > 1e-300) & (spy > 0.0)
     a_norm = np.where(ok, spy / np.where(ok, spp, 1.0), 0.0)
-    sse = np.maximum(float(yc @ yc) - a_norm * spy, 0.0)
-    return sse, -a_norm * p_mean, a_norm / scale
+    yy = float(yc @ yc)
+    sse = np.maximum(yy - a_norm * spy, 0.0)
+    c = -a_norm * p_mean
+    low = ok & (c < c_floor)
+    if low.any():
+        # with c on the floor, r = y − mean − floor: Σp·r = spy − floor·n·p̄ (Σ yc = 0),
+        # Σp² = spp + n·p̄², Σr² = yy + n·floor² — no pass over the grid's rows again
+        n = p.shape[1]
+        spr = spy - c_floor * n * p_mean
+        a_low = np.maximum(spr / np.maximum(spp + n * p_mean**2, 1e-300), 0.0)
+        sse = np.where(low, np.maximum(yy + n * c_floor**2 - a_low * spr, 0.0), sse)
+        c = np.where(low, c_floor, c)
+        a_norm = np.where(low, a_low, a_norm)
+    return sse, c, a_norm / scale
 
 
 def fit_family(
-    family: str, u: np.ndarray, y: np.ndarray, centre: tuple[float, ...] | None = None
+    family: str,
+    u: np.ndarray,
+    y: np.ndarray,
+    centre: tuple[float, ...] | None = None,
+    floor: float = -math.inf,
 ) -> tuple[tuple[float, ...] | None, float]:
     """Global grid + zoom search of the profiled SSE, or from a warm ``centre`` (nonlinear
-    parameters) a local grid of ±1 coarse step; then the polish. ``(None, sse)`` when the best
-    fit is flat."""
+    parameters) a local grid of ±1 coarse step; then the polish. The asymptote ``c`` is kept at
+    or above ``floor``. ``(None, sse)`` when the best fit is flat."""
     if family in ("exp3", "pow3"):
         bounds = [_B_BOUNDS if family == "exp3" else _ALPHA_BOUNDS]
         counts = [_COARSE_1D]
@@ -88,13 +110,13 @@ def fit_family(
         ]
         rounds = 0
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-    best = _zoom(family, u, y, grid, step, lo, hi, rounds)
+    best = _zoom(family, u, y, grid, step, lo, hi, rounds, floor)
     nonlin, sse, c, a = best
     if a <= 0.0:
         return None, sse
     if centre is None:
-        return _polish(family, (c, a, *nonlin), sse, u, y, _POLISH_TOL)
-    return _polish(family, (c, a, *nonlin), sse, u, y, _WARM_POLISH_TOL, warm=True)
+        return _polish(family, (c, a, *nonlin), sse, u, y, _POLISH_TOL, floor=floor)
+    return _polish(family, (c, a, *nonlin), sse, u, y, _WARM_POLISH_TOL, warm=True, floor=floor)
 
 
 def _polish(
@@ -105,11 +127,13 @@ def _polish(
     y: np.ndarray,
     tolerance: float = 1e-6,
     warm: bool = False,
+    floor: float = -math.inf,
 ) -> tuple[tuple[float, ...], float]:
     """A few Levenberg–Marquardt steps on all parameters from the grid optimum.
 
-    A step is kept only when it lowers the SSE and stays inside the bounds (``a > 0``, nonlinear
-    parameters within their grid bounds), so the polish can only improve the grid answer. It
+    A step's ``c`` is projected onto ``c ≥ floor``; a step is kept only when it lowers the SSE
+    and stays inside the bounds (``a > 0``, nonlinear parameters within their grid bounds), so
+    the polish can only improve the grid answer. It
     stops once a step lowers the SSE by less than ``tolerance`` (relative); ``warm`` also stops
     it when the linearised model predicts less than that (a warm start that is already at its
     optimum, where every real step would be rejected).
@@ -132,6 +156,7 @@ def _polish(
         if warm and float(delta @ (damping * delta + gradient)) < tolerance * sse:
             break  # predicted decrease (Madsen et al. 2004, eq. 3.14) below the tolerance
         trial = current + delta
+        trial[0] = max(trial[0], floor)
         inside = trial[1] > 0.0 and np.all(trial[2:] >= lows) and np.all(trial[2:] <= highs)
         if inside:
             new_resid = y - model(family, tuple(trial), u)
@@ -157,15 +182,17 @@ def _zoom(
     log_lo: np.ndarray,
     log_hi: np.ndarray,
     rounds: int = _ZOOM_ROUNDS,
+    floor: float = -math.inf,
 ) -> tuple[tuple[float, ...], float, float, float]:
     """Evaluate ``grid`` (rows of nonlinear params), then zoom around the best cell repeatedly.
 
     The search works in log-parameter space; each round spans ±1 old step with
-    ``_ZOOM_POINTS`` points per dimension, clipped to the bounds.
+    ``_ZOOM_POINTS`` points per dimension, clipped to the bounds. ``c ≥ floor`` throughout.
     """
     y_mean = float(y.mean())
     yc = y - y_mean
-    sse, c, a = _profile(_basis(family, grid, u), yc)
+    c_floor = floor - y_mean
+    sse, c, a = _profile(_basis(family, grid, u), yc, c_floor)
     i = int(np.argmin(sse))
     best = (grid[i], float(sse[i]), float(c[i]), float(a[i]))
     dims = grid.shape[1]
@@ -179,7 +206,7 @@ def _zoom(
         else:
             mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dims)
             cand = np.exp(mesh)
-        sse, c, a = _profile(_basis(family, cand, u), yc)
+        sse, c, a = _profile(_basis(family, cand, u), yc, c_floor)
         i = int(np.argmin(sse))
         if sse[i] <= best[1]:
             best = (cand[i], float(sse[i]), float(c[i]), float(a[i]))

@@ -34,6 +34,13 @@ beyond the data, which real ``val_loss`` curves do less the further they are car
 may be widened by ``1 + depth_gain·depth`` (:meth:`CurveFit.depth`; calibrated with
 ``benchmarks/curve_ranking.py``, figures under *Band* in :mod:`tune_bs.schedule.switching`).
 
+Floor: a fitted curve never predicts below ``floor`` (``fit_curve(..., floor=)``, in loss units):
+every family's asymptote is fitted under ``c ≥ floor`` (a bounded least-squares problem, solved
+exactly on the grid: :func:`~tune_bs.schedule.curve_families.fit_family`), so ``predict``,
+``advance`` and an extrapolation's mean stay at or above it, and the band's lower end is cut
+at it. The caller states the floor from the metric's range (a loss ≥ 0); without one a curve may
+go anywhere below its data (an unbounded fit of a cross-entropy curve can end below zero).
+
 Failure modes (:class:`CurveFitError`, never a guess): fewer than ``min_points`` points; NaN or
 inf in ``x`` or ``y``; ``x`` not strictly increasing or not positive; no family decreases (the
 best bounded fit of every family is flat, ``a = 0``); or the weighted fit explains less than
@@ -175,6 +182,8 @@ class CurveFit:
     y_last: float
     residual_std: float
     r2: float
+    #: the lowest value the curve may take (its families' ``c`` are at or above it)
+    floor: float = -math.inf
     #: every family's fitted nonlinear parameters (weight 0 too), in original units of ``x``
     #: (``b`` 1/samples; ``α``; ``α, d`` samples): where a warm-started refit begins.
     starts: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False, compare=False)
@@ -200,14 +209,15 @@ class CurveFit:
 
     def extrapolate(self, x: float, z: float = 2.0, depth_gain: float = 0.0) -> Extrapolation:
         """Mean and ``±z·std`` band of the loss at sample count ``x`` (the horizon); ``std``
-        widened by ``1 + depth_gain·depth(x)`` (module docstring, calibration)."""
+        widened by ``1 + depth_gain·depth(x)`` (module docstring, calibration); the lower end
+        is cut at the curve's floor."""
         means = np.array([float(f.predict(x)) for f in self.fits])
         weights = np.array([f.weight for f in self.fits])
         within = np.array([f.predict_std(x) ** 2 for f in self.fits]) + self.residual_std**2
         mean = float(weights @ means)
         var = float(weights @ (within + (means - mean) ** 2))
         std = math.sqrt(max(var, 0.0)) * (1.0 + depth_gain * self.depth(x))
-        low, high = mean - z * std, mean + z * std
+        low, high = max(mean - z * std, self.floor), mean + z * std
         return Extrapolation(x=float(x), mean=mean, std=std, low=low, high=high)
 
     def rate_at(self, level: float) -> float:
@@ -231,6 +241,7 @@ def fit_curve(
     min_points: int = 5,
     min_r2: float = 0.5,
     start: CurveFit | None = None,
+    floor: float | None = None,
 ) -> CurveFit:
     """Fit every family in ``families`` to ``(x, y)`` and weight them by AICc.
 
@@ -240,6 +251,8 @@ def fit_curve(
     ``start``: a fit of the same curve with fewer points (warm start, for a fit per new point):
     each family it holds is searched from its parameters — a local grid of ±1 coarse step, then
     the polish — instead of the whole coarse grid and zoom (a family it lacks is fitted cold).
+    ``floor``: the lowest value the curve may take (every family's ``c ≥ floor``; ``None``: no
+    bound). It must not lie above the data.
 
     Raises :class:`CurveFitError` (see the module docstring) instead of guessing.
     """
@@ -252,7 +265,13 @@ def fit_curve(
     y_range = float(ys.max() - ys.min())
     sse_floor = n * (1e-9 * max(y_range, abs(y_mean), 1e-12)) ** 2
 
-    raw = _fit_families(families, u, ys, _warm_starts(start, x_scale), sse_floor)
+    lowest = -math.inf if floor is None else float(floor)
+    if lowest > float(ys.min()):
+        raise CurveFitError(
+            f"the curve's floor must not lie above its values, but got floor={lowest} and a value "
+            f"of {float(ys.min())}; the metric's range is stated wrongly."
+        )
+    raw = _fit_families(families, u, ys, _warm_starts(start, x_scale), sse_floor, lowest)
     aiccs, weights = _akaike_weights(raw, n)
     fits = _family_fits(raw, aiccs, weights, u, x_scale)
     fitted = sum(f.weight * model(f.family, f.theta, u) for f in fits)
@@ -275,6 +294,7 @@ def fit_curve(
         y_last=float(ys[-1]),
         residual_std=residual_std,
         r2=float(r2),
+        floor=lowest,
         starts={family: original_nonlinear(family, theta, x_scale) for family, theta, _ in raw},
     )
 
@@ -325,17 +345,18 @@ def _fit_families(
     ys: np.ndarray,
     warm: dict[str, tuple[float, ...]],
     sse_floor: float,
+    floor: float = -math.inf,
 ) -> list[_RawFit]:
     """Every family with ``n ≥ k + 2`` points that decreases, fitted on rescaled ``u`` (warm
-    from ``warm`` when it holds the family); SSE floored at ``sse_floor``. Raises
-    :class:`CurveFitError` when none does."""
+    from ``warm`` when it holds the family) with ``c ≥ floor``; SSE floored at ``sse_floor``.
+    Raises :class:`CurveFitError` when none does."""
     n = u.size
     raw: list[_RawFit] = []
     for family in families:
         k = N_PARAMS[family]
         if n < k + 2:
             continue
-        theta, sse = fit_family(family, u, ys, warm.get(family))
+        theta, sse = fit_family(family, u, ys, warm.get(family), floor)
         if theta is None:
             continue
         raw.append((family, theta, max(sse, sse_floor)))

@@ -6,29 +6,31 @@ itself (docs/design.md §7). What it decides — explore the candidate sizes not
 the size whose curve promises the fastest loss decrease, judge and revert switches, stop hopeless
 trials — is stated once, with its units and margins, in the docstring of
 :mod:`tune_bs.schedule.switching`; this module only carries the decisions out, with one exception of
-its own: it never stops the trial that leads its group on the experiment's metric when that metric
-is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is taken on the
-report that ends a trial's budget (a switch there would change nothing).
+its own: it never stops the trial that leads the search on the experiment's metric when that
+metric is not the fitted ``val_loss`` (e.g. the best last ``val_probe_acc``). No decision is taken
+on the report that ends a trial's budget (a switch there would change nothing).
 
 Time: the trial's own float ``trial_time_s``, else Tune's ``time_total_s`` less its start-up;
-the shared clock is its float ``wall_time_s`` (:mod:`tune_bs.schedule.trial_histories`).
+the shared clock is its float ``wall_time_s`` (:mod:`tune_bs.schedule.trial_ledger`).
 
 How a decision reaches the trial: **continue** → ``CONTINUE``; **stop** → ``STOP``; **switch**
 → restart-free through the switch board (``switch_via: inplace``, the default) or by ``PAUSE``
 and a restart from the trial's checkpoint (``switch_via: restart``), as
-:mod:`tune_bs.schedule.switch_delivery` states.
+:mod:`tune_bs.schedule.switch_courier` states.
 
-Out of memory: a trial that reports ``oom_batch_size`` (:mod:`tune_bs.search.trainable`) is
+Out of memory: a trial that reports ``oom_batch_size`` (:data:`tune_bs.metrics.OOM_BATCH_SIZE`) is
 never switched to a loader batch of that size or more: those candidates are left out of the
 settings its decisions are taken with (with ``action: accumulation``, its largest loader batch
 is capped at half that size), and a switch back to one (rule 5) is not made.
 
-Peers: the trials whose config equals this trial's apart from the batch size, the accumulation
-steps, the seed and private keys (:mod:`tune_bs.schedule.peer_groups`).
+Rivals and peers: every other trial of the search is a rival (rule 3 compares them, whatever
+their other hyperparameters: a random search over ``lr`` and more is the common case); those
+whose config equals this trial's apart from the batch size, the accumulation steps, the seed and
+private keys are also peers, whose curves it pools (:mod:`tune_bs.schedule.trial_ledger`).
 
 Restart safety: Tune keeps no scheduler state; a trial first seen with results (after
 ``Tuner.restore`` / ``tune-bs resume``) gets its history rebuilt from its ``result.json`` and the
-switch it was due replayed (:mod:`tune_bs.schedule.restored_trials`).
+switch it was due replayed (:mod:`tune_bs.schedule.trial_ledger`).
 
 Result files: Ray 2.60's own loggers drop the rows a paused trial wrote since the last upload
 to storage; run with :func:`tune_bs.schedule.schedulers.logger_callbacks`
@@ -64,23 +66,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
-from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers.trial_scheduler import FIFOScheduler, TrialScheduler
 
+from tune_bs import metrics as m
 from tune_bs.errors import UserInputError
-from tune_bs.schedule.peer_groups import PeerGroups
-from tune_bs.schedule.report_keys import ReportKeys
-from tune_bs.schedule.restored_trials import RestoredTrials
-from tune_bs.schedule.switch_board import BOARD_KEY, BOARD_NAME, SWITCH_AT
-from tune_bs.schedule.switch_delivery import SwitchDelivery
-from tune_bs.schedule.switching import Decision, FitCache, Peer, Report, SwitchSettings, decide
-from tune_bs.schedule.trial_histories import TrialHistories
+from tune_bs.schedule.decision_log import DecisionLog
+from tune_bs.schedule.report_keys import ReportKeys, check_mode
+from tune_bs.schedule.switch_board import SWITCH_AT
+from tune_bs.schedule.switch_courier import SwitchCourier
+from tune_bs.schedule.switching import (
+    Decision,
+    FitCache,
+    Peer,
+    Report,
+    Rule,
+    SwitchSettings,
+    decide,
+)
+from tune_bs.schedule.trial_ledger import TrialLedger
 from tune_bs.schedule.trial_results import budget_of, carries_metrics, memory_limit
 
 if TYPE_CHECKING:
@@ -91,13 +99,13 @@ logger = logging.getLogger(__name__)
 Policy = Callable[[Sequence[Report], Mapping[str, Peer], SwitchSettings, FitCache], Decision]
 
 
-class ExtrapolationScheduler(
-    TrialHistories, PeerGroups, SwitchDelivery, RestoredTrials, FIFOScheduler
-):
+class ExtrapolationScheduler(FIFOScheduler):
     """Switch each trial's batch size by loss-curve extrapolation; stop hopeless trials.
 
     The rule and its units are in the module docstring (and, exactly, in
-    :mod:`tune_bs.schedule.switching`).
+    :mod:`tune_bs.schedule.switching`). Each result goes: check its keys → record it in the
+    :class:`~tune_bs.schedule.trial_ledger.TrialLedger` → decide (the policy) → deliver (Tune's
+    action; a switch through the :class:`~tune_bs.schedule.switch_courier.SwitchCourier`).
 
     Args:
         settings: the policy's settings: candidate batch sizes (samples per optimizer step),
@@ -143,31 +151,24 @@ class ExtrapolationScheduler(
                 f"keys must be a ReportKeys, but got {keys!r}; write e.g. "
                 "keys=ReportKeys(val_loss='loss')."
             )
-        self._settings = settings
-        self._metric = metric
-        self._mode = mode
         keys = keys or ReportKeys()
+        check_mode(metric, mode)
+        self._settings = settings
         self._keys = replace(keys, val_loss=curve_metric) if curve_metric else keys
-        self._curve_metric = self._keys.val_loss
         self._policy = policy
-        self._board = board
-        self._cache = FitCache()
-        self._trials: dict[str, Trial] = {}
-        self._raw: dict[str, list[Report]] = {}  # as reported (time_total_s)
-        self._histories: dict[str, list[Report]] = {}  # on the policy's clock
-        self._finished: set[str] = set()
-        self._pending: dict[str, Decision] = {}
-        self._restored: list[str] = []
-        self._startups: dict[str, float] = {}
-        self._recorded: dict[str, list[tuple[int, int]]] = {}
-        self._counts: Counter[str] = Counter()
-        self._groups: dict[str, str] = {}
-        self._last_metric: dict[str, Any] = {}
-        self._peer_memo: dict[str, tuple[tuple, Peer]] = {}
-        self._awaiting: dict[str, Decision] = {}  # restart-free switches not yet seen taken
-        self._polling: set[str] = set()  # trials seen taking a restart-free switch
-        self._checkpointed: set[str] = set()  # trials that reported a checkpoint
-        self._warned: set[tuple[str, str]] = set()
+        self.__dict__.update(self._fresh_state(metric, mode, board))
+
+    def _fresh_state(self, metric: str | None, mode: str | None, board: Any) -> dict[str, Any]:
+        """The owners of the scheduler's state, empty: the ledger of trials, the courier of
+        switches, the decision log and the policy's memo."""
+        log = DecisionLog(self._settings.batch_sizes)
+        return {
+            "_ledger": TrialLedger(self._keys, metric, mode),
+            "_log": log,
+            "_courier": SwitchCourier(self._settings, self._keys, log, board),
+            "_cache": FitCache(),
+            "_effective": None,
+        }
 
     @property
     def settings(self) -> SwitchSettings:
@@ -176,111 +177,65 @@ class ExtrapolationScheduler(
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a pickled copy (``tuner.pkl``) starts empty and rebuilds from disk."""
         state = self.__dict__.copy()
-        state.update(
-            _board=None,
-            _cache=FitCache(),
-            _trials={},
-            _raw={},
-            _histories={},
-            _finished=set(),
-            _pending={},
-            _restored=[],
-            _startups={},
-            _recorded={},
-            _counts=Counter(),
-            _groups={},
-            _last_metric={},
-            _peer_memo={},
-            _awaiting={},
-            _polling=set(),
-            _checkpointed=set(),
-            _warned=set(),
-        )
+        state.update(self._fresh_state(self._ledger.metric, self._ledger.mode, None))
         return state
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
-        if (self._metric and metric) or (self._mode and mode):
+        ledger = self._ledger
+        if (ledger.metric and metric) or (ledger.mode and mode):
             return False
-        self._metric = metric or self._metric
-        self._mode = mode or self._mode
+        check_mode(metric or ledger.metric, mode or ledger.mode)
+        ledger.set_metric(metric or ledger.metric, mode or ledger.mode)
         return True
 
     # --- bookkeeping --------------------------------------------------------------------------
     def on_trial_add(self, tune_controller: TuneController, trial: Trial) -> None:
-        self._trials[trial.trial_id] = trial
-        if self._inplace:
-            self._open_board()  # before any trial starts and looks for it
-            if trial.config.get(BOARD_KEY) != BOARD_NAME:
-                trial.set_config({**trial.config, BOARD_KEY: BOARD_NAME})
-        self._raw[trial.trial_id] = self._history_on_disk(trial)
-        history = self._sync(trial.trial_id)
-        if trial.status in (Trial.TERMINATED, Trial.ERROR):
-            self._finished.add(trial.trial_id)
-        elif history:
-            self._restored.append(trial.trial_id)
-            self._recorded[trial.trial_id] = [(r.batch_size, r.accumulation_steps) for r in history]
+        self._ledger.add(trial)
+        if not self._ledger.history(trial.trial_id):  # a restored one runs where it was put
+            self._keys.check_start(trial.config, self._settings.batch_sizes, trial.trial_id)
+        self._courier.add(trial)
 
     def on_trial_complete(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> None:
         if result:
-            self._record(trial, result)
-        self._finished.add(trial.trial_id)
-        self._pending.pop(trial.trial_id, None)
+            self._ledger.record(trial, result)
+        self._ledger.finish(trial.trial_id)
+        self._courier.drop(trial.trial_id)
 
     def on_trial_remove(self, tune_controller: TuneController, trial: Trial) -> None:
-        self._finished.add(trial.trial_id)
-        self._pending.pop(trial.trial_id, None)
+        self._ledger.finish(trial.trial_id)
+        self._courier.drop(trial.trial_id)
 
     # --- decisions ----------------------------------------------------------------------------
     def on_trial_result(
         self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]
     ) -> str:
-        action = self._on_result(trial, result)
-        if self._inplace and action == TrialScheduler.CONTINUE:
-            self._notify_board(trial, result)
-        return action
-
-    def _on_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        self._trials.setdefault(trial.trial_id, trial)
+        """Check the result's keys → record it → decide → deliver (Tune's action)."""
+        ledger, courier = self._ledger, self._courier
+        ledger.see(trial)
         if carries_metrics(result):
             self._keys.check_result(
                 result, trial.trial_id, accumulation=self._settings.action == "accumulation"
             )
-        if result.get(SHOULD_CHECKPOINT):
-            self._checkpointed.add(trial.trial_id)
-        history = self._record(trial, result)
-        if history is None:
-            return TrialScheduler.CONTINUE
-        missed = self._missed_switch(trial, history)
-        decision = self._recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
-        decision = decision or self._decide(trial, result)
-        if self._metric and self._metric in result:
-            self._last_metric[trial.trial_id] = result[self._metric]
-        if decision.action == "stop" and not decision.diverged and self._leads(trial):
-            logger.info(
-                "trial %s is not stopped at report %d: it leads its group on %s (%s)",
-                trial.trial_id,
-                decision.report_index,
-                self._metric,
-                decision.reason,
-            )
-            decision = Decision(
-                "continue",
-                decision.batch_size,
-                decision.accumulation_steps,
-                "leads on the experiment's metric",
-                decision.report_index,
-            )
+        courier.note(trial, result)
+        history = ledger.record(trial, result)
+        action = TrialScheduler.CONTINUE
+        if history is not None:
+            action = self._deliver(trial, history, result)
+        if courier.inplace and action == TrialScheduler.CONTINUE:
+            index = len(history) if history else result.get(m.TRAINING_ITERATION)
+            if index is not None:
+                courier.notify(trial, int(index))
+        return action
+
+    def _deliver(self, trial: Trial, history: list[Report], result: Mapping[str, Any]) -> str:
+        """The decision on the trial's last report, carried out: Tune's action."""
+        missed = self._courier.missed(trial, history)
+        decision = self._decision(trial, history, result)
         if decision.action == "stop":
-            self._counts["diverged" if decision.diverged else "stopped"] += 1
-            self._finished.add(trial.trial_id)
-            logger.info(
-                "trial %s stops at report %d: %s",
-                trial.trial_id,
-                decision.report_index,
-                decision.reason,
-            )
+            self._log.stopped(trial.trial_id, decision)
+            self._ledger.finish(trial.trial_id)
             return TrialScheduler.STOP
         if missed is not None and decision.action != "switch":
             decision = Decision(
@@ -290,51 +245,100 @@ class ExtrapolationScheduler(
                 "the trainable did not take the restart-free switch decided "
                 f"after report {missed.report_index}",
                 len(history),
+                Rule.MISSED,
             )
         if decision.action == "switch" and self._applicable(trial, decision, result):
-            return self._switch(trial, decision, result, by_restart=missed is not None)
+            return self._courier.deliver(
+                trial, decision, result, history[-1].loader, by_restart=missed is not None
+            )
         return TrialScheduler.CONTINUE
 
+    def _decision(
+        self, trial: Trial, history: list[Report], result: Mapping[str, Any] | None
+    ) -> Decision:
+        """The recorded decision (a restored trial), else the policy's; a stop withheld from
+        the trial that leads on the experiment's metric."""
+        ledger = self._ledger
+        decision = ledger.recorded_decision(trial) if math.isfinite(history[-1].val_loss) else None
+        decision = decision or self._decide(trial, result)
+        if decision.action == "stop" and not decision.diverged and ledger.leads(trial):
+            self._log.withheld(trial.trial_id, decision, ledger.metric)
+            decision = Decision(
+                "continue",
+                decision.batch_size,
+                decision.accumulation_steps,
+                "leads on the experiment's metric",
+                decision.report_index,
+                Rule.LEADS,
+            )
+        return decision
+
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
-        if self._restored:
-            self._replay_restored()
-        for trial in tune_controller.get_trials():
-            decision = self._pending.get(trial.trial_id)
-            if decision is not None and trial.status in (Trial.PENDING, Trial.PAUSED):
-                self._apply(trial, self._pending.pop(trial.trial_id))
-                return trial
-        return super().choose_trial_to_run(tune_controller)
+        self._replay_restored()
+        paused = self._courier.next_paused(tune_controller.get_trials())
+        return paused or super().choose_trial_to_run(tune_controller)
+
+    def _replay_restored(self) -> None:
+        """Apply the switches restored trials were due and did not get: the recorded one when
+        the trial reported past its last result known to Tune, else the policy's, replayed."""
+        for trial in self._ledger.restored():
+            history = self._ledger.history(trial.trial_id)
+            decision = self._ledger.recorded_decision(trial) or self._decide(trial)
+            last = {self._keys.samples_seen: history[-1].samples_seen}
+            if decision.action == "switch" and self._applicable(trial, decision, last):
+                logger.info(
+                    "restored trial %s: applying the switch to batch size %d x %d "
+                    "decided after report %d",
+                    trial.trial_id,
+                    decision.batch_size,
+                    decision.accumulation_steps,
+                    decision.report_index,
+                )
+                self._courier.apply(trial, decision)
 
     def debug_string(self) -> str:
-        c = self._counts
-        replaced = getattr(self._board, "replaced", 0)
-        return (
-            f"Using extrapolation scheduler over batch sizes {list(self._settings.batch_sizes)}: "
-            f"{c['switches']} switches, {c['stopped']} stopped, {c['diverged']} diverged"
-            + (f", switch board replaced {replaced} time(s)." if replaced else ".")
+        """The summary of the run so far: switches and stops with their counts by rule."""
+        replaced = self._courier.replaced
+        return f"Using {self._log.summary()}" + (
+            f", switch board replaced {replaced} time(s)." if replaced else "."
         )
 
     # --- queries ------------------------------------------------------------------------------
     def pending(self, trial_id: str) -> Decision | None:
         """The switch decided for ``trial_id`` and not yet applied, if any."""
-        return self._pending.get(trial_id)
+        return self._courier.pending(trial_id)
 
     def history(self, trial_id: str) -> list[Report]:
         """The reports the scheduler holds for ``trial_id`` (one per training iteration)."""
-        return list(self._histories.get(trial_id, []))
+        return list(self._ledger.history(trial_id))
 
     # --- the policy's inputs and the switch's applicability -------------------------------------
     def _decide(self, trial: Trial, result: Mapping[str, Any] | None = None) -> Decision:
-        history = self._histories[trial.trial_id]
+        history = self._ledger.history(trial.trial_id)
         settings = self._settings_within_memory(history, memory_limit(trial, result))
-        return self._policy(history, self._peers(trial), settings, self._cache)
+        return self._policy(history, self._ledger.peers(trial), settings, self._cache)
+
+    def _policy_settings(self) -> SwitchSettings:
+        """The settings the policy decides with: the user's, with the curve's floor stated from
+        the fitted metric's range (:meth:`ReportKeys.curve_range`, in the policy's units: a
+        negated metric's floor is minus its top) when the user left it open."""
+        sign = self._ledger.sign()
+        if self._effective is None or self._effective[0] != sign:
+            settings = self._settings
+            if settings.curve_floor is None:
+                low, high = self._keys.curve_range()
+                floor = low if sign > 0 else -high
+                if math.isfinite(floor):
+                    settings = replace(settings, curve_floor=floor)
+            self._effective = (sign, settings)
+        return self._effective[1]
 
     def _settings_within_memory(
         self, history: Sequence[Report], limit: int | None
     ) -> SwitchSettings:
         """The settings without the candidates a trial ran out of memory at: loader batches of
         ``limit`` (its reported ``oom_batch_size``) or more (memory grows with the batch)."""
-        settings = self._settings
+        settings = self._policy_settings()
         if limit is None:
             return settings
         if settings.action == "accumulation":

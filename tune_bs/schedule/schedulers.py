@@ -203,12 +203,14 @@ def build_scheduler(
 
 
 def logger_callbacks() -> list[Any]:
-    """Tune's JSON and CSV result loggers, fixed for trials that pause and restart.
+    """Tune's JSON and CSV result loggers, fixed for trials that pause and restart, and the
+    summary of the extrapolation scheduler's decisions at the end of the run.
 
     Pass them as ``RunConfig(callbacks=logger_callbacks())``; they replace Tune's defaults. See
     :class:`tune_bs.schedule.result_loggers.PauseSafeJsonLogger` for the Ray 2.60 behaviour they
-    fix.
+    fix, and :class:`tune_bs.schedule.decision_log.DecisionSummary` for the summary.
     """
+    from tune_bs.schedule.decision_log import DecisionSummary
     from tune_bs.schedule.result_loggers import PauseSafeCSVLogger, PauseSafeJsonLogger
 
-    return [PauseSafeJsonLogger(), PauseSafeCSVLogger()]
+    return [PauseSafeJsonLogger(), PauseSafeCSVLogger(), DecisionSummary()]

@@ -43,7 +43,9 @@ logger = logging.getLogger(__name__)
 
 #: Name of the board actor in the driver's Ray namespace.
 BOARD_NAME = "tune_bs_switch_board"
-#: Trial-config key naming the board a trial takes its switches from (set by the scheduler).
+#: Trial-config key naming the board a trial takes its switches from. The scheduler no longer
+#: sets it (a trainable finds the board by name: :func:`running_board`); a config that has it
+#: (an experiment started before) is still honoured.
 BOARD_KEY = "_switch_board"
 #: Trial-config key: the report index of the last switch applied to the trial (idempotency key).
 SWITCH_AT = "_switch_at"
@@ -141,6 +143,22 @@ def board_errors() -> tuple[type[BaseException], ...]:
     from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
     return (RayActorError, ActorUnavailableError, GetTimeoutError)
+
+
+def running_board(name: str = BOARD_NAME) -> str | None:
+    """``name`` when a board actor of that name runs in this Ray namespace (a scheduler that
+    switches in place opens it before any trial starts), else ``None`` (no Ray here, or no such
+    scheduler): how a trainable finds out that its switches come in place, without a key in
+    its config."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return None
+        ray.get_actor(name)
+    except Exception:  # no such actor (ValueError), or no Ray here
+        return None
+    return name
 
 
 def board_actor(name: str = BOARD_NAME) -> Any:

@@ -17,9 +17,9 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.result import DEBUG_METRICS, DONE
 
+from tune_bs.metrics import OOM_BATCH_SIZE
 from tune_bs.schedule.report_keys import ReportKeys
 from tune_bs.schedule.switching import Report
-from tune_bs.search.trainable import OOM_BATCH_SIZE
 
 RESULT_FILE = "result.json"
 

@@ -73,15 +73,16 @@ def smoke_budget(space: SearchSpace) -> dict[str, Any]:
     """The ``--smoke-test`` budget.
 
     Two reports of two batches of the largest batch size; with the extrapolation scheduler, the
-    first ``2 · segment_reports`` reports of the space's own budget (at least two batches of the
-    largest size each), so that a trial can measure one segment and then explore a second size
-    within the first half of its budget and measure it (:mod:`tune_bs.schedule.switching`, rule 6).
+    first ``2 · segment_reports + 1`` reports of the space's own budget (at least two batches of
+    the largest size each), so that a trial can measure one segment, explore a second size within
+    the first half of its budget, measure it and still act on the verdict
+    (:mod:`tune_bs.schedule.switching`, rules 5 and 6).
     """
     largest = max([int(v) for v in space.values_of("batch_size")] or [16])
     if space.scheduler.get("name") != "extrapolation":
         return {"samples": 2 * SMOKE_REPORTS * largest, "reports": SMOKE_REPORTS}
     reports = int(space.scheduler.get("segment_reports", SwitchSettings.segment_reports))
-    reports = min(2 * reports, max(space.reports, SMOKE_REPORTS))
+    reports = min(2 * reports + 1, max(space.reports, SMOKE_REPORTS))
     share = reports / space.reports
     if "epochs" in space.budget:
         return {"epochs": float(space.budget["epochs"]) * share, "reports": reports}

@@ -58,7 +58,13 @@ import torch
 from tune_bs import metrics as m
 from tune_bs.data import TimeSeriesData
 from tune_bs.errors import UserInputError
-from tune_bs.schedule.switch_board import BOARD_KEY, SWITCH_AT, BoardClient, Switch
+from tune_bs.schedule.switch_board import (
+    BOARD_KEY,
+    SWITCH_AT,
+    BoardClient,
+    Switch,
+    running_board,
+)
 from tune_bs.search import checkpoint
 from tune_bs.train.clock import clock_from_env
 from tune_bs.train.trainer import ContrastiveTrainer, TrainSettings
@@ -70,7 +76,7 @@ STATE_FILE = "trainer_state.pt"
 MIN_OOM_BATCH_SIZE = 2
 #: Metric: the smallest batch size at which the trial ran out of memory (reported from then on);
 #: it and every larger size are excluded for the rest of the trial (:class:`MemoryLimit`).
-OOM_BATCH_SIZE = "oom_batch_size"
+OOM_BATCH_SIZE = m.OOM_BATCH_SIZE
 
 
 class TrialOutOfMemory(RuntimeError):
@@ -180,8 +186,9 @@ def _train_trial(config: dict[str, Any], data: TimeSeriesData, last: dict[str, A
         )
 
     client = None
-    if config.get(BOARD_KEY):
-        client = BoardClient(str(config[BOARD_KEY]), tune.get_context().get_trial_id())
+    board = config.get(BOARD_KEY) or running_board()
+    if board:
+        client = BoardClient(str(board), tune.get_context().get_trial_id())
 
     def report(metrics: dict[str, Any], state: bytes) -> None:
         if client is not None and not trainer.finished and not metrics[m.DIVERGED]:

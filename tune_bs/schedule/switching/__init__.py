@@ -12,19 +12,28 @@ to, so a restarted scheduler can refuse to apply one twice.
 Units: ``samples_seen`` in training samples; ``time_s`` in the trial's own seconds of training
 and evaluation (its float ``trial_time_s``); ``val_loss`` in loss units, lower is better and
 comparable across batch sizes (the training loss is not). Batch sizes are *effective* (loader
-batch × accumulation steps). *Peers* are the other trials of the same group: trials whose
-configs differ only in the batch size (the scheduler chooses them); stopped peers still count
-as evidence; a peer's reports after this trial's last one (on the shared float clock
-``wall_time``) are ignored, so a replay sees the population as it was. A *segment* is a maximal
+batch × accumulation steps). *Rivals* are every other trial of the search: all report the same
+metric on the same x-axis, whatever their other hyperparameters (a search over ``lr`` and more
+is the common case), each with a samples budget of its own. *Peers* are the rivals that *pool*
+with this trial (``Peer.pools``): configs that differ only in the batch size (the scheduler
+chooses it), the accumulation steps and the seed; their curves inform this trial's estimates,
+pace and exploration (rules 6–9); stopped ones still count as evidence. A rival's reports after
+this trial's last one (on the shared float clock ``wall_time``) are ignored, so a replay sees the
+population as it was. A *segment* is a maximal
 run of reports at one batch size; its curve is fitted with
 :func:`tune_bs.schedule.curves.fit_curve` on ``x`` = samples since the report before the segment.
 *Pace*: seconds per training sample at a loader batch ``b``, from the cost model of
 :mod:`tune_bs.schedule.switching.throughput` (``a + c₀/b`` fitted over all report intervals of the
-trial and its peers; a loader's own median once it has 3 intervals). *Samples left*: the trial's
-``budget_samples`` less ``samples_seen``. *Switch cost*: the median measured over the trial's own
-switches (on its own clock, plus the overhead beyond a usual interval on the shared clock; each
-only beyond 2 robust standard deviations of the trial's other intervals, so one slow interval is
-not a cost), else its peers', else ``switch_cost_s`` (default 0.001 s in place, 2 s by restart).
+trial and its peers; a loader's own median once it has 3 intervals).
+*Floor*: no fitted curve goes below ``curve_floor`` (every family's asymptote is fitted at or
+above it, the band's lower end is cut there: :mod:`tune_bs.schedule.curves`); the scheduler
+states it from the metric's range — 0 for a loss, −1 for a maximised accuracy (negated) —
+unless the user does (``ReportKeys.val_loss_range``); a metric of unknown range is unbounded.
+*Samples left*: the trial's ``budget_samples`` less ``samples_seen``. *Switch cost*: the median
+measured over the trial's own switches (on its own clock, plus the overhead beyond a usual
+interval on the shared clock; each only beyond 2 robust standard deviations of the trial's other
+intervals, so one slow interval is not a cost), else its peers', else ``switch_cost_s`` (default
+0.001 s in place, 2 s by restart).
 *Band*: a curve extrapolated to ``x`` gives a mean and ``mean ± band_z·std``, its ``std``
 widened by ``1 + band_depth_gain·depth`` (``depth``: sample ranges of its own data it is carried
 beyond its last point; :meth:`tune_bs.schedule.curves.CurveFit.extrapolate`). The default gain
@@ -50,57 +59,72 @@ sizes.
 
 The rule, on the trial's ``n``-th report (``report_index = n``), first match wins:
 
-1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop``, ``diverged=True``.
+Each decision names its rule (:class:`Rule`; callers branch on it, never on the text of
+``Decision.reason``, which states the figures compared).
+
+1. **Diverged.** The last ``val_loss`` is NaN or ±inf → ``stop`` (``Rule.DIVERGED``).
 2. **Grace.** ``n < grace_reports`` (default 2) → ``continue``.
-3. **Stop a clearly worse trial**, at equal compute. For each live peer ``j``: if ``j`` has run
-   no longer (``t_j ≤ t``), compare ``j``'s loss at ``t_j`` with this trial's at ``t_j`` (each
-   the current segment's fitted curve inside that segment, else the reports interpolated);
-   otherwise compare ``j``'s loss at ``τ = min(t_j, t·(1+stop_horizon))`` with this trial's
-   *extrapolation* to ``τ`` (its curve advanced at its pace, lower end of the ``band_z`` band).
-   The trial is *dominated* by ``j`` when it is worse by more than
-   ``max(stop_margin·(L_ref − L_j), floor)``, ``L_ref`` the highest first-reported loss of the
-   group; ``floor`` = ``stop_noise_z`` × the median residual standard deviation of the current
-   segment fits of the trial and its peers (``inf``, so no stop, while none can be fitted).
-   Stop when ``min_alive`` live peers dominate it, or when a live peer at the same batch size
-   is ahead by more than ``floor`` (a duplicate); either must hold on the last
-   ``stop_confirm_reports`` consecutive reports. Any trial can switch to any size, so a trial
-   behind at equal compute stays behind.
-   *Budget objective*: no stop while the trial's current segment has neither a curve nor is
-   *flat*; a rival
-   dominates (or duplicates, with margin ``floor``) only a trial that is also unable to end
-   level with it: the trial's *reach* — its current curve at the end of its own budget, lower
-   end of the ``band_z`` band — is above the rival's expected end (its current curve at the end
-   of its budget, else its last loss) by more than the margin. Rivals are live peers and peers
-   that finished their budget (their end is known); a peer stopped early stops no one.
+3. **Stop a trial that cannot end well.** *Budget objective* (the default): the trial's
+   *reach* — its current curve at the end of its **own** budget, lower end of the ``band_z``
+   band (so the deeper the extrapolation, the wider; *Band*), or a *flat* segment's mean less
+   ``band_z`` stds — is compared with each rival's *expected end*: the rival's current curve at
+   the end of **its** budget (point estimate), else its last loss; rivals are the live ones and
+   those that finished their budget (a trial stopped early stops no one). The trial is stopped
+   when its reach is above a rival's expected end by more than
+   ``max(stop_margin·(L_ref − end), floor) + drop`` (for a peer at the same batch size, a
+   duplicate, ``floor + drop``) **and** it is behind that rival at equal compute (as in the
+   speed objective below) by as much: a rival's expected end may be a deep extrapolation's
+   optimism, its loss at equal compute is not (on the development replay of TaskSet curves this
+   kept the chosen trial's regret at ASHA's, at 0.19–0.21× of fifo's compute against 0.17–0.19×
+   without it and ASHA's 0.29–0.32×); ``L_ref`` is the highest first-reported loss of the trial and
+   its rivals, ``floor`` = ``stop_noise_z`` × the median residual standard deviation of their
+   current-segment fits (``inf``, so no stop, while none can be fitted), and ``drop`` the *late
+   drop*: the median, over rivals that finished their budget, of how far each ended below its
+   own curve fitted up to the fraction of its budget this trial has run (0 without one). Curves
+   may fall late, when a decaying learning rate ends — no family foresees that; a search whose
+   finished trials did so widens the margin by as much. Evidence first: no stop before the
+   trial's current size has a curve or is flat (``segment_reports`` reports at it), nor within
+   ``grace_reports``; ``min_alive`` rivals must beat it on each of the last
+   ``stop_confirm_reports`` reports.
+   *Speed objective*: the trial is dominated by a live rival ``j`` that is ahead at equal
+   compute: if ``j`` has run no longer (``t_j ≤ t``), ``j``'s loss at ``t_j`` against this
+   trial's at ``t_j`` (each the current segment's fitted curve inside that segment, else the
+   reports interpolated); otherwise ``j``'s loss at ``τ = min(t_j, t·(1+stop_horizon))`` against
+   this trial's *extrapolation* to ``τ`` (its curve advanced at its pace, lower end of the
+   band); worse by more than ``max(stop_margin·(L_ref − L_j), floor)`` (``floor`` for a peer at
+   the same size). Stop when ``min_alive`` rivals dominate it.
 4. **Measure.** Fewer than ``segment_reports`` (default 5) reports at the current size →
    ``continue``.
-5. **Judge the last switch**, during its first ``2·segment_reports`` reports, unless it was a
-   switch back or an exploration visit (rule 6). The curve left behind (its last
-   ``judge_window`` reports) is extrapolated over the training time spent since (samples at the
-   new pace, converted to the old pace; the one-off switch cost is sunk) and compared with the
-   new segment's fitted loss, report by report: below it by ``judge_z`` combined standard
-   deviations (the extrapolation's widened as in *Band*) keeps the size (*good*); above it by
-   as much switches back (*bad*); in between
-   the switch is *pending* → ``continue``, and after ``2·segment_reports`` reports the sign of
-   the last comparison decides (below the extrapolation: kept; not below: back). *Budget
-   objective*: the two compared are the losses both laws reach from the new segment's level
-   after the samples left, the old one plus the tolerance of rule 8 (``end_margin`` × the
-   decrease still to come), the same ``judge_z`` margin. When it cannot
-   be judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end
-   of the window, the loss is not below the loss at the switch — then back. A size switched
-   back from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert.
-6. **Explore.** (``explore``, default on) The candidate sizes nothing covers yet — not one of
-   the trial's own segments of ``segment_reports`` reports, not a size any peer has reported
-   at (a peer stopped early at a size is evidence against it) or a waiting peer starts at,
-   not tabu — are visited one after
-   the other, nearest the trial's starting size first (in log₂ of the size; larger first on a
-   tie), each for one segment, then left by rule 8 like any size. The exploration budget is
-   bounded: a visit starts only while ``samples_seen ≤ explore_until · budget_samples``
-   (default half the budget), when the samples left hold ``segment_reports`` more reports (so
-   the visit's curve can be fitted), and when two switches (there and back) cost less than
-   ``switch_margin`` of the seconds left. So K candidates cost at most ``explore_until`` of a
-   lone trial's budget, and none in a population that already covers them (a grid over the
-   candidate sizes explores nothing).
+5. **Judge the last switch**, during its first ``2·segment_reports`` reports (the *window*),
+   unless it was a switch back. The curve left behind (its last ``judge_window`` reports) is
+   extrapolated over the training time spent since (samples at the new pace, converted to the
+   old pace; the one-off switch cost is sunk) — under the *budget objective* over the same
+   samples, since the budget is in samples — and compared with the new segment's fitted loss,
+   report by report: below it by ``judge_z`` combined standard deviations (the extrapolation's
+   widened as in *Band*) keeps the size (*good*); above it by as much switches back (*bad*); in
+   between the switch is *pending* → ``continue``, and at the end of the window the sign of the
+   last comparison decides (below the extrapolation: kept; not below: back). Under the budget
+   objective a switch to a faster loader is also good when it ends within ``end_margin`` of the
+   decrease the old curve makes over those samples (it was made for speed). When it cannot be
+   judged at all (a curve cannot be fitted, a pace is unknown) it is kept unless, at the end of
+   the window, the loss is not below the loss at the switch — then back. A size switched back
+   from is *tabu* for ``tabu_reports·2^(k−1)`` reports after its ``k``-th revert, and a switch
+   there by rules 8–9 is made only while the samples left hold ``segment_reports + 1`` reports
+   (so a new verdict on it can still be acted on): a trial never ends at a size its own judged
+   evidence says ends worse.
+6. **Explore**, on evidence. (``explore``, default on) A candidate size nothing covers — not one
+   of the trial's own segments of ``segment_reports`` reports, not a size any peer has reported
+   at (a peer stopped early at a size is evidence against it) or a waiting peer starts at — is
+   visited, one at a time: the nearest the current size (in log₂ of the size; larger first on a
+   tie), for one segment, and **judged** by rule 5 like any switch (no visit follows another
+   before its verdict: no ramp). The trial's own verdicts rule sizes out: a size it switched
+   back from and every candidate beyond it (seen from the size it returned to) is never
+   visited, nor the size it left by a switch it kept and every candidate beyond that. A visit
+   starts only while ``samples_seen ≤ explore_until · budget_samples`` (default half the
+   budget), when the samples left hold ``segment_reports + 1`` reports (a verdict that can
+   still be acted on before the end), and
+   when two switches (there and back) cost less than ``switch_margin`` of the seconds left. A
+   grid over the candidate sizes explores nothing.
 7. **Estimates.** For each candidate size ``B`` with a usable curve — the trial's own or a
    peer's (curves at one size share one autonomous law ``dL/dS = −g_B(L)``, so a peer's curve
    informs this trial), the one extrapolated least deep: *depth* = how far beyond its last
@@ -156,8 +180,8 @@ stopping rule's) applies rules 1–3 only: a trial keeps its size to the end unl
 
 A switch that would move this trial to a batch size where a live peer is already ahead at equal
 compute (by more than ``floor``) stops the trial instead (it would only duplicate that peer).
-Budget objective: a rival of rule 3 there, ahead at equal compute and expected to end lower
-than this trial's expected end at that size, by more than ``floor``.
+Budget objective: a peer there, ahead at equal compute and expected to end lower than this
+trial's expected end at that size, by more than ``floor``.
 
 Second action (``action="accumulation"``): effective size ``B`` runs as loader batch
 ``b = min(B, max_loader_batch_size)`` (default: the trial's first loader batch) with
@@ -184,6 +208,7 @@ from tune_bs.schedule.switching.types import (
     Decision,
     Peer,
     Report,
+    Rule,
     Segment,
     SwitchSettings,
 )
@@ -195,6 +220,7 @@ __all__ = [
     "FitCache",
     "Peer",
     "Report",
+    "Rule",
     "Segment",
     "SwitchSettings",
     "decide",

@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass
 
 from tune_bs.schedule.curves import CurveFit
+from tune_bs.schedule.switching.types import Rule
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -122,8 +123,9 @@ def own_estimate(view: DecisionView) -> Estimate | None:
 
 def choose(
     view: DecisionView, candidates: dict[int, Estimate]
-) -> tuple[int, str] | tuple[None, str]:
-    """Rule 8: ``(size, reason)`` to switch to, or ``(None, reason)`` to keep the current size.
+) -> tuple[int, Rule, str] | tuple[None, Rule, str]:
+    """Rule 8: ``(size, rule, reason)`` to switch to (``Rule.EXTRAPOLATION`` on a fresh estimate,
+    ``Rule.PROBE`` on a deeper one), or ``(None, Rule.KEEP, reason)`` to keep the current size.
 
     The candidate with the highest expected loss decrease per second must beat the current
     size's by more than ``switch_margin`` (relative); it is a direct switch when its estimate is
@@ -139,27 +141,35 @@ def choose(
         return choose_for_budget(view, own, others)
     keep = f"batch size {view.current.effective} is the fastest known at {level:.4g}"
     if own is None or own.speed() <= 0.0 or not others:
-        return None, keep
+        return None, Rule.KEEP, keep
     best = max(others.values(), key=lambda e: e.speed())
     upward = best.size > view.current.effective
     fresh = best.depth <= (s.fresh_depth if upward else 0.0)
     hint = upward and len(view.current.reports) >= s.probe_every
     gain = best.speed() / own.speed() - 1.0
     if gain <= s.switch_margin or not (fresh or hint):
-        return None, keep
+        return None, Rule.KEEP, keep
     saving = view.horizon * (1.0 - own.speed() / best.speed())
     switches = 1.0 if fresh else 2.0
     if saving <= switches * view.switch_cost:
-        return None, (
-            f"batch size {best.size} expected {gain:+.0%} loss decrease per second, "
-            f"but saves {saving:.3g}s over the {view.horizon:.3g}s left, not more "
-            f"than {switches:g} restart(s) of {view.switch_cost:.3g}s"
+        return (
+            None,
+            Rule.KEEP,
+            (
+                f"batch size {best.size} expected {gain:+.0%} loss decrease per second, "
+                f"but saves {saving:.3g}s over the {view.horizon:.3g}s left, not more "
+                f"than {switches:g} restart(s) of {view.switch_cost:.3g}s"
+            ),
         )
     kind = "extrapolation" if fresh else "probe (extrapolated hint)"
-    return best.size, (
-        f"{kind}: batch size {best.size} expected {gain:+.0%} loss decrease per "
-        f"second at val_loss {level:.4g} (depth {best.depth:.2f}), saving "
-        f"{saving:.3g}s > {switches:g} restart(s) of {view.switch_cost:.3g}s"
+    return (
+        best.size,
+        Rule.EXTRAPOLATION if fresh else Rule.PROBE,
+        (
+            f"{kind}: batch size {best.size} expected {gain:+.0%} loss decrease per "
+            f"second at val_loss {level:.4g} (depth {best.depth:.2f}), saving "
+            f"{saving:.3g}s > {switches:g} restart(s) of {view.switch_cost:.3g}s"
+        ),
     )
 
 
@@ -171,8 +181,9 @@ def end_tolerance(settings_margin: float, level: float, best_end: float) -> floa
 
 def choose_for_budget(
     view: DecisionView, own: Estimate, others: dict[int, Estimate]
-) -> tuple[int, str] | tuple[None, str]:
-    """Rule 8 under ``objective="budget"``: ``(size, reason)`` or ``(None, reason)``.
+) -> tuple[int, Rule, str] | tuple[None, Rule, str]:
+    """Rule 8 under ``objective="budget"``: ``(size, Rule.EXTRAPOLATION, reason)`` or
+    ``(None, Rule.KEEP, reason)``.
 
     A size *reaches* the best end when its expected loss at the end of the samples left is at
     most ``end_margin`` of the decrease still to come above the lowest expected end (the
@@ -194,20 +205,24 @@ def choose_for_budget(
         f"(best end {best_end:.4g}, tolerance {tol:.2g})"
     )
     if not reaching:
-        return None, keep
+        return None, Rule.KEEP, keep
     pick = min(reaching, key=lambda e: e.finish_s)
     if pick.depth > (s.fresh_depth if pick.size > here else 0.0):
-        return None, keep + f"; the estimate for batch size {pick.size} is not fresh"
+        return None, Rule.KEEP, keep + f"; the estimate for batch size {pick.size} is not fresh"
     if own_reaches:
         saving = own.finish_s - pick.finish_s
         if saving <= s.switch_margin * own.finish_s or saving <= view.switch_cost:
-            return None, keep
+            return None, Rule.KEEP, keep
         why = f"ends within {tol:.2g} of the best ({pick.end:.4g}) {saving:.3g}s sooner"
     else:
         if view.switch_cost > s.switch_margin * own.finish_s:
-            return None, keep + "; a switch costs too much of the time left"
+            return None, Rule.KEEP, keep + "; a switch costs too much of the time left"
         why = f"ends at {pick.end:.4g}, below {own.end:.4g} at batch size {here}"
-    return pick.size, (
-        f"extrapolation: batch size {pick.size} {why} (budget objective, val_loss "
-        f"{view.level:.4g}, depth {pick.depth:.2f})"
+    return (
+        pick.size,
+        Rule.EXTRAPOLATION,
+        (
+            f"extrapolation: batch size {pick.size} {why} (budget objective, val_loss "
+            f"{view.level:.4g}, depth {pick.depth:.2f})"
+        ),
     )

@@ -6,11 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 
 from tune_bs.schedule.switching.choosing import choose, estimates
-from tune_bs.schedule.switching.exploring import explore_target, probe_target, was_exploration
-from tune_bs.schedule.switching.judging import is_revert, judge, loss_rose, tabu, window
+from tune_bs.schedule.switching.exploring import explore_target, probe_target, room_to_judge
+from tune_bs.schedule.switching.judging import is_revert, judge, loss_rose, reverted, tabu, window
 from tune_bs.schedule.switching.memo import FitCache
 from tune_bs.schedule.switching.stopping import confirmed, dominated, taken_by_leader
-from tune_bs.schedule.switching.types import Decision, Peer, Report, SwitchSettings
+from tune_bs.schedule.switching.types import Decision, Peer, Report, Rule, SwitchSettings
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -33,35 +33,55 @@ def decide(
             *view.last.loader,
             f"val_loss={view.last.val_loss} is not finite: the trial diverged",
             view.n,
-            diverged=True,
+            Rule.DIVERGED,
         )
     if view.n < settings.grace_reports:  # rule 2
-        return view.keep(f"grace: {view.n} < {settings.grace_reports} reports")
+        return view.keep(Rule.GRACE, f"grace: {view.n} < {settings.grace_reports} reports")
     stop = dominated(view)  # rule 3
-    if stop and confirmed(view):
-        return view.decision("stop", stop)
+    if stop is not None and confirmed(view):
+        return view.decision("stop", *stop)
     if not settings.switching:  # stopping only (an ablation): rules 4-9 never apply
-        return view.keep("switching off: the trial keeps its size unless stopped")
+        return view.keep(
+            Rule.SWITCHING_OFF, "switching off: the trial keeps its size unless stopped"
+        )
     if len(view.current.reports) < settings.segment_reports:  # rule 4
-        return view.keep(f"measuring batch size {view.current.effective}")
+        return view.keep(Rule.MEASURING, f"measuring batch size {view.current.effective}")
     judged = judge_last_switch(view)  # rule 5
     if judged is not None:
         return judged
     sizes_tabu = tabu(view)
     target = explore_target(view, sizes_tabu)  # rule 6
     if target is not None:
-        return switch_or_stop(view, target, f"explore: no curve covers batch size {target}")
+        return switch_or_stop(
+            view, target, Rule.EXPLORE, f"explore: no curve covers batch size {target}"
+        )
     if view.current_fit is None and view.flat is None:
-        return view.keep(f"curve at batch size {view.current.effective} not fitted; keeping it")
+        return view.keep(
+            Rule.UNFITTED, f"curve at batch size {view.current.effective} not fitted; keeping it"
+        )
     candidates = estimates(view, sizes_tabu)  # rules 7, 8
-    size, reason = choose(view, candidates)
-    if size is not None:
+    size, rule, reason = choose(view, candidates)
+    if size is not None and judged_in_time(view, size):
         end = candidates[size].end if view.budget_objective else None
-        return switch_or_stop(view, size, reason, end)
+        return switch_or_stop(view, size, rule, reason, end)
     probe = probe_target(view, set(candidates), sizes_tabu)  # rule 9
-    if probe is not None:
-        return switch_or_stop(view, *probe)
-    return view.keep(reason)  # rule 10
+    if probe is not None and judged_in_time(view, probe[0]):
+        return switch_or_stop(view, probe[0], Rule.PROBE, probe[1])
+    if size is not None or probe is not None:
+        back = size if size is not None else probe[0]
+        return view.keep(
+            Rule.KEEP,
+            f"batch size {back} was switched back from before, and the budget left cannot judge "
+            "a return there",
+        )
+    return view.keep(rule, reason)  # rule 10
+
+
+def judged_in_time(view: DecisionView, target: int) -> bool:
+    """A switch to a size this trial switched back from is made only when the budget left holds
+    its judgement (rule 5): a trial never ends at a size its own judged evidence says ends
+    worse without a new verdict."""
+    return target not in reverted(view) or room_to_judge(view)
 
 
 def judge_last_switch(view: DecisionView) -> Decision | None:
@@ -69,17 +89,15 @@ def judge_last_switch(view: DecisionView) -> Decision | None:
     s, segments = view.settings, view.segments
     if len(segments) < 2 or len(view.current.reports) > window(s) or is_revert(segments, s):
         return None
-    if was_exploration(view):
-        return None
     verdict = judge(view)
     back = segments[-2]
-    revert = Decision("switch", *back.loader, "", view.n)
+    revert = Decision("switch", *back.loader, "", view.n, Rule.REVERT)
     if verdict.verdict == "bad":
         return revert.because(verdict.detail + "; switching back")
     if verdict.verdict == "good":
         return None
     if len(view.current.reports) < window(s):
-        return view.keep(f"judging the switch to {view.current.effective}")
+        return view.keep(Rule.JUDGING, f"judging the switch to {view.current.effective}")
     if verdict.verdict == "pending":  # within the noise of the extrapolation: the sign decides
         if verdict.level < verdict.stay:
             return None
@@ -96,13 +114,15 @@ def judge_last_switch(view: DecisionView) -> Decision | None:
 
 
 def switch_or_stop(
-    view: DecisionView, target: int, reason: str, end: float | None = None
+    view: DecisionView, target: int, rule: Rule, reason: str, end: float | None = None
 ) -> Decision:
-    """Switch to ``target``, or stop when a live peer ahead of this trial already runs it (and,
-    given ``end``, is expected to end lower than this trial would there)."""
+    """Switch to ``target`` by ``rule``, or stop when a live peer ahead of this trial already
+    runs it (and, given ``end``, is expected to end lower than this trial would there)."""
     leader = taken_by_leader(view, target, end)
     if leader:
         return view.decision(
-            "stop", f"redundant: would switch to {target}, where {leader} already trains ahead"
+            "stop",
+            Rule.REDUNDANT,
+            f"redundant: would switch to {target}, where {leader} already trains ahead",
         )
-    return view.decision("switch", reason, effective=target)
+    return view.decision("switch", rule, reason, effective=target)

@@ -1,6 +1,7 @@
-"""Rules 6 and 9: visit the candidate sizes no curve covers, early and within a bounded share
-of the budget; later, probe a larger size when progress per sample slows and the noise-scale
-estimate does not say it is slower (package docstring)."""
+"""Rules 6 and 9: visit the candidate sizes no curve covers and the trial's own judged switches do
+not rule out, one at a time, early and within a bounded share of the budget; later, probe a
+larger size when progress per sample slows and the noise-scale estimate does not say it is
+slower (package docstring)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import statistics
 from collections.abc import Iterable
 
 from tune_bs.schedule.curves import CurveFit
-from tune_bs.schedule.switching.memo import segment_key
+from tune_bs.schedule.switching.judging import window
+from tune_bs.schedule.switching.memo import Value, segment_key
 from tune_bs.schedule.switching.noise_scale import (
     FittedSegment,
     family_relative_rate,
@@ -30,7 +32,7 @@ def covered(view: DecisionView) -> set[int]:
     s = view.settings
     out = {view.current.effective}
     out.update(_measured(view.segments, s.segment_reports))
-    for peer in view.peers.values():
+    for peer in view.pool.values():
         if peer.reports:
             out.update(seg.effective for seg in view.memo.segments(peer.reports))
         elif peer.batch_size is not None:
@@ -42,53 +44,71 @@ def _measured(segments: Iterable[Segment], reports: int) -> set[int]:
     return {seg.effective for seg in segments if len(seg.reports) >= reports}
 
 
-def visit_order(start: int, sizes: Iterable[int]) -> list[int]:
-    """``sizes`` nearest to ``start`` first (distance in log₂ of the size; ties: larger first)."""
-    return sorted(sizes, key=lambda b: (abs(math.log2(b / start)), -b))
+def visit_order(current: int, sizes: Iterable[int]) -> list[int]:
+    """``sizes`` nearest to ``current`` first (distance in log₂ of the size; ties: larger
+    first)."""
+    return sorted(sizes, key=lambda b: (abs(math.log2(b / current)), -b))
 
 
-def was_exploration(view: DecisionView) -> bool:
-    """The trial's last switch was rule 6's visit: replayed on the report it was decided on,
-    rule 6 names the size the trial went to (a visit, not a choice: it is not judged)."""
-    switch_at = view.current.start  # the decision was made on report number ``start``
-    if switch_at < 1 or not view.settings.explore:
-        return False
-    from tune_bs.schedule.switching.judging import tabu
-
-    before = DecisionView(view.history[:switch_at], view.peers, view.settings, view.memo)
-    return explore_target(before, tabu(before)) == view.current.effective
+def ruled_out(view: DecisionView) -> set[int]:
+    """Candidates this trial's own judged switches speak against (rule 6 never visits them):
+    a size it switched back from and every candidate beyond it (seen from the size it went back
+    to), and, for a switch it kept, the size it left and every candidate beyond that."""
+    s, segments = view.settings, view.segments
+    out: set[int] = set()
+    for i in range(1, len(segments)):
+        a, x = segments[i - 1].effective, segments[i].effective
+        reverted = (
+            i + 1 < len(segments)
+            and segments[i + 1].loader == segments[i - 1].loader
+            and len(segments[i].reports) <= window(s)
+        )
+        if reverted:
+            out.update(b for b in s.batch_sizes if (b >= x if x > a else b <= x))
+        elif not (i > 1 and segments[i - 2].loader == segments[i].loader):  # not a switch back
+            out.update(b for b in s.batch_sizes if (b <= a if x > a else b >= a))
+    return out
 
 
 def explore_target(view: DecisionView, tabu: set[int]) -> int | None:
     """The next size to visit (rule 6), or ``None``: the uncovered candidate nearest the trial's
-    starting size, when exploring is on, the visit starts within ``explore_until`` of the budget,
-    the budget leaves ``segment_reports`` reports to measure it, and two switches (there and
-    back) cost less than ``switch_margin`` of the seconds left."""
+    current size that its own judged switches do not rule out (:func:`ruled_out`), when
+    exploring is on, the visit starts within ``explore_until`` of the budget, the budget leaves
+    room to judge it (:func:`room_to_judge`), and two switches (there and back) cost less than
+    ``switch_margin`` of the seconds left."""
     s = view.settings
     if not s.explore:
         return None
-    seen = covered(view)
+    seen = covered(view) | ruled_out(view)
     uncovered = [b for b in s.batch_sizes if b not in seen and b not in tabu]
     if not uncovered or not _visit_fits(view):
         return None
     if 2.0 * view.switch_cost >= s.switch_margin * view.horizon:
         return None
-    return visit_order(view.history[0].effective_batch_size, uncovered)[0]
+    return visit_order(view.current.effective, uncovered)[0]
 
 
 def _visit_fits(view: DecisionView) -> bool:
     budget = view.last.budget_samples
     if budget is None:
         return True
+    return view.last.samples_seen <= view.settings.explore_until * budget and room_to_judge(view)
+
+
+def room_to_judge(view: DecisionView) -> bool:
+    """The samples left hold a verdict on a switch that can still be acted on:
+    ``segment_reports + 1`` more report intervals (the trial's median; rule 5 judges from the
+    ``segment_reports``-th report at the new size, and no decision is taken on a budget's last
+    report), so a trial never ends at a size it switched to without a chance to leave it on
+    evidence. Always true without a known budget."""
+    if view.last.budget_samples is None:
+        return True
     steps = [
         b.samples_seen - a.samples_seen
         for a, b in zip(view.history, view.history[1:], strict=False)
     ]
     interval = statistics.median(steps) if steps else view.last.samples_seen
-    return (
-        view.last.samples_seen <= view.settings.explore_until * budget
-        and view.budget_left >= view.settings.segment_reports * interval
-    )
+    return view.budget_left >= (view.settings.segment_reports + 1) * interval
 
 
 def slowdown(fit: CurveFit, level: float) -> float:
@@ -144,10 +164,10 @@ def fitted_segments(view: DecisionView) -> list[FittedSegment]:
     for reports in view.histories:
         out.extend(
             view.memo.per_history(
-                "fitted-segments",
+                view.fits_key(Value.FITTED_SEGMENTS),
                 reports,
                 lambda r=reports: [
-                    FittedSegment.of(seg.effective, fit, segment_key(seg))
+                    FittedSegment.of(seg.effective, fit, segment_key(seg, view.fit_settings))
                     for seg, fit in view.segment_fits(r)
                     if fit is not None
                 ],
@@ -166,7 +186,9 @@ def probe_speed(view: DecisionView, target: int) -> tuple[float, float] | None:
         return None
 
     def pair(a: FittedSegment, b: FittedSegment) -> float | None:
-        return view.memo.keyed("noise-pair", (a.key, b.key), lambda: pair_step_fraction(a, b))
+        return view.memo.keyed(
+            view.fits_key(Value.NOISE_PAIR), (a.key, b.key), lambda: pair_step_fraction(a, b)
+        )
 
     eta = step_fraction(fitted_segments(view), pair)
     if eta is None:

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from tune_bs.schedule.switching.choosing import end_tolerance
 from tune_bs.schedule.switching.types import Segment, SwitchSettings
 from tune_bs.schedule.switching.view import DecisionView
 
@@ -44,26 +43,30 @@ def judge(view: DecisionView) -> Judgement:
 
     At each report ``k ≥ segment_reports`` of the new segment (replayed, so the first conclusive
     report decides) the curve left behind (its last ``judge_window`` reports) is extrapolated
-    over the same training time: *good* when the new segment's fitted loss is below it by
-    ``judge_z`` combined standard deviations, *bad* when above it by as much, *pending*
-    otherwise. Under ``objective="budget"`` the two compared are the losses both laws reach from
-    the new level after the samples left, the old one plus the budget tolerance (a switch that
-    ends no worse within ``end_margin`` is good when it was made for speed); *pending*
-    otherwise (with the last comparison's ``level`` and ``stay``); *unjudgeable* when either
-    curve cannot be fitted or a pace is unknown.
+    over the same training time — under ``objective="budget"``, over the same *samples* (the
+    budget is in samples) — and compared with the new segment's fitted loss there: *good* when
+    the new one is below it by ``judge_z`` combined standard deviations (the extrapolation's
+    widened by its depth, *Band*), *bad* when above it by as much, *pending* otherwise (with
+    the last comparison's ``level`` and ``stay``). Under the budget objective a switch to a
+    faster loader is also good when it ends no worse than ``end_margin`` of the decrease the
+    old curve makes over those samples (it was made for speed). *Unjudgeable* when either curve
+    cannot be fitted or (speed objective) a pace is unknown.
     """
     s = view.settings
     previous, current = view.segments[-2], view.current
     prev_fit = (
-        view.memo.window_fit(previous, s.judge_window)
+        view.memo.window_fit(previous, s.judge_window, view.fit_settings)
         if len(previous.reports) >= s.segment_reports
         else None
     )
     pace_prev = view.costs.throughput(previous.loader)
     pace_cur = view.costs.throughput(current.loader)
-    if prev_fit is None or not pace_prev or not pace_cur:
+    by_samples = view.budget_objective
+    if prev_fit is None or (not by_samples and not (pace_prev and pace_cur)):
         return Judgement("unjudgeable", "the curve left behind cannot be extrapolated")
+    faster = bool(pace_prev and pace_cur and pace_cur > pace_prev)
     left_at = previous.reports[-1].samples_seen - previous.anchor_samples
+    at_switch = float(prev_fit.predict(left_at))
     judged: Judgement | None = None
     for k in range(s.segment_reports, len(current.reports) + 1):
         part = current.prefix(k)
@@ -72,24 +75,23 @@ def judge(view: DecisionView) -> Judgement:
             continue
         trained = part.reports[-1].samples_seen - part.anchor_samples
         level = float(fit.predict(trained))
-        stay = view.band(prev_fit, left_at + trained / pace_cur * pace_prev)
+        same = trained if by_samples else trained / pace_cur * pace_prev
+        stay = view.band(prev_fit, left_at + same)
         margin = s.judge_z * math.hypot(stay.std, fit.extrapolate(trained).std)
-        mine, theirs, what = level, stay.mean, f"val_loss {level:.4g} vs {stay.mean:.4g}"
-        left = part.reports[-1].samples_left
-        if view.budget_objective and math.isfinite(left):
-            mine = fit.advance(level, left)  # both laws from the new level, over the samples left
-            end_before = prev_fit.advance(level, left)
-            theirs = end_before + end_tolerance(s.end_margin, level, min(mine, end_before))
-            what = f"budget-end val_loss {mine:.4g} vs {end_before:.4g} (+ tolerance)"
+        theirs, what = stay.mean, f"val_loss {level:.4g} vs {stay.mean:.4g}"
+        if by_samples:
+            tolerance = s.end_margin * max(at_switch - stay.mean, 0.0) if faster else 0.0
+            theirs += tolerance
+            what += f" after the same samples (+ tolerance {tolerance:.2g})"
         detail = (
             f"switch {previous.effective}→{current.effective}: {what} extrapolated at batch "
             f"size {previous.effective} (margin {margin:.2g})"
         )
-        if mine < theirs - margin:
+        if level < theirs - margin:
             return Judgement("good", detail + " judged good")
-        if mine >= theirs + margin:
+        if level >= theirs + margin:
             return Judgement("bad", detail + " judged bad")
-        judged = Judgement("pending", detail, mine, theirs)
+        judged = Judgement("pending", detail, level, theirs)
     if judged is None:
         return Judgement("unjudgeable", "the new curve cannot be fitted")
     return judged
@@ -106,6 +108,16 @@ def loss_rose(view: DecisionView) -> bool:
             prev_fit.predict(previous.reports[-1].samples_seen - previous.anchor_samples)
         )
     return view.level >= before
+
+
+def reverted(view: DecisionView) -> set[int]:
+    """Sizes this trial ever switched back from (segment A, short X, A again)."""
+    s, segments = view.settings, view.segments
+    return {
+        x.effective
+        for a, x, back in zip(segments[:-2], segments[1:-1], segments[2:], strict=False)
+        if a.loader == back.loader and len(x.reports) <= window(s)
+    }
 
 
 def tabu(view: DecisionView) -> set[int]:

@@ -1,15 +1,18 @@
-"""Rule 3: stop a trial that is clearly worse than a live peer at equal compute (and, under the
-budget objective, cannot catch up within its own samples left), or that duplicates a peer ahead
-of it at its own batch size (rules in the package docstring)."""
+"""Rule 3: stop a trial that cannot reach the best expected end among its rivals (budget
+objective), or that is clearly worse than a rival at equal compute (speed objective), or that
+duplicates a peer ahead of it at its own batch size (rules in the package docstring)."""
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tune_bs.schedule.switching.types import Peer, Report
+from tune_bs.schedule.switching.memo import Value, ValueKey
+from tune_bs.schedule.switching.types import Peer, Report, Rule
 from tune_bs.schedule.switching.view import DecisionView
 
 
@@ -18,8 +21,10 @@ def noise_floor(view: DecisionView) -> float:
     deviation of the current-segment fits of the trial and its peers (the noise of ``val_loss``
     between reports); ``inf`` while none of them can be fitted (no stop on an unknown noise)."""
     stds = []
-    for reports in view.histories:
-        std = view.memo.per_history("noise", reports, lambda r=reports: _current_noise(view, r))
+    for reports in view.rival_histories:
+        std = view.memo.per_history(
+            view.fits_key(Value.NOISE), reports, lambda r=reports: _current_noise(view, r)
+        )
         if std is not None:
             stds.append(std)
     return view.settings.stop_noise_z * float(np.median(stds)) if stds else math.inf
@@ -33,7 +38,7 @@ def _current_noise(view: DecisionView, reports: Sequence[Report]) -> float | Non
 def _interp(view: DecisionView, reports: Sequence[Report], t: float) -> float | None:
     """``val_loss`` linearly interpolated at elapsed time ``t`` (None outside the reports)."""
     times, losses = view.memo.derived(
-        "series",
+        ValueKey(Value.SERIES),
         reports,
         lambda: (np.array([r.time_s for r in reports]), np.array([r.val_loss for r in reports])),
     )
@@ -88,7 +93,9 @@ def equal_compute(view: DecisionView, peer: Peer) -> tuple[float, float, float] 
 def expected_final(view: DecisionView, peer: Peer) -> float:
     """A peer's expected loss at the end of its own budget: its current segment's curve there
     (the point estimate), else its last reported loss (memoised per history)."""
-    return view.memo.per_history("expected-final", peer.reports, lambda: _final(view, peer))
+    return view.memo.per_history(
+        view.fits_key(Value.EXPECTED_FINAL), peer.reports, lambda: _final(view, peer)
+    )
 
 
 def _final(view: DecisionView, peer: Peer) -> float:
@@ -108,8 +115,8 @@ def finished(peer: Peer) -> bool:
 
 
 def rivals(view: DecisionView) -> dict[str, Peer]:
-    """Peers whose evidence can stop this trial: live ones and, under the budget objective,
-    those that finished their budget (a stopped peer's curve informs, but stops no one)."""
+    """Rivals whose evidence can stop this trial: live ones and, under the budget objective,
+    those that finished their budget (a trial stopped early stops no one)."""
     return {
         k: p
         for k, p in view.peers.items()
@@ -118,56 +125,132 @@ def rivals(view: DecisionView) -> dict[str, Peer]:
 
 
 def _reference_loss(view: DecisionView) -> float:
-    """``L_ref``: the highest first-reported loss of the group."""
-    firsts = [r[0].val_loss for r in view.histories]
+    """``L_ref``: the highest first-reported loss of the trial and its rivals."""
+    firsts = [r[0].val_loss for r in view.rival_histories]
     return max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
 
 
-def dominated(view: DecisionView) -> str:
-    """Reason to stop the trial under rule 3 on this report, or ``""``.
+def late_drop(view: DecisionView, competing: Mapping[str, Peer]) -> float:
+    """How far rivals that finished their budget ended below their own curve extrapolated from
+    the fraction of the budget this trial has run: the median over them (each clipped at 0; 0
+    without one). A late fall that curves do not foresee — a decaying learning rate's — shows
+    here before it can break a stop."""
+    last = view.last
+    if not last.budget_samples:
+        return 0.0
+    fraction = last.samples_seen / last.budget_samples
+    drops = []
+    for rival in competing.values():
+        if finished(rival):
+            drop = _drop_after(view, rival, fraction)
+            if drop is not None:
+                drops.append(max(drop, 0.0))
+    return statistics.median(drops) if drops else 0.0
 
-    Under ``objective="budget"`` a rival must also be expected to end below the trial's reach
-    (:attr:`DecisionView.reach`) by the same margin, and nothing stops a trial whose current
-    segment has no reach yet (neither a curve nor :attr:`DecisionView.flat`).
-    """
-    reach = view.reach if view.budget_objective else None
+
+def _drop_after(view: DecisionView, rival: Peer, fraction: float) -> float | None:
+    """The rival's curve at ``fraction`` of its budget (the fit of its segment up to there, at
+    its end of budget) less its final loss; ``None`` when that segment has no curve there."""
+    reports = rival.reports
+    final = reports[-1]
+    budget = final.budget_samples or final.samples_seen
+    samples = view.memo.derived(
+        ValueKey(Value.SAMPLES), reports, lambda: [r.samples_seen for r in reports]
+    )
+    k = bisect.bisect_right(samples, fraction * budget)  # reports up to that fraction
+    if k == 0 or k == len(reports):
+        return None
+    segment = [seg for seg in view.memo.segments(reports) if seg.start < k][-1]
+    fit = view.fit(segment.prefix(k - segment.start))
+    if fit is None:
+        return None
+    return float(fit.predict(budget - segment.anchor_samples)) - final.val_loss
+
+
+def dominated(view: DecisionView) -> tuple[Rule, str] | None:
+    """``(rule, reason)`` to stop the trial under rule 3 on this report, or ``None``: under
+    ``objective="budget"`` :func:`cannot_reach`, else :func:`behind_at_equal_compute`."""
+    return cannot_reach(view) if view.budget_objective else behind_at_equal_compute(view)
+
+
+def cannot_reach(view: DecisionView) -> tuple[Rule, str] | None:
+    """Rule 3, budget objective: the trial's *reach* (:attr:`DecisionView.reach`: its current
+    curve at the end of its own budget, lower end of the band) is above a rival's expected end
+    (:func:`expected_final`, at the end of the rival's own budget) by more than the margin —
+    ``max(stop_margin·(L_ref − end), floor) + late_drop``, ``floor`` alone for a pooling peer
+    at the same batch size (a duplicate) — and it is behind that rival at equal compute
+    (:func:`equal_compute`) by as much. Nothing stops a trial whose current size has neither a
+    curve nor is flat."""
+    reach = view.reach
     competing = rivals(view)
-    if not competing or (view.budget_objective and reach is None):
-        return ""
+    if reach is None or not competing:
+        return None
+    floor = noise_floor(view)
+    if not math.isfinite(floor):
+        return None
+    l_ref = _reference_loss(view)
+    jump: float | None = None
+    beaten: list[tuple[float, str, float]] = []
+    for key, rival in competing.items():
+        end = expected_final(view, rival)
+        if reach - end <= floor:
+            continue  # within the smallest margin (the full one, below, costs more)
+        jump = late_drop(view, competing) if jump is None else jump
+        duplicate = rival.pools and rival.reports[-1].effective_batch_size == view.current.effective
+        margin = floor if duplicate else max(view.settings.stop_margin * (l_ref - end), floor)
+        margin += jump
+        if reach - end <= margin:
+            continue
+        compared = equal_compute(view, rival)
+        if compared is None or compared[1] - compared[2] <= margin:
+            continue  # not behind it now: its end may be a deep extrapolation's optimism
+        if duplicate:
+            return Rule.DUPLICATE, (
+                f"redundant: {key} trains at batch size {view.current.effective} too and is "
+                f"expected to end at {end:.4g}, below this trial's reach {reach:.4g} by more "
+                f"than {margin:.2g}"
+            )
+        beaten.append((end, key, margin))
+    if not beaten or len(beaten) < view.settings.min_alive:
+        return None
+    beaten.sort()
+    ends = ", ".join(f"{key} {end:.4g}" for end, key, _ in beaten[:3])
+    flat = " (flat)" if view.flat is not None else ""
+    drop = f", late drop {jump:.2g} included" if jump else ""
+    return Rule.BEHIND, (
+        f"cannot reach the best expected end: reach {reach:.4g}{flat} at the end of its "
+        f"budget, rivals' ends {ends} (margin {beaten[0][2]:.2g}{drop})"
+    )
+
+
+def behind_at_equal_compute(view: DecisionView) -> tuple[Rule, str] | None:
+    """Rule 3, speed objective: live rivals ahead at equal compute by more than
+    ``max(stop_margin·(L_ref − L_j), floor)`` (``floor`` for a pooling peer at the same size)."""
+    competing = rivals(view)
+    if not competing:
+        return None
     floor = noise_floor(view)
     l_ref = _reference_loss(view)
     dominated_by: list[str] = []
     for key, peer in competing.items():
-        end = None if reach is None else expected_final(view, peer)
-        if end is not None and reach - end <= floor:
-            continue  # within the smallest margin of the rival's end (the check below, sooner)
         compared = equal_compute(view, peer)
         if compared is None:
             continue
         tau, own, theirs = compared
-        same_size = peer.reports[-1].effective_batch_size == view.current.effective
+        same_size = peer.pools and peer.reports[-1].effective_batch_size == view.current.effective
         margin = floor if same_size else max(view.settings.stop_margin * (l_ref - theirs), floor)
         if own - theirs <= margin:
             continue
-        if end is not None and reach - end <= margin:
-            continue  # its own samples left can still take it to the rival's end
         at = f"{theirs:.4g} vs {own:.4g} at {tau:.4g}s"
         if same_size:
-            ends = "" if end is None else f", expected to end at {end:.4g} below {reach:.4g}"
-            return (
+            return Rule.DUPLICATE, (
                 f"redundant: {key} trains at batch size {view.current.effective} too and is "
-                f"ahead ({at}{ends}, noise floor {floor:.2g})"
+                f"ahead ({at}, noise floor {floor:.2g})"
             )
-        dominated_by.append(f"{key} ({at})" if end is None else f"{key} ({at}, end {end:.4g})")
+        dominated_by.append(f"{key} ({at})")
     if not dominated_by or len(dominated_by) < view.settings.min_alive:
-        return ""
-    if reach is None:
-        return "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
-    flat = "" if view.flat is None else ", flat"
-    return (
-        f"clearly worse at equal compute and cannot reach the end of "
-        f"{', '.join(dominated_by[:3])} (reach {reach:.4g}{flat})"
-    )
+        return None
+    return Rule.BEHIND, "clearly worse at equal compute than " + ", ".join(dominated_by[:3])
 
 
 def confirmed(view: DecisionView) -> bool:
@@ -178,19 +261,20 @@ def confirmed(view: DecisionView) -> bool:
         before = view.history[: view.n - back]
         if len(before) < s.grace_reports:
             return False
-        if not dominated(DecisionView(before, view.peers, s, view.memo)):
+        if dominated(DecisionView(before, view.peers, s, view.memo)) is None:
             return False
     return True
 
 
 def taken_by_leader(view: DecisionView, target: int, end: float | None = None) -> str:
-    """A live peer that already trains at ``target`` and is ahead at equal compute by more than
-    the noise floor, or ``""`` (a switch there would only duplicate it). With ``end`` (the loss
-    this trial expects at the end of its budget at ``target``), the peer must also be expected to
+    """A live pooling peer that already trains at ``target`` and is ahead at equal compute by
+    more than the noise floor, or ``""`` (a switch there would only duplicate it). With ``end``
+    (the loss this trial expects at the end of its budget at ``target``), the peer must also be
+    expected to
     end lower by more than the noise floor."""
     floor = None
     for key, peer in rivals(view).items():
-        if peer.reports[-1].effective_batch_size != target:
+        if not peer.pools or peer.reports[-1].effective_batch_size != target:
             continue
         floor = noise_floor(view) if floor is None else floor
         if end is not None and end - expected_final(view, peer) <= floor:

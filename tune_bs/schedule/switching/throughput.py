@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import nnls
 
-from tune_bs.schedule.switching.memo import FitCache
+from tune_bs.schedule.switching.memo import FitCache, Value, ValueKey
 from tune_bs.schedule.switching.types import Report
 
 Loader = tuple[int, int]
+_INTERVALS = ValueKey(Value.INTERVALS)
 #: Intervals after which a loader's own median is trusted over the pooled model.
 TRUSTED_INTERVALS = 3
 
@@ -130,11 +131,11 @@ class IntervalPool:
 
 def cost_model(histories: Sequence[Sequence[Report]], memo: FitCache) -> CostModel:
     """The cost model of the intervals of ``histories`` (the trial's first, then its peers')."""
-    pool = memo.pool("intervals", histories, IntervalPool)
+    pool = memo.pool(ValueKey(Value.INTERVAL_POOL), histories, IntervalPool)
     if pool is None:  # a history listed twice: pooled from scratch, each listing counted
         pool = IntervalPool()
         for reports in histories:
-            pool.add(memo.per_history("intervals", reports, lambda r=reports: interval_costs(r)))
+            pool.add(memo.per_history(_INTERVALS, reports, lambda r=reports: interval_costs(r)))
     else:
         pool.update(histories)
     loaders = sorted(pool.values)
@@ -216,12 +217,14 @@ def switch_costs(reports: Sequence[Report], model: CostModel, memo: FitCache) ->
     report and a checkpoint, paid by every interval, switch or not). Each part counts only
     beyond :data:`SWITCH_NOISE_Z` standard deviations of the trial's other intervals
     (:func:`interval_noise`)."""
-    usual, switches = memo.per_history("switches", reports, lambda: switch_intervals(reports))
+    usual, switches = memo.per_history(
+        ValueKey(Value.SWITCHES), reports, lambda: switch_intervals(reports)
+    )
     if not switches:
         return []
-    costs = memo.per_history("intervals", reports, lambda: interval_costs(reports))
+    costs = memo.per_history(_INTERVALS, reports, lambda: interval_costs(reports))
     noise, wall_noise = memo.per_history(
-        "switch-noise", reports, lambda: interval_noise(reports, costs)
+        ValueKey(Value.SWITCH_NOISE), reports, lambda: interval_noise(reports, costs)
     )
     out: list[float] = []
     for prev, cur in switches:

@@ -4,8 +4,10 @@ checks of the settings)."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Literal
 
 from tune_bs.errors import UserInputError
@@ -85,41 +87,75 @@ class Report:
 
 @dataclass(frozen=True)
 class Peer:
-    """Another trial of the population: its reports, whether it is still running, and the
-    batch size it starts at (``batch_size``: what a peer that has not reported yet will
-    measure; exploration does not visit a size a peer covers)."""
+    """Another trial of the search: its reports, whether it is still running, the batch size it
+    starts at (``batch_size``: what a peer that has not reported yet will measure; exploration
+    does not visit a size a pooling peer covers), and whether it *pools* with this trial.
+
+    Every other trial reporting the same metric on the same x-axis is a *rival* (rule 3
+    compares the trial with all of them, whatever their other hyperparameters). A rival that
+    ``pools`` shares everything with this trial but the batch size (and the accumulation steps
+    and the seed): its curves inform this trial's estimates, costs and exploration (rules 6–9).
+    """
 
     reports: Sequence[Report]
     alive: bool = True
     batch_size: int | None = None
+    pools: bool = True
+
+
+class Rule(str, Enum):
+    """The rule a :class:`Decision` comes from (the package docstring's numbers; the value is
+    what lines and summaries print). Callers branch on it, never on ``Decision.reason``."""
+
+    DIVERGED = "diverged"  # 1: stop
+    GRACE = "grace"  # 2: continue
+    BEHIND = "behind"  # 3: stop, clearly worse than a rival
+    DUPLICATE = "duplicate"  # 3: stop, a peer at the same size is ahead
+    SWITCHING_OFF = "switching off"  # continue (switching: false)
+    MEASURING = "measuring"  # 4: continue
+    JUDGING = "judging"  # 5: continue while a switch is judged
+    REVERT = "revert"  # 5: switch back
+    EXPLORE = "explore"  # 6: switch
+    UNFITTED = "unfitted"  # continue: no curve at the current size
+    EXTRAPOLATION = "extrapolation"  # 8: switch on a fresh estimate
+    PROBE = "probe"  # 8 (a deep estimate's hint) or 9: switch
+    REDUNDANT = "redundant"  # stop instead of a switch to where a rival leads
+    KEEP = "keep"  # 8, 10: continue
+    # the scheduler's own, not the policy's
+    LEADS = "leads"  # continue: a stop withheld from the leader on the experiment's metric
+    RECORDED = "recorded"  # replayed from result.json after a restore
+    MISSED = "missed"  # a restart-free switch not taken, carried out by restart
+    CUSTOM = "custom"  # a policy that names no rule (e.g. a test's scripted one)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a trial after its ``report_index``-th report (the idempotency key)."""
+    """What to do with a trial after its ``report_index``-th report (the idempotency key), the
+    :class:`Rule` it comes from, and ``reason``: the figures it compared, for people to read."""
 
     action: Action
     batch_size: int
     accumulation_steps: int = 1
     reason: str = ""
     report_index: int = 0
-    diverged: bool = False
+    rule: Rule = Rule.CUSTOM
+
+    @property
+    def diverged(self) -> bool:
+        """The trial's loss is not finite (rule 1)."""
+        return self.rule is Rule.DIVERGED
 
     @property
     def effective_batch_size(self) -> int:
         """``batch_size × accumulation_steps``."""
         return self.batch_size * self.accumulation_steps
 
-    def because(self, reason: str) -> Decision:
-        """The same decision with another reason."""
-        return Decision(
-            self.action,
-            self.batch_size,
-            self.accumulation_steps,
-            reason,
-            self.report_index,
-            self.diverged,
-        )
+    def because(self, reason: str, rule: Rule | None = None) -> Decision:
+        """The same decision with another reason (and rule, when given)."""
+        return replace(self, reason=reason, rule=self.rule if rule is None else rule)
 
 
 @dataclass(frozen=True)
@@ -249,6 +285,12 @@ class SwitchSettings:
     explore_until: float = option(
         0.5, minimum=0, maximum=1.0, doc="a visit starts by this fraction of the samples budget"
     )
+    curve_floor: float | None = option(
+        None,
+        doc="lowest value a fitted curve may reach, any number in the fitted value's units "
+        "(None: the scheduler states it from the metric's range, 0 for a loss, -1 for a "
+        "maximised accuracy; unbounded for a metric of unknown range)",
+    )
     switch_via: Literal["inplace", "restart"] = option(
         "inplace", choices=SWITCH_PATHS, doc="how the scheduler carries a switch out"
     )
@@ -267,14 +309,34 @@ class SwitchSettings:
         return INPLACE_SWITCH_COST_S if self.switch_via == "inplace" else RESTART_SWITCH_COST_S
 
     def __post_init__(self) -> None:
-        sizes = tuple(sorted({int(b) for b in self.batch_sizes}))
-        if not sizes or sizes[0] < 1:
-            raise UserInputError(
-                f"batch_sizes must list positive integers, but got {self.batch_sizes!r}; "
-                "give e.g. [16, 32, 64]."
-            )
-        object.__setattr__(self, "batch_sizes", sizes)
+        object.__setattr__(self, "batch_sizes", candidate_sizes(self.batch_sizes))
         for declared in options_of(SwitchSettings):  # every other field, from its declaration
             value = getattr(self, declared.name)
             if declared.type != "sizes" and not (value is None and declared.optional):
                 check_section_value(declared.name, value, declared)
+
+
+def candidate_sizes(value: object) -> tuple[int, ...]:
+    """``value`` as the candidate batch sizes, or a one-line :class:`UserInputError` naming the
+    bad value and the fix: a list or tuple of positive integers (not booleans, not floats, not
+    strings) in increasing order, without repeats — a set of candidates, not a schedule."""
+    example = "write e.g. SwitchSettings(batch_sizes=(16, 32, 64))"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not value:
+        raise UserInputError(
+            f"batch_sizes must be a list of candidate batch sizes, but got "
+            f"batch_sizes={value!r}; {example}."
+        )
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise UserInputError(
+                f"batch_sizes must hold positive integers (samples per step), but got {size!r} "
+                f"in batch_sizes={value!r}; {example}."
+            )
+    sizes = tuple(int(b) for b in value)
+    if list(sizes) != sorted(set(sizes)):
+        raise UserInputError(
+            f"batch_sizes must list the candidates in increasing order without repeats (a set, "
+            f"not a schedule), but got batch_sizes={value!r}; write "
+            f"batch_sizes={tuple(sorted(set(sizes)))}."
+        )
+    return sizes

@@ -10,9 +10,17 @@ from functools import cached_property
 import numpy as np
 
 from tune_bs.schedule.curves import CurveFit, Extrapolation
-from tune_bs.schedule.switching.memo import FitCache
+from tune_bs.schedule.switching.memo import FitCache, FitSettings, Value, ValueKey
 from tune_bs.schedule.switching.throughput import CostModel, cost_model, switch_costs
-from tune_bs.schedule.switching.types import Action, Decision, Peer, Report, Segment, SwitchSettings
+from tune_bs.schedule.switching.types import (
+    Action,
+    Decision,
+    Peer,
+    Report,
+    Rule,
+    Segment,
+    SwitchSettings,
+)
 
 
 def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Peer]:
@@ -26,7 +34,7 @@ def as_of(history: Sequence[Report], peers: Mapping[str, Peer]) -> dict[str, Pee
         k = len(reports)  # a trial's reports come in clock order: only its last ones can be later
         while k and reports[k - 1].wall_time is not None and reports[k - 1].wall_time > now:
             k -= 1
-        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size)
+        out[key] = p if k == len(reports) else Peer(reports[:k], p.alive, p.batch_size, p.pools)
     return out
 
 
@@ -63,9 +71,18 @@ class DecisionView:
     def current(self) -> Segment:
         return self.segments[-1]
 
+    @cached_property
+    def fit_settings(self) -> FitSettings:
+        """What every curve of this decision depends on (part of each memo key)."""
+        return FitSettings(self.settings.segment_reports, self.settings.curve_floor)
+
+    def fits_key(self, kind: Value) -> ValueKey:
+        """The memo key of a value of ``kind`` that rests on this decision's curves."""
+        return ValueKey(kind, self.fit_settings)
+
     def fit(self, segment: Segment) -> CurveFit | None:
         """A segment's curve (``None`` before ``segment_reports`` reports or when refused)."""
-        return self.memo.fit(segment, self.settings.segment_reports)
+        return self.memo.fit(segment, self.fit_settings)
 
     @cached_property
     def current_fit(self) -> CurveFit | None:
@@ -98,14 +115,24 @@ class DecisionView:
 
     # --- time --------------------------------------------------------------------------------
     @cached_property
+    def pool(self) -> dict[str, Peer]:
+        """The peers that pool curves with this trial (as of now)."""
+        return {k: p for k, p in self.peers.items() if p.pools}
+
+    @cached_property
     def histories(self) -> list[Sequence[Report]]:
-        """The trial's history, then its peers' (as of now)."""
+        """The trial's history, then its pooling peers' (as of now)."""
+        return [self.history, *(p.reports for p in self.pool.values() if p.reports)]
+
+    @cached_property
+    def rival_histories(self) -> list[Sequence[Report]]:
+        """The trial's history, then every rival's (as of now)."""
         return [self.history, *(p.reports for p in self.peers.values() if p.reports)]
 
     def segment_fits(self, reports: Sequence[Report]) -> list[tuple[Segment, CurveFit | None]]:
         """Every segment of ``reports`` (this trial's or a peer's) with its curve (memoised)."""
         return self.memo.per_history(
-            "segment-fits",
+            self.fits_key(Value.SEGMENT_FITS),
             reports,
             lambda: [(seg, self.fit(seg)) for seg in self.memo.segments(reports)],
         )
@@ -152,14 +179,16 @@ class DecisionView:
             loader -= 1
         return loader, effective // loader
 
-    def decision(self, action: Action, reason: str, effective: int | None = None) -> Decision:
-        """A decision on this report; ``effective`` batch size for a switch (else the current
-        loader is kept)."""
+    def decision(
+        self, action: Action, rule: Rule, reason: str, effective: int | None = None
+    ) -> Decision:
+        """A decision on this report by ``rule``; ``effective`` batch size for a switch (else
+        the current loader is kept)."""
         loader = self.last.loader if effective is None else self.loader_for(effective)
-        return Decision(action, *loader, reason, self.n)
+        return Decision(action, *loader, reason, self.n, rule)
 
-    def keep(self, reason: str) -> Decision:
-        return self.decision("continue", reason)
+    def keep(self, rule: Rule, reason: str) -> Decision:
+        return self.decision("continue", rule, reason)
 
     @cached_property
     def budget_objective(self) -> bool:
