@@ -10,8 +10,9 @@ outcome, of its test score, beside the published TS2Vec / T-Loss figures
 for the selected checkpoint only: one number per run, never a maximum over trials or reports.
 
 ``--dataset NAME`` swaps the data set (aeon's or ``PACKAGE:NAME``; the same search otherwise):
-how a user evaluates the default on data it was not tuned on. On a regression data set (``Covid3Month``) the search
-metric becomes ``val_probe_r2`` and the test score ``test_probe_r2``.
+how a user evaluates the default on data it was not tuned on. On a regression data set
+(``Covid3Month``) the search metric becomes ``val_probe_r2`` and the test score
+``test_probe_r2``.
 
 Usage: ``python benchmarks/default_search.py [--seeds 3] [--storage DIR] [--dataset NAME]
 [--smoke-test]``. Runs already in ``--storage`` are read, not run again.
