@@ -3,13 +3,16 @@
 Runs ``search_spaces/default.yaml`` (or ``--space``) once per seed — the search algorithm's
 seed and the trials' training seed both set to it — and, for each run, reads the trial and
 checkpoint selected on the space's validation metric (:mod:`tune_bs.report.selection`) and that
-checkpoint's test score. Prints one row per run, then the mean ± std over the runs beside the
-published TS2Vec / T-Loss figures (:mod:`tune_bs.report.references`). The test split is read
+checkpoint's test score. Each seed also draws a new validation split (``dataset.seed``). Prints
+one row per run, then the mean ± std over the runs of the selected validation figure and, as the
+outcome, of its test score, beside the published TS2Vec / T-Loss figures
+(:mod:`tune_bs.report.references`). The test split is read
 for the selected checkpoint only: one number per run, never a maximum over trials or reports.
 
-``--dataset NAME`` swaps the data set (the same search otherwise): how a user evaluates the
-default on data it was not tuned on. On a regression data set (``Covid3Month``) the search
-metric becomes ``val_probe_r2`` and the test score ``test_probe_r2``.
+``--dataset NAME`` swaps the data set (aeon's or ``PACKAGE:NAME``; the same search otherwise):
+how a user evaluates the default on data it was not tuned on. On a regression data set
+(``Covid3Month``) the search metric becomes ``val_probe_r2`` and the test score
+``test_probe_r2``.
 
 Usage: ``python benchmarks/default_search.py [--seeds 3] [--storage DIR] [--dataset NAME]
 [--smoke-test]``. Runs already in ``--storage`` are read, not run again.
@@ -45,6 +48,7 @@ def run_seed(
         raw["dataset"] = {"name": dataset}
         if _task(dataset) == "regression" and raw.get("metric") == "val_probe_acc":
             raw["metric"], raw["mode"] = "val_probe_r2", "max"
+    raw["dataset"]["seed"] = seed  # a new seed draws a new validation split
     raw["seed"] = seed
     raw["param_space"]["seed"] = seed
     raw["name"] = f"{raw['name']}-{raw['dataset'].get('name', 'data')}-s{seed}"
@@ -60,9 +64,13 @@ def run_seed(
 
 def _task(dataset: str) -> str:
     """The task of a data set by name (``synthetic`` is classification)."""
-    from tune_bs.data import SYNTHETIC, aeon_sets
+    from tune_bs.data import SYNTHETIC, aeon_sets, package_sets
 
-    return "classification" if dataset.lower() == SYNTHETIC else aeon_sets.resolve(dataset).task
+    if dataset.lower() == SYNTHETIC:
+        return "classification"
+    if package_sets.is_package_name(dataset):
+        return package_sets.resolve(dataset).task
+    return aeon_sets.resolve(dataset).task
 
 
 def _mean_std(values: list[float]) -> str:
@@ -123,16 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{chosen.value:.4f} | {chosen.test_metric} = {chosen.test_value} | {config} |"
         )
     dataset = rows[0][2]
+    vals = [c.value for _, c, _ in rows]
     tests = [c.test_value for _, c, _ in rows if c.test_value is not None]
     refs = reference(dataset)
     print(
-        f"\n| data set | tune-bs (selected on {rows[0][1].metric}, {len(tests)} seeds) | "
-        + " | ".join(METHODS.values())
-        + " |"
+        f"\n| data set | seeds | validation: selected {rows[0][1].metric} | test (outcome): "
+        f"{rows[0][1].test_metric} | " + " | ".join(METHODS.values()) + " |"
     )
-    print("|---|---|" + "---|" * len(METHODS))
+    print("|---|---|---|---|" + "---|" * len(METHODS))
     print(
-        f"| {dataset} | {_mean_std(tests) if tests else '–'} | "
+        f"| {dataset} | {len(rows)} | {_mean_std(vals)} | {_mean_std(tests) if tests else '–'} | "
         + " | ".join(f"{refs[c]:.3f}" if math.isfinite(refs[c]) else "–" for c in METHODS)
         + " |"
     )

