@@ -13,7 +13,7 @@ them and its answer is carried out. One replay per pool and method:
   (its other arguments at Ray's defaults: ``min_samples_required=3``, ``hard_stop=True``; while
   fewer than 3 rivals have reached a trial's time and trials wait, it *pauses* the trial, which
   then waits for a free slot as in Tune);
-- ``extrapolation``: tune-bs's scheduler wired as the README's "Use the scheduler in your own Tune
+- ``extrapolation``: tune-bs's scheduler wired as the docs page "Use the scheduler in your own Tune
   code" says: ``ExtrapolationScheduler(SwitchSettings(batch_sizes=(B,), switching=False))`` (``B``
   the task's batch size: a replayed curve cannot change size), ``metric``/``mode`` from the
   TuneConfig (``set_search_properties``), every hyperparameter in the config beside
