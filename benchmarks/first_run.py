@@ -119,7 +119,11 @@ def result_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def run_once(space: str | None, smoke: bool, sample_s: float) -> dict[str, Any]:
+def run_once(
+    space: str | None, smoke: bool, sample_s: float, transcript: Path | None = None
+) -> dict[str, Any]:
+    """One run in a fresh interpreter and storage folder; its figures (:func:`summarise`).
+    ``transcript``: write what the run printed there (what a new user sees)."""
     with tempfile.TemporaryDirectory(prefix="first_run_") as tmp:
         command = [sys.executable, "-m", "tune_bs", "run"]
         command += [space] if space else []
@@ -137,6 +141,8 @@ def run_once(space: str | None, smoke: bool, sample_s: float) -> dict[str, Any]:
         sampler.join()
         if proc.returncode != 0:
             raise SystemExit(f"the run failed ({proc.returncode}):\n{out[-4000:]}")
+        if transcript is not None:
+            transcript.write_text(out.replace(tmp, "STORAGE"), encoding="utf-8")
         (folder,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
         rows = result_rows(folder)
     return summarise(rows, cpu, started, ended)
@@ -223,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-s", type=float, default=0.25)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
+        "--transcript", type=Path, help="write what the (last) run printed to this file"
+    )
+    parser.add_argument(
         "--optimiser", action="store_true", help="also time the first optimiser's dynamo import"
     )
     args = parser.parse_args(argv)
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(lines[-1], flush=True)
     for i in bar(range(args.repeat), desc=f"{args.label}: runs", unit="run"):
-        r = run_once(args.space, args.smoke_test, args.sample_s)
+        r = run_once(args.space, args.smoke_test, args.sample_s, args.transcript)
         line = format_result(f"{args.label} #{i + 1}", r)
         print(line, flush=True)
         lines.append(line)

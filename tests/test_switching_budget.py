@@ -221,3 +221,18 @@ def test_predictions_stay_above_the_floor_of_a_loss() -> None:
     d = decide(own, {"r": rival}, settings(curve_floor=0.0))
     figures = [float(x) for x in re.findall(r"-?\d+\.\d+", d.reason)]
     assert all(x >= 0.0 for x in figures), d.reason
+
+
+def test_one_exploding_rival_does_not_widen_the_margin_until_nothing_stops() -> None:
+    """A random search over the learning rate: one trial explodes (first loss 1e6, and on). The
+    margin scales with the *median* first loss of the trial and its rivals, so the trial stuck
+    at 3.0 is still stopped beside the leader; scaled by the highest first loss (1e6), the
+    margin was 1e5 and stopped nothing."""
+    budget = 60 * EVERY
+    leader = Peer(budgeted(history(FLAT, [(30, 64)], wall0=-100), budget))
+    exploded = flat(budgeted(history(FLAT, [(8, 32)]), budget), level=1e6, spread=1e3)
+    stuck = flat(budgeted(history(FLAT, [(8, 16)]), budget), level=3.0, spread=0.05)
+    rivals = {"leader": leader, "exploded": Peer(exploded)}
+    d = decide(stuck, rivals, settings())
+    assert d.action == "stop" and d.rule is Rule.BEHIND and "leader" in d.reason
+    assert "exploded" not in d.reason  # it is not ahead of anyone

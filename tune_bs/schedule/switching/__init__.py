@@ -76,8 +76,9 @@ Each decision names its rule (:class:`Rule`; callers branch on it, never on the 
    speed objective below) by as much: a rival's expected end may be a deep extrapolation's
    optimism, its loss at equal compute is not (on the development replay of TaskSet curves this
    kept the chosen trial's regret at ASHA's, at 0.19–0.21× of fifo's compute against 0.17–0.19×
-   without it and ASHA's 0.29–0.32×); ``L_ref`` is the highest first-reported loss of the trial and
-   its rivals, ``floor`` = ``stop_noise_z`` × the median residual standard deviation of their
+   without it and ASHA's 0.29–0.32×); ``L_ref`` is the *median* first-reported loss of the trial
+   and its rivals (the highest let one exploding learning rate widen the margin until nothing
+   was stopped), ``floor`` = ``stop_noise_z`` × the median residual standard deviation of their
    current-segment fits (``inf``, so no stop, while none can be fitted), and ``drop`` the *late
    drop*: the median, over rivals that finished their budget, of how far each ended below its
    own curve fitted up to the fraction of its budget this trial has run (0 without one). Curves

@@ -125,9 +125,16 @@ def rivals(view: DecisionView) -> dict[str, Peer]:
 
 
 def _reference_loss(view: DecisionView) -> float:
-    """``L_ref``: the highest first-reported loss of the trial and its rivals."""
+    """``L_ref``: the median first-reported loss of the trial and its rivals (finite ones).
+
+    The median, not the highest: in a random search one exploding learning rate reports a first
+    loss far above the others', and a margin scaled by it stops nothing in that search (in the
+    development replay of TaskSet curves, 30 of 36 pools held a first loss above twice their
+    median, 9 above 100 against a median of 0.70; with the highest, the scheduler trained
+    0.65x of fifo's samples there, with the median 0.21x, at the same regret)."""
     firsts = [r[0].val_loss for r in view.rival_histories]
-    return max((v for v in firsts if math.isfinite(v)), default=view.last.val_loss)
+    finite = [v for v in firsts if math.isfinite(v)]
+    return statistics.median(finite) if finite else view.last.val_loss
 
 
 def late_drop(view: DecisionView, competing: Mapping[str, Peer]) -> float:
