@@ -13,15 +13,15 @@ them and its answer is carried out. One replay per pool and method:
   (its other arguments at Ray's defaults: ``min_samples_required=3``, ``hard_stop=True``; while
   fewer than 3 rivals have reached a trial's time and trials wait, it *pauses* the trial, which
   then waits for a free slot as in Tune);
-- ``extrapolation``: tune-bs's scheduler wired as the docs page "Use the scheduler in your own Tune
-  code" says: ``ExtrapolationScheduler(SwitchSettings(batch_sizes=(B,), switching=False))`` (``B``
+- ``extrapolation``: tune-bs's scheduler wired as docs/guide/own-tune-code.md says:
+  ``ExtrapolationScheduler(SwitchSettings(batch_sizes=(B,), switching=False))`` (``B``
   the task's batch size: a replayed curve cannot change size), ``metric``/``mode`` from the
   TuneConfig (``set_search_properties``), every hyperparameter in the config beside
   ``batch_size`` and ``budget_samples`` (``--no-budget`` leaves the budget out), each result
   carrying ``val_loss``, ``samples_seen``, ``batch_size``, ``wall_time_s`` and
   ``trial_time_s``. Curves of another metric (a pool's ``metric``, e.g. an accuracy with
   ``mode="max"``) are reported under their own name, which the scheduler is told through
-  ``keys=ReportKeys(val_loss=...)`` as the README says for a trainable that names its keys
+  ``keys=ReportKeys(val_loss=...)`` as that page says for a trainable that names its keys
   otherwise.
 
 How a pool is replayed (:func:`replay_pool`): every trial is added (``on_trial_add``) in the pool's
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-budget",
         action="store_true",
-        help="leave budget_samples out of the trials' configs (the README calls it optional)",
+        help="leave budget_samples out of the trials' configs (an optional key)",
     )
     parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS}")
     parser.add_argument("--smoke-test", action="store_true", help="2 pools of 12 configurations")

@@ -1,4 +1,4 @@
-"""A class trainable (``tune.Trainable``) under tune-bs's scheduler: its switches go by restart.
+"""A class trainable (``tune.Trainable``) under tune-bs's scheduler, its switches made by restart.
 
 The MLP of ``digits_inplace.py`` on scikit-learn's handwritten digits, written as Ray Tune's
 class API: ``setup`` builds the model at ``config["batch_size"]``, each ``step`` trains one epoch
@@ -7,10 +7,11 @@ optimiser, the epoch and the clock, and ``CheckpointConfig(checkpoint_frequency=
 checkpoint every result. Tune searches the learning rate; :class:`tune_bs.ExtrapolationScheduler`
 chooses each trial's batch size and stops hopeless trials.
 
-**How a class trainable switches today: by restart.** :class:`tune_bs.BatchSizeUpdates` (the
-in-place switch of ``digits_inplace.py``) asks Ray for the trial's id through
-``tune.get_context().get_trial_id()``, which Ray only answers inside a *function* trainable, so
-a class cannot take a switch in place. The scheduler is therefore built with
+**This example switches by restart**, the path of a class trainable that does not ask for its
+switches. A class trainable can also take them in place: create
+:class:`tune_bs.BatchSizeUpdates` in ``setup`` on ``self.config`` with
+``trial_id=self.trial_id``, and call its ``at_report(self.iteration)`` at the start of every
+``step()`` (docs/guide/own-tune-code.md). Here the scheduler is built with
 ``SwitchSettings(switch_via="restart")``: to switch a trial it pauses it, writes the new size into
 its config, and Tune starts the trainable again (``setup`` with the new config, then
 ``load_checkpoint`` of the report the switch was decided on) — a second or two of start-up per

@@ -14,8 +14,8 @@ ran and whether the scheduler stopped it, the batch-size schedule it followed
 (``samples:batch;...``), and its last validation scores. The scheduler stops a trial whose
 loss curve cannot reach what the trials it is compared with are expected to end at, and switches
 a trial's batch size where its evidence says another size ends the budget lower or sooner; which
-trials are compared, and so what it does in a random search, is stated in the documentation's
-page on the scheduler (``docs/guide/scheduler.md``) and in :mod:`tune_bs.schedule.switching`.
+trials are compared, and so what it does in a random search, is stated in
+docs/guide/scheduler.md ("In a search over lr and more") and in :mod:`tune_bs.schedule.switching`.
 
 Timing: with ``TUNE_BS_SIMULATED_CLOCK="step_s,per_sample_s,eval_s"`` set, the clock is a cost
 model (:mod:`tune_bs.train.clock`) and the scheduler decides the same on every run; otherwise it is

@@ -137,6 +137,19 @@ def test_the_pages_link_only_to_files_that_exist():
 FENCED = re.compile(r"^```.*?^```", re.M | re.S)
 
 
+def test_the_pages_the_code_sends_users_to_exist():
+    # messages and docstrings name pages of the site (``see docs/guide/search-spaces.md``), never
+    # a README section: the README is short and its old sections live in the site now
+    named = set()
+    for source in sorted((ROOT / "tune_bs").rglob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert not re.search(r"README ['\"]", text), f"{source}: names a README section"
+        named |= set(re.findall(r"docs/[\w/.-]+\.md", text))
+    assert "docs/guide/search-spaces.md" in named  # the walk found them
+    missing = sorted(page for page in named if not (ROOT / page).is_file())
+    assert not missing, missing
+
+
 def test_the_incoming_folder_is_left_out_of_the_site():
     conf = (DOCS / "conf.py").read_text()
     assert '"_incoming"' in conf and (DOCS / "_incoming" / "README.md").is_file()

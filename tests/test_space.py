@@ -110,7 +110,8 @@ BAD = [
     ),
     (
         {**MINIMAL, "param_space": {"batch_size": {"type": "cat", "choices": [1]}}},
-        r"type must be one of float, int, categorical",
+        r"type must be one of float, int, categorical, but got type='cat'; "
+        r"see docs/guide/search-spaces.md\.",
     ),
     ({**MINIMAL, "param_space": {"batch_size": [8, 16]}}, r"write|searchable list is written"),
     (

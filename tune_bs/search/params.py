@@ -74,7 +74,7 @@ def param_spec(key: str, spec: dict[str, Any]) -> ParamSpec:
     if kind not in SPEC_KEYS:
         raise UserInputError(
             f"{where}.type must be one of float, int, categorical, but got type={quote(kind)}"
-            f"{did_you_mean(kind, SPEC_KEYS)}; see README 'Search-space files'."
+            f"{did_you_mean(kind, SPEC_KEYS)}; see docs/guide/search-spaces.md."
         )
     check_keys(where, {k: v for k, v in spec.items() if k != "type"}, SPEC_KEYS[kind])
     if kind == "categorical":
