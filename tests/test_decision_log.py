@@ -95,3 +95,26 @@ def test_the_lines_are_shown_by_default() -> None:
     assert "[tune-bs] trial t1 stops at report 7 (batch size 16), rule behind: worse" in (
         done.stderr
     )
+
+
+def test_the_lines_follow_stderr_when_a_program_redirects_and_closes_it() -> None:
+    """A benchmark sends each experiment's output to a file of its own and closes it after: the
+    next experiment's lines go to the stderr of that moment, with no "I/O operation on closed
+    file" logging error (the handler used to keep the first stderr it saw)."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from tune_bs.schedule.decision_log import DecisionLog\n"
+        "from tune_bs.schedule.switching import Decision, Rule\n"
+        "def stop(trial):\n"
+        "    DecisionLog((16,)).stopped(trial, Decision('stop', 16, 1, 'worse', 7, Rule.BEHIND))\n"
+        "first = io.StringIO()\n"
+        "with contextlib.redirect_stderr(first):\n"
+        "    stop('t1')\n"
+        "print('first:', 'trial t1 stops' in first.getvalue())\n"
+        "first.close()\n"
+        "stop('t2')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "first: True" in done.stdout
+    assert "trial t2 stops" in done.stderr and "Logging error" not in done.stderr

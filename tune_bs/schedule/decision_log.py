@@ -37,10 +37,27 @@ logger = logging.getLogger("tune_bs.decisions")
 _OPEN: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when a line is emitted (a program
+    that redirects stderr for a while, and closes the file after, keeps its lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _shown() -> logging.Logger:
-    """The decisions' logger, given a handler to stderr at INFO unless someone gave it one."""
+    """The decisions' logger, given a handler to the current stderr at INFO unless someone gave
+    it one."""
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("[tune-bs] %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
