@@ -63,12 +63,15 @@ def test_a_diverging_trial_is_marked_and_the_experiment_goes_on(local_ray, tmp_p
 
 
 def _kill_worker_once(folder: Path, held: Path, killed: list[int], stop: threading.Event):
-    """Wait for the trial to hold (``held`` names it), then SIGKILL the process that made its
-    reports."""
+    """Wait for the trial to hold (``held/<trial id>`` holds the process id of the trial's worker,
+    :func:`trial_hooks.holding`), then SIGKILL that process. (It used to read the pid from the
+    trial's ``result.json``, which the driver may not have written yet: the thread died on the
+    empty file and the trial held for ten minutes.)"""
     while not stop.is_set():
-        for trial in held.iterdir() if held.is_dir() else []:
-            (result,) = folder.glob(f"*{trial.name}*/result.json")
-            pid = int(rows(result.parent)[-1]["pid"])
+        for mark in held.iterdir() if held.is_dir() else []:
+            if mark.suffix == ".part":  # still being written
+                continue
+            pid = int(mark.read_text())
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
             return

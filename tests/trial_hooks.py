@@ -22,6 +22,7 @@ holds every trial after its second report (``KEY=VALUE``: after the first report
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -45,8 +46,8 @@ def parse_condition(text: str) -> tuple[str, float]:
 
 def holding(trial: Trial, key: str, value: float, held: Path) -> Trial:
     """``trial`` whose first run, right after its report that meets ``key ≥ value`` (see
-    :func:`parse_condition`), creates ``held/<trial id>`` and holds until the process is
-    killed."""
+    :func:`parse_condition`), creates ``held/<trial id>`` holding its process id and holds
+    until the process is killed."""
     _send_by_value()
     held = Path(held)
 
@@ -64,7 +65,10 @@ def holding(trial: Trial, key: str, value: float, held: Path) -> Trial:
             seen = len(reports) if key == "reports" else metrics.get(key, float("-inf"))
             if seen >= value:
                 held.mkdir(parents=True, exist_ok=True)
-                (held / tune.get_context().get_trial_id()).touch()
+                mark = held / tune.get_context().get_trial_id()
+                part = mark.with_suffix(".part")
+                part.write_text(str(os.getpid()))  # the holding process, for a killer to read
+                part.replace(mark)  # whole or absent: a reader never sees an empty file
                 time.sleep(HOLD_S)
                 raise RuntimeError(f"the trial held for {HOLD_S:.0f} s and was never killed")
 
