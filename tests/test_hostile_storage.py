@@ -394,6 +394,20 @@ def reported(folder: Path, count: int) -> Callable[[], bool]:
     return lambda: folder.exists() and any(len(r) >= count for r in rows_by_trial(folder).values())
 
 
+def reported_anew(folder: Path, count: int) -> Callable[[], bool]:
+    """Some trial has ``count`` or more report rows on storage, at least one of them made after
+    this call (by the command just started): rows an earlier run left can satisfy ``count``
+    before the new driver has set up its signal handlers, and a signal then kills it outright
+    (status -15 instead of 143 under load)."""
+    before = {t: len(r) for t, r in rows_by_trial(folder).items()} if folder.exists() else {}
+    return lambda: (
+        folder.exists()
+        and any(
+            len(r) >= count and len(r) > before.get(t, 0) for t, r in rows_by_trial(folder).items()
+        )
+    )
+
+
 def new_checkpoint_after(folder: Path, seen: dict[str, set[str]]) -> Callable[[], bool]:
     return lambda: any(checkpoints(folder).get(t, set()) - c for t, c in seen.items())
 
@@ -440,17 +454,17 @@ def test_interrupted_at_every_point_and_resumed_each_report_is_kept_once(tmp_pat
     assert not any(rows_by_trial(folder).values())  # it really was before the first report
 
     first = cli("resume", str(folder), name="resume-1")
-    first.stop_when(reported(folder, 3), "a third report")
+    first.stop_when(reported_anew(folder, 3), "a third report")
     first.wait_for(new_checkpoint_after(folder, checkpoints(folder)), "an unreported checkpoint")
     assert_interrupted(folder, first.interrupt(signal.SIGINT), signal.SIGINT, first.output())
 
     second = cli("resume", str(folder), name="resume-2")
-    second.stop_when(reported(folder, 5), "a fifth report")
+    second.stop_when(reported_anew(folder, 5), "a fifth report")
     status = second.interrupt(signal.SIGTERM, group=False)
     assert_interrupted(folder, status, signal.SIGTERM, second.output())
 
     third = cli("resume", str(folder), name="resume-3")
-    third.stop_when(reported(folder, 6), "a sixth report")
+    third.stop_when(reported_anew(folder, 6), "a sixth report")
     status = third.interrupt_twice()
     assert_interrupted(folder, status, signal.SIGINT, third.output())
 
