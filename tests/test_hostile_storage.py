@@ -252,7 +252,9 @@ def test_an_unreachable_address_leaves_no_folder_behind(tmp_path, capsys, storag
 
 
 # --- 1. an interrupted run loses nothing (real runs, real signals) ------------------------------
-LONG = {**SPACE, "name": "long", "budget": {"samples": 3200, "reports": 8}}
+# long enough that a trial is still running when a test's condition is seen: the driver uploads
+# result files every second, and on a quiet machine a report of 400 samples takes about 0.4 s
+LONG = {**SPACE, "name": "long", "budget": {"samples": 4800, "reports": 12}}
 REPORTS = LONG["budget"]["reports"]
 
 

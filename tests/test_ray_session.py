@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tune_bs.search.ray_session import describe, unmet
@@ -41,3 +44,25 @@ def test_amounts_are_written_with_their_units():
     assert describe({"cpu": 1.0, "gpu": 0.5, "memory": 2.5 * GIB}) == (
         "1 CPU, 0.5 GPUs, 2.5 GiB memory"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_clis_sigterm_handler_outlives_ray_init() -> None:
+    """``ray.init`` installs a SIGTERM handler that exits with status 15; the CLI's own (143,
+    every checkpoint kept) is put back, also for a signal after the trials ended. A process with
+    no Python handler keeps Ray's."""
+    code = (
+        "import signal\n"
+        "import ray\n"
+        "from tune_bs.search.ray_session import ensure_ray\n"
+        "def mine(signum, frame):\n"
+        "    pass\n"
+        "signal.signal(signal.SIGTERM, mine)\n"
+        "ensure_ray(None)\n"
+        "print('kept:', signal.getsignal(signal.SIGTERM) is mine)\n"
+        "ray.shutdown()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "kept: True" in done.stdout

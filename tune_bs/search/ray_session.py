@@ -15,7 +15,9 @@ Rules:
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +66,7 @@ def ensure_ray(address: str | None) -> None:
         return
     if address:
         check_reachable(address)
+    on_sigterm = _sigterm_handler()
     try:
         ray.init(
             address=address or "local",
@@ -78,6 +81,25 @@ def ensure_ray(address: str | None) -> None:
                 "that a Ray head runs there (`ray status --address ...`) or drop --address."
             ) from None
         raise
+    finally:
+        _restore_sigterm(on_sigterm)
+
+
+def _sigterm_handler() -> Any:
+    """The process's SIGTERM handler, or ``None`` outside the main thread (none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.getsignal(signal.SIGTERM)
+
+
+def _restore_sigterm(handler: Any) -> None:
+    """Put back the Python SIGTERM handler ``ray.init`` replaced (the CLI's: a process with none
+    keeps Ray's). Ray's exits with status 15 wherever it lands; tune-bs's own
+    (:mod:`tune_bs.search.interrupt`) stops the run, keeps every checkpoint and exits with 143 —
+    also when the signal comes after the trials ended, while the run prunes or prints its
+    summary."""
+    if callable(handler) and signal.getsignal(signal.SIGTERM) is not handler:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _amount(name: str, value: float) -> str:
