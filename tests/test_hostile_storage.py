@@ -307,11 +307,17 @@ class Driver:
         return self.wait(timeout_s)
 
     def interrupt_twice(self) -> int:
-        """Ctrl-C, and Ctrl-C again as soon as the driver says it is stopping the trials."""
+        """Ctrl-C, and Ctrl-C again as soon as the driver says it is stopping the trials. A
+        driver that the first Ctrl-C already ended (it came while Tune was not running trials, so
+        it was not asked to stop them: no notice) is not signalled again."""
         os.killpg(self.proc.pid, signal.SIGINT)
         os.kill(self.proc.pid, signal.SIGCONT)
-        self.wait_for(lambda: "SIGINT received" in self.output(), "the first Ctrl-C's notice")
-        os.killpg(self.proc.pid, signal.SIGINT)
+        self.wait_for(
+            lambda: "SIGINT received" in self.output() or self.proc.poll() is not None,
+            "the first Ctrl-C's notice",
+        )
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
         return self.wait()
 
     def wait(self, timeout_s: float = 300) -> int:
