@@ -46,7 +46,14 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_inplace import BATCH_SIZES, evaluate, load_data, make_model, schedule
+from digits_inplace import (
+    BATCH_SIZES,
+    epoch_reports,
+    evaluate,
+    load_data,
+    make_model,
+    schedule,
+)
 
 import tune_bs
 from tune_bs.train.clock import clock_from_env
@@ -117,9 +124,7 @@ def print_trials(grid: tune.ResultGrid, epochs: int) -> None:
     """One line per trial: learning rate, epochs run (stopped or not), batch-size schedule,
     restarts that switched it, last validation scores."""
     for result in sorted(grid, key=lambda r: r.config["lr"]):
-        frame = result.metrics_dataframe.drop_duplicates("training_iteration", keep="last")
-        frame = frame.sort_values("training_iteration")
-        rows = list(zip(frame["samples_seen"], frame["batch_size"], strict=True))
+        frame, rows = epoch_reports(result)
         ran = int(frame["training_iteration"].iloc[-1])
         fate = f"stopped after epoch {ran}" if ran < epochs else "ran to the end"
         restarts = int(

@@ -147,12 +147,18 @@ def schedule(rows: list[tuple[float, int]]) -> str:
     return ";".join(parts)
 
 
+def epoch_reports(result: tune.Result) -> tuple[Any, list[tuple[float, int]]]:
+    """A trial's reports, one per epoch in order (a restored trial's repeats dropped), and their
+    ``(samples_seen, batch_size)`` for :func:`schedule`."""
+    frame = result.metrics_dataframe.drop_duplicates("training_iteration", keep="last")
+    frame = frame.sort_values("training_iteration")
+    return frame, list(zip(frame["samples_seen"], frame["batch_size"], strict=True))
+
+
 def print_schedules(grid: tune.ResultGrid) -> None:
     """One line per trial: its learning rate, batch-size schedule and last validation scores."""
     for result in sorted(grid, key=lambda r: r.config["lr"]):
-        frame = result.metrics_dataframe.drop_duplicates("training_iteration", keep="last")
-        frame = frame.sort_values("training_iteration")
-        rows = list(zip(frame["samples_seen"], frame["batch_size"], strict=True))
+        _, rows = epoch_reports(result)
         print(
             f"trial lr={result.config['lr']:<6g} batch-size schedule {schedule(rows):<28} "
             f"val_loss {result.metrics['val_loss']:.4f}  val_acc {result.metrics['val_acc']:.3f}"

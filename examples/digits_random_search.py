@@ -35,7 +35,7 @@ from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_inplace import BATCH_SIZES, load_data, schedule, train_digits
+from digits_inplace import BATCH_SIZES, epoch_reports, load_data, schedule, train_digits
 
 import tune_bs
 
@@ -44,9 +44,7 @@ def print_trials(grid: tune.ResultGrid, epochs: int) -> None:
     """One line per trial (by learning rate): width, epochs run and whether it was stopped,
     batch-size schedule, last validation scores."""
     for result in sorted(grid, key=lambda r: r.config["lr"]):
-        frame = result.metrics_dataframe.drop_duplicates("training_iteration", keep="last")
-        frame = frame.sort_values("training_iteration")
-        rows = list(zip(frame["samples_seen"], frame["batch_size"], strict=True))
+        frame, rows = epoch_reports(result)
         ran = int(frame["training_iteration"].iloc[-1])
         fate = f"stopped after epoch {ran}" if ran < epochs else "ran to the end"
         print(
