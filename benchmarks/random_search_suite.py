@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from scheduler_figures import Goal
 
 from tune_bs.search.space import SearchSpace, parse_space
 
@@ -167,18 +168,6 @@ def summary_table(frame: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
-
-
-@dataclass(frozen=True)
-class Goal:
-    """One goal of issue #31 item 7, its measured figure and whether it is met."""
-
-    name: str
-    figure: str
-    met: bool
-
-    def line(self) -> str:
-        return f"goal {self.name}: {self.figure} -> {'MET' if self.met else 'MISSED'}"
 
 
 def goals(frame: pd.DataFrame, mode: str = "min", candidate: str = CANDIDATE) -> list[Goal]:

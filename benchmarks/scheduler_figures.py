@@ -241,7 +241,8 @@ def summary_table(frame: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Goal:
-    """One goal of item 4: its statement, the measured figure and whether it is met."""
+    """One goal of a benchmark (issue #12 item 4, issue #31 item 7): its statement, the measured
+    figure and whether it is met."""
 
     name: str
     figure: str
