@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from tune_bs.search.interrupt import (
+    ExperimentInterrupted,
     Interruption,
     Terminated,
     exit_status,
@@ -130,3 +131,61 @@ def test_tunes_restore_advice_is_left_out_while_fitting(caplog):
         "Trials did not complete",
         "Resume with Tuner.restore(...) outside a run",
     ]
+
+
+@pytest.mark.parametrize(
+    ("exc", "first", "name", "status"),
+    [
+        (KeyboardInterrupt(), None, "SIGINT", 130),
+        (Terminated(), None, "SIGTERM", 143),
+        (KeyboardInterrupt(), "SIGTERM", "SIGTERM", 143),  # the first signal names the stop
+    ],
+)
+def test_a_signal_after_the_experiment_started_names_its_folder(exc, first, name, status):
+    named = ExperimentInterrupted.of(exc, "/res/long", first)
+    assert isinstance(named, KeyboardInterrupt)  # still stops whatever is not tune-bs's
+    assert (named.path, named.signal, named.status) == ("/res/long", name, status)
+    assert ExperimentInterrupted.of(named, "/elsewhere") is named
+
+
+def test_the_cli_tells_how_to_resume_after_a_second_signal(monkeypatch, capsys):
+    """A second Ctrl-C that lands after ``Tuner.fit`` returned (the run was releasing its
+    folder or printing its table) still ends with the folder to resume and 128 + the first
+    signal's number."""
+    from tune_bs import cli
+
+    def stopped(args):
+        raise ExperimentInterrupted("/res/long", "SIGTERM")
+
+    monkeypatch.setitem(cli.COMMANDS, "status", stopped)
+    assert cli.main(["status", "raysubmit_1", "--address", "http://127.0.0.1:8265"]) == 143
+    out = capsys.readouterr().out
+    assert "interrupted by SIGTERM" in out and "`tune-bs resume /res/long`" in out
+
+
+def test_a_second_signal_while_the_table_prints_skips_it(capsys):
+    from tune_bs import cli
+
+    class Result:
+        local, path, interrupted = True, "/res/long", "SIGINT"
+
+        def summary(self) -> str:
+            raise KeyboardInterrupt
+
+    assert cli._finish(Result()) == 130
+    assert "`tune-bs resume /res/long`" in capsys.readouterr().out
+
+
+def test_a_signal_while_an_interrupted_runs_result_is_read_names_its_folder():
+    from types import SimpleNamespace
+
+    from tune_bs.api.experiments import _finished
+
+    class Grid:
+        def __iter__(self):
+            raise KeyboardInterrupt  # the second Ctrl-C, while the trials are read
+
+    outcome = SimpleNamespace(path="/res/long", space=None, results=Grid(), interrupted="SIGTERM")
+    with pytest.raises(ExperimentInterrupted) as raised:
+        _finished(outcome)
+    assert (raised.value.path, raised.value.signal) == ("/res/long", "SIGTERM")

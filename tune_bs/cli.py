@@ -185,19 +185,24 @@ def _finish(result) -> int:
 
 
 def _interrupted(result) -> int:
-    """Print an interrupted run's table (no selection) and how to finish it."""
-    print()
-    if result.local:
-        print(result.summary())
-    else:
-        print(f"results: {result.path}")
+    """Print an interrupted run's table (no selection; a further signal skips it) and how to
+    finish it."""
+    try:
+        print()
+        print(result.summary() if result.local else f"results: {result.path}", flush=True)
+    except KeyboardInterrupt:
+        print()
+    return _resume_advice(result.path, result.interrupted)
+
+
+def _resume_advice(path: Path | str, signal_name: str) -> int:
+    """Say how to finish an interrupted experiment; 128 + the signal's number."""
     print(
-        f"tune-bs: interrupted by {result.interrupted}: nothing was pruned and no "
-        f"best_config.yaml was written; finish the experiment with `tune-bs resume "
-        f"{result.path}`.",
+        f"tune-bs: interrupted by {signal_name}: nothing was pruned and no "
+        f"best_config.yaml was written; finish the experiment with `tune-bs resume {path}`.",
         flush=True,
     )
-    return 128 + int(getattr(signal, result.interrupted, signal.SIGINT))
+    return 128 + int(getattr(signal, signal_name, signal.SIGINT))
 
 
 def _interrupt_status(exc: BaseException) -> int:
@@ -328,7 +333,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tune-bs`` and ``python -m tune_bs``; returns the exit status."""
-    from tune_bs.search.interrupt import raise_interrupt
+    from tune_bs.search.interrupt import ExperimentInterrupted, raise_interrupt
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -342,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"tune-bs: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except ExperimentInterrupted as exc:  # a second signal, after the experiment started
+        if args.debug:
+            traceback.print_exc()
+        return _resume_advice(exc.path, exc.signal)
     except KeyboardInterrupt as exc:
         if args.debug:
             traceback.print_exc()

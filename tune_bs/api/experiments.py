@@ -264,7 +264,20 @@ def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any
 
 
 def _finished(outcome: Any) -> ExperimentResult:
-    """An :class:`ExperimentResult` of a run's outcome, with ``best_config.yaml`` written."""
+    """An :class:`ExperimentResult` of a run's outcome, with ``best_config.yaml`` written. A
+    further signal while an interrupted run's result is read raises
+    :class:`~tune_bs.search.interrupt.ExperimentInterrupted` (its folder, its first signal)."""
+    from tune_bs.search.interrupt import ExperimentInterrupted
+
+    try:
+        return _result_of(outcome)
+    except KeyboardInterrupt as exc:
+        if outcome.interrupted is None:
+            raise
+        raise ExperimentInterrupted.of(exc, outcome.path, outcome.interrupted) from exc
+
+
+def _result_of(outcome: Any) -> ExperimentResult:
     from tune_bs.report.best_config import save_best_config
 
     space = outcome.space

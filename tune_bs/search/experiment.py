@@ -31,7 +31,7 @@ from tune_bs.progress import Steps
 from tune_bs.schedule.schedulers import build_scheduler, logger_callbacks
 from tune_bs.schedule.switching import SwitchSettings
 from tune_bs.search.algorithms import SEARCH_ALGORITHMS
-from tune_bs.search.interrupt import interruptible_fit
+from tune_bs.search.interrupt import ExperimentInterrupted, interruptible_fit
 from tune_bs.search.lock import ExperimentLock
 from tune_bs.search.names import check_name
 from tune_bs.search.ray_session import check_trial_fits, ensure_ray
@@ -300,6 +300,7 @@ def run_experiment(
     key = signing_key()  # a key that cannot be made is an error before anything is written
     made = [loc for loc in (folder, root) if not loc.exists()]
     wrote, started = False, False
+    outcome: RunOutcome | None = None
     try:
         folder.make_writable()
         with ExperimentLock(folder, "run"):  # a live run there is named first
@@ -318,7 +319,13 @@ def run_experiment(
             tuner = build_tuner(space, data, root.uri, name, options, folder.display())
             started = True
             sign_experiment(folder, key, [TUNER_FILE])
-            return fit_or_interrupt(tuner, space, folder)
+            outcome = fit_or_interrupt(tuner, space, folder)
+        return outcome
+    except KeyboardInterrupt as exc:  # after Tune started: name the folder to resume
+        if not started:
+            raise
+        first = outcome.interrupted if outcome else None
+        raise ExperimentInterrupted.of(exc, folder.display(), first) from exc
     finally:
         if not started:
             _remove_unstarted(folder, made, wrote)

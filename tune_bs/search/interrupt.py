@@ -16,7 +16,10 @@ Rules:
    once: :class:`Terminated` for SIGTERM, so that the CLI exits with 143.
 4. Signal handlers can only be set in the main thread; elsewhere :class:`Interruption` does
    nothing and Tune's defaults apply.
-5. Tune's own advice after an interruption (``Tuner.restore(path=..., trainable=...)``, Python
+5. A signal that comes after ``Tuner.fit`` returned (while the run releases its folder or prints
+   its table) stops at once as well; it is raised as :class:`ExperimentInterrupted`, which names
+   the experiment's folder and the first signal, so that the user is still told how to resume.
+6. Tune's own advice after an interruption (``Tuner.restore(path=..., trainable=...)``, Python
    that a ``tune-bs`` user cannot run as it stands) is left out; the run's summary says
    ``tune-bs resume PATH`` instead.
 """
@@ -42,6 +45,32 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would raise ``KeyboardInterrupt`` (rule 3)."""
 
 
+class ExperimentInterrupted(KeyboardInterrupt):
+    """A signal after the experiment in ``path`` started (rule 5); ``signal`` names the first
+    signal that interrupted it (``"SIGINT"``, ``"SIGTERM"``)."""
+
+    def __init__(self, path: Any, signal_name: str) -> None:
+        super().__init__(f"{signal_name}: {path}")
+        self.path = path
+        self.signal = signal_name
+
+    @classmethod
+    def of(
+        cls, exc: KeyboardInterrupt, path: Any, first: str | None = None
+    ) -> ExperimentInterrupted:
+        """``exc`` raised in the experiment in ``path``; ``first`` is the signal that had
+        already interrupted it, if one had."""
+        if isinstance(exc, ExperimentInterrupted):
+            return exc
+        own = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        return cls(path, first or signal_name(own))
+
+    @property
+    def status(self) -> int:
+        """The run's exit status: 128 + the first signal's number."""
+        return exit_status(getattr(signal, self.signal, signal.SIGINT))
+
+
 def exit_status(signum: int) -> int:
     """The shell's exit status of a program stopped by signal ``signum``: 128 + its number."""
     return 128 + int(signum)
@@ -59,7 +88,7 @@ def raise_interrupt(signum: int, frame: FrameType | None = None) -> None:
 
 
 class _NoTuneRestoreAdvice(logging.Filter):
-    """Drops Tune's ``Resume experiment with: Tuner.restore(...)`` warning (rule 5)."""
+    """Drops Tune's ``Resume experiment with: Tuner.restore(...)`` warning (rule 6)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Tuner.restore(" not in str(record.msg)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tune_bs.errors import UserInputError
 from tune_bs.progress import Steps
@@ -27,13 +28,17 @@ from tune_bs.search.experiment import (
     resourced_trainable,
     snapshot_often,
 )
+from tune_bs.search.interrupt import ExperimentInterrupted
 from tune_bs.search.lock import ExperimentLock
 from tune_bs.search.ray_session import check_trial_fits, ensure_ray
 from tune_bs.search.rewind import rewind_experiment
 from tune_bs.search.run_files import SPACE_COPY, read_run_options, read_space_copy
-from tune_bs.search.signing import sign_experiment, signing_key, verify_experiment
-from tune_bs.search.space import parse_space
+from tune_bs.search.signing import SigningKey, sign_experiment, signing_key, verify_experiment
+from tune_bs.search.space import SearchSpace, parse_space
 from tune_bs.search.storage import Location
+
+if TYPE_CHECKING:
+    from ray import tune
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +47,9 @@ def resume(path: str | Path, address: str | None = None, trust_storage: bool = F
     """Finish the interrupted experiment in ``path`` (module docstring); finished trials are kept
     as they are. ``trust_storage`` (``--trust-storage``) skips the signature check: the user
     vouches for the folder, and its files are signed as they are, so later resumes accept them.
+    A signal after Tune restored the experiment raises
+    :class:`~tune_bs.search.interrupt.ExperimentInterrupted`.
     """
-    from ray import tune
-
     folder = Location.open(path)
     if not folder.is_file(SPACE_COPY) or not folder.is_file(TUNER_FILE):
         raise UserInputError(
@@ -52,46 +57,66 @@ def resume(path: str | Path, address: str | None = None, trust_storage: bool = F
             "give the folder `tune-bs run` printed, e.g. tune_bs_results/default."
         )
     key = signing_key()
-    with ExperimentLock(folder, "resume"):
-        if trust_storage:
-            signed = sign_experiment(folder, key)
-            if signed:
-                logger.warning(
-                    "tune-bs: --trust-storage: signed %s as this user's (not checked).",
-                    ", ".join(signed),
-                )
-        else:
-            verify_experiment(folder, key)
-        options = read_run_options(folder)
-        raw = read_space_copy(folder)
-        space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
-        if not folder.holds_experiment():
-            raise UserInputError(
-                f"{folder.uri} holds no saved experiment state (its run was stopped before Tune "
-                "saved one), so there is nothing to resume; start it again with `tune-bs run` "
-                "and the same --storage and --name."
+    restored, outcome = False, None
+    try:
+        with ExperimentLock(folder, "resume"):
+            tuner, space = _restore(folder, key, trust_storage, address)
+            restored = True
+            try:
+                outcome = fit_or_interrupt(tuner, space, folder)
+            finally:
+                if trust_storage:  # an older run's search algorithm does not sign its state files
+                    sign_experiment(folder, key)
+        return outcome
+    except KeyboardInterrupt as exc:  # after Tune restored it: name the folder to resume
+        if not restored:
+            raise
+        first = outcome.interrupted if outcome else None
+        raise ExperimentInterrupted.of(exc, folder.display(), first) from exc
+
+
+def _restore(
+    folder: Location, key: SigningKey, trust_storage: bool, address: str | None
+) -> tuple[tune.Tuner, SearchSpace]:
+    """Check the locked ``folder`` (module docstring), start Ray and restore its Tuner."""
+
+    if trust_storage:
+        signed = sign_experiment(folder, key)
+        if signed:
+            logger.warning(
+                "tune-bs: --trust-storage: signed %s as this user's (not checked).",
+                ", ".join(signed),
             )
-        with Steps("tune-bs resume", 2) as step:  # on a terminal, until Ray's trial table
-            step(f"loading {data_name(space)}")
-            data = load_space_data(space)
-            step("starting Ray")
-            ensure_ray(address)
-            check_trial_fits(space.resources, address)
-        snapshot_often(folder)
-        trainable = resourced_trainable(space, data)
-        rewind_experiment(folder)  # reports after a trial's saved checkpoint are made again
-        try:
-            tuner = tune.Tuner.restore(
-                folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
-            )
-        except Exception as exc:  # a state Ray cannot read (--trust-storage on a damaged folder)
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise UserInputError(
-                f"Ray Tune cannot restore the experiment in {folder.uri} ({reason}); its "
-                "saved state is damaged: start the experiment again with `tune-bs run`."
-            ) from exc
-        try:
-            return fit_or_interrupt(tuner, space, folder)
-        finally:
-            if trust_storage:  # an older run's search algorithm does not sign its state files
-                sign_experiment(folder, key)
+    else:
+        verify_experiment(folder, key)
+    options = read_run_options(folder)
+    raw = read_space_copy(folder)
+    space = effective_space(parse_space(raw, source=f"{folder.uri}/{SPACE_COPY}"), options)
+    if not folder.holds_experiment():
+        raise UserInputError(
+            f"{folder.uri} holds no saved experiment state (its run was stopped before Tune "
+            "saved one), so there is nothing to resume; start it again with `tune-bs run` "
+            "and the same --storage and --name."
+        )
+    with Steps("tune-bs resume", 2) as step:  # on a terminal, until Ray's trial table
+        step(f"loading {data_name(space)}")
+        data = load_space_data(space)
+        step("starting Ray")
+        ensure_ray(address)
+        check_trial_fits(space.resources, address)
+    snapshot_often(folder)
+    trainable = resourced_trainable(space, data)
+    rewind_experiment(folder)  # reports after a trial's saved checkpoint are made again
+    from ray import tune
+
+    try:
+        tuner = tune.Tuner.restore(
+            folder.uri, trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+    except Exception as exc:  # a state Ray cannot read (--trust-storage on a damaged folder)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserInputError(
+            f"Ray Tune cannot restore the experiment in {folder.uri} ({reason}); its "
+            "saved state is damaged: start the experiment again with `tune-bs run`."
+        ) from exc
+    return tuner, space
