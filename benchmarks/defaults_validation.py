@@ -19,7 +19,8 @@ measured and read back instead of measured again: an interrupted run loses nothi
 each budget, then — apart, as the outcome only — the test figure. ``runs --out DIR`` writes the
 rows as Ray-layout experiment folders (one per data set × seed, one trial folder per candidate,
 ``params.json`` + ``result.json``) that :mod:`tune_bs.report.frame` reads and that
-``benchmarks/selection_rules.py`` scores selection rules on.
+``benchmarks/selection_rules.py`` scores selection rules on. With ``--datasets``, ``table`` and
+``runs`` read those data sets' rows only (the paired differences then pool only them).
 
 The development pool is the only data a default may be chosen on: this script refuses the sets
 kept for independent evaluation (:data:`HELD_OUT`, and every set ``aeon`` ships outside
@@ -29,7 +30,7 @@ Usage::
 
     python benchmarks/defaults_validation.py trial --datasets GunPoint Coffee --candidates base \
         hierarchical --seeds 0 1 2
-    python benchmarks/defaults_validation.py table
+    python benchmarks/defaults_validation.py table [--probe logistic] [--datasets ...]
     python benchmarks/defaults_validation.py runs --out DIR --probe svm
 
 ``--smoke-test`` runs one tiny trial into a temporary file.
@@ -355,7 +356,9 @@ def write_runs(rows: dict[str, dict[str, Any]], out: Path, probe: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="table", choices=("trial", "table", "runs"))
-    parser.add_argument("--datasets", nargs="+", default=["GunPoint"])
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, help="trial: GunPoint; table: every set in the rows"
+    )
     parser.add_argument("--candidates", nargs="+", default=["base"], choices=sorted(CANDIDATES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", nargs="+", type=float, default=list(REPORT_EPOCHS))
@@ -376,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows = load_rows(args.results)
     if args.mode == "trial":
+        args.datasets = args.datasets or ["GunPoint"]
         for dataset in args.datasets:
             check_development(dataset)
         for seed in args.seeds:
@@ -403,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{last['train_s']:.0f} s",
                         flush=True,
                     )
+    if args.datasets and args.mode != "trial":
+        rows = {k: r for k, r in rows.items() if r["dataset"] in args.datasets}
     if args.mode == "runs":
         write_runs(rows, args.out or Path(tempfile.mkdtemp()), args.probe)
         return 0

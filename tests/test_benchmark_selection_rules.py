@@ -98,3 +98,31 @@ def test_rows_become_experiments_the_selection_reads(validation, tmp_path):
     frame = load_trials([tmp_path / "Coffee-s1"])
     assert list(frame[m.VAL_PROBE_ACC]) == pytest.approx([0.6, 0.7])
     assert set(frame["candidate"]) == {"base"} and list(frame["epochs"]) == [1, 2]
+
+
+def test_the_table_reads_only_the_data_sets_named(validation, tmp_path, capsys):
+    def row(dataset: str, candidate: str, val: float) -> dict:
+        report = {"epochs": 5, "samples_seen": 50, "val_loss": 1.0, "train_loss": 2.0}
+        report.update({f"{p}:val_probe_acc": val for p in ("svm", "logistic")})
+        report.update({f"{p}:test_probe_acc": 0.5 for p in ("svm", "logistic")})
+        report.update(train_s=1.0, eval_s=1.0)
+        return {
+            "dataset": dataset,
+            "candidate": candidate,
+            "seed": 0,
+            "settings": {},
+            "n_train": 10,
+            "length": 20,
+            "task": "classification",
+            "reports": [report],
+        }
+
+    results = tmp_path / "rows.jsonl"
+    rows = [row("Coffee", "base", 0.5), row("Coffee", "t0.1", 0.7), row("Trace", "base", 0.9)]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert validation.main(["table", "--results", str(results), "--datasets", "Coffee"]) == 0
+    out = capsys.readouterr().out
+    assert "| Coffee | t0.1 |" in out and "| Trace |" not in out
+    assert "+0.200" in out  # t0.1 − base, paired on Coffee alone
+    validation.main(["table", "--results", str(results)])
+    assert "| Trace | base |" in capsys.readouterr().out

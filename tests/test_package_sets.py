@@ -143,3 +143,22 @@ def test_tslearn_trace_is_the_ucr_set():
     data = load_dataset("tslearn:Trace")
     assert data.X_probe_train.shape == (100, 1, 275) and data.X_test.shape == (100, 1, 275)
     assert sorted(set(data.y_test)) == ["1", "2", "3", "4"]
+
+
+def test_a_search_space_names_a_package_set(fake_package, tmp_path, capsys):
+    """``dataset: {name: PACKAGE:NAME}`` is a valid space (the docs' promise); an unknown set
+    or an uninstalled package is one line naming dataset.name."""
+    from tune_bs.search.space import parse_space
+
+    def space(name: str) -> dict:
+        return {"name": "t", "dataset": {"name": name}, "param_space": {"encoder": "fcn"}}
+
+    assert parse_space(space("toysets:Ts")).dataset["name"] == "toysets:Ts"
+    with pytest.raises(UserInputError, match=r"dataset\.name.*toysets:Txt"):
+        parse_space(space("toysets:Text"))
+    with pytest.raises(UserInputError, match="not installed"):
+        parse_space(space("no_such_package_xyz:Coffee"))
+    spec = tmp_path / "space.yaml"
+    spec.write_text("name: t\ndataset: {name: 'toysets:Npz'}\nparam_space: {encoder: fcn}\n")
+    assert main(["validate", str(spec)]) == 0
+    assert "toysets:Npz" in capsys.readouterr().out

@@ -89,11 +89,13 @@ def check_dataset(raw: Any) -> dict[str, Any]:
     ):
         raise unknown_name("dataset.normalise", normalise, NORMALISATIONS)
     if "name" in dataset:
-        from tune_bs.data import dataset_names
+        from tune_bs.data import dataset_names, package_sets
 
-        names = dataset_names()
-        if str(dataset["name"]).lower() not in {n.lower() for n in names}:
-            raise unknown_name("dataset.name", dataset["name"], names)
+        name = str(dataset["name"])
+        if package_sets.is_package_name(name):
+            package_sets.resolve(name)  # an uninstalled package or an unknown set: one line
+        elif name.lower() not in {n.lower() for n in dataset_names()}:
+            raise unknown_name("dataset.name", dataset["name"], dataset_names())
     return dataset
 
 
