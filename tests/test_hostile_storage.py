@@ -35,6 +35,9 @@ from tune_bs.search.lock import LOCK_FILE, Holder, process_start
 from tune_bs.search.signing import sign, signing_key, verify_experiment
 from tune_bs.search.storage import Location
 
+#: The CLI with test hooks around the trial function (``tests/trial_hooks.py``, run as a script).
+HOOKS = Path(__file__).resolve().parent / "trial_hooks.py"
+
 SPACE = {
     "name": "hostile",
     "dataset": {"name": "ItalyPowerDemand"},
@@ -266,12 +269,15 @@ class Driver:
     seen holds when the signal is sent.
     """
 
-    def __init__(self, *args: str, log: Path) -> None:
+    def __init__(self, *args: str, log: Path, pace_s: float | None = None) -> None:
         self.log = log
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "tune_bs"]
+        if pace_s is not None:  # every report takes at least pace_s (trial_hooks.paced)
+            command = [sys.executable, str(HOOKS), f"pace={pace_s}", "--"]
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tune_bs", *args],
+                [*command, *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -343,8 +349,8 @@ def cli(tmp_path) -> Callable[..., Driver]:
     runs at the end of the test is killed by its process group."""
     started: list[Driver] = []
 
-    def start(*args: str, name: str) -> Driver:
-        started.append(Driver(*args, log=tmp_path / f"{name}.log"))
+    def start(*args: str, name: str, pace_s: float | None = None) -> Driver:
+        started.append(Driver(*args, log=tmp_path / f"{name}.log", pace_s=pace_s))
         return started[-1]
 
     yield start
@@ -447,36 +453,45 @@ def trials_started_unreported(folder: Path) -> Callable[[], bool]:
     )
 
 
+#: Seconds each report of the interrupt-at-every-point test takes at least.
+PACE_S = 0.5
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_interrupted_at_every_point_and_resumed_each_report_is_kept_once(tmp_path, cli):
     """One experiment, interrupted four times: Ctrl-C before the first report, Ctrl-C on a
     resume while a checkpoint is on storage unreported, SIGTERM (``kill PID``) mid-run, two
-    Ctrl-C in a row; resumed after each. Every trial ends with reports 1..N, each once."""
+    Ctrl-C in a row; resumed after each. Every trial ends with reports 1..N, each once.
+
+    Every report takes at least ``PACE_S``: on a fast machine the trials could otherwise make
+    their last reports between the moment a report shows on storage (the driver writes result
+    files about once a second) and the signal (twice in CI: the double Ctrl-C found a finished
+    run)."""
     space = space_file(tmp_path, **LONG)
     res, folder = tmp_path / "res", tmp_path / "res" / "long"
 
-    run = cli("run", str(space), "--storage", str(res), name="run")
+    run = cli("run", str(space), "--storage", str(res), name="run", pace_s=PACE_S)
     run.stop_when(trials_started_unreported(folder), "trials that started")
     assert_interrupted(folder, run.interrupt(signal.SIGINT), signal.SIGINT, run.output())
     assert not any(rows_by_trial(folder).values())  # it really was before the first report
 
-    first = cli("resume", str(folder), name="resume-1")
+    first = cli("resume", str(folder), name="resume-1", pace_s=PACE_S)
     first.stop_when(reported_anew(folder, 3), "a third report")
     first.wait_for(new_checkpoint_after(folder, checkpoints(folder)), "an unreported checkpoint")
     assert_interrupted(folder, first.interrupt(signal.SIGINT), signal.SIGINT, first.output())
 
-    second = cli("resume", str(folder), name="resume-2")
+    second = cli("resume", str(folder), name="resume-2", pace_s=PACE_S)
     second.stop_when(reported_anew(folder, 5), "a fifth report")
     status = second.interrupt(signal.SIGTERM, group=False)
     assert_interrupted(folder, status, signal.SIGTERM, second.output())
 
-    third = cli("resume", str(folder), name="resume-3")
+    third = cli("resume", str(folder), name="resume-3", pace_s=PACE_S)
     third.stop_when(reported_anew(folder, 6), "a sixth report")
     status = third.interrupt_twice()
     assert_interrupted(folder, status, signal.SIGINT, third.output())
 
-    last = cli("resume", str(folder), name="resume-4")
+    last = cli("resume", str(folder), name="resume-4", pace_s=PACE_S)
     assert last.wait() == 0, last.output()[-3000:]
     assert_finished_exactly(folder, last.output())
 

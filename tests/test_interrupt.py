@@ -189,3 +189,25 @@ def test_a_signal_while_an_interrupted_runs_result_is_read_names_its_folder():
     with pytest.raises(ExperimentInterrupted) as raised:
         _finished(outcome)
     assert (raised.value.path, raised.value.signal) == ("/res/long", "SIGTERM")
+
+
+def test_a_signal_after_every_trial_ended_says_resume_finishes_the_wrap_up(capsys):
+    """Ctrl-C while a finished run prunes or writes its selection: the folder to resume (a
+    no-op for the trials) and 130, not the generic line."""
+    from types import SimpleNamespace
+
+    from tune_bs import cli
+    from tune_bs.api.experiments import _finished
+
+    class Grid:
+        def __iter__(self):
+            raise KeyboardInterrupt
+
+    outcome = SimpleNamespace(path="/res/done", space=None, results=Grid(), interrupted=None)
+    with pytest.raises(ExperimentInterrupted) as raised:
+        _finished(outcome)
+    assert raised.value.finished and raised.value.signal == "SIGINT"
+    assert cli._resume_advice(raised.value.path, raised.value.signal, True) == 130
+    out = capsys.readouterr().out
+    assert "after every trial had ended" in out and "`tune-bs resume /res/done`" in out
+    assert not ExperimentInterrupted.of(KeyboardInterrupt(), "/r", "SIGINT", True).finished

@@ -9,6 +9,9 @@ the trials instead of racing them (shared test helper).
   asks for the next result, after it saved this one's checkpoint).
 - :func:`gathered`: each trial waits, before it trains, until ``n`` trials have started: that
   they all arrive shows ``n`` trials ran at once.
+- :func:`paced`: each report takes at least ``seconds`` (the trial sleeps after it): on a fast
+  machine a short run can otherwise end between the moment a test sees a report on storage
+  (the driver writes result files about once a second) and the moment its signal arrives.
 
 In-process, a test puts the hook in place of ``tune_bs.search.experiment.train_trial`` (the
 function the experiment hands to Tune) with ``monkeypatch``; as a script it is the CLI with
@@ -17,7 +20,8 @@ holding trials, for tests that kill a driver process::
     python tests/trial_hooks.py reports=2 HELD -- run SPACE --storage DIR
 
 holds every trial after its second report (``KEY=VALUE``: after the first report whose metric
-``KEY`` is at least ``VALUE``, e.g. ``switches=1``), with its file in the folder ``HELD``.
+``KEY`` is at least ``VALUE``, e.g. ``switches=1``), with its file in the folder ``HELD``;
+``pace=SECONDS -- CLI ARGS`` is the CLI with paced trials.
 """
 
 from __future__ import annotations
@@ -101,6 +105,28 @@ def gathered(trial: Trial, folder: Path, n: int) -> Trial:
     return _named_as(gathering_trial, trial)
 
 
+def paced(trial: Trial, seconds: float) -> Trial:
+    """``trial`` whose every report returns ``seconds`` later than it would (restored runs too)."""
+    _send_by_value()
+
+    def paced_trial(config: dict[str, Any], data: Any) -> None:
+        from ray import tune
+
+        report = tune.report
+
+        def report_then_wait(metrics: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+            report(metrics, *args, **kwargs)
+            time.sleep(seconds)
+
+        tune.report = report_then_wait  # this worker process's, for this trial only
+        try:
+            trial(config, data)
+        finally:
+            tune.report = report
+
+    return _named_as(paced_trial, trial)
+
+
 def _named_as(hooked: Trial, trial: Trial) -> Trial:
     """``hooked`` under ``trial``'s name: Tune knows a trainable by it (``Tuner.restore``
     refuses another). Only the name: a function's module and qualified name would have Ray's
@@ -118,10 +144,16 @@ def _send_by_value() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``KEY=VALUE HELD -- CLI ARGS``: the CLI with every trial held (module docstring)."""
+    """``KEY=VALUE HELD -- CLI ARGS``: the CLI with every trial held; ``pace=SECONDS -- CLI
+    ARGS``: with every trial paced (module docstring)."""
     from tune_bs.cli import main as cli
     from tune_bs.search import experiment
 
+    key, value = parse_condition(argv[0])
+    if key == "pace":
+        assert argv[1] == "--", "usage: trial_hooks.py pace=SECONDS -- CLI ARGS"
+        experiment.train_trial = paced(experiment.train_trial, value)
+        return cli(argv[2:])
     condition, held, separator, *args = argv
     assert separator == "--", "usage: trial_hooks.py KEY=VALUE HELD -- CLI ARGS"
     key, value = parse_condition(condition)

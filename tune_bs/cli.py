@@ -163,10 +163,19 @@ def _finish(result) -> int:
     """Print an :class:`~tune_bs.api.ExperimentResult`: its table, selection and where to look;
     1 when every trial failed, 2 (with the cause as the one error line) when every trial failed
     on its input, 128 + the signal's number when a signal interrupted it."""
-    from tune_bs.report.best_config import BEST_CONFIG
-
     if result.interrupted:
         return _interrupted(result)
+    try:
+        return _finished_summary(result)
+    except KeyboardInterrupt as exc:  # while the table printed: the results are all written
+        from tune_bs.search.interrupt import ExperimentInterrupted
+
+        raise ExperimentInterrupted.of(exc, result.path, finished=True) from exc
+
+
+def _finished_summary(result) -> int:
+    from tune_bs.report.best_config import BEST_CONFIG
+
     print()
     if result.local:
         print(result.summary())
@@ -195,13 +204,22 @@ def _interrupted(result) -> int:
     return _resume_advice(result.path, result.interrupted)
 
 
-def _resume_advice(path: Path | str, signal_name: str) -> int:
-    """Say how to finish an interrupted experiment; 128 + the signal's number."""
-    print(
-        f"tune-bs: interrupted by {signal_name}: nothing was pruned and no "
-        f"best_config.yaml was written; finish the experiment with `tune-bs resume {path}`.",
-        flush=True,
-    )
+def _resume_advice(path: Path | str, signal_name: str, finished: bool = False) -> int:
+    """Say how to finish an interrupted experiment (``finished``: its trials had all ended and
+    the run was writing its selection); 128 + the signal's number."""
+    if finished:
+        print(
+            f"tune-bs: interrupted by {signal_name} after every trial had ended, while the "
+            f"checkpoints were pruned and the selection written; `tune-bs resume {path}` "
+            "finishes that (no trial is trained again).",
+            flush=True,
+        )
+    else:
+        print(
+            f"tune-bs: interrupted by {signal_name}: nothing was pruned and no best_config.yaml "
+            f"was written; finish the experiment with `tune-bs resume {path}`.",
+            flush=True,
+        )
     return 128 + int(getattr(signal, signal_name, signal.SIGINT))
 
 
@@ -350,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExperimentInterrupted as exc:  # a second signal, after the experiment started
         if args.debug:
             traceback.print_exc()
-        return _resume_advice(exc.path, exc.signal)
+        return _resume_advice(exc.path, exc.signal, exc.finished)
     except KeyboardInterrupt as exc:
         if args.debug:
             traceback.print_exc()

@@ -265,16 +265,15 @@ def _tracking_option(tracking: Mapping[str, Any] | bool | None) -> dict[str, Any
 
 def _finished(outcome: Any) -> ExperimentResult:
     """An :class:`ExperimentResult` of a run's outcome, with ``best_config.yaml`` written. A
-    further signal while an interrupted run's result is read raises
-    :class:`~tune_bs.search.interrupt.ExperimentInterrupted` (its folder, its first signal)."""
+    signal meanwhile raises :class:`~tune_bs.search.interrupt.ExperimentInterrupted` (its folder,
+    its first signal, whether every trial had ended)."""
     from tune_bs.search.interrupt import ExperimentInterrupted
 
     try:
         return _result_of(outcome)
     except KeyboardInterrupt as exc:
-        if outcome.interrupted is None:
-            raise
-        raise ExperimentInterrupted.of(exc, outcome.path, outcome.interrupted) from exc
+        first = outcome.interrupted
+        raise ExperimentInterrupted.of(exc, outcome.path, first, first is None) from exc
 
 
 def _result_of(outcome: Any) -> ExperimentResult:

@@ -325,7 +325,8 @@ def run_experiment(
         if not started:
             raise
         first = outcome.interrupted if outcome else None
-        raise ExperimentInterrupted.of(exc, folder.display(), first) from exc
+        done = outcome is not None and first is None  # the trials had ended: the wrap-up's turn
+        raise ExperimentInterrupted.of(exc, folder.display(), first, done) from exc
     finally:
         if not started:
             _remove_unstarted(folder, made, wrote)

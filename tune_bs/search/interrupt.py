@@ -47,23 +47,26 @@ class Terminated(KeyboardInterrupt):
 
 class ExperimentInterrupted(KeyboardInterrupt):
     """A signal after the experiment in ``path`` started (rule 5); ``signal`` names the first
-    signal that interrupted it (``"SIGINT"``, ``"SIGTERM"``)."""
+    signal that interrupted it (``"SIGINT"``, ``"SIGTERM"``). ``finished``: every trial had
+    ended and the signal came while the run pruned checkpoints or wrote its selection, which
+    ``tune-bs resume`` does again."""
 
-    def __init__(self, path: Any, signal_name: str) -> None:
+    def __init__(self, path: Any, signal_name: str, finished: bool = False) -> None:
         super().__init__(f"{signal_name}: {path}")
         self.path = path
         self.signal = signal_name
+        self.finished = finished
 
     @classmethod
     def of(
-        cls, exc: KeyboardInterrupt, path: Any, first: str | None = None
+        cls, exc: KeyboardInterrupt, path: Any, first: str | None = None, finished: bool = False
     ) -> ExperimentInterrupted:
         """``exc`` raised in the experiment in ``path``; ``first`` is the signal that had
         already interrupted it, if one had."""
         if isinstance(exc, ExperimentInterrupted):
             return exc
         own = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
-        return cls(path, first or signal_name(own))
+        return cls(path, first or signal_name(own), finished and first is None)
 
     @property
     def status(self) -> int:

@@ -72,7 +72,8 @@ def resume(path: str | Path, address: str | None = None, trust_storage: bool = F
         if not restored:
             raise
         first = outcome.interrupted if outcome else None
-        raise ExperimentInterrupted.of(exc, folder.display(), first) from exc
+        done = outcome is not None and first is None  # the trials had ended: the wrap-up's turn
+        raise ExperimentInterrupted.of(exc, folder.display(), first, done) from exc
 
 
 def _restore(
