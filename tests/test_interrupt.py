@@ -211,3 +211,24 @@ def test_a_signal_after_every_trial_ended_says_resume_finishes_the_wrap_up(capsy
     out = capsys.readouterr().out
     assert "after every trial had ended" in out and "`tune-bs resume /res/done`" in out
     assert not ExperimentInterrupted.of(KeyboardInterrupt(), "/r", "SIGINT", True).finished
+
+
+def test_a_signal_while_a_finished_run_prunes_says_the_trials_had_ended(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from tune_bs.search import experiment
+    from tune_bs.search.storage import Location
+
+    class Done:
+        def fit(self):
+            return Grid(2, 2)
+
+    def prune(space, folder):
+        raise KeyboardInterrupt  # Ctrl-C while checkpoints are deleted
+
+    monkeypatch.setattr(experiment, "prune_checkpoints", prune)
+    folder = Location.open(tmp_path / "done")
+    with pytest.raises(ExperimentInterrupted) as raised:
+        experiment.fit_or_interrupt(Done(), SimpleNamespace(), folder)
+    assert raised.value.finished and raised.value.signal == "SIGINT"
+    assert str(tmp_path / "done") in str(raised.value.path)

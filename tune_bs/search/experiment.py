@@ -346,7 +346,10 @@ def fit_or_interrupt(tuner: Any, space: SearchSpace, folder: Location) -> RunOut
     interrupted run keeps them all, and ``tune-bs resume`` finishes it."""
     results, interrupted = interruptible_fit(tuner)
     if interrupted is None:
-        prune_checkpoints(space, folder)
+        try:
+            prune_checkpoints(space, folder)
+        except KeyboardInterrupt as exc:  # every trial had ended: resume prunes again
+            raise ExperimentInterrupted.of(exc, folder.display(), None, True) from exc
     return RunOutcome(folder.display(), space, results, interrupted)
 
 
