@@ -31,6 +31,13 @@ class Grid:
         return self.trials
 
 
+class ReadInterrupted:
+    """A result grid read while a further Ctrl-C arrives."""
+
+    def __iter__(self):
+        raise KeyboardInterrupt
+
+
 class FakeTune:
     """``fit`` sets up a graceful stop on SIGUSR1 (as ``tune.run`` does), sends itself
     ``signals`` and returns a grid with unfinished trials if it was stopped."""
@@ -181,11 +188,8 @@ def test_a_signal_while_an_interrupted_runs_result_is_read_names_its_folder():
 
     from tune_bs.api.experiments import _finished
 
-    class Grid:
-        def __iter__(self):
-            raise KeyboardInterrupt  # the second Ctrl-C, while the trials are read
-
-    outcome = SimpleNamespace(path="/res/long", space=None, results=Grid(), interrupted="SIGTERM")
+    grid = ReadInterrupted()
+    outcome = SimpleNamespace(path="/res/long", space=None, results=grid, interrupted="SIGTERM")
     with pytest.raises(ExperimentInterrupted) as raised:
         _finished(outcome)
     assert (raised.value.path, raised.value.signal) == ("/res/long", "SIGTERM")
@@ -199,11 +203,8 @@ def test_a_signal_after_every_trial_ended_says_resume_finishes_the_wrap_up(capsy
     from tune_bs import cli
     from tune_bs.api.experiments import _finished
 
-    class Grid:
-        def __iter__(self):
-            raise KeyboardInterrupt
-
-    outcome = SimpleNamespace(path="/res/done", space=None, results=Grid(), interrupted=None)
+    grid = ReadInterrupted()
+    outcome = SimpleNamespace(path="/res/done", space=None, results=grid, interrupted=None)
     with pytest.raises(ExperimentInterrupted) as raised:
         _finished(outcome)
     assert raised.value.finished and raised.value.signal == "SIGINT"

@@ -61,10 +61,9 @@ def holding(trial: Trial, key: str, value: float, held: Path) -> Trial:
         if tune.get_checkpoint() is not None:  # restored: a retry or a resume goes on
             trial(config, data)
             return
-        report, reports = tune.report, []
+        reports = []
 
-        def report_then_hold(metrics: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-            report(metrics, *args, **kwargs)  # returns once the driver has the result
+        def hold(metrics: dict[str, Any]) -> None:
             reports.append(metrics)
             seen = len(reports) if key == "reports" else metrics.get(key, float("-inf"))
             if seen >= value:
@@ -76,11 +75,7 @@ def holding(trial: Trial, key: str, value: float, held: Path) -> Trial:
                 time.sleep(HOLD_S)
                 raise RuntimeError(f"the trial held for {HOLD_S:.0f} s and was never killed")
 
-        tune.report = report_then_hold  # this worker process's, for this trial only
-        try:
-            trial(config, data)
-        finally:
-            tune.report = report
+        _after_each_report(trial, config, data, hold)
 
     return _named_as(held_trial, trial)
 
@@ -110,21 +105,29 @@ def paced(trial: Trial, seconds: float) -> Trial:
     _send_by_value()
 
     def paced_trial(config: dict[str, Any], data: Any) -> None:
-        from ray import tune
-
-        report = tune.report
-
-        def report_then_wait(metrics: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-            report(metrics, *args, **kwargs)
-            time.sleep(seconds)
-
-        tune.report = report_then_wait  # this worker process's, for this trial only
-        try:
-            trial(config, data)
-        finally:
-            tune.report = report
+        _after_each_report(trial, config, data, lambda metrics: time.sleep(seconds))
 
     return _named_as(paced_trial, trial)
+
+
+def _after_each_report(
+    trial: Trial, config: dict[str, Any], data: Any, after: Callable[[dict[str, Any]], None]
+) -> None:
+    """Run ``trial`` with ``after(metrics)`` called each time its ``tune.report`` returns (once
+    the driver has the result); the hook is this worker process's, for this trial only."""
+    from ray import tune
+
+    report = tune.report
+
+    def report_then(metrics: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        report(metrics, *args, **kwargs)
+        after(metrics)
+
+    tune.report = report_then
+    try:
+        trial(config, data)
+    finally:
+        tune.report = report
 
 
 def _named_as(hooked: Trial, trial: Trial) -> Trial:

@@ -207,6 +207,8 @@ def _interrupted(result) -> int:
 def _resume_advice(path: Path | str, signal_name: str, finished: bool = False) -> int:
     """Say how to finish an interrupted experiment (``finished``: its trials had all ended and
     the run was writing its selection); 128 + the signal's number."""
+    from tune_bs.search.interrupt import named_exit_status
+
     if finished:
         print(
             f"tune-bs: interrupted by {signal_name} after every trial had ended, while the "
@@ -220,7 +222,7 @@ def _resume_advice(path: Path | str, signal_name: str, finished: bool = False) -
             f"was written; finish the experiment with `tune-bs resume {path}`.",
             flush=True,
         )
-    return 128 + int(getattr(signal, signal_name, signal.SIGINT))
+    return named_exit_status(signal_name)
 
 
 def _interrupt_status(exc: BaseException) -> int:

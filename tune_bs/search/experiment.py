@@ -324,9 +324,7 @@ def run_experiment(
     except KeyboardInterrupt as exc:  # after Tune started: name the folder to resume
         if not started:
             raise
-        first = outcome.interrupted if outcome else None
-        done = outcome is not None and first is None  # the trials had ended: the wrap-up's turn
-        raise ExperimentInterrupted.of(exc, folder.display(), first, done) from exc
+        raise ExperimentInterrupted.after_start(exc, folder.display(), outcome) from exc
     finally:
         if not started:
             _remove_unstarted(folder, made, wrote)

@@ -68,15 +68,28 @@ class ExperimentInterrupted(KeyboardInterrupt):
         own = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         return cls(path, first or signal_name(own), finished and first is None)
 
+    @classmethod
+    def after_start(cls, exc: KeyboardInterrupt, path: Any, outcome: Any) -> ExperimentInterrupted:
+        """``exc`` raised in a started experiment whose ``fit_or_interrupt`` returned
+        ``outcome`` (``None``: it had not returned): its first signal, and whether the trials
+        had all ended."""
+        first = outcome.interrupted if outcome is not None else None
+        return cls.of(exc, path, first, finished=outcome is not None and first is None)
+
     @property
     def status(self) -> int:
         """The run's exit status: 128 + the first signal's number."""
-        return exit_status(getattr(signal, self.signal, signal.SIGINT))
+        return named_exit_status(self.signal)
 
 
 def exit_status(signum: int) -> int:
     """The shell's exit status of a program stopped by signal ``signum``: 128 + its number."""
     return 128 + int(signum)
+
+
+def named_exit_status(name: str) -> int:
+    """:func:`exit_status` of the signal named ``name`` (``"SIGINT"``; SIGINT's if unknown)."""
+    return exit_status(getattr(signal, name, signal.SIGINT))
 
 
 def signal_name(signum: int) -> str:

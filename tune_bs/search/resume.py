@@ -71,9 +71,7 @@ def resume(path: str | Path, address: str | None = None, trust_storage: bool = F
     except KeyboardInterrupt as exc:  # after Tune restored it: name the folder to resume
         if not restored:
             raise
-        first = outcome.interrupted if outcome else None
-        done = outcome is not None and first is None  # the trials had ended: the wrap-up's turn
-        raise ExperimentInterrupted.of(exc, folder.display(), first, done) from exc
+        raise ExperimentInterrupted.after_start(exc, folder.display(), outcome) from exc
 
 
 def _restore(

@@ -94,8 +94,10 @@ def check_dataset(raw: Any) -> dict[str, Any]:
         name = str(dataset["name"])
         if package_sets.is_package_name(name):
             package_sets.resolve(name)  # an uninstalled package or an unknown set: one line
-        elif name.lower() not in {n.lower() for n in dataset_names()}:
-            raise unknown_name("dataset.name", dataset["name"], dataset_names())
+        else:
+            names = dataset_names()
+            if name.lower() not in {n.lower() for n in names}:
+                raise unknown_name("dataset.name", dataset["name"], names)
     return dataset
 
 
